@@ -1,0 +1,16 @@
+/* ag/ag.h — the umbrella header: everything public in ag. */
+#ifndef AG_AG_H
+#define AG_AG_H
+
+#define AG_VERSION_MAJOR 0
+#define AG_VERSION_MINOR 1
+#define AG_VERSION_PATCH 0
+
+#include "arena.h"
+#include "error.h"
+#include "tensor.h"
+#include "engine.h"
+#include "ops.h"
+#include "gradcheck.h"
+
+#endif

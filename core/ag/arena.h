@@ -1,0 +1,63 @@
+/* ag/arena.h — region allocation for tensors and graph nodes.
+ *
+ * Every tensor, its data, its gradient and the graph node that made it live in
+ * an arena. An arena is a chain of blocks: an allocation that does not fit the
+ * current block moves to the next one (reused after a reset) or chains a new
+ * block, so an arena never fails because a first guess was too small. Nothing
+ * is freed one by one: ag_arena_reset() makes the whole arena reusable and
+ * ag_arena_free() returns it to the system.
+ *
+ * A training script keeps two: a long-lived one for parameters, gradients and
+ * optimizer state, and a step arena reset at the top of every iteration.
+ */
+#ifndef AG_ARENA_H
+#define AG_ARENA_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ag_arena ag_arena;
+
+/* Alignment of every allocation, in bytes (a cache line; enough for AVX-512). */
+#define AG_ARENA_ALIGN 64
+
+/* A new, empty arena whose blocks hold at least block_bytes (0: 1 MiB).
+ * Returns NULL, after reporting through the error handler, when out of memory. */
+ag_arena *ag_arena_new(size_t block_bytes);
+
+/* Returns every block to the system. NULL is allowed. Every tensor allocated
+ * in the arena is invalid afterwards. */
+void ag_arena_free(ag_arena *a);
+
+/* Forgets every allocation but keeps the blocks for reuse, so a loop that
+ * resets its arena each iteration reaches a steady size. */
+void ag_arena_reset(ag_arena *a);
+
+/* bytes of uninitialised memory aligned to AG_ARENA_ALIGN, valid until the
+ * next reset or free. Returns NULL only when the system is out of memory
+ * (reported through the error handler). A request of 0 bytes returns a
+ * valid, unique pointer. */
+void *ag_arena_alloc(ag_arena *a, size_t bytes);
+
+/* Like ag_arena_alloc, but the memory is zeroed. */
+void *ag_arena_calloc(ag_arena *a, size_t bytes);
+
+/* Bytes handed out since the last reset (including alignment padding). */
+size_t ag_arena_used(const ag_arena *a);
+
+/* The largest ag_arena_used() seen since the arena was made. */
+size_t ag_arena_peak(const ag_arena *a);
+
+/* Bytes held from the system in blocks (what the arena costs in memory). */
+size_t ag_arena_reserved(const ag_arena *a);
+
+/* Number of blocks in the chain. */
+size_t ag_arena_blocks(const ag_arena *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

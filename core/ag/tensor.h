@@ -1,0 +1,186 @@
+/* ag/tensor.h — tensors: dtypes, creation, element access, printing, RNG.
+ *
+ * A tensor is 0-d (a scalar) to 8-d, contiguous and row-major. Its header,
+ * its data and (after backward) its gradient live in the arena it was made
+ * in. Reshape shares storage with its input; every other op returns a new
+ * tensor with its own data.
+ *
+ * Fields a user may read: dtype, ndim, shape, numel, data, grad,
+ * requires_grad, name. The rest belongs to the engine.
+ */
+#ifndef AG_TENSOR_H
+#define AG_TENSOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "arena.h"
+#include "error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* f32 is the working dtype, f64 is for exact checks (finite differences),
+ * bf16 is a storage dtype (ops compute in f32 and round back to nearest even),
+ * i32 holds integer ids (indices, targets, masks) and takes no gradient. */
+typedef enum { AG_F32, AG_F64, AG_BF16, AG_I32, AG_DTYPE_COUNT } ag_dtype;
+
+#define AG_MAX_DIMS 8
+
+typedef struct ag_tensor ag_tensor;
+
+/* An op descriptor: one per op, static in the op's file. backward reads
+ * out->grad, out->src and what the op saved, and accumulates (+=) into the
+ * gradients of the sources that require one (see ag_grad_buf in engine.h).
+ * It never writes an input's data. */
+typedef struct ag_op {
+    const char *name;
+    void (*backward)(ag_tensor *out);
+} ag_op;
+
+struct ag_tensor {
+    ag_dtype dtype;
+    int ndim;
+    int64_t shape[AG_MAX_DIMS];
+    int64_t numel;
+    void *data;          /* numel elements of dtype, row-major */
+    ag_arena *arena;     /* where this tensor and its gradient live */
+    ag_tensor *grad;     /* same shape and dtype; NULL until backward reaches it */
+    bool requires_grad;
+    const char *name;    /* optional, for messages and gradcheck reports */
+
+    /* The graph: the op that made this tensor (NULL for a leaf), its sources,
+     * small parameters, and anything else backward needs. */
+    const ag_op *op;
+    ag_tensor **src;
+    int nsrc;
+    int64_t iparam[2 * AG_MAX_DIMS];
+    double fparam[4];
+    void *saved;
+    unsigned visit;      /* engine bookkeeping for the topological sort */
+};
+
+/* Shapes and dim lists as call arguments: ag_zeros(A, AG_F32, AG_SHAPE(2, 3)). */
+#define AG_SHAPE(...) \
+    (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (const int64_t[]){__VA_ARGS__}
+#define AG_DIMS(...) \
+    (int)(sizeof((int[]){__VA_ARGS__}) / sizeof(int)), (const int[]){__VA_ARGS__}
+
+/* ---- dtypes -------------------------------------------------------------- */
+
+/* "f32", "f64", "bf16", "i32". */
+const char *ag_dtype_name(ag_dtype dt);
+/* Bytes per element. */
+size_t ag_dtype_size(ag_dtype dt);
+/* True for f32, f64, bf16. */
+bool ag_dtype_is_float(ag_dtype dt);
+/* Machine epsilon of the dtype's compute type (f32 and bf16 compute in f32). */
+double ag_dtype_eps(ag_dtype dt);
+
+/* bf16 conversion: round to nearest, ties to even; NaN stays NaN. */
+uint16_t ag_f32_to_bf16(float x);
+float ag_bf16_to_f32(uint16_t h);
+
+/* ---- creation ------------------------------------------------------------ */
+/* Each returns a new leaf tensor in arena A (requires_grad false), or NULL
+ * after reporting bad arguments (ndim outside 0..8, a negative size, NULL). */
+
+ag_tensor *ag_empty_(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape);
+ag_tensor *ag_zeros_(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape);
+ag_tensor *ag_ones_(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape);
+ag_tensor *ag_full_(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape, double value);
+/* A 0-d tensor holding value. */
+ag_tensor *ag_scalar_(ag_arena *A, ag_dtype dt, double value);
+/* 1-d: start, start+step, ... while < end (> end for a negative step). */
+ag_tensor *ag_arange_(ag_arena *A, ag_dtype dt, double start, double end, double step);
+/* Copies numel elements from values, which holds the dtype's C type:
+ * float (f32), double (f64), uint16_t bf16 bits (bf16), int32_t (i32). */
+ag_tensor *ag_from_array_(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape,
+                          const void *values);
+/* Converts numel doubles into a tensor of dtype dt (bf16 rounds to nearest even). */
+ag_tensor *ag_from_f64_(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape,
+                        const double *values);
+/* A new leaf with the same dtype, shape and values (no graph; see ag_clone for
+ * the differentiable copy). */
+ag_tensor *ag_copy_(ag_arena *A, const ag_tensor *t);
+
+#define ag_empty(...) AG_AT(ag_empty_, __VA_ARGS__)
+#define ag_zeros(...) AG_AT(ag_zeros_, __VA_ARGS__)
+#define ag_ones(...) AG_AT(ag_ones_, __VA_ARGS__)
+#define ag_full(...) AG_AT(ag_full_, __VA_ARGS__)
+#define ag_scalar(...) AG_AT(ag_scalar_, __VA_ARGS__)
+#define ag_arange(...) AG_AT(ag_arange_, __VA_ARGS__)
+#define ag_from_array(...) AG_AT(ag_from_array_, __VA_ARGS__)
+#define ag_from_f64(...) AG_AT(ag_from_f64_, __VA_ARGS__)
+#define ag_copy(...) AG_AT(ag_copy_, __VA_ARGS__)
+
+/* ---- random numbers ------------------------------------------------------ */
+
+/* xoshiro256** seeded through splitmix64: the same seed gives the same
+ * numbers on every run and every machine. */
+typedef struct ag_rng {
+    uint64_t s[4];
+    double spare;     /* second Box-Muller value */
+    bool has_spare;
+} ag_rng;
+
+void ag_rng_seed(ag_rng *r, uint64_t seed);
+uint64_t ag_rng_u64(ag_rng *r);
+/* Uniform in [0, 1) with 53 random bits. */
+double ag_rng_uniform(ag_rng *r);
+/* Standard normal (Box-Muller, both values used). */
+double ag_rng_normal(ag_rng *r);
+/* Uniform integer in [0, n), without modulo bias. n > 0. */
+uint64_t ag_rng_below(ag_rng *r, uint64_t n);
+
+/* New leaf tensors filled from r: uniform in [lo, hi), normal(mean, std). */
+ag_tensor *ag_rand_(ag_arena *A, ag_rng *r, ag_dtype dt, int ndim, const int64_t *shape,
+                    double lo, double hi);
+ag_tensor *ag_randn_(ag_arena *A, ag_rng *r, ag_dtype dt, int ndim, const int64_t *shape,
+                     double mean, double std);
+#define ag_rand(...) AG_AT(ag_rand_, __VA_ARGS__)
+#define ag_randn(...) AG_AT(ag_randn_, __VA_ARGS__)
+
+/* ---- element access ------------------------------------------------------ */
+/* Values travel as double whatever the dtype. An index out of range is
+ * reported and returns NAN (get) or does nothing (set). */
+
+double ag_get_(const ag_tensor *t, const int64_t *index);    /* index[ndim] */
+void ag_set_(ag_tensor *t, const int64_t *index, double v);
+double ag_get_flat_(const ag_tensor *t, int64_t i);          /* row-major position */
+void ag_set_flat_(ag_tensor *t, int64_t i, double v);
+/* The value of a one-element tensor (any ndim). */
+double ag_item_(const ag_tensor *t);
+#define ag_get(...) AG_AT(ag_get_, __VA_ARGS__)
+#define ag_set(...) AG_AT(ag_set_, __VA_ARGS__)
+#define ag_get_flat(...) AG_AT(ag_get_flat_, __VA_ARGS__)
+#define ag_set_flat(...) AG_AT(ag_set_flat_, __VA_ARGS__)
+#define ag_item(...) AG_AT(ag_item_, __VA_ARGS__)
+/* Element access by coordinates: ag_at(t, 1, 2). */
+#define ag_at(t, ...) ag_get(t, (const int64_t[]){__VA_ARGS__})
+
+/* Copies the values out as doubles into out[numel]. */
+void ag_to_f64(const ag_tensor *t, double *out);
+
+/* ---- shape helpers ------------------------------------------------------- */
+
+/* True when a and b have the same ndim and sizes. */
+bool ag_same_shape(const ag_tensor *a, const ag_tensor *b);
+/* Writes "[2,3]" (or "[]" for a scalar) into buf; returns buf. */
+char *ag_shape_str(const ag_tensor *t, char *buf, size_t size);
+
+/* ---- printing ------------------------------------------------------------ */
+
+/* PyTorch's style:
+ *   tensor([[1.0000, 2.0000],
+ *           [3.0000, 4.0000]], shape=[2,2], dtype=f32, requires_grad=true)
+ * Long dims are summarised with "..." (first and last 3). */
+void ag_print(const ag_tensor *t);
+void ag_fprint(FILE *f, const ag_tensor *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,135 @@
+/* core/arena.c — chained-block arenas (see ag/arena.h).
+ *
+ * The chain is kept in order of creation. `cur` is the block being filled;
+ * blocks after it are free (left over from before a reset) and are reused in
+ * order. An allocation that does not fit the current block moves on to the
+ * next one that can hold it, and only when none can does the arena ask the
+ * system for a new block (at least block_bytes, or the request itself).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct block {
+    struct block *next;
+    size_t size; /* usable bytes in data[] */
+    size_t used;
+    unsigned char *data;
+} block;
+
+struct ag_arena {
+    block *head, *cur;
+    size_t block_bytes;
+    size_t used;      /* bytes handed out since the last reset, across blocks */
+    size_t peak;
+    size_t reserved;
+    size_t nblocks;
+};
+
+#define DEFAULT_BLOCK ((size_t)1 << 20)
+
+static size_t align_up(size_t n) {
+    return (n + (AG_ARENA_ALIGN - 1)) & ~(size_t)(AG_ARENA_ALIGN - 1);
+}
+
+static block *block_new(size_t size) {
+    block *b = malloc(sizeof *b);
+    if (!b) return NULL;
+    void *p = NULL;
+    if (posix_memalign(&p, AG_ARENA_ALIGN, size ? size : AG_ARENA_ALIGN) != 0) {
+        free(b);
+        return NULL;
+    }
+    b->next = NULL;
+    b->size = size;
+    b->used = 0;
+    b->data = p;
+    return b;
+}
+
+ag_arena *ag_arena_new(size_t block_bytes) {
+    ag_arena *a = calloc(1, sizeof *a);
+    if (!a) {
+        ag__fail("arena_new", "out of memory");
+        return NULL;
+    }
+    a->block_bytes = block_bytes ? align_up(block_bytes) : DEFAULT_BLOCK;
+    return a;
+}
+
+void ag_arena_free(ag_arena *a) {
+    if (!a) return;
+    for (block *b = a->head, *next; b; b = next) {
+        next = b->next;
+        free(b->data);
+        free(b);
+    }
+    free(a);
+}
+
+void ag_arena_reset(ag_arena *a) {
+    if (!a) return;
+    for (block *b = a->head; b; b = b->next) b->used = 0;
+    a->cur = a->head;
+    a->used = 0;
+}
+
+/* Appends a block that can hold need bytes after the last one. */
+static block *grow(ag_arena *a, size_t need) {
+    size_t size = need > a->block_bytes ? need : a->block_bytes;
+    block *b = block_new(size);
+    if (!b) return NULL;
+    if (!a->head) {
+        a->head = b;
+    } else {
+        block *last = a->cur ? a->cur : a->head;
+        while (last->next) last = last->next;
+        last->next = b;
+    }
+    a->reserved += size;
+    a->nblocks++;
+    return b;
+}
+
+void *ag_arena_alloc(ag_arena *a, size_t bytes) {
+    if (!a) return NULL;
+    size_t need = align_up(bytes ? bytes : 1);
+    if (need < bytes) {
+        ag__fail("arena_alloc", "request of %zu bytes overflows", bytes);
+        return NULL;
+    }
+    block *b = a->cur ? a->cur : a->head;
+    while (b && b->size - b->used < need) b = b->next;
+    if (!b) b = grow(a, need);
+    if (!b) {
+        ag__fail("arena_alloc", "out of memory allocating %zu bytes", bytes);
+        return NULL;
+    }
+    /* The blocks skipped between cur and b stay unused until the next reset:
+     * bytes lost to fragmentation count as used, so peak is what it costs. */
+    if (a->cur && a->cur != b) {
+        for (block *s = a->cur; s != b; s = s->next) {
+            a->used += s->size - s->used;
+            s->used = s->size;
+        }
+    }
+    a->cur = b;
+    void *p = b->data + b->used;
+    b->used += need;
+    a->used += need;
+    if (a->used > a->peak) a->peak = a->used;
+    return p;
+}
+
+void *ag_arena_calloc(ag_arena *a, size_t bytes) {
+    void *p = ag_arena_alloc(a, bytes);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
+size_t ag_arena_used(const ag_arena *a) { return a ? a->used : 0; }
+size_t ag_arena_peak(const ag_arena *a) { return a ? a->peak : 0; }
+size_t ag_arena_reserved(const ag_arena *a) { return a ? a->reserved : 0; }
+size_t ag_arena_blocks(const ag_arena *a) { return a ? a->nblocks : 0; }

@@ -1,0 +1,208 @@
+/* core/engine.c — recording the graph and running it backwards.
+ *
+ * A node is not a separate object: the output tensor carries its op, its
+ * sources and what backward needs (as ggml does). backward sorts the nodes
+ * reachable from the output with an explicit stack — a chain of 100,000 ops
+ * is normal in an unrolled loop and must not exhaust the C stack — and calls
+ * each node's backward in reverse topological order.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static _Thread_local bool grad_disabled;
+static atomic_uint generation;
+
+bool ag_set_grad_enabled(bool on) {
+    bool was = !grad_disabled;
+    grad_disabled = !on;
+    return was;
+}
+
+bool ag_grad_enabled(void) { return !grad_disabled; }
+
+bool ag_is_leaf(const ag_tensor *t) { return t && !t->op; }
+
+void ag_set_requires_grad_(ag_tensor *t, bool on) {
+    if (!t) return;
+    if (t->op) {
+        ag__fail("set_requires_grad", "%s tensor %s was made by %s: only leaves take "
+                 "requires_grad (use ag_detach for a new leaf)",
+                 ag_dtype_name(t->dtype), ag__shp(t), t->op->name);
+        return;
+    }
+    if (on && !ag_dtype_is_float(t->dtype)) {
+        ag__fail("set_requires_grad", "tensor %s has dtype %s: only float tensors take "
+                 "gradients", ag__shp(t), ag_dtype_name(t->dtype));
+        return;
+    }
+    t->requires_grad = on;
+}
+
+bool ag__needs_grad(int n, ag_tensor *const *srcs) {
+    if (grad_disabled) return false;
+    for (int i = 0; i < n; i++)
+        if (srcs[i] && srcs[i]->requires_grad) return true;
+    return false;
+}
+
+void ag__record(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs) {
+    if (!out || !ag__needs_grad(n, srcs)) return;
+    ag_tensor **copy = ag_arena_alloc(out->arena, (size_t)n * sizeof *copy);
+    if (!copy) return;
+    memcpy(copy, srcs, (size_t)n * sizeof *copy);
+    out->op = op;
+    out->src = copy;
+    out->nsrc = n;
+    out->requires_grad = true;
+}
+
+ag_tensor *ag__grad_buf(ag_tensor *t) {
+    if (!t || !t->requires_grad) return NULL;
+    if (!t->grad) {
+        t->grad = ag_zeros_(t->arena, t->dtype, t->ndim, t->shape);
+        if (t->grad) t->grad->name = "grad";
+    }
+    return t->grad;
+}
+
+void ag_zero_grad(ag_tensor *t) {
+    if (t && t->grad) memset(t->grad->data, 0, (size_t)t->grad->numel * ag_dtype_size(t->dtype));
+}
+
+ag_tensor *ag_detach_(ag_arena *A, ag_tensor *t) {
+    if (!t) return NULL;
+    if (!A) {
+        ag__fail("detach", "arena is NULL");
+        return NULL;
+    }
+    return ag__view(A, t, t->ndim, t->shape);
+}
+
+/* ---- topological order ---------------------------------------------------- */
+
+typedef struct {
+    ag_tensor *t;
+    int next; /* the next source to visit */
+} frame;
+
+typedef struct {
+    ag_tensor **nodes; /* post-order: every node after all of its sources */
+    int64_t n, cap;
+} order;
+
+static bool push_node(order *o, ag_tensor *t) {
+    if (o->n == o->cap) {
+        int64_t cap = o->cap ? 2 * o->cap : 256;
+        ag_tensor **p = realloc(o->nodes, (size_t)cap * sizeof *p);
+        if (!p) return false;
+        o->nodes = p;
+        o->cap = cap;
+    }
+    o->nodes[o->n++] = t;
+    return true;
+}
+
+/* Depth-first post-order over the tensors that require a gradient, with the
+ * stack on the heap. Returns false when out of memory. */
+static bool topo_sort(ag_tensor *out, order *o) {
+    unsigned gen = atomic_fetch_add(&generation, 1u) + 1u;
+    int64_t sp = 0, cap = 256;
+    frame *stack = malloc((size_t)cap * sizeof *stack);
+    if (!stack) return false;
+    stack[sp++] = (frame){out, 0};
+    out->visit = gen;
+    bool ok = true;
+    while (sp > 0 && ok) {
+        frame *f = &stack[sp - 1];
+        if (f->t->op && f->next < f->t->nsrc) {
+            ag_tensor *s = f->t->src[f->next++];
+            if (!s || !s->requires_grad || s->visit == gen) continue;
+            s->visit = gen;
+            if (sp == cap) {
+                frame *p = realloc(stack, (size_t)(2 * cap) * sizeof *stack);
+                if (!p) {
+                    ok = false;
+                    break;
+                }
+                stack = p;
+                cap *= 2;
+            }
+            stack[sp++] = (frame){s, 0};
+        } else {
+            ok = push_node(o, f->t);
+            sp--;
+        }
+    }
+    free(stack);
+    return ok;
+}
+
+int64_t ag_graph_size(ag_tensor *out) {
+    if (!out) return 0;
+    if (!out->requires_grad) return 1;
+    order o = {0};
+    int64_t n = topo_sort(out, &o) ? o.n : -1;
+    free(o.nodes);
+    return n;
+}
+
+/* ---- backward ------------------------------------------------------------- */
+
+/* dst += src (or += 1 when src is NULL); same dtype and numel. */
+static void accumulate(ag_tensor *dst, const ag_tensor *src) {
+    for (int64_t i = 0; i < dst->numel; i++) {
+        double v = src ? ag_get_flat_(src, i) : 1.0;
+        switch (dst->dtype) {
+        case AG_F32: ((float *)dst->data)[i] += (float)v; break;
+        case AG_F64: ((double *)dst->data)[i] += v; break;
+        case AG_BF16: {
+            uint16_t *h = (uint16_t *)dst->data + i;
+            *h = ag_f32_to_bf16(ag_bf16_to_f32(*h) + (float)v);
+            break;
+        }
+        default: break;
+        }
+    }
+}
+
+bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out) {
+    if (!out) return false;
+    if (!out->requires_grad) {
+        ag__fail("backward", "tensor %s does not require a gradient: no input of its graph "
+                 "has requires_grad set, or it was computed with gradients disabled",
+                 ag__shp(out));
+        return false;
+    }
+    if (!grad_out && out->numel != 1) {
+        ag__fail("backward", "output %s has %lld elements: an implicit gradient of 1 needs a "
+                 "one-element output; pass grad_out", ag__shp(out), (long long)out->numel);
+        return false;
+    }
+    if (grad_out && (!ag_same_shape(out, grad_out) || grad_out->dtype != out->dtype)) {
+        ag__fail("backward", "grad_out is %s %s: expected the output's shape and dtype, %s %s",
+                 ag_dtype_name(grad_out->dtype), ag__shp(grad_out), ag_dtype_name(out->dtype),
+                 ag__shp(out));
+        return false;
+    }
+    order o = {0};
+    if (!topo_sort(out, &o)) {
+        free(o.nodes);
+        ag__fail("backward", "out of memory sorting the graph of %s", ag__shp(out));
+        return false;
+    }
+    /* Non-leaf gradients start from zero on every call; leaves accumulate. */
+    for (int64_t i = 0; i < o.n; i++)
+        if (o.nodes[i]->op) o.nodes[i]->grad = NULL;
+    ag_tensor *seed = ag__grad_buf(out);
+    bool ok = seed != NULL;
+    if (ok) accumulate(seed, grad_out);
+    for (int64_t i = o.n - 1; ok && i >= 0; i--) {
+        ag_tensor *t = o.nodes[i];
+        if (t->op && t->grad) t->op->backward(t);
+    }
+    free(o.nodes);
+    return ok;
+}

@@ -1,0 +1,134 @@
+/* core/error.c — one error line, one handler (see ag/error.h), and the
+ * argument checks every op shares. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static ag_error_handler handler = ag_error_abort;
+static void *handler_data;
+
+static _Thread_local const char *site_file;
+static _Thread_local int site_line;
+static _Thread_local char last[512];
+static _Thread_local int count;
+
+void ag_error_abort(const char *message, void *userdata) {
+    (void)userdata;
+    fflush(stdout); /* what the program printed so far comes before the error */
+    fprintf(stderr, "%s\n", message);
+    fflush(stderr);
+    abort();
+}
+
+ag_error_handler ag_set_error_handler(ag_error_handler h, void *userdata) {
+    ag_error_handler prev = handler;
+    handler = h ? h : ag_error_abort;
+    handler_data = userdata;
+    return prev;
+}
+
+const char *ag_last_error(void) { return last; }
+int ag_error_count(void) { return count; }
+
+void ag_clear_error(void) {
+    last[0] = '\0';
+    count = 0;
+}
+
+void ag_set_call_site(const char *file, int line) {
+    site_file = file;
+    site_line = line;
+}
+
+/* The file's base name: messages name "train.c:42", not a build path. */
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+void ag__fail(const char *op, const char *fmt, ...) {
+    char text[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (site_file)
+        snprintf(last, sizeof last, "ag: %s: %s (%s:%d)", op, text, base_name(site_file),
+                 site_line);
+    else
+        snprintf(last, sizeof last, "ag: %s: %s", op, text);
+    count++;
+    handler(last, handler_data);
+}
+
+/* ---- shapes as text ------------------------------------------------------- */
+
+const char *ag__shp_of(int ndim, const int64_t *shape) {
+    static _Thread_local char bufs[8][96];
+    static _Thread_local int next;
+    char *b = bufs[next];
+    next = (next + 1) % 8;
+    size_t n = 0;
+    b[n++] = '[';
+    for (int i = 0; i < ndim && n < sizeof bufs[0] - 24; i++)
+        n += (size_t)snprintf(b + n, sizeof bufs[0] - n, i ? ",%lld" : "%lld",
+                              (long long)shape[i]);
+    snprintf(b + n, sizeof bufs[0] - n, "]");
+    return b;
+}
+
+const char *ag__shp(const ag_tensor *t) { return ag__shp_of(t->ndim, t->shape); }
+
+char *ag_shape_str(const ag_tensor *t, char *buf, size_t size) {
+    if (!buf || size == 0) return buf;
+    snprintf(buf, size, "%s", t ? ag__shp(t) : "(null)");
+    return buf;
+}
+
+/* ---- argument checks ------------------------------------------------------ */
+
+bool ag__check_float(const char *op, const ag_tensor *x) {
+    if (ag_dtype_is_float(x->dtype)) return true;
+    ag__fail(op, "input %s has dtype %s: expected a float dtype (f32, f64 or bf16)",
+             ag__shp(x), ag_dtype_name(x->dtype));
+    return false;
+}
+
+bool ag__check_dtype(const char *op, const char *what, const ag_tensor *x, ag_dtype dt) {
+    if (x->dtype == dt) return true;
+    ag__fail(op, "%s %s has dtype %s: expected %s", what, ag__shp(x),
+             ag_dtype_name(x->dtype), ag_dtype_name(dt));
+    return false;
+}
+
+int ag__dim(const char *op, int dim, int ndim) {
+    int n = ndim > 0 ? ndim : 1;
+    if (dim < -n || dim >= n) {
+        ag__fail(op, "dim %d is out of range for a %d-d tensor (expected %d..%d)", dim, ndim,
+                 -n, n - 1);
+        return -1;
+    }
+    return dim < 0 ? dim + n : dim;
+}
+
+bool ag__dim_mask(const char *op, int ndims, const int *dims, int ndim, bool *reduce) {
+    for (int i = 0; i < AG_MAX_DIMS; i++) reduce[i] = (ndims == 0 || !dims) && i < ndim;
+    if (ndims == 0 || !dims) return true;
+    if (ndims < 0 || ndims > AG_MAX_DIMS) {
+        ag__fail(op, "%d dims listed: expected 0..%d", ndims, AG_MAX_DIMS);
+        return false;
+    }
+    for (int i = 0; i < ndims; i++) {
+        int d = ag__dim(op, dims[i], ndim);
+        if (d < 0) return false;
+        if (ndim == 0) continue; /* dim 0 / -1 of a scalar: nothing to reduce */
+        if (reduce[d]) {
+            ag__fail(op, "dim %d appears twice in the dim list", d);
+            return false;
+        }
+        reduce[d] = true;
+    }
+    return true;
+}

@@ -1,0 +1,124 @@
+/* core/internal.h — what the library's op files share; not installed.
+ *
+ * An op is three things side by side in one file (DESIGN.md section 4):
+ *
+ *   static void foo_backward(ag_tensor *out) { ... }          accumulate grads
+ *   static const ag_op FOO = {"foo", foo_backward};
+ *   ag_tensor *ag_foo_(ag_arena *A, ag_tensor *x) {           the constructor
+ *       if (!x) return NULL;                                  NULL propagates
+ *       if (!ag__check_float("foo", x)) return NULL;          validate, report
+ *       ag_tensor *y = ag__result(A, x->dtype, x->ndim, x->shape);
+ *       if (!y) return NULL;
+ *       ...forward kernel...
+ *       ag__record(y, &FOO, 1, (ag_tensor *[]){x});           graph node
+ *       return y;
+ *   }
+ *
+ * Internal names start with "ag__".
+ */
+#ifndef AG_CORE_INTERNAL_H
+#define AG_CORE_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <tgmath.h>
+
+#include "ag/ag.h"
+
+/* ---- errors --------------------------------------------------------------- */
+
+/* Reports "ag: <op>: <formatted text> (file:line)" through the handler. */
+void ag__fail(const char *op, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* A shape as text, "[2,3]", in one of 8 rotating thread-local buffers, so a
+ * message may name several shapes. */
+const char *ag__shp(const ag_tensor *t);
+const char *ag__shp_of(int ndim, const int64_t *shape);
+
+/* Each reports and returns false on failure. */
+bool ag__check_float(const char *op, const ag_tensor *x);        /* f32, f64, bf16 */
+bool ag__check_dtype(const char *op, const char *what, const ag_tensor *x, ag_dtype dt);
+/* Normalises dim (negative counts from the end) into 0..ndim-1; reports and
+ * returns -1 when out of range. For ndim 0, dims -1 and 0 are accepted (as
+ * PyTorch does) and give 0. */
+int ag__dim(const char *op, int dim, int ndim);
+/* Fills reduce[ndim] from a dim list (NULL/0: every dim); reports repeats. */
+bool ag__dim_mask(const char *op, int ndims, const int *dims, int ndim, bool *reduce);
+
+/* ---- results and graph ---------------------------------------------------- */
+
+/* A new tensor in A with uninitialised data (the creation functions' core). */
+ag_tensor *ag__result(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape);
+/* Same, but sharing data with base (a view); used by reshape. */
+ag_tensor *ag__view(ag_arena *A, ag_tensor *base, int ndim, const int64_t *shape);
+
+/* True when recording is on and one of srcs requires a gradient. */
+bool ag__needs_grad(int n, ag_tensor *const *srcs);
+/* Records out's node when ag__needs_grad: op, a copy of srcs in out's arena,
+ * out->requires_grad = true. Otherwise out stays a leaf without gradient. */
+void ag__record(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs);
+
+/* The gradient buffer of t for backward to accumulate into: NULL when t
+ * needs no gradient, otherwise t->grad, allocated zeroed (same shape and
+ * dtype, in t's arena) on first use. */
+ag_tensor *ag__grad_buf(ag_tensor *t);
+
+/* ---- dtypes --------------------------------------------------------------- */
+
+/* The wider of two float dtypes (bf16 < f32 < f64). */
+ag_dtype ag__promote(ag_dtype a, ag_dtype b);
+/* x cast (recorded) to dt when it differs; x itself otherwise. */
+ag_tensor *ag__as(ag_arena *A, ag_tensor *x, ag_dtype dt);
+
+/* Runs BODY with T typedef'd to float (f32) or double (f64). Math calls in
+ * the body resolve through <tgmath.h> to the type's function (expf, exp). */
+#define AG_DISPATCH(dt, T, ...)                   \
+    do {                                          \
+        if ((dt) == AG_F32) {                     \
+            typedef float T;                      \
+            __VA_ARGS__                           \
+        } else {                                  \
+            typedef double T;                     \
+            __VA_ARGS__                           \
+        }                                         \
+    } while (0)
+
+/* ---- broadcasting --------------------------------------------------------- */
+
+/* The broadcast shape of a and b (PyTorch rules); reports and returns false
+ * when they do not broadcast. */
+bool ag__broadcast(const char *op, int na, const int64_t *sa, int nb, const int64_t *sb,
+                   int *ndim, int64_t *shape);
+/* Strides (in elements) to walk t inside a broadcast shape of ndim dims
+ * (t's ndim <= ndim, aligned from the right): 0 along dims where t has
+ * size 1 or no dim at all. */
+void ag__bcast_strides(const ag_tensor *t, int ndim, int64_t *strides);
+/* Row-major strides of a contiguous shape. */
+void ag__strides(int ndim, const int64_t *shape, int64_t *strides);
+/* Product of sizes. */
+int64_t ag__numel(int ndim, const int64_t *shape);
+
+/* Walks a shape in row-major order keeping up to three offsets; the caller
+ * processes the innermost dim as a run of length shape[ndim-1] with per-
+ * operand inner strides. Usage:
+ *   ag__iter it; ag__iter_init(&it, ndim, shape, 2, (const int64_t *[]){sa, sb});
+ *   do { ...use it.off[0], it.off[1], it.inner... } while (ag__iter_next(&it));
+ * An empty shape (numel 0) must be handled by the caller before iterating. */
+typedef struct ag__iter {
+    int ndim, nops;
+    int64_t shape[AG_MAX_DIMS];
+    int64_t strides[3][AG_MAX_DIMS];
+    int64_t idx[AG_MAX_DIMS];
+    int64_t off[3];       /* offset of each operand at the start of this run */
+    int64_t inner;        /* run length: shape[ndim-1] (1 for 0-d) */
+    int64_t istride[3];   /* each operand's stride along the run */
+} ag__iter;
+void ag__iter_init(ag__iter *it, int ndim, const int64_t *shape, int nops,
+                   const int64_t *const *strides);
+bool ag__iter_next(ag__iter *it);
+
+#endif

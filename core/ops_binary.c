@@ -1,0 +1,161 @@
+/* core/ops_binary.c — add, sub, mul, div, maximum, minimum with PyTorch
+ * broadcasting, and their tensor-with-scalar forms.
+ *
+ * Forward walks the output shape with each input's broadcast strides (0 along
+ * a stretched dim). Backward walks the same way and accumulates into each
+ * input's gradient, which sums the gradient back over the broadcast dims.
+ */
+#include "internal.h"
+
+typedef enum { ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM } kind;
+enum { NKINDS = MINIMUM + 1 };
+
+static void backward(ag_tensor *out);
+
+static const ag_op OPS[] = {
+    [ADD] = {"add", backward},         [SUB] = {"sub", backward},
+    [MUL] = {"mul", backward},         [DIV] = {"div", backward},
+    [MAXIMUM] = {"maximum", backward}, [MINIMUM] = {"minimum", backward},
+};
+_Static_assert(sizeof OPS / sizeof OPS[0] == NKINDS, "one op per kind");
+
+/* out = a (kind) b over out's shape; a, b and out share one float dtype. */
+static void forward(kind k, const ag_tensor *a, const ag_tensor *b, ag_tensor *out) {
+    if (out->numel == 0) return;
+    int64_t sa[AG_MAX_DIMS], sb[AG_MAX_DIMS];
+    ag__bcast_strides(a, out->ndim, sa);
+    ag__bcast_strides(b, out->ndim, sb);
+    ag__iter it;
+    ag__iter_init(&it, out->ndim, out->shape, 2, (const int64_t *[]){sa, sb});
+    int64_t o = 0;
+    AG_DISPATCH(out->dtype, T, {
+        const T *pa = a->data, *pb = b->data;
+        T *po = out->data;
+        do {
+            const T *x = pa + it.off[0], *y = pb + it.off[1];
+            const int64_t n = it.inner, ia = it.istride[0], ib = it.istride[1];
+            T *z = po + o;
+            switch (k) {
+            case ADD: for (int64_t j = 0; j < n; j++) z[j] = x[j * ia] + y[j * ib]; break;
+            case SUB: for (int64_t j = 0; j < n; j++) z[j] = x[j * ia] - y[j * ib]; break;
+            case MUL: for (int64_t j = 0; j < n; j++) z[j] = x[j * ia] * y[j * ib]; break;
+            case DIV: for (int64_t j = 0; j < n; j++) z[j] = x[j * ia] / y[j * ib]; break;
+            case MAXIMUM:
+                for (int64_t j = 0; j < n; j++) {
+                    T u = x[j * ia], v = y[j * ib];
+                    z[j] = u > v || isnan(u) ? u : v; /* NaN propagates */
+                }
+                break;
+            case MINIMUM:
+                for (int64_t j = 0; j < n; j++) {
+                    T u = x[j * ia], v = y[j * ib];
+                    z[j] = u < v || isnan(u) ? u : v;
+                }
+                break;
+            }
+            o += n;
+        } while (ag__iter_next(&it));
+    });
+}
+
+/* The share of the gradient that goes to the winner of maximum/minimum:
+ * 1 to the larger (smaller), 0 to the other, half each on a tie. */
+#define WIN(u, v, first) ((u) == (v) ? (T)0.5 : ((first) ? (T)1 : (T)0))
+
+static void backward(ag_tensor *out) {
+    const kind k = (kind)out->iparam[0];
+    ag_tensor *a = out->src[0], *b = out->src[1];
+    ag_tensor *ga = ag__grad_buf(a), *gb = ag__grad_buf(b);
+    if (out->numel == 0) return;
+    int64_t sa[AG_MAX_DIMS], sb[AG_MAX_DIMS];
+    ag__bcast_strides(a, out->ndim, sa);
+    ag__bcast_strides(b, out->ndim, sb);
+    ag__iter it;
+    ag__iter_init(&it, out->ndim, out->shape, 2, (const int64_t *[]){sa, sb});
+    int64_t o = 0;
+    AG_DISPATCH(out->dtype, T, {
+        const T *pa = a->data, *pb = b->data, *pg = out->grad->data;
+        T *pga = ga ? ga->data : NULL, *pgb = gb ? gb->data : NULL;
+        do {
+            const int64_t n = it.inner, ia = it.istride[0], ib = it.istride[1];
+            const T *x = pa + it.off[0], *y = pb + it.off[1], *g = pg + o;
+            T *dx = pga ? pga + it.off[0] : NULL, *dy = pgb ? pgb + it.off[1] : NULL;
+            for (int64_t j = 0; j < n; j++) {
+                T u = x[j * ia], v = y[j * ib], d = g[j];
+                T da = 0, db = 0;
+                switch (k) {
+                case ADD: da = d, db = d; break;
+                case SUB: da = d, db = -d; break;
+                case MUL: da = d * v, db = d * u; break;
+                case DIV: da = d / v, db = -d * u / (v * v); break;
+                case MAXIMUM: da = d * WIN(u, v, u > v), db = d * WIN(u, v, v > u); break;
+                case MINIMUM: da = d * WIN(u, v, u < v), db = d * WIN(u, v, v < u); break;
+                }
+                if (dx) dx[j * ia] += da;
+                if (dy) dy[j * ib] += db;
+            }
+            o += n;
+        } while (ag__iter_next(&it));
+    });
+}
+
+static ag_tensor *binary(kind k, ag_arena *A, ag_tensor *a, ag_tensor *b) {
+    const char *op = OPS[k].name;
+    if (!a || !b) return NULL;
+    if (!ag__check_float(op, a) || !ag__check_float(op, b)) return NULL;
+    int ndim;
+    int64_t shape[AG_MAX_DIMS];
+    if (!ag__broadcast(op, a->ndim, a->shape, b->ndim, b->shape, &ndim, shape)) return NULL;
+    /* promote to the wider dtype; bf16 computes in f32 and rounds back */
+    const ag_dtype dt = ag__promote(a->dtype, b->dtype);
+    const ag_dtype ct = dt == AG_BF16 ? AG_F32 : dt;
+    ag_tensor *x = ag__as(A, a, ct), *y = ag__as(A, b, ct);
+    ag_tensor *out = x && y ? ag__result(A, ct, ndim, shape) : NULL;
+    if (!out) return NULL;
+    forward(k, x, y, out);
+    out->iparam[0] = k;
+    ag__record(out, &OPS[k], 2, (ag_tensor *[]){x, y});
+    return dt == ct ? out : ag_cast_(A, out, dt);
+}
+
+ag_tensor *ag_add_(ag_arena *A, ag_tensor *a, ag_tensor *b) { return binary(ADD, A, a, b); }
+ag_tensor *ag_sub_(ag_arena *A, ag_tensor *a, ag_tensor *b) { return binary(SUB, A, a, b); }
+ag_tensor *ag_mul_(ag_arena *A, ag_tensor *a, ag_tensor *b) { return binary(MUL, A, a, b); }
+ag_tensor *ag_div_(ag_arena *A, ag_tensor *a, ag_tensor *b) { return binary(DIV, A, a, b); }
+ag_tensor *ag_maximum_(ag_arena *A, ag_tensor *a, ag_tensor *b) {
+    return binary(MAXIMUM, A, a, b);
+}
+ag_tensor *ag_minimum_(ag_arena *A, ag_tensor *a, ag_tensor *b) {
+    return binary(MINIMUM, A, a, b);
+}
+
+/* ---- tensor with scalar: the scalar is a 0-d constant of the compute dtype */
+
+static ag_tensor *with_scalar(kind k, ag_arena *A, ag_tensor *x, double s, bool scalar_first) {
+    if (!x) return NULL;
+    if (!ag__check_float(OPS[k].name, x)) return NULL;
+    const ag_dtype ct = x->dtype == AG_BF16 ? AG_F32 : x->dtype;
+    ag_tensor *c = ag_scalar_(A, ct, s);
+    ag_tensor *xc = ag__as(A, x, ct);
+    ag_tensor *r = scalar_first ? binary(k, A, c, xc) : binary(k, A, xc, c);
+    return ag__as(A, r, x->dtype);
+}
+
+ag_tensor *ag_add_scalar_(ag_arena *A, ag_tensor *x, double s) {
+    return with_scalar(ADD, A, x, s, false);
+}
+ag_tensor *ag_sub_scalar_(ag_arena *A, ag_tensor *x, double s) {
+    return with_scalar(SUB, A, x, s, false);
+}
+ag_tensor *ag_rsub_scalar_(ag_arena *A, double s, ag_tensor *x) {
+    return with_scalar(SUB, A, x, s, true);
+}
+ag_tensor *ag_mul_scalar_(ag_arena *A, ag_tensor *x, double s) {
+    return with_scalar(MUL, A, x, s, false);
+}
+ag_tensor *ag_div_scalar_(ag_arena *A, ag_tensor *x, double s) {
+    return with_scalar(DIV, A, x, s, false);
+}
+ag_tensor *ag_rdiv_scalar_(ag_arena *A, double s, ag_tensor *x) {
+    return with_scalar(DIV, A, x, s, true);
+}

@@ -1,0 +1,92 @@
+/* core/rng.c — a seeded, portable random number generator.
+ *
+ * xoshiro256** (Blackman and Vigna) seeded through splitmix64, so every seed,
+ * 0 included, gives a well-mixed state. Normal values use Box-Muller, keeping
+ * the second value of each pair. Integer arithmetic only until the final
+ * conversion, so the stream is the same on every machine.
+ */
+#include <math.h>
+
+#include "internal.h"
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+void ag_rng_seed(ag_rng *r, uint64_t seed) {
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
+    r->has_spare = false;
+    r->spare = 0.0;
+}
+
+uint64_t ag_rng_u64(ag_rng *r) {
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double ag_rng_uniform(ag_rng *r) { return (double)(ag_rng_u64(r) >> 11) * 0x1.0p-53; }
+
+double ag_rng_normal(ag_rng *r) {
+    if (r->has_spare) {
+        r->has_spare = false;
+        return r->spare;
+    }
+    double u1 = 1.0 - ag_rng_uniform(r); /* (0, 1]: log(u1) is finite */
+    double u2 = ag_rng_uniform(r);
+    double rad = sqrt(-2.0 * log(u1));
+    double th = 2.0 * 3.14159265358979323846 * u2;
+    r->spare = rad * sin(th);
+    r->has_spare = true;
+    return rad * cos(th);
+}
+
+uint64_t ag_rng_below(ag_rng *r, uint64_t n) {
+    if (n == 0) return 0;
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n; /* reject the biased tail */
+    uint64_t x;
+    do x = ag_rng_u64(r);
+    while (x >= limit);
+    return x % n;
+}
+
+static ag_tensor *fill_random(const char *op, ag_arena *A, ag_rng *r, ag_dtype dt, int ndim,
+                              const int64_t *shape, double a, double b, bool normal) {
+    if (!r) {
+        ag__fail(op, "rng is NULL");
+        return NULL;
+    }
+    if (!ag_dtype_is_float(dt)) {
+        ag__fail(op, "dtype %s: expected a float dtype", ag_dtype_name(dt));
+        return NULL;
+    }
+    ag_tensor *t = ag__result(A, dt, ndim, shape);
+    if (!t) return NULL;
+    for (int64_t i = 0; i < t->numel; i++) {
+        double v = normal ? a + b * ag_rng_normal(r) : a + (b - a) * ag_rng_uniform(r);
+        ag_set_flat_(t, i, v);
+    }
+    return t;
+}
+
+ag_tensor *ag_rand_(ag_arena *A, ag_rng *r, ag_dtype dt, int ndim, const int64_t *shape,
+                    double lo, double hi) {
+    return fill_random("rand", A, r, dt, ndim, shape, lo, hi, false);
+}
+
+ag_tensor *ag_randn_(ag_arena *A, ag_rng *r, ag_dtype dt, int ndim, const int64_t *shape,
+                     double mean, double std) {
+    return fill_random("randn", A, r, dt, ndim, shape, mean, std, true);
+}
