@@ -87,6 +87,18 @@ ag_tensor *ag__as(ag_arena *A, ag_tensor *x, ag_dtype dt);
         }                                         \
     } while (0)
 
+/* ---- threads ---------------------------------------------------------------
+ * AG_OMP_FOR(cond) before a for loop runs it on OpenMP threads when cond holds
+ * (e.g. AG_OMP_FOR(n >= AG_PAR_MIN)); without OpenMP it is nothing. */
+#define AG_PRAGMA_(x) _Pragma(#x)
+#ifdef _OPENMP
+#define AG_OMP_FOR(cond) AG_PRAGMA_(omp parallel for if (cond) schedule(static))
+#else
+#define AG_OMP_FOR(cond)
+#endif
+/* Elements below which threading costs more than it saves. */
+#define AG_PAR_MIN 32768
+
 /* ---- broadcasting --------------------------------------------------------- */
 
 /* The broadcast shape of a and b (PyTorch rules); reports and returns false

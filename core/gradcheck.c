@@ -1,0 +1,286 @@
+/* core/gradcheck.c — analytic gradients against central finite differences.
+ *
+ * The analytic Jacobian comes from backward, one output element at a time
+ * (grad_out = e_k), or from one random projection v in fast mode; each is
+ * run twice and must agree bit for bit. The numeric Jacobian perturbs each
+ * input element by ±eps and runs the function again with recording off:
+ *   J[k][j] = (f_k(x + eps e_j) - f_k(x - eps e_j)) / (2 eps).
+ * An entry passes iff |a - n| <= atol + rtol |n| (torch.autograd.gradcheck).
+ * The relative error reported is |a - n| / max(|a|, |n|) (0 when both are 0).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Above this many Jacobian entries, the full check asks for fast mode. */
+#define MAX_ENTRIES 20000000LL
+
+typedef struct {
+    ag_gradcheck_fn f;
+    ag_tensor *const *in;
+    int n;
+    void *ud;
+    ag_gradcheck_opts o;
+    ag_arena *graph;   /* the recorded graph and its gradients */
+    ag_arena *scratch; /* numeric forwards, reset after each */
+    ag_tensor *out;
+    int64_t nout, rows;
+    double *v;         /* fast mode: the projection, nout values */
+} check;
+
+/* The tensor grad_out for row k: e_k, or v in fast mode. */
+static ag_tensor *row_seed(check *c, int64_t k) {
+    ag_tensor *g = ag_zeros_(c->graph, c->out->dtype, c->out->ndim, c->out->shape);
+    if (!g) return NULL;
+    if (c->v)
+        for (int64_t i = 0; i < c->nout; i++) ag_set_flat_(g, i, c->v[i]);
+    else
+        ag_set_flat_(g, k, 1.0);
+    return g;
+}
+
+/* Analytic rows into J[i] (rows x numel_i), twice; false if backward failed.
+ * *reentrant is cleared when the two runs differ anywhere. */
+static bool analytic(check *c, double **J, bool *reentrant) {
+    *reentrant = true;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int64_t k = 0; k < c->rows; k++) {
+            for (int i = 0; i < c->n; i++) ag_zero_grad(c->in[i]);
+            ag_tensor *g = row_seed(c, k);
+            if (!g) return false;
+            if (c->out->requires_grad && !ag_backward_(c->out, g)) return false;
+            for (int i = 0; i < c->n; i++) {
+                ag_tensor *x = c->in[i];
+                if (!J[i]) continue;
+                double *row = J[i] + k * x->numel;
+                for (int64_t j = 0; j < x->numel; j++) {
+                    double a = x->grad ? ag_get_flat_(x->grad, j) : 0.0;
+                    if (pass == 0) row[j] = a;
+                    else if (memcmp(&row[j], &a, sizeof a) != 0) *reentrant = false;
+                }
+            }
+        }
+    }
+    return true;
+}
+
+/* f at the current input values, projected (fast) or whole, into y[rows]. */
+static bool evaluate(check *c, double *y) {
+    ag_arena_reset(c->scratch);
+    bool was = ag_set_grad_enabled(false);
+    ag_tensor *o = c->f(c->scratch, c->in, c->n, c->ud);
+    ag_set_grad_enabled(was);
+    if (!o || o->numel != c->nout) return false;
+    if (c->v) {
+        double s = 0;
+        for (int64_t i = 0; i < c->nout; i++) s += c->v[i] * ag_get_flat_(o, i);
+        y[0] = s;
+    } else {
+        ag_to_f64(o, y);
+    }
+    return true;
+}
+
+/* Compares column j of input i: analytic J against numeric. */
+static void compare(const check *c, int i, int64_t j, const double *Ji, const double *num,
+                    ag_gradcheck_result *r, double *worst_excess) {
+    const int64_t numel = c->in[i]->numel;
+    for (int64_t k = 0; k < c->rows; k++) {
+        double a = Ji[k * numel + j], nv = num[k];
+        double err = fabs(a - nv), tol = c->o.atol + c->o.rtol * fabs(nv);
+        double big = fmax(fabs(a), fabs(nv));
+        double rel = big > 0 ? err / big : 0.0;
+        bool ok = err <= tol; /* false for NaN */
+        r->n_elements++;
+        if (!(err <= r->max_abs_err)) r->max_abs_err = err;
+        if (!(rel <= r->max_rel_err)) r->max_rel_err = rel;
+        double excess = isnan(err) ? INFINITY : err - tol;
+        if (excess > worst_excess[i] || r->worst[i].index < 0) {
+            worst_excess[i] = excess;
+            r->worst[i] = (ag_gradcheck_worst){j, c->v ? -1 : k, a, nv, err, rel};
+        }
+        if (!ok) r->input_pass[i] = false;
+    }
+}
+
+static bool validate(ag_gradcheck_fn f, int n, ag_tensor *const *in, const ag_gradcheck_opts *o) {
+    if (!f || !in) {
+        ag__fail("gradcheck", "function or inputs is NULL");
+        return false;
+    }
+    if (n < 1 || n > AG_GRADCHECK_MAX_INPUTS) {
+        ag__fail("gradcheck", "%d inputs: expected 1..%d", n, AG_GRADCHECK_MAX_INPUTS);
+        return false;
+    }
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+        if (!in[i]) {
+            ag__fail("gradcheck", "input %d is NULL", i);
+            return false;
+        }
+        if (!in[i]->requires_grad) continue;
+        any = true;
+        if (in[i]->dtype != AG_F64 && !o->allow_non_f64) {
+            ag__fail("gradcheck", "input %d %s is %s: finite differences need f64 (cast the "
+                     "input with ag_cast, or set allow_non_f64 and loosen the tolerances)",
+                     i, ag__shp(in[i]), ag_dtype_name(in[i]->dtype));
+            return false;
+        }
+    }
+    if (!any) {
+        ag__fail("gradcheck", "no input requires a gradient: nothing to check");
+        return false;
+    }
+    return true;
+}
+
+static void describe_failure(const check *c, ag_gradcheck_result *r) {
+    for (int i = 0; i < c->n; i++) {
+        if (!r->checked[i] || r->input_pass[i]) continue;
+        const ag_gradcheck_worst *w = &r->worst[i];
+        snprintf(r->message, sizeof r->message,
+                 "input %d %s%s%s: element %lld (output %lld): analytic %.10g, numeric %.10g",
+                 i, ag__shp(c->in[i]), c->in[i]->name ? " " : "",
+                 c->in[i]->name ? c->in[i]->name : "", (long long)w->index,
+                 (long long)w->out_index, w->analytic, w->numeric);
+        return;
+    }
+    if (!r->reentrant)
+        snprintf(r->message, sizeof r->message,
+                 "backward is not reentrant: two runs with the same grad_out differ");
+}
+
+bool ag_gradcheck_(ag_gradcheck_fn f, int n, ag_tensor *const *inputs, void *userdata,
+                   const ag_gradcheck_opts *opts, ag_gradcheck_result *result) {
+    ag_gradcheck_result local;
+    ag_gradcheck_result *r = result ? result : &local;
+    memset(r, 0, sizeof *r);
+    ag_gradcheck_opts o = opts ? *opts : (ag_gradcheck_opts){0};
+    if (o.eps <= 0) o.eps = 1e-6;
+    if (o.atol <= 0) o.atol = 1e-5;
+    if (o.rtol <= 0) o.rtol = 1e-3;
+    if (!validate(f, n, inputs, &o)) {
+        snprintf(r->message, sizeof r->message, "%s", ag_last_error());
+        return false;
+    }
+    check c = {.f = f, .in = inputs, .n = n, .ud = userdata, .o = o};
+    c.graph = ag_arena_new(0);
+    c.scratch = ag_arena_new(0);
+    double *J[AG_GRADCHECK_MAX_INPUTS] = {0};
+    ag_tensor *saved_grad[AG_GRADCHECK_MAX_INPUTS];
+    double *saved_vals[AG_GRADCHECK_MAX_INPUTS] = {0};
+    double worst_excess[AG_GRADCHECK_MAX_INPUTS];
+    double *num = NULL;
+    bool ok = false;
+    r->n_inputs = n;
+    for (int i = 0; i < n; i++) {
+        saved_grad[i] = inputs[i]->grad;
+        r->checked[i] = inputs[i]->requires_grad;
+        r->input_pass[i] = true;
+        r->worst[i].index = -1;
+        r->worst[i].out_index = -1;
+        worst_excess[i] = -INFINITY;
+    }
+    if (!c.graph || !c.scratch) goto done;
+
+    c.out = f(c.graph, inputs, n, userdata);
+    if (!c.out) {
+        snprintf(r->message, sizeof r->message, "the function returned NULL%s%s",
+                 ag_last_error()[0] ? ": " : "", ag_last_error());
+        goto done;
+    }
+    c.nout = c.out->numel;
+    c.rows = o.fast ? 1 : c.nout;
+    if (o.fast) {
+        ag_rng rng;
+        ag_rng_seed(&rng, o.seed);
+        c.v = malloc((size_t)(c.nout ? c.nout : 1) * sizeof *c.v);
+        if (!c.v) goto done;
+        for (int64_t i = 0; i < c.nout; i++) c.v[i] = ag_rng_normal(&rng);
+    }
+    int64_t entries = 0;
+    for (int i = 0; i < n; i++)
+        if (r->checked[i]) entries += c.rows * inputs[i]->numel;
+    if (entries > MAX_ENTRIES) {
+        snprintf(r->message, sizeof r->message,
+                 "the Jacobian has %lld entries: too many for a full check; set fast",
+                 (long long)entries);
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        /* the inputs' own gradients are put back afterwards */
+        inputs[i]->grad = NULL;
+        if (!r->checked[i]) continue;
+        J[i] = calloc((size_t)(c.rows * inputs[i]->numel) + 1, sizeof **J);
+        saved_vals[i] = malloc(((size_t)inputs[i]->numel + 1) * sizeof **saved_vals);
+        if (!J[i] || !saved_vals[i]) goto done;
+        ag_to_f64(inputs[i], saved_vals[i]);
+    }
+    if (!analytic(&c, J, &r->reentrant)) {
+        snprintf(r->message, sizeof r->message, "backward failed: %s", ag_last_error());
+        goto done;
+    }
+
+    double *plus = malloc((size_t)(c.rows + 1) * sizeof *plus);
+    num = malloc((size_t)(c.rows + 1) * sizeof *num);
+    if (!plus || !num) {
+        free(plus);
+        goto done;
+    }
+    bool evaluated = true;
+    for (int i = 0; i < n && evaluated; i++) {
+        if (!r->checked[i]) continue;
+        ag_tensor *x = inputs[i];
+        for (int64_t j = 0; j < x->numel && evaluated; j++) {
+            double x0 = saved_vals[i][j];
+            ag_set_flat_(x, j, x0 + o.eps);
+            evaluated = evaluate(&c, plus);
+            ag_set_flat_(x, j, x0 - o.eps);
+            evaluated = evaluated && evaluate(&c, num);
+            ag_set_flat_(x, j, x0);
+            for (int64_t k = 0; k < c.rows; k++) num[k] = (plus[k] - num[k]) / (2 * o.eps);
+            if (evaluated) compare(&c, i, j, J[i], num, r, worst_excess);
+        }
+    }
+    free(plus);
+    if (!evaluated) {
+        snprintf(r->message, sizeof r->message, "a perturbed evaluation failed%s%s",
+                 ag_last_error()[0] ? ": " : "", ag_last_error());
+        goto done;
+    }
+    ok = r->reentrant;
+    for (int i = 0; i < n; i++) ok = ok && r->input_pass[i];
+    if (!ok) describe_failure(&c, r);
+
+done:
+    for (int i = 0; i < n; i++) {
+        if (saved_vals[i]) /* exact original values, whatever the perturbation did */
+            for (int64_t j = 0; j < inputs[i]->numel; j++)
+                ag_set_flat_(inputs[i], j, saved_vals[i][j]);
+        inputs[i]->grad = saved_grad[i];
+        free(J[i]);
+        free(saved_vals[i]);
+    }
+    free(num);
+    free(c.v);
+    ag_arena_free(c.graph);
+    ag_arena_free(c.scratch);
+    r->pass = ok;
+    return ok;
+}
+
+void ag_gradcheck_print(FILE *f, const ag_gradcheck_result *r, ag_tensor *const *inputs) {
+    if (!f || !r) return;
+    for (int i = 0; i < r->n_inputs && i < AG_GRADCHECK_MAX_INPUTS; i++) {
+        if (!r->checked[i]) continue;
+        const ag_gradcheck_worst *w = &r->worst[i];
+        const ag_tensor *x = inputs ? inputs[i] : NULL;
+        fprintf(f, "    input %d %s%s%s: worst element %lld", i, x ? ag__shp(x) : "",
+                x && x->name ? " " : "", x && x->name ? x->name : "", (long long)w->index);
+        if (w->out_index >= 0) fprintf(f, " (output %lld)", (long long)w->out_index);
+        fprintf(f, ": analytic %.10g, numeric %.10g, abs %.3e, rel %.3e %s\n", w->analytic,
+                w->numeric, w->abs_err, w->rel_err, r->input_pass[i] ? "ok" : "FAIL");
+    }
+}
