@@ -58,3 +58,37 @@ bool ag__iter_next(ag__iter *it) {
     }
     return false;
 }
+
+void ag__strided_copy(ag_tensor *dst, const ag_tensor *src, const int64_t *strides) {
+    if (dst->numel == 0) return;
+    ag__iter it;
+    ag__iter_init(&it, dst->ndim, dst->shape, 1, (const int64_t *[]){strides});
+    int64_t o = 0;
+    AG_BY_SIZE(ag_dtype_size(src->dtype), U, {
+        const U *s = src->data;
+        U *d = dst->data;
+        do {
+            const U *x = s + it.off[0];
+            const int64_t n = it.inner, is = it.istride[0];
+            for (int64_t j = 0; j < n; j++) d[o + j] = x[j * is];
+            o += n;
+        } while (ag__iter_next(&it));
+    });
+}
+
+void ag__strided_add(ag_tensor *dst, const int64_t *strides, const ag_tensor *src) {
+    if (src->numel == 0) return;
+    ag__iter it;
+    ag__iter_init(&it, src->ndim, src->shape, 1, (const int64_t *[]){strides});
+    int64_t o = 0;
+    AG_DISPATCH(src->dtype, T, {
+        const T *s = src->data;
+        T *d = dst->data;
+        do {
+            T *x = d + it.off[0];
+            const int64_t n = it.inner, is = it.istride[0];
+            for (int64_t j = 0; j < n; j++) x[j * is] += s[o + j];
+            o += n;
+        } while (ag__iter_next(&it));
+    });
+}

@@ -60,6 +60,7 @@ void ag__fail(const char *op, const char *fmt, ...) {
     else
         snprintf(last, sizeof last, "ag: %s: %s", op, text);
     count++;
+    site_file = NULL; /* a site belongs to one call */
     handler(last, handler_data);
 }
 
@@ -103,17 +104,18 @@ bool ag__check_dtype(const char *op, const char *what, const ag_tensor *x, ag_dt
     return false;
 }
 
-int ag__dim(const char *op, int dim, int ndim) {
-    int n = ndim > 0 ? ndim : 1;
+int ag__dim(const char *op, int dim, const ag_tensor *x) {
+    const int n = x->ndim > 0 ? x->ndim : 1;
     if (dim < -n || dim >= n) {
-        ag__fail(op, "dim %d is out of range for a %d-d tensor (expected %d..%d)", dim, ndim,
-                 -n, n - 1);
+        ag__fail(op, "dim %d is out of range for %s (expected %d..%d)", dim, ag__shp(x), -n,
+                 n - 1);
         return -1;
     }
     return dim < 0 ? dim + n : dim;
 }
 
-bool ag__dim_mask(const char *op, int ndims, const int *dims, int ndim, bool *reduce) {
+bool ag__dim_mask(const char *op, int ndims, const int *dims, const ag_tensor *x, bool *reduce) {
+    const int ndim = x->ndim;
     for (int i = 0; i < AG_MAX_DIMS; i++) reduce[i] = (ndims == 0 || !dims) && i < ndim;
     if (ndims == 0 || !dims) return true;
     if (ndims < 0 || ndims > AG_MAX_DIMS) {
@@ -121,11 +123,11 @@ bool ag__dim_mask(const char *op, int ndims, const int *dims, int ndim, bool *re
         return false;
     }
     for (int i = 0; i < ndims; i++) {
-        int d = ag__dim(op, dims[i], ndim);
+        int d = ag__dim(op, dims[i], x);
         if (d < 0) return false;
         if (ndim == 0) continue; /* dim 0 / -1 of a scalar: nothing to reduce */
         if (reduce[d]) {
-            ag__fail(op, "dim %d appears twice in the dim list", d);
+            ag__fail(op, "dim %d appears twice in the dim list for %s", d, ag__shp(x));
             return false;
         }
         reduce[d] = true;

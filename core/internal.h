@@ -42,12 +42,13 @@ const char *ag__shp_of(int ndim, const int64_t *shape);
 /* Each reports and returns false on failure. */
 bool ag__check_float(const char *op, const ag_tensor *x);        /* f32, f64, bf16 */
 bool ag__check_dtype(const char *op, const char *what, const ag_tensor *x, ag_dtype dt);
-/* Normalises dim (negative counts from the end) into 0..ndim-1; reports and
- * returns -1 when out of range. For ndim 0, dims -1 and 0 are accepted (as
- * PyTorch does) and give 0. */
-int ag__dim(const char *op, int dim, int ndim);
-/* Fills reduce[ndim] from a dim list (NULL/0: every dim); reports repeats. */
-bool ag__dim_mask(const char *op, int ndims, const int *dims, int ndim, bool *reduce);
+/* Normalises dim of x (negative counts from the end) into 0..ndim-1; reports
+ * naming x's shape and returns -1 when out of range. For a 0-d x, dims -1 and
+ * 0 are accepted (as PyTorch does) and give 0. */
+int ag__dim(const char *op, int dim, const ag_tensor *x);
+/* Fills reduce[AG_MAX_DIMS] from a dim list of x (NULL/0: every dim);
+ * reports a dim out of range or listed twice. */
+bool ag__dim_mask(const char *op, int ndims, const int *dims, const ag_tensor *x, bool *reduce);
 
 /* ---- results and graph ---------------------------------------------------- */
 
@@ -85,6 +86,31 @@ ag_tensor *ag__as(ag_arena *A, ag_tensor *x, ag_dtype dt);
             typedef double T;                     \
             __VA_ARGS__                           \
         }                                         \
+    } while (0)
+
+/* The tensor a data-moving kernel works on: a bf16 input that needs a
+ * gradient is cast (recorded, exactly) to f32 so that backward adds in f32;
+ * x itself otherwise. */
+ag_tensor *ag__compute_form(ag_arena *A, ag_tensor *x);
+
+/* Runs BODY with U typedef'd to an unsigned integer of es bytes (2, 4, 8):
+ * kernels that only move elements work for every dtype. */
+#define AG_BY_SIZE(es, U, ...)                  \
+    do {                                     \
+        switch (es) {                        \
+        case 2: {                            \
+            typedef uint16_t U;              \
+            __VA_ARGS__                      \
+        } break;                             \
+        case 4: {                            \
+            typedef uint32_t U;              \
+            __VA_ARGS__                      \
+        } break;                             \
+        default: {                           \
+            typedef uint64_t U;              \
+            __VA_ARGS__                      \
+        } break;                             \
+        }                                    \
     } while (0)
 
 /* ---- threads ---------------------------------------------------------------
@@ -132,5 +158,24 @@ typedef struct ag__iter {
 void ag__iter_init(ag__iter *it, int ndim, const int64_t *shape, int nops,
                    const int64_t *const *strides);
 bool ag__iter_next(ag__iter *it);
+
+/* dst (contiguous) = src read through strides[dst->ndim] over dst's shape:
+ * a permutation, a broadcast. Any dtype; dst and src share it. */
+void ag__strided_copy(ag_tensor *dst, const ag_tensor *src, const int64_t *strides);
+/* The reverse, adding: dst[walk(strides)] += src (contiguous) over src's
+ * shape; positions walked twice (stride 0) accumulate. f32 or f64. */
+void ag__strided_add(ag_tensor *dst, const int64_t *strides, const ag_tensor *src);
+
+/* ---- matmul (core/ops_matmul.c) --------------------------------------------
+ * Row-major C[M,N] = alpha * op(A) op(B) + beta * C, op(X) = X^T when the flag
+ * is set; A is [M,K] (or [K,M] when ta) with row stride lda, and so on; dt is
+ * AG_F32 or AG_F64; beta 0 overwrites C. ag__gemm uses cblas when built with
+ * AG_HAVE_CBLAS, else ag__gemm_fallback (blocked loops, OpenMP over rows). */
+void ag__gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const void *A,
+              int64_t lda, const void *B, int64_t ldb, double beta, void *C, int64_t ldc,
+              ag_dtype dt);
+void ag__gemm_fallback(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
+                       const void *A, int64_t lda, const void *B, int64_t ldb, double beta,
+                       void *C, int64_t ldc, ag_dtype dt);
 
 #endif

@@ -131,9 +131,10 @@ ag_tensor *ag_minimum_(ag_arena *A, ag_tensor *a, ag_tensor *b) {
 
 /* ---- tensor with scalar: the scalar is a 0-d constant of the compute dtype */
 
-static ag_tensor *with_scalar(kind k, ag_arena *A, ag_tensor *x, double s, bool scalar_first) {
+static ag_tensor *with_scalar(const char *name, kind k, ag_arena *A, ag_tensor *x, double s,
+                             bool scalar_first) {
     if (!x) return NULL;
-    if (!ag__check_float(OPS[k].name, x)) return NULL;
+    if (!ag__check_float(name, x)) return NULL;
     const ag_dtype ct = x->dtype == AG_BF16 ? AG_F32 : x->dtype;
     ag_tensor *c = ag_scalar_(A, ct, s);
     ag_tensor *xc = ag__as(A, x, ct);
@@ -142,20 +143,20 @@ static ag_tensor *with_scalar(kind k, ag_arena *A, ag_tensor *x, double s, bool 
 }
 
 ag_tensor *ag_add_scalar_(ag_arena *A, ag_tensor *x, double s) {
-    return with_scalar(ADD, A, x, s, false);
+    return with_scalar("add_scalar", ADD, A, x, s, false);
 }
 ag_tensor *ag_sub_scalar_(ag_arena *A, ag_tensor *x, double s) {
-    return with_scalar(SUB, A, x, s, false);
+    return with_scalar("sub_scalar", SUB, A, x, s, false);
 }
 ag_tensor *ag_rsub_scalar_(ag_arena *A, double s, ag_tensor *x) {
-    return with_scalar(SUB, A, x, s, true);
+    return with_scalar("rsub_scalar", SUB, A, x, s, true);
 }
 ag_tensor *ag_mul_scalar_(ag_arena *A, ag_tensor *x, double s) {
-    return with_scalar(MUL, A, x, s, false);
+    return with_scalar("mul_scalar", MUL, A, x, s, false);
 }
 ag_tensor *ag_div_scalar_(ag_arena *A, ag_tensor *x, double s) {
-    return with_scalar(DIV, A, x, s, false);
+    return with_scalar("div_scalar", DIV, A, x, s, false);
 }
 ag_tensor *ag_rdiv_scalar_(ag_arena *A, double s, ag_tensor *x) {
-    return with_scalar(DIV, A, x, s, true);
+    return with_scalar("rdiv_scalar", DIV, A, x, s, true);
 }

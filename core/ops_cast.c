@@ -61,3 +61,7 @@ ag_dtype ag__promote(ag_dtype a, ag_dtype b) {
 ag_tensor *ag__as(ag_arena *A, ag_tensor *x, ag_dtype dt) {
     return !x || x->dtype == dt ? x : ag_cast_(A, x, dt);
 }
+
+ag_tensor *ag__compute_form(ag_arena *A, ag_tensor *x) {
+    return x->dtype == AG_BF16 && ag__needs_grad(1, &x) ? ag_cast_(A, x, AG_F32) : x;
+}

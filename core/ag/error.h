@@ -24,8 +24,9 @@ extern "C" {
  * "ag: add: shapes [2,3] and [4] do not broadcast: ... (main.c:12)". */
 typedef void (*ag_error_handler)(const char *message, void *userdata);
 
-/* Installs h (NULL: the default, which prints and aborts) for the calling
- * thread and every thread started later; returns the previous handler. */
+/* Installs h (NULL: the default, which prints and aborts) for the whole
+ * process; returns the previous handler. Install it before starting threads
+ * that use ag. The last error and the call site are per thread. */
 ag_error_handler ag_set_error_handler(ag_error_handler h, void *userdata);
 
 /* The default handler: prints message and a newline to stderr, then abort(). */

@@ -7,12 +7,14 @@
 #include <ag/ag.h>
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 /* Asserts |got - want| <= tol, naming both values. */
 #define ck_close(got, want, tol)                                                        \
     do {                                                                                \
         double g_ = (got), w_ = (want);                                                 \
-        ck_assert_msg(fabs(g_ - w_) <= (tol) || (isnan(g_) && isnan(w_)),               \
+        ck_assert_msg(g_ == w_ || fabs(g_ - w_) <= (tol) || (isnan(g_) && isnan(w_)),   \
                       "%s = %.17g, expected %.17g (tol %g)", #got, g_, w_, (double)(tol)); \
     } while (0)
 
@@ -24,7 +26,7 @@
         ck_assert_int_eq(t_->numel, (n));                                               \
         for (int64_t i_ = 0; i_ < (int64_t)(n); i_++) {                                 \
             double g_ = ag_get_flat(t_, i_), w_ = (want)[i_];                           \
-            ck_assert_msg(fabs(g_ - w_) <= (tol) || (isnan(g_) && isnan(w_)),           \
+            ck_assert_msg(g_ == w_ || fabs(g_ - w_) <= (tol) || (isnan(g_) && isnan(w_)), \
                           "%s[%lld] = %.17g, expected %.17g", #t, (long long)i_, g_, w_); \
         }                                                                               \
     } while (0)
@@ -38,6 +40,37 @@
         ck_assert_int_eq(t_->ndim, (nd));                                               \
         for (int d_ = 0; d_ < (nd); d_++) ck_assert_int_eq(t_->shape[d_], s_[d_]);       \
     } while (0)
+
+/* Bad-input tests: expect_errors() installs a handler that returns (so the
+ * bad call returns NULL) and forgets earlier errors; check_error(op, s1, s2)
+ * asserts the last error starts "ag: <op>:" and contains s1 and s2 (either
+ * may be NULL), then puts the default handler back. */
+static inline void ops_test_quiet(const char *message, void *userdata) {
+    (void)message;
+    (void)userdata;
+}
+
+static inline void expect_errors(void) {
+    ag_clear_error();
+    ag_set_error_handler(ops_test_quiet, NULL);
+}
+
+static inline void check_error(const char *op, const char *s1, const char *s2) {
+    const char *e = ag_last_error();
+    char want[64];
+    snprintf(want, sizeof want, "ag: %s:", op);
+    ck_assert_msg(strncmp(e, want, strlen(want)) == 0, "error \"%s\" lacks \"%s\"", e, want);
+    if (s1) ck_assert_msg(strstr(e, s1), "error \"%s\" lacks \"%s\"", e, s1);
+    if (s2) ck_assert_msg(strstr(e, s2), "error \"%s\" lacks \"%s\"", e, s2);
+    ag_set_error_handler(NULL, NULL);
+}
+
+/* x[i] = i over a contiguous shape. */
+static inline ag_tensor *iota(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape) {
+    ag_tensor *t = ag_empty(A, dt, ndim, shape);
+    for (int64_t i = 0; i < t->numel; i++) ag_set_flat(t, i, (double)i);
+    return t;
+}
 
 TCase *ops_binary_tcase(void);
 TCase *ops_unary_tcase(void);

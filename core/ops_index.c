@@ -1,0 +1,444 @@
+/* core/ops_index.c — index_select, embedding, gather (picking entries by i32
+ * ids), masked_fill and where (choosing entries by a mask).
+ *
+ * The picking ops move data only, so their forward kernels move elements by
+ * size and serve any dtype; their backwards scatter-add the gradient into the
+ * positions that were read, so an id used twice receives the sum. As in
+ * ops_shape.c, a bf16 input that needs a gradient is cast (exactly) to f32
+ * first and the result is cast back, so backward kernels see f32 or f64.
+ *
+ * Ids are validated before anything is computed: an id out of range is
+ * reported with its position and value. The id tensor is kept as a second
+ * source of the node (it never requires a gradient, so the engine skips it).
+ */
+#include <string.h>
+
+#include "internal.h"
+
+/* Reports the first id outside 0..n-1; what names the tensor ("index", "ids"). */
+static bool ids_in_range(const char *op, const char *what, const ag_tensor *ids, int64_t n,
+                         const char *range) {
+    const int32_t *v = ids->data;
+    for (int64_t i = 0; i < ids->numel; i++) {
+        if (v[i] < 0 || v[i] >= n) {
+            ag__fail(op, "%s %s holds %d at position %lld: out of range for %s (expected "
+                     "0..%lld)", what, ag__shp(ids), (int)v[i], (long long)i, range,
+                     (long long)n - 1);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- index_select --------------------------------------------------------- */
+
+/* out[o, i, :] = x[o, index[i], :] with x viewed as [outer, n, inner]. */
+static void index_select_backward(ag_tensor *out) {
+    ag_tensor *x = out->src[0];
+    ag_tensor *gx = ag__grad_buf(x);
+    if (!gx) return;
+    const int64_t outer = out->iparam[1], n = out->iparam[2], inner = out->iparam[3];
+    const int64_t k = out->src[1]->numel;
+    const int32_t *idx = out->src[1]->data;
+    AG_DISPATCH(x->dtype, T, {
+        const T *g = out->grad->data;
+        T *px = gx->data;
+        /* rows of different o never collide; repeated ids within one o do */
+        AG_OMP_FOR(outer > 1 && outer * k * inner >= AG_PAR_MIN)
+        for (int64_t o = 0; o < outer; o++)
+            for (int64_t i = 0; i < k; i++) {
+                T *dst = px + (o * n + idx[i]) * inner;
+                const T *src = g + (o * k + i) * inner;
+                for (int64_t j = 0; j < inner; j++) dst[j] += src[j];
+            }
+    });
+}
+
+static const ag_op INDEX_SELECT = {"index_select", index_select_backward};
+
+/* A 0-d x takes a one-element index and gives a 0-d result, as PyTorch. */
+ag_tensor *ag_index_select_(ag_arena *A, ag_tensor *x, int dim, ag_tensor *index) {
+    if (!x || !index) return NULL;
+    if (!ag__check_dtype("index_select", "index", index, AG_I32)) return NULL;
+    if (index->ndim > 1) {
+        ag__fail("index_select", "index %s must be 1-d (selecting from %s)", ag__shp(index),
+                 ag__shp(x));
+        return NULL;
+    }
+    const int d = ag__dim("index_select", dim, x);
+    if (d < 0) return NULL;
+    if (x->ndim == 0 && index->numel != 1) {
+        ag__fail("index_select", "index %s of a 0-d x %s must hold exactly one id",
+                 ag__shp(index), ag__shp(x));
+        return NULL;
+    }
+    const int64_t n = x->ndim ? x->shape[d] : 1, k = index->numel;
+    char range[128];
+    snprintf(range, sizeof range, "dim %d of %s", d, ag__shp(x));
+    if (!ids_in_range("index_select", "index", index, n, range)) return NULL;
+    ag_tensor *xc = ag__compute_form(A, x);
+    if (!xc) return NULL;
+    int64_t shape[AG_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++) shape[i] = i == d ? k : x->shape[i];
+    ag_tensor *out = ag__result(A, xc->dtype, x->ndim, shape);
+    if (!out) return NULL;
+    const int64_t outer = ag__numel(d, x->shape);
+    const int64_t inner = x->ndim ? ag__numel(x->ndim - d - 1, x->shape + d + 1) : 1;
+    const int32_t *idx = index->data;
+    const int64_t rows = outer * k;
+    AG_BY_SIZE(ag_dtype_size(xc->dtype), U, {
+        const U *px = xc->data;
+        U *po = out->data;
+        AG_OMP_FOR(rows * inner >= AG_PAR_MIN)
+        for (int64_t r = 0; r < rows; r++) {
+            const int64_t o = r / k, i = r % k;
+            const U *src = px + (o * n + idx[i]) * inner;
+            U *dst = po + r * inner;
+            for (int64_t j = 0; j < inner; j++) dst[j] = src[j];
+        }
+    });
+    out->iparam[0] = d;
+    out->iparam[1] = outer;
+    out->iparam[2] = n;
+    out->iparam[3] = inner;
+    ag__record(out, &INDEX_SELECT, 2, (ag_tensor *[]){xc, index});
+    return ag__as(A, out, x->dtype);
+}
+
+/* ---- embedding -------------------------------------------------------------- */
+
+/* out[i, :] = weight[ids[i], :] over the flattened ids; backward adds each
+ * row of the gradient into the row of weight it came from. */
+static void embedding_backward(ag_tensor *out) {
+    ag_tensor *w = out->src[0], *ids = out->src[1];
+    ag_tensor *gw = ag__grad_buf(w);
+    if (!gw) return;
+    const int64_t D = w->shape[1], n = ids->numel;
+    const int32_t *id = ids->data;
+    AG_DISPATCH(w->dtype, T, {
+        const T *g = out->grad->data;
+        T *pw = gw->data;
+        for (int64_t i = 0; i < n; i++) {
+            T *dst = pw + (int64_t)id[i] * D;
+            const T *src = g + i * D;
+            for (int64_t j = 0; j < D; j++) dst[j] += src[j];
+        }
+    });
+}
+
+static const ag_op EMBEDDING = {"embedding", embedding_backward};
+
+ag_tensor *ag_embedding_(ag_arena *A, ag_tensor *weight, ag_tensor *ids) {
+    if (!weight || !ids) return NULL;
+    if (!ag_dtype_is_float(weight->dtype) || weight->ndim != 2) {
+        ag__fail("embedding", "weight %s has dtype %s: expected a 2-d [V, D] float tensor",
+                 ag__shp(weight), ag_dtype_name(weight->dtype));
+        return NULL;
+    }
+    if (!ag__check_dtype("embedding", "ids", ids, AG_I32)) return NULL;
+    if (ids->ndim >= AG_MAX_DIMS) {
+        ag__fail("embedding", "ids %s have %d dims: the result %s + [%lld] would exceed %d",
+                 ag__shp(ids), ids->ndim, ag__shp(ids), (long long)weight->shape[1],
+                 AG_MAX_DIMS);
+        return NULL;
+    }
+    const int64_t V = weight->shape[0], D = weight->shape[1];
+    char range[128];
+    snprintf(range, sizeof range, "weight %s", ag__shp(weight));
+    if (!ids_in_range("embedding", "ids", ids, V, range)) return NULL;
+    ag_tensor *w = ag__compute_form(A, weight);
+    if (!w) return NULL;
+    int64_t shape[AG_MAX_DIMS];
+    for (int i = 0; i < ids->ndim; i++) shape[i] = ids->shape[i];
+    shape[ids->ndim] = D;
+    ag_tensor *out = ag__result(A, w->dtype, ids->ndim + 1, shape);
+    if (!out) return NULL;
+    const int64_t n = ids->numel;
+    const size_t row = (size_t)D * ag_dtype_size(w->dtype);
+    const int32_t *id = ids->data;
+    const char *pw = w->data;
+    char *po = out->data;
+    if (row > 0) {
+        AG_OMP_FOR(n * D >= AG_PAR_MIN)
+        for (int64_t i = 0; i < n; i++) memcpy(po + (size_t)i * row, pw + (size_t)id[i] * row, row);
+    }
+    ag__record(out, &EMBEDDING, 2, (ag_tensor *[]){w, ids});
+    return ag__as(A, out, weight->dtype);
+}
+
+/* ---- gather ------------------------------------------------------------------ */
+
+/* Walks index's shape; x's offset follows every dim but dim (stride 0 there),
+ * plus index value * x's stride along dim. */
+static void gather_strides(const ag_tensor *x, int d, int64_t *walk, int64_t *along) {
+    ag__strides(x->ndim, x->shape, walk);
+    *along = x->ndim ? walk[d] : 0;
+    if (x->ndim) walk[d] = 0;
+}
+
+static void gather_backward(ag_tensor *out) {
+    ag_tensor *x = out->src[0], *index = out->src[1];
+    ag_tensor *gx = ag__grad_buf(x);
+    if (!gx || out->numel == 0) return;
+    const int d = (int)out->iparam[0];
+    int64_t walk[AG_MAX_DIMS], along;
+    gather_strides(x, d, walk, &along);
+    ag__iter it;
+    ag__iter_init(&it, index->ndim, index->shape, 1, (const int64_t *[]){walk});
+    const int32_t *idx = index->data;
+    int64_t o = 0;
+    AG_DISPATCH(x->dtype, T, {
+        const T *g = out->grad->data;
+        T *px = gx->data;
+        do {
+            T *dx = px + it.off[0];
+            const int64_t n = it.inner, is = it.istride[0];
+            for (int64_t j = 0; j < n; j++) dx[j * is + idx[o + j] * along] += g[o + j];
+            o += n;
+        } while (ag__iter_next(&it));
+    });
+}
+
+static const ag_op GATHER = {"gather", gather_backward};
+
+ag_tensor *ag_gather_(ag_arena *A, ag_tensor *x, int dim, ag_tensor *index) {
+    if (!x || !index) return NULL;
+    if (!ag__check_dtype("gather", "index", index, AG_I32)) return NULL;
+    if (index->ndim != x->ndim) {
+        ag__fail("gather", "index %s and x %s must have the same number of dims",
+                 ag__shp(index), ag__shp(x));
+        return NULL;
+    }
+    const int d = ag__dim("gather", dim, x);
+    if (d < 0) return NULL;
+    for (int e = 0; e < x->ndim; e++) {
+        if (e != d && index->shape[e] > x->shape[e]) {
+            ag__fail("gather", "index %s is larger than x %s at dim %d (%lld > %lld): only dim "
+                     "%d may be larger", ag__shp(index), ag__shp(x), e,
+                     (long long)index->shape[e], (long long)x->shape[e], d);
+            return NULL;
+        }
+    }
+    char range[128];
+    snprintf(range, sizeof range, "dim %d of x %s", d, ag__shp(x));
+    if (!ids_in_range("gather", "index", index, x->ndim ? x->shape[d] : 1, range)) return NULL;
+    ag_tensor *xc = ag__compute_form(A, x);
+    if (!xc) return NULL;
+    ag_tensor *out = ag__result(A, xc->dtype, index->ndim, index->shape);
+    if (!out) return NULL;
+    if (out->numel > 0) {
+        int64_t walk[AG_MAX_DIMS], along;
+        gather_strides(xc, d, walk, &along);
+        ag__iter it;
+        ag__iter_init(&it, index->ndim, index->shape, 1, (const int64_t *[]){walk});
+        const int32_t *idx = index->data;
+        int64_t o = 0;
+        AG_BY_SIZE(ag_dtype_size(xc->dtype), U, {
+            const U *px = xc->data;
+            U *po = out->data;
+            do {
+                const U *v = px + it.off[0];
+                const int64_t n = it.inner, is = it.istride[0];
+                for (int64_t j = 0; j < n; j++) po[o + j] = v[j * is + idx[o + j] * along];
+                o += n;
+            } while (ag__iter_next(&it));
+        });
+    }
+    out->iparam[0] = d;
+    ag__record(out, &GATHER, 2, (ag_tensor *[]){xc, index});
+    return ag__as(A, out, x->dtype);
+}
+
+/* ---- masks: masked_fill and where ------------------------------------------ */
+
+/* A mask as one byte per element (1: non-zero, NaN included), with the
+ * strides that broadcast it into the result's shape; kept for backward. */
+typedef struct {
+    const uint8_t *on;
+    int64_t strides[AG_MAX_DIMS];
+} mask_info;
+
+static mask_info *mask_of(ag_arena *A, const ag_tensor *m, int ndim) {
+    mask_info *mi = ag_arena_alloc(A, sizeof *mi);
+    uint8_t *on = ag_arena_alloc(A, (size_t)m->numel);
+    if (!mi || !on) return NULL;
+    const int64_t n = m->numel;
+    switch (m->dtype) {
+    case AG_F32: {
+        const float *p = m->data;
+        for (int64_t i = 0; i < n; i++) on[i] = p[i] != 0;
+        break;
+    }
+    case AG_F64: {
+        const double *p = m->data;
+        for (int64_t i = 0; i < n; i++) on[i] = p[i] != 0;
+        break;
+    }
+    case AG_BF16: {
+        const uint16_t *p = m->data;
+        for (int64_t i = 0; i < n; i++) on[i] = (p[i] & 0x7fffu) != 0;
+        break;
+    }
+    default: {
+        const int32_t *p = m->data;
+        for (int64_t i = 0; i < n; i++) on[i] = p[i] != 0;
+        break;
+    }
+    }
+    mi->on = on;
+    ag__bcast_strides(m, ndim, mi->strides);
+    return mi;
+}
+
+/* out = x where the mask is off; the gradient passes there and nowhere else. */
+static void masked_fill_backward(ag_tensor *out) {
+    ag_tensor *gx = ag__grad_buf(out->src[0]);
+    if (!gx || out->numel == 0) return;
+    const mask_info *mi = out->saved;
+    ag__iter it;
+    ag__iter_init(&it, out->ndim, out->shape, 1, (const int64_t *[]){mi->strides});
+    int64_t o = 0;
+    AG_DISPATCH(out->dtype, T, {
+        const T *g = out->grad->data;
+        T *dx = gx->data;
+        do {
+            const uint8_t *m = mi->on + it.off[0];
+            const int64_t n = it.inner, is = it.istride[0];
+            for (int64_t j = 0; j < n; j++)
+                if (!m[j * is]) dx[o + j] += g[o + j];
+            o += n;
+        } while (ag__iter_next(&it));
+    });
+}
+
+static const ag_op MASKED_FILL = {"masked_fill", masked_fill_backward};
+
+ag_tensor *ag_masked_fill_(ag_arena *A, ag_tensor *x, ag_tensor *mask, double value) {
+    if (!x || !mask) return NULL;
+    if (!ag__check_float("masked_fill", x)) return NULL;
+    bool ok = mask->ndim <= x->ndim;
+    for (int i = 0; ok && i < mask->ndim; i++) {
+        const int64_t m = mask->shape[mask->ndim - 1 - i], s = x->shape[x->ndim - 1 - i];
+        ok = m == s || m == 1;
+    }
+    if (!ok) {
+        ag__fail("masked_fill", "mask %s does not broadcast to x %s (the result keeps x's "
+                 "shape)", ag__shp(mask), ag__shp(x));
+        return NULL;
+    }
+    const ag_dtype ct = x->dtype == AG_BF16 ? AG_F32 : x->dtype;
+    ag_tensor *xc = ag__as(A, x, ct);
+    mask_info *mi = xc ? mask_of(A, mask, x->ndim) : NULL;
+    ag_tensor *out = mi ? ag__result(A, ct, x->ndim, x->shape) : NULL;
+    if (!out) return NULL;
+    if (out->numel > 0) {
+        ag__iter it;
+        ag__iter_init(&it, out->ndim, out->shape, 1, (const int64_t *[]){mi->strides});
+        int64_t o = 0;
+        AG_DISPATCH(ct, T, {
+            const T *px = xc->data, v = (T)value;
+            T *po = out->data;
+            do {
+                const uint8_t *m = mi->on + it.off[0];
+                const int64_t n = it.inner, is = it.istride[0];
+                for (int64_t j = 0; j < n; j++) po[o + j] = m[j * is] ? v : px[o + j];
+                o += n;
+            } while (ag__iter_next(&it));
+        });
+    }
+    out->saved = mi;
+    ag__record(out, &MASKED_FILL, 1, &xc);
+    return ag__as(A, out, x->dtype);
+}
+
+/* out = a where cond is on, b elsewhere; each gradient is reduced back to its
+ * source's shape by accumulating through broadcast strides. */
+static void where_backward(ag_tensor *out) {
+    ag_tensor *a = out->src[0], *b = out->src[1];
+    ag_tensor *ga = ag__grad_buf(a), *gb = ag__grad_buf(b);
+    if (out->numel == 0) return;
+    const mask_info *mi = out->saved;
+    int64_t sa[AG_MAX_DIMS], sb[AG_MAX_DIMS];
+    ag__bcast_strides(a, out->ndim, sa);
+    ag__bcast_strides(b, out->ndim, sb);
+    ag__iter it;
+    ag__iter_init(&it, out->ndim, out->shape, 3, (const int64_t *[]){mi->strides, sa, sb});
+    int64_t o = 0;
+    AG_DISPATCH(out->dtype, T, {
+        const T *pg = out->grad->data;
+        T *pa = ga ? ga->data : NULL, *pb = gb ? gb->data : NULL;
+        do {
+            const uint8_t *m = mi->on + it.off[0];
+            const int64_t n = it.inner, ic = it.istride[0], ia = it.istride[1],
+                          ib = it.istride[2];
+            const T *g = pg + o;
+            if (pa) {
+                T *d = pa + it.off[1];
+                for (int64_t j = 0; j < n; j++)
+                    if (m[j * ic]) d[j * ia] += g[j];
+            }
+            if (pb) {
+                T *d = pb + it.off[2];
+                for (int64_t j = 0; j < n; j++)
+                    if (!m[j * ic]) d[j * ib] += g[j];
+            }
+            o += n;
+        } while (ag__iter_next(&it));
+    });
+}
+
+static const ag_op WHERE = {"where", where_backward};
+
+/* a and b promote like binary ops; cond is any dtype (non-zero: take a). */
+ag_tensor *ag_where_(ag_arena *A, ag_tensor *cond, ag_tensor *a, ag_tensor *b) {
+    if (!cond || !a || !b) return NULL;
+    if (!ag__check_float("where", a) || !ag__check_float("where", b)) return NULL;
+    const ag_tensor *t[3] = {cond, a, b};
+    int ndim = 0;
+    int64_t shape[AG_MAX_DIMS];
+    for (int k = 0; k < 3; k++) ndim = t[k]->ndim > ndim ? t[k]->ndim : ndim;
+    for (int i = 0; i < ndim; i++) {
+        shape[i] = 1;
+        for (int k = 0; k < 3; k++) {
+            const int j = t[k]->ndim - ndim + i;
+            const int64_t s = j >= 0 ? t[k]->shape[j] : 1;
+            if (s == 1) continue;
+            if (shape[i] != 1 && shape[i] != s) {
+                ag__fail("where", "cond %s, a %s and b %s do not broadcast together: sizes "
+                         "%lld and %lld at dim %d", ag__shp(cond), ag__shp(a), ag__shp(b),
+                         (long long)shape[i], (long long)s, i);
+                return NULL;
+            }
+            shape[i] = s;
+        }
+    }
+    const ag_dtype dt = ag__promote(a->dtype, b->dtype);
+    const ag_dtype ct = dt == AG_BF16 ? AG_F32 : dt;
+    ag_tensor *x = ag__as(A, a, ct), *y = ag__as(A, b, ct);
+    mask_info *mi = x && y ? mask_of(A, cond, ndim) : NULL;
+    ag_tensor *out = mi ? ag__result(A, ct, ndim, shape) : NULL;
+    if (!out) return NULL;
+    if (out->numel > 0) {
+        int64_t sa[AG_MAX_DIMS], sb[AG_MAX_DIMS];
+        ag__bcast_strides(x, ndim, sa);
+        ag__bcast_strides(y, ndim, sb);
+        ag__iter it;
+        ag__iter_init(&it, ndim, shape, 3, (const int64_t *[]){mi->strides, sa, sb});
+        int64_t o = 0;
+        AG_DISPATCH(ct, T, {
+            const T *px = x->data, *py = y->data;
+            T *po = out->data;
+            do {
+                const uint8_t *m = mi->on + it.off[0];
+                const T *u = px + it.off[1], *v = py + it.off[2];
+                const int64_t n = it.inner, ic = it.istride[0], ia = it.istride[1],
+                              ib = it.istride[2];
+                for (int64_t j = 0; j < n; j++) po[o + j] = m[j * ic] ? u[j * ia] : v[j * ib];
+                o += n;
+            } while (ag__iter_next(&it));
+        });
+    }
+    out->saved = mi;
+    ag__record(out, &WHERE, 2, (ag_tensor *[]){x, y});
+    return ag__as(A, out, dt);
+}

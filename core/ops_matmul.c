@@ -1,0 +1,290 @@
+/* core/ops_matmul.c — torch.matmul, on top of one row-major gemm.
+ *
+ * Shapes (torch.matmul's rules):
+ *   [K] @ [K]                 -> []          dot product
+ *   [M,K] @ [K,N]             -> [M,N]
+ *   [K] @ [...,K,N]           -> [...,N]     a [1,K] row whose 1 is removed
+ *   [...,M,K] @ [K]           -> [...,M]     a [K,1] column whose 1 is removed
+ *   [...a,M,K] @ [...b,K,N]   -> [broadcast(...a, ...b), M, N]
+ * A 1-d operand has the same layout as its [1,K] / [K,1] matrix, so nothing
+ * is copied: every batch is a pointer offset into a contiguous operand (0
+ * along a broadcast batch dim), and transposes are gemm flags.
+ *
+ * Backward, per output batch (accumulating with beta = 1, which also sums
+ * over the batches an operand was broadcast across):
+ *   dA[batch of a] += dC @ B^T        gemm(no, trans)
+ *   dB[batch of b] += A^T @ dC        gemm(trans, no)
+ *
+ * gemm goes to cblas when AG_HAVE_CBLAS is defined (OpenBLAS), otherwise to
+ * ag__gemm_fallback: cache-blocked loops with a 4-row register block whose
+ * inner loop vectorizes, threaded over row blocks with OpenMP.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef AG_HAVE_CBLAS
+#include <cblas.h>
+#endif
+
+#include "internal.h"
+
+/* ---- the portable gemm -------------------------------------------------------- */
+
+/* Block sizes: a KC x NC panel of op(B) (64 KiB in f32) stays in L2 while the
+ * rows of a row block stream past it; 4 rows of C times NC stay in L1. */
+enum { MC = 64, KC = 128, NC = 128 };
+
+/* op(A)[i][k] */
+#define OPA(i, k) (ta ? A[(k) * lda + (i)] : A[(i) * lda + (k)])
+
+/* C[i0..i1) = alpha * op(A) op(B) + beta * C over those rows. */
+static void gemm_rows(bool ta, bool tb, int64_t i0, int64_t i1, int64_t N, int64_t K,
+                      double alpha, const void *A_, int64_t lda, const void *B_, int64_t ldb,
+                      double beta, void *C_, int64_t ldc, ag_dtype dt, void *pack) {
+    AG_DISPATCH(dt, T, {
+        const T *A = A_, *B = B_;
+        T *C = C_;
+        const T al = (T)alpha;
+        for (int64_t i = i0; i < i1; i++) { /* beta 0 overwrites (NaN in C does not leak) */
+            T *c = C + i * ldc;
+            if (beta == 0) {
+                for (int64_t j = 0; j < N; j++) c[j] = 0;
+            } else if (beta != 1) {
+                for (int64_t j = 0; j < N; j++) c[j] *= (T)beta;
+            }
+        }
+        T *bt = pack;
+        for (int64_t k0 = 0; k0 < K; k0 += KC) {
+            const int64_t kc = K - k0 < KC ? K - k0 : KC;
+            for (int64_t j0 = 0; j0 < N; j0 += NC) {
+                const int64_t nc = N - j0 < NC ? N - j0 : NC;
+                /* the op(B) panel rows k0.., columns j0..: read in place when
+                 * B is not transposed, else gathered into bt by index math */
+                const T *bp;
+                int64_t bld;
+                if (tb) {
+                    for (int64_t kk = 0; kk < kc; kk++)
+                        for (int64_t jj = 0; jj < nc; jj++)
+                            bt[kk * nc + jj] = B[(j0 + jj) * ldb + (k0 + kk)];
+                    bp = bt, bld = nc;
+                } else {
+                    bp = B + k0 * ldb + j0, bld = ldb;
+                }
+                int64_t i = i0;
+                for (; i + 4 <= i1; i += 4) {
+                    T *restrict c0 = C + i * ldc + j0, *restrict c1 = c0 + ldc;
+                    T *restrict c2 = c1 + ldc, *restrict c3 = c2 + ldc;
+                    for (int64_t kk = 0; kk < kc; kk++) {
+                        const T a0 = al * OPA(i, k0 + kk), a1 = al * OPA(i + 1, k0 + kk);
+                        const T a2 = al * OPA(i + 2, k0 + kk), a3 = al * OPA(i + 3, k0 + kk);
+                        const T *restrict b = bp + kk * bld;
+                        for (int64_t jj = 0; jj < nc; jj++) {
+                            const T v = b[jj];
+                            c0[jj] += a0 * v, c1[jj] += a1 * v;
+                            c2[jj] += a2 * v, c3[jj] += a3 * v;
+                        }
+                    }
+                }
+                for (; i < i1; i++) {
+                    T *restrict c0 = C + i * ldc + j0;
+                    for (int64_t kk = 0; kk < kc; kk++) {
+                        const T a0 = al * OPA(i, k0 + kk);
+                        const T *restrict b = bp + kk * bld;
+                        for (int64_t jj = 0; jj < nc; jj++) c0[jj] += a0 * b[jj];
+                    }
+                }
+            }
+        }
+    });
+}
+#undef OPA
+
+void ag__gemm_fallback(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
+                       const void *A, int64_t lda, const void *B, int64_t ldb, double beta,
+                       void *C, int64_t ldc, ag_dtype dt) {
+    if (M <= 0 || N <= 0) return;
+    const int64_t nblocks = (M + MC - 1) / MC;
+    const size_t packsize = tb ? (size_t)KC * NC * ag_dtype_size(dt) : 0;
+    const bool par = (double)M * (double)N * (double)K >= 262144.0 && nblocks > 1;
+#ifdef _OPENMP
+#pragma omp parallel if (par)
+#endif
+    {
+        /* one packing buffer per thread */
+        void *pack = packsize ? malloc(packsize) : NULL;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t b = 0; b < nblocks; b++) {
+            const int64_t i0 = b * MC, i1 = i0 + MC < M ? i0 + MC : M;
+            /* without a buffer (out of memory) fall back to one column at a time */
+            if (packsize && !pack) {
+                for (int64_t j = 0; j < N; j++)
+                    gemm_rows(ta, false, i0, i1, 1, K, alpha, A, lda,
+                              (const char *)B + (size_t)(j * ldb) * ag_dtype_size(dt), 1, beta,
+                              (char *)C + (size_t)j * ag_dtype_size(dt), ldc, dt, NULL);
+            } else {
+                gemm_rows(ta, tb, i0, i1, N, K, alpha, A, lda, B, ldb, beta, C, ldc, dt, pack);
+            }
+        }
+        free(pack);
+    }
+    (void)par;
+}
+
+void ag__gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const void *A,
+              int64_t lda, const void *B, int64_t ldb, double beta, void *C, int64_t ldc,
+              ag_dtype dt) {
+    if (M <= 0 || N <= 0) return;
+#ifdef AG_HAVE_CBLAS
+    /* K == 0 is C = beta C: the fallback does it without BLAS's ld checks */
+    const bool fits = M <= INT_MAX && N <= INT_MAX && K <= INT_MAX && lda <= INT_MAX &&
+                      ldb <= INT_MAX && ldc <= INT_MAX;
+    if (K > 0 && fits) {
+        const enum CBLAS_TRANSPOSE a = ta ? CblasTrans : CblasNoTrans;
+        const enum CBLAS_TRANSPOSE b = tb ? CblasTrans : CblasNoTrans;
+        if (dt == AG_F32)
+            cblas_sgemm(CblasRowMajor, a, b, (int)M, (int)N, (int)K, (float)alpha, A, (int)lda,
+                        B, (int)ldb, (float)beta, C, (int)ldc);
+        else
+            cblas_dgemm(CblasRowMajor, a, b, (int)M, (int)N, (int)K, alpha, A, (int)lda, B,
+                        (int)ldb, beta, C, (int)ldc);
+        return;
+    }
+#endif
+    ag__gemm_fallback(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, dt);
+}
+
+/* ---- batches ------------------------------------------------------------------ */
+
+/* The geometry of one matmul, recomputed by backward from the sources. */
+typedef struct geom {
+    int64_t M, N, K;
+    int nbd;                          /* batch dims of the output */
+    int64_t bshape[AG_MAX_DIMS];      /* broadcast batch shape */
+    int64_t sa[AG_MAX_DIMS], sb[AG_MAX_DIMS]; /* batch strides, in matrices (0: broadcast) */
+    int64_t nbatch, na, nb;           /* batches of the output, of a, of b */
+} geom;
+
+/* Fills g; reports and returns false when the shapes do not multiply. */
+static bool geometry(const ag_tensor *a, const ag_tensor *b, geom *g) {
+    if (a->ndim == 0 || b->ndim == 0) {
+        ag__fail("matmul", "cannot multiply %s by %s: both operands need at least 1 dim",
+                 ag__shp(a), ag__shp(b));
+        return false;
+    }
+    g->M = a->ndim == 1 ? 1 : a->shape[a->ndim - 2];
+    g->K = a->shape[a->ndim - 1];
+    const int64_t kb = b->ndim == 1 ? b->shape[0] : b->shape[b->ndim - 2];
+    g->N = b->ndim == 1 ? 1 : b->shape[b->ndim - 1];
+    if (g->K != kb) {
+        ag__fail("matmul", "cannot multiply %s by %s: inner dimensions %lld and %lld differ",
+                 ag__shp(a), ag__shp(b), (long long)g->K, (long long)kb);
+        return false;
+    }
+    const int nda = a->ndim > 2 ? a->ndim - 2 : 0, ndb = b->ndim > 2 ? b->ndim - 2 : 0;
+    g->nbd = nda > ndb ? nda : ndb;
+    /* batch strides in matrices, right-aligned; 0 where the dim is missing or 1 */
+    int64_t ma = 1, mb = 1;
+    for (int i = g->nbd - 1; i >= 0; i--) {
+        const int ia = nda - g->nbd + i, ib = ndb - g->nbd + i;
+        const int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
+        if (da != db && da != 1 && db != 1) {
+            ag__fail("matmul", "cannot multiply %s by %s: batch dims %s and %s do not "
+                     "broadcast (sizes %lld and %lld)", ag__shp(a), ag__shp(b),
+                     ag__shp_of(nda, a->shape), ag__shp_of(ndb, b->shape), (long long)da,
+                     (long long)db);
+            return false;
+        }
+        g->bshape[i] = da == 1 ? db : da;
+        g->sa[i] = da == 1 ? 0 : ma;
+        g->sb[i] = db == 1 ? 0 : mb;
+        ma *= da, mb *= db;
+    }
+    g->na = ma, g->nb = mb;
+    g->nbatch = ag__numel(g->nbd, g->bshape);
+    return true;
+}
+
+/* Matrix offsets (in matrices) of a and b for output batch t. */
+static void batch_offsets(const geom *g, int64_t t, int64_t *oa, int64_t *ob) {
+    int64_t a = 0, b = 0;
+    for (int d = g->nbd - 1; d >= 0; d--) {
+        const int64_t i = t % g->bshape[d];
+        t /= g->bshape[d];
+        a += i * g->sa[d], b += i * g->sb[d];
+    }
+    *oa = a, *ob = b;
+}
+
+/* Every batch of a [M,K] matrix is contiguous after the previous one when a
+ * is not broadcast; with b shared by all batches the whole product is then one
+ * gemm of (nbatch*M) rows: [B,T,K] @ [K,N] is a single call. */
+static bool foldable(const geom *g) { return g->nb == 1 && g->na == g->nbatch; }
+
+#define AT(p, off, dt) ((char *)(p) + (size_t)(off) * ag_dtype_size(dt))
+
+/* ---- the op --------------------------------------------------------------------- */
+
+static void matmul_backward(ag_tensor *out) {
+    ag_tensor *a = out->src[0], *b = out->src[1];
+    ag_tensor *ga = ag__grad_buf(a), *gb = ag__grad_buf(b);
+    geom g;
+    if (!geometry(a, b, &g)) return;
+    const ag_dtype dt = out->dtype;
+    const int64_t M = g.M, N = g.N, K = g.K;
+    const void *dC = out->grad->data;
+    if (foldable(&g)) {
+        const int64_t R = g.nbatch * M;
+        if (ga) ag__gemm(false, true, R, K, N, 1.0, dC, N, b->data, N, 1.0, ga->data, K, dt);
+        if (gb) ag__gemm(true, false, K, N, R, 1.0, a->data, K, dC, N, 1.0, gb->data, N, dt);
+        return;
+    }
+    for (int64_t t = 0; t < g.nbatch; t++) {
+        int64_t oa, ob;
+        batch_offsets(&g, t, &oa, &ob);
+        const void *dc = AT(dC, t * M * N, dt);
+        if (ga)
+            ag__gemm(false, true, M, K, N, 1.0, dc, N, AT(b->data, ob * K * N, dt), N, 1.0,
+                     AT(ga->data, oa * M * K, dt), K, dt);
+        if (gb)
+            ag__gemm(true, false, K, N, M, 1.0, AT(a->data, oa * M * K, dt), K, dc, N, 1.0,
+                     AT(gb->data, ob * K * N, dt), N, dt);
+    }
+}
+
+static const ag_op MATMUL = {"matmul", matmul_backward};
+
+/* torch.matmul; see the top of this file for the shape rules. */
+ag_tensor *ag_matmul_(ag_arena *A, ag_tensor *a, ag_tensor *b) {
+    if (!a || !b) return NULL;
+    if (!ag__check_float("matmul", a) || !ag__check_float("matmul", b)) return NULL;
+    geom g;
+    if (!geometry(a, b, &g)) return NULL;
+    int ndim = g.nbd;
+    int64_t shape[AG_MAX_DIMS];
+    memcpy(shape, g.bshape, sizeof shape);
+    if (a->ndim > 1) shape[ndim++] = g.M;
+    if (b->ndim > 1) shape[ndim++] = g.N;
+    /* mixed float dtypes promote; bf16 computes in f32 and rounds back */
+    const ag_dtype dt = ag__promote(a->dtype, b->dtype);
+    const ag_dtype ct = dt == AG_BF16 ? AG_F32 : dt;
+    ag_tensor *x = ag__as(A, a, ct), *y = ag__as(A, b, ct);
+    ag_tensor *out = x && y ? ag__result(A, ct, ndim, shape) : NULL;
+    if (!out) return NULL;
+    const int64_t M = g.M, N = g.N, K = g.K;
+    if (foldable(&g)) {
+        ag__gemm(false, false, g.nbatch * M, N, K, 1.0, x->data, K, y->data, N, 0.0, out->data,
+                 N, ct);
+    } else {
+        for (int64_t t = 0; t < g.nbatch; t++) {
+            int64_t oa, ob;
+            batch_offsets(&g, t, &oa, &ob);
+            ag__gemm(false, false, M, N, K, 1.0, AT(x->data, oa * M * K, ct), K,
+                     AT(y->data, ob * K * N, ct), N, 0.0, AT(out->data, t * M * N, ct), N, ct);
+        }
+    }
+    ag__record(out, &MATMUL, 2, (ag_tensor *[]){x, y});
+    return dt == ct ? out : ag_cast_(A, out, dt);
+}

@@ -1,0 +1,352 @@
+/* tests/ops/unary.c — neg, exp, log, sqrt, rsqrt, pow, abs, square, tanh,
+ * sigmoid, relu, gelu, gelu_tanh, silu: forward values against libm
+ * formulas written here, hand-computed gradients, shapes, dtypes, errors. */
+#include <string.h>
+
+#include "ops_test.h"
+
+/* ---- reference formulas, written independently of the library ------------ */
+
+static double r_neg(double x) { return -x; }
+static double r_rsqrt(double x) { return 1.0 / sqrt(x); }
+static double r_square(double x) { return x * x; }
+static double r_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+static double r_relu(double x) { return x > 0 ? x : 0.0; }
+static double r_gelu(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
+static double r_gelu_tanh(double x) {
+    const double k = sqrt(2.0 / acos(-1.0));
+    return 0.5 * x * (1.0 + tanh(k * (x + 0.044715 * x * x * x)));
+}
+static double r_silu(double x) { return x / (1.0 + exp(-x)); }
+
+/* derivatives, in forms that differ from the kernels' where possible */
+static double d_neg(double x) { return (void)x, -1.0; }
+static double d_exp(double x) { return exp(x); }
+static double d_log(double x) { return 1.0 / x; }
+static double d_sqrt(double x) { return 0.5 / sqrt(x); }
+static double d_rsqrt(double x) { return -0.5 * pow(x, -1.5); }
+static double d_abs(double x) { return x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0; }
+static double d_square(double x) { return 2.0 * x; }
+static double d_tanh(double x) { return 1.0 / (cosh(x) * cosh(x)); }
+static double d_sigmoid(double x) { return exp(-x) / ((1.0 + exp(-x)) * (1.0 + exp(-x))); }
+static double d_relu(double x) { return x > 0 ? 1.0 : 0.0; }
+static double d_gelu(double x) {
+    return 0.5 * (1.0 + erf(x / sqrt(2.0))) + x * exp(-x * x / 2.0) / sqrt(2.0 * acos(-1.0));
+}
+static double d_gelu_tanh(double x) {
+    const double k = sqrt(2.0 / acos(-1.0)), u = k * (x + 0.044715 * x * x * x);
+    const double sech2 = 1.0 / (cosh(u) * cosh(u));
+    return 0.5 * (1.0 + tanh(u)) + 0.5 * x * sech2 * k * (1.0 + 3 * 0.044715 * x * x);
+}
+static double d_silu(double x) { return r_sigmoid(x) + x * d_sigmoid(x); }
+
+typedef ag_tensor *(*unary_fn)(ag_arena *, ag_tensor *);
+
+static const struct {
+    const char *name;
+    unary_fn f;
+    double (*ref)(double);
+    double (*dref)(double);
+    bool positive; /* domain x > 0 */
+} UNARY[] = {
+    {"neg", ag_neg_, r_neg, d_neg, false},
+    {"exp", ag_exp_, exp, d_exp, false},
+    {"log", ag_log_, log, d_log, true},
+    {"sqrt", ag_sqrt_, sqrt, d_sqrt, true},
+    {"rsqrt", ag_rsqrt_, r_rsqrt, d_rsqrt, true},
+    {"abs", ag_abs_, fabs, d_abs, false},
+    {"square", ag_square_, r_square, d_square, false},
+    {"tanh", ag_tanh_, tanh, d_tanh, false},
+    {"sigmoid", ag_sigmoid_, r_sigmoid, d_sigmoid, false},
+    {"relu", ag_relu_, r_relu, d_relu, false},
+    {"gelu", ag_gelu_, r_gelu, d_gelu, false},
+    {"gelu_tanh", ag_gelu_tanh_, r_gelu_tanh, d_gelu_tanh, false},
+    {"silu", ag_silu_, r_silu, d_silu, false},
+};
+enum { NUNARY = sizeof UNARY / sizeof UNARY[0] };
+
+static const double XS[] = {-3.5, -1.25, -0.3, 0.2, 0.75, 1.0, 2.5, 4.0};
+static const double XPOS[] = {0.01, 0.3, 0.5, 1.0, 2.0, 4.0, 9.0, 100.0};
+enum { NX = sizeof XS / sizeof XS[0] };
+
+/* Every op, f64 and f32, on a [2,4] input: values within rounding of the formula. */
+START_TEST(test_unary_values) {
+    ag_arena *A = ag_arena_new(0);
+    for (int k = 0; k < NUNARY; k++) {
+        const double *xs = UNARY[k].positive ? XPOS : XS;
+        for (int d = 0; d < 2; d++) {
+            const ag_dtype dt = d == 0 ? AG_F64 : AG_F32;
+            ag_tensor *x = ag_from_f64(A, dt, AG_SHAPE(2, 4), xs);
+            ag_tensor *y = UNARY[k].f(A, x);
+            ck_assert_msg(y != NULL, "%s returned NULL", UNARY[k].name);
+            ck_assert_int_eq(y->dtype, dt);
+            ck_shape(y, 2, ((const int64_t[]){2, 4}));
+            for (int i = 0; i < NX; i++) {
+                /* the f32 input is xs rounded to float */
+                const double xi = dt == AG_F64 ? xs[i] : (double)(float)xs[i];
+                const double want = UNARY[k].ref(xi), got = ag_get_flat(y, i);
+                const double tol = (dt == AG_F64 ? 1e-14 : 4e-7) * (1.0 + fabs(want));
+                ck_assert_msg(fabs(got - want) <= tol, "%s %s(%g) = %.17g, expected %.17g",
+                              ag_dtype_name(dt), UNARY[k].name, xi, got, want);
+            }
+        }
+    }
+    ag_arena_free(A);
+}
+END_TEST
+
+/* Every op's gradient (f64, grad_out = 1) against the derivative formula. */
+START_TEST(test_unary_gradients) {
+    ag_arena *A = ag_arena_new(0);
+    for (int k = 0; k < NUNARY; k++) {
+        const double *xs = UNARY[k].positive ? XPOS : XS;
+        ag_tensor *x = ag_from_f64(A, AG_F64, AG_SHAPE(NX), xs);
+        ag_set_requires_grad(x, true);
+        ag_tensor *y = UNARY[k].f(A, x);
+        ck_assert_ptr_nonnull(y);
+        ck_assert(y->requires_grad);
+        ck_assert(ag_backward(y, ag_ones(A, AG_F64, AG_SHAPE(NX))));
+        for (int i = 0; i < NX; i++) {
+            const double want = UNARY[k].dref(xs[i]), got = ag_get_flat(x->grad, i);
+            ck_assert_msg(fabs(got - want) <= 1e-12 * (1.0 + fabs(want)),
+                          "d%s/dx at %g = %.17g, expected %.17g", UNARY[k].name, xs[i], got,
+                          want);
+        }
+    }
+    ag_arena_free(A);
+}
+END_TEST
+
+/* Derivatives at points where they are known by hand. */
+START_TEST(test_unary_hand_gradients) {
+    ag_arena *A = ag_arena_new(0);
+    const struct {
+        unary_fn f;
+        double x, dy;
+    } cases[] = {
+        {ag_exp_, 0.0, 1.0},       {ag_log_, 2.0, 0.5},        {ag_sqrt_, 4.0, 0.25},
+        {ag_rsqrt_, 4.0, -1.0 / 16}, {ag_tanh_, 0.0, 1.0},     {ag_sigmoid_, 0.0, 0.25},
+        {ag_gelu_, 0.0, 0.5},      {ag_gelu_tanh_, 0.0, 0.5},  {ag_silu_, 0.0, 0.5},
+        {ag_square_, -3.0, -6.0},  {ag_neg_, 7.0, -1.0},
+        /* the kinks: abs and relu take gradient 0 at 0 (PyTorch) */
+        {ag_abs_, 0.0, 0.0},       {ag_relu_, 0.0, 0.0},       {ag_abs_, -2.0, -1.0},
+        {ag_relu_, 2.0, 1.0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ag_tensor *x = ag_scalar(A, AG_F64, cases[k].x);
+        ag_set_requires_grad(x, true);
+        ag_tensor *y = cases[k].f(A, x);
+        ck_assert(ag_backward(y, NULL));
+        ck_close(ag_item(x->grad), cases[k].dy, 1e-15);
+    }
+    ag_arena_free(A);
+}
+END_TEST
+
+/* pow: value and gradient p x^(p-1) for several exponents; p = 0 gives
+ * x^0 = 1 and gradient 0 even at x = 0 (PyTorch). */
+START_TEST(test_pow) {
+    ag_arena *A = ag_arena_new(0);
+    const double ps[] = {2.0, 3.0, 0.5, -1.5, 1.0, 0.0};
+    const double xs[] = {0.5, 1.0, 2.0, 3.0};
+    for (size_t k = 0; k < sizeof ps / sizeof ps[0]; k++) {
+        ag_tensor *x = ag_from_f64(A, AG_F64, AG_SHAPE(4), xs);
+        ag_set_requires_grad(x, true);
+        ag_tensor *y = ag_pow(A, x, ps[k]);
+        ck_assert(ag_backward(y, ag_ones(A, AG_F64, AG_SHAPE(4))));
+        for (int i = 0; i < 4; i++) {
+            ck_close(ag_get_flat(y, i), pow(xs[i], ps[k]), 1e-14 * pow(xs[i], ps[k]));
+            const double d = ps[k] == 0 ? 0.0 : ps[k] * pow(xs[i], ps[k] - 1);
+            ck_close(ag_get_flat(x->grad, i), d, 1e-13 * (1 + fabs(d)));
+        }
+    }
+    /* hand values: 3^2 = 9, 2^3 = 8, 9^0.5 = 3, 4^-1.5 = 1/8 */
+    ag_tensor *x = ag_from_f64(A, AG_F64, AG_SHAPE(1), (const double[]){3.0});
+    ck_close(ag_item(ag_pow(A, x, 2.0)), 9.0, 0);
+    ck_close(ag_item(ag_pow(A, ag_scalar(A, AG_F32, 2.0), 3.0)), 8.0, 0);
+    ck_close(ag_item(ag_pow(A, ag_scalar(A, AG_F64, 9.0), 0.5)), 3.0, 0);
+    ck_close(ag_item(ag_pow(A, ag_scalar(A, AG_F64, 4.0), -1.5)), 0.125, 1e-16);
+    /* negative base, integer exponent */
+    ck_close(ag_item(ag_pow(A, ag_scalar(A, AG_F64, -2.0), 3.0)), -8.0, 0);
+    /* p = 0 at x = 0: value 1, gradient 0 (not 0 * 0^-1 = NaN) */
+    ag_tensor *z = ag_scalar(A, AG_F64, 0.0);
+    ag_set_requires_grad(z, true);
+    ag_tensor *y = ag_pow(A, z, 0.0);
+    ck_close(ag_item(y), 1.0, 0);
+    ck_assert(ag_backward(y, NULL));
+    ck_close(ag_item(z->grad), 0.0, 0);
+    ag_arena_free(A);
+}
+END_TEST
+
+/* Large magnitudes: sigmoid, silu, tanh, gelu saturate without NaN or inf. */
+START_TEST(test_unary_saturation) {
+    ag_arena *A = ag_arena_new(0);
+    const double xs[] = {-100.0, -30.0, 30.0, 100.0};
+    for (int d = 0; d < 2; d++) {
+        const ag_dtype dt = d ? AG_F32 : AG_F64;
+        ag_tensor *x = ag_from_f64(A, dt, AG_SHAPE(4), xs);
+        ag_set_requires_grad(x, true);
+        unary_fn fs[] = {ag_sigmoid_, ag_silu_, ag_tanh_, ag_gelu_, ag_gelu_tanh_};
+        for (size_t k = 0; k < sizeof fs / sizeof fs[0]; k++) {
+            ag_zero_grad(x);
+            ag_tensor *y = fs[k](A, x);
+            ck_assert(ag_backward(y, ag_ones(A, dt, AG_SHAPE(4))));
+            for (int i = 0; i < 4; i++) {
+                ck_assert(isfinite(ag_get_flat(y, i)));
+                ck_assert(isfinite(ag_get_flat(x->grad, i)));
+            }
+        }
+        ag_tensor *s = ag_sigmoid(A, x);
+        ck_close(ag_get_flat(s, 3), 1.0, 0);
+        ck_close(ag_get_flat(s, 0), exp(-100.0), d ? 1e-45 : 1e-55);
+        ck_assert(ag_get_flat(s, 0) >= 0);
+        ag_tensor *g = ag_gelu(A, x);
+        ck_close(ag_get_flat(g, 3), 100.0, 0);
+        ck_close(ag_get_flat(g, 0), 0.0, 1e-30);
+    }
+    ag_arena_free(A);
+}
+END_TEST
+
+/* relu passes NaN through, clamps negatives to 0, keeps positives. */
+START_TEST(test_relu_abs_special) {
+    ag_arena *A = ag_arena_new(0);
+    ag_tensor *x = ag_from_f64(A, AG_F32, AG_SHAPE(4), (const double[]){-1.5, 0.0, 2.5, NAN});
+    ck_values(ag_relu(A, x), 4, ((const double[]){0.0, 0.0, 2.5, NAN}), 0);
+    ck_values(ag_abs(A, x), 4, ((const double[]){1.5, 0.0, 2.5, NAN}), 0);
+    ck_values(ag_neg(A, x), 4, ((const double[]){1.5, -0.0, -2.5, NAN}), 0);
+    ag_arena_free(A);
+}
+END_TEST
+
+/* 0-d, size-1 and empty inputs keep their shapes. */
+START_TEST(test_unary_shapes) {
+    ag_arena *A = ag_arena_new(0);
+    ag_tensor *s = ag_exp(A, ag_scalar(A, AG_F64, 1.0));
+    ck_assert_int_eq(s->ndim, 0);
+    ck_close(ag_item(s), exp(1.0), 1e-15);
+    ag_tensor *o = ag_square(A, ag_full(A, AG_F32, AG_SHAPE(1, 1, 3), -2.0));
+    ck_shape(o, 3, ((const int64_t[]){1, 1, 3}));
+    ck_values(o, 3, ((const double[]){4, 4, 4}), 0);
+    ag_tensor *e = ag_zeros(A, AG_F64, AG_SHAPE(0, 3));
+    ag_set_requires_grad(e, true);
+    ag_tensor *ye = ag_gelu(A, e);
+    ck_shape(ye, 2, ((const int64_t[]){0, 3}));
+    ck_assert_int_eq(ye->numel, 0);
+    ck_assert(ag_backward(ye, ag_zeros(A, AG_F64, AG_SHAPE(0, 3))));
+    ag_arena_free(A);
+}
+END_TEST
+
+/* bf16 in, bf16 out (computed in f32, rounded); the gradient reaches the bf16 leaf. */
+START_TEST(test_unary_bf16) {
+    ag_arena *A = ag_arena_new(0);
+    ag_tensor *x = ag_from_f64(A, AG_BF16, AG_SHAPE(3), (const double[]){0.5, 1.0, 2.0});
+    ag_set_requires_grad(x, true);
+    ag_tensor *y = ag_exp(A, x);
+    ck_assert_int_eq(y->dtype, AG_BF16);
+    for (int i = 0; i < 3; i++) {
+        const double xi = ag_get_flat(x, i);
+        const double want = ag_bf16_to_f32(ag_f32_to_bf16(expf((float)xi)));
+        ck_close(ag_get_flat(y, i), want, 0);
+    }
+    ag_tensor *l = ag_square(A, x);
+    ck_assert(ag_backward(l, ag_ones(A, AG_BF16, AG_SHAPE(3))));
+    ck_assert_ptr_nonnull(x->grad);
+    ck_assert_int_eq(x->grad->dtype, AG_BF16);
+    ck_values(x->grad, 3, ((const double[]){1.0, 2.0, 4.0}), 0);
+    ag_arena_free(A);
+}
+END_TEST
+
+/* No graph without requires_grad or with recording off; the chain rule
+ * through two unary ops; a tensor used twice sums both contributions. */
+START_TEST(test_unary_graph) {
+    ag_arena *A = ag_arena_new(0);
+    ag_tensor *c = ag_full(A, AG_F64, AG_SHAPE(2), 0.5);
+    ag_tensor *y = ag_tanh(A, c);
+    ck_assert(!y->requires_grad && ag_is_leaf(y));
+    ag_tensor *x = ag_full(A, AG_F64, AG_SHAPE(2), 0.5);
+    ag_set_requires_grad(x, true);
+    bool was = ag_set_grad_enabled(false);
+    ag_tensor *z = ag_sigmoid(A, x);
+    ag_set_grad_enabled(was);
+    ck_assert(!z->requires_grad);
+    /* d/dx log(exp(x)) = 1 */
+    ag_tensor *w = ag_log(A, ag_exp(A, x));
+    ck_assert(ag_backward(w, ag_ones(A, AG_F64, AG_SHAPE(2))));
+    ck_values(x->grad, 2, ((const double[]){1.0, 1.0}), 1e-15);
+    /* accumulation: a second backward adds d/dx sqrt(x) = 0.5/sqrt(0.5) */
+    ck_assert(ag_backward(ag_sqrt(A, x), ag_ones(A, AG_F64, AG_SHAPE(2))));
+    const double want = 1.0 + 0.5 / sqrt(0.5);
+    ck_values(x->grad, 2, ((const double[]){want, want}), 1e-15);
+    ag_arena_free(A);
+}
+END_TEST
+
+/* An i32 input is reported naming the op, its shape and dtype; NULL in gives
+ * NULL out without a report. */
+START_TEST(test_unary_errors) {
+    ag_arena *A = ag_arena_new(0);
+    ag_clear_error();
+    expect_errors();
+    ag_tensor *ids = ag_zeros(A, AG_I32, AG_SHAPE(2, 5));
+    for (int k = 0; k < NUNARY; k++) {
+        ag_clear_error();
+        ck_assert_ptr_null(UNARY[k].f(A, ids));
+        char want[64];
+        snprintf(want, sizeof want, "ag: %s:", UNARY[k].name);
+        ck_assert_msg(strstr(ag_last_error(), want), "got '%s'", ag_last_error());
+        ck_assert_ptr_nonnull(strstr(ag_last_error(), "[2,5]"));
+        ck_assert_ptr_nonnull(strstr(ag_last_error(), "i32"));
+        ck_assert_int_eq(ag_error_count(), 1);
+    }
+    ag_clear_error();
+    ck_assert_ptr_null(ag_pow(A, ids, 2.0));
+    ck_assert_ptr_nonnull(strstr(ag_last_error(), "ag: pow:"));
+    ck_assert_ptr_nonnull(strstr(ag_last_error(), "unary.c:"));
+    ag_clear_error();
+    ck_assert_ptr_null(ag_exp(A, NULL));
+    ck_assert_ptr_null(ag_pow(A, NULL, 2.0));
+    ck_assert_int_eq(ag_error_count(), 0);
+    ag_set_error_handler(NULL, NULL);
+    ag_arena_free(A);
+}
+END_TEST
+
+/* Above the threading threshold (40000 elements): same values and gradients. */
+START_TEST(test_unary_large) {
+    ag_arena *A = ag_arena_new(0);
+    enum { N = 40000 };
+    ag_tensor *x = ag_arange(A, AG_F64, 0, N, 1);
+    for (int64_t i = 0; i < N; i++) ((double *)x->data)[i] = -4.0 + 8.0 * i / N;
+    ag_set_requires_grad(x, true);
+    ag_tensor *y = ag_silu(A, x);
+    ck_assert(ag_backward(y, ag_ones(A, AG_F64, AG_SHAPE(N))));
+    for (int64_t i = 0; i < N; i += 997) {
+        const double xi = -4.0 + 8.0 * i / N;
+        ck_close(ag_get_flat(y, i), r_silu(xi), 1e-14);
+        ck_close(ag_get_flat(x->grad, i), d_silu(xi), 1e-14);
+    }
+    ck_close(ag_get_flat(y, N - 1), r_silu(-4.0 + 8.0 * (N - 1) / N), 1e-14);
+    ag_arena_free(A);
+}
+END_TEST
+
+TCase *ops_unary_tcase(void) {
+    TCase *tc = tcase_create("unary");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_unary_values);
+    tcase_add_test(tc, test_unary_gradients);
+    tcase_add_test(tc, test_unary_hand_gradients);
+    tcase_add_test(tc, test_pow);
+    tcase_add_test(tc, test_unary_saturation);
+    tcase_add_test(tc, test_relu_abs_special);
+    tcase_add_test(tc, test_unary_shapes);
+    tcase_add_test(tc, test_unary_bf16);
+    tcase_add_test(tc, test_unary_graph);
+    tcase_add_test(tc, test_unary_errors);
+    tcase_add_test(tc, test_unary_large);
+    return tc;
+}
