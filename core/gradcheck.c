@@ -6,7 +6,9 @@
  * input element by ±eps and runs the function again with recording off:
  *   J[k][j] = (f_k(x + eps e_j) - f_k(x - eps e_j)) / (2 eps).
  * An entry passes iff |a - n| <= atol + rtol |n| (torch.autograd.gradcheck).
- * The relative error reported is |a - n| / max(|a|, |n|) (0 when both are 0).
+ * The relative error reported is |a - n| / max(|a|, |n|), over the entries
+ * where max(|a|, |n|) > atol (below that, only the absolute error means
+ * anything); the pass rule above is what decides.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -91,12 +93,13 @@ static void compare(const check *c, int i, int64_t j, const double *Ji, const do
         double a = Ji[k * numel + j], nv = num[k];
         double err = fabs(a - nv), tol = c->o.atol + c->o.rtol * fabs(nv);
         double big = fmax(fabs(a), fabs(nv));
-        double rel = big > 0 ? err / big : 0.0;
+        double rel = big > c->o.atol ? err / big : 0.0;
         bool ok = err <= tol; /* false for NaN */
         r->n_elements++;
         if (!(err <= r->max_abs_err)) r->max_abs_err = err;
         if (!(rel <= r->max_rel_err)) r->max_rel_err = rel;
-        double excess = isnan(err) ? INFINITY : err - tol;
+        /* the worst entry is the one closest to failing: largest err / tol */
+        double excess = isnan(err) ? INFINITY : err / tol;
         if (excess > worst_excess[i] || r->worst[i].index < 0) {
             worst_excess[i] = excess;
             r->worst[i] = (ag_gradcheck_worst){j, c->v ? -1 : k, a, nv, err, rel};
@@ -171,7 +174,7 @@ bool ag_gradcheck_(ag_gradcheck_fn f, int n, ag_tensor *const *inputs, void *use
     double *J[AG_GRADCHECK_MAX_INPUTS] = {0};
     ag_tensor *saved_grad[AG_GRADCHECK_MAX_INPUTS];
     double *saved_vals[AG_GRADCHECK_MAX_INPUTS] = {0};
-    double worst_excess[AG_GRADCHECK_MAX_INPUTS];
+    double worst_excess[AG_GRADCHECK_MAX_INPUTS]; /* err / tol of each input's worst */
     double *num = NULL;
     bool ok = false;
     r->n_inputs = n;

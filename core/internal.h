@@ -23,7 +23,13 @@
 #include <stddef.h>
 #include <tgmath.h>
 
-#include "ag/ag.h"
+/* core only: core knows nothing of nn */
+#include "ag/arena.h"
+#include "ag/engine.h"
+#include "ag/error.h"
+#include "ag/gradcheck.h"
+#include "ag/ops.h"
+#include "ag/tensor.h"
 
 /* ---- errors --------------------------------------------------------------- */
 

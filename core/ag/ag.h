@@ -13,4 +13,7 @@
 #include "ops.h"
 #include "gradcheck.h"
 
+/* nn: modules, layers, norms, the norm-layer registry, blocks */
+#include <ag/nn.h>
+
 #endif

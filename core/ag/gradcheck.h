@@ -33,8 +33,8 @@ typedef struct ag_gradcheck_opts {
     bool allow_non_f64;/* check f32/bf16 inputs too (reported unless set) */
 } ag_gradcheck_opts;
 
-/* The worst element of one input: the one with the largest
- * |a - n| - (atol + rtol |n|). */
+/* The worst element of one input: the one closest to failing, with the
+ * largest |a - n| / (atol + rtol |n|) (above 1 fails). */
 typedef struct ag_gradcheck_worst {
     int64_t index;     /* row-major position in the input (-1: no elements) */
     int64_t out_index; /* output element (Jacobian row); -1 in fast mode */
@@ -47,7 +47,8 @@ typedef struct ag_gradcheck_result {
     bool checked[AG_GRADCHECK_MAX_INPUTS]; /* requires_grad inputs */
     bool input_pass[AG_GRADCHECK_MAX_INPUTS];
     ag_gradcheck_worst worst[AG_GRADCHECK_MAX_INPUTS];
-    double max_abs_err, max_rel_err;  /* over every checked element */
+    double max_abs_err;               /* over every Jacobian entry compared */
+    double max_rel_err;               /* |a-n|/max(|a|,|n|) over entries above atol */
     int64_t n_elements;               /* Jacobian entries compared */
     bool reentrant;                   /* backward twice gave identical results */
     char message[256];                /* "" on pass; otherwise what failed */

@@ -21,6 +21,9 @@ GC_DECLARE(shape);
 GC_DECLARE(index);
 GC_DECLARE(softmax_loss);
 GC_DECLARE(cast);
+GC_DECLARE(norm_ops);
+GC_DECLARE(modules);
+GC_DECLARE(blocks);
 
 static const struct {
     const gc_case *cases;
@@ -30,6 +33,8 @@ static const struct {
     {gc_reduce, &gc_reduce_count}, {gc_matmul, &gc_matmul_count},
     {gc_shape, &gc_shape_count},   {gc_index, &gc_index_count},
     {gc_softmax_loss, &gc_softmax_loss_count}, {gc_cast, &gc_cast_count},
+    {gc_norm_ops, &gc_norm_ops_count},         {gc_modules, &gc_modules_count},
+    {gc_blocks, &gc_blocks_count},
 };
 
 /* A case whose function reports an error fails with that message instead of

@@ -1,0 +1,45 @@
+/* ag/init.h — parameter initialisation, in one place (torch.nn.init).
+ *
+ * Each fills a float leaf tensor in place, without recording a graph, from
+ * the generator given (so a seed fixes every parameter of a model). A
+ * non-leaf or a non-float tensor is reported.
+ *
+ * Defaults used by the modules: Linear weight and bias uniform in
+ * ±1/sqrt(in_features) (PyTorch's kaiming_uniform with a = sqrt(5)), norm
+ * weights ones (Gemma: zeros), Embedding normal(0, 1). ag_init_post_norm is
+ * seed 000's post_init perturbation: normal(mean 1, std 0.02) for norm
+ * weights, so that they differ from exact ones.
+ */
+#ifndef AG_INIT_H
+#define AG_INIT_H
+
+#include "ag/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+bool ag_init_constant_(ag_tensor *t, double value);
+bool ag_init_ones_(ag_tensor *t);
+bool ag_init_zeros_(ag_tensor *t);
+bool ag_init_uniform_(ag_tensor *t, ag_rng *r, double lo, double hi);
+bool ag_init_normal_(ag_tensor *t, ag_rng *r, double mean, double std);
+/* kaiming_uniform_(t, a, mode='fan_in', nonlinearity='leaky_relu'):
+ * bound = sqrt(2 / (1 + a^2)) * sqrt(3 / fan_in), fan_in = the product of
+ * every dim but the first (1 for a 1-d t). */
+bool ag_init_kaiming_uniform_(ag_tensor *t, ag_rng *r, double a);
+/* normal(1, 0.02), seed 000's post_init for norm weights. */
+bool ag_init_post_norm_(ag_tensor *t, ag_rng *r);
+
+#define ag_init_constant(...) AG_AT(ag_init_constant_, __VA_ARGS__)
+#define ag_init_ones(...) AG_AT(ag_init_ones_, __VA_ARGS__)
+#define ag_init_zeros(...) AG_AT(ag_init_zeros_, __VA_ARGS__)
+#define ag_init_uniform(...) AG_AT(ag_init_uniform_, __VA_ARGS__)
+#define ag_init_normal(...) AG_AT(ag_init_normal_, __VA_ARGS__)
+#define ag_init_kaiming_uniform(...) AG_AT(ag_init_kaiming_uniform_, __VA_ARGS__)
+#define ag_init_post_norm(...) AG_AT(ag_init_post_norm_, __VA_ARGS__)
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,135 @@
+/* ag/module.h — the module base: named parameters and children.
+ *
+ * A module is a struct whose first member is an ag_module:
+ *
+ *   typedef struct { ag_module base; ag_tensor *weight, *bias; } ag_linear;
+ *
+ * The base holds a type descriptor (type name, forward, how to describe the
+ * module in a printed tree), the arena its parameters live in, its named
+ * parameters and its named children, and the train/eval flag. Names are
+ * dotted paths as in Hugging Face checkpoints: layers.0.input_layernorm.weight.
+ * Modules are built once, in the long-lived arena, and never freed one by one.
+ */
+#ifndef AG_MODULE_H
+#define AG_MODULE_H
+
+#include <stdio.h>
+
+#include "ag/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ag_module ag_module;
+
+typedef struct ag_module_type {
+    const char *name; /* "Linear", "RMSNorm", ... */
+    /* Forward on one input; NULL for containers that have none. */
+    ag_tensor *(*forward)(ag_module *m, ag_arena *A, ag_tensor *x);
+    /* Writes what the printed tree shows between parentheses, e.g.
+     * "in_features=4, out_features=8, bias=true". May be NULL. */
+    void (*describe)(const ag_module *m, char *buf, size_t size);
+} ag_module_type;
+
+/* A parameter or a child under its local name. */
+typedef struct ag_module_entry {
+    const char *name;
+    ag_tensor *param;  /* for parameters */
+    ag_module *child;  /* for children */
+} ag_module_entry;
+
+struct ag_module {
+    const ag_module_type *type;
+    ag_arena *arena;   /* parameters and bookkeeping live here */
+    bool training;     /* true after init; ag_module_train switches the tree */
+    int nparams, nchildren;
+    int params_cap, children_cap;
+    ag_module_entry *params, *children;
+};
+
+/* A parameter seen from the root: its dotted name (valid as long as the
+ * arena given to ag_module_parameters, or during a visit), the tensor, the
+ * module that owns it and its local name there. */
+typedef struct ag_named_param {
+    const char *name;
+    ag_tensor *tensor;
+    ag_module *owner;
+    const char *local_name;
+} ag_named_param;
+
+/* Initialises the base of a new module (training mode, no entries). */
+void ag_module_init(ag_module *m, const ag_module_type *type, ag_arena *P);
+
+/* Adds a parameter (a leaf; made to require a gradient) or a child under a
+ * local name (copied). Reports and returns false for NULL, an empty name, a
+ * name with a dot, or a name already used by a parameter or a child. */
+bool ag_module_add_param_(ag_module *m, const char *name, ag_tensor *t);
+bool ag_module_add_child_(ag_module *m, const char *name, ag_module *child);
+#define ag_module_add_param(...) AG_AT(ag_module_add_param_, __VA_ARGS__)
+#define ag_module_add_child(...) AG_AT(ag_module_add_child_, __VA_ARGS__)
+
+/* Calls m's type forward. Reported when the type has none. */
+ag_tensor *ag_module_forward_(ag_module *m, ag_arena *A, ag_tensor *x);
+#define ag_module_forward(...) AG_AT(ag_module_forward_, __VA_ARGS__)
+
+/* Calls fn for every parameter of m and its children, depth first in the
+ * order they were added (a module's own parameters before its children's). */
+typedef void (*ag_param_visitor)(const ag_named_param *p, void *userdata);
+void ag_module_visit_params(ag_module *m, ag_param_visitor fn, void *userdata);
+
+/* Every parameter, with names copied into A; *out points at an array in A.
+ * Returns the count (-1 when A runs out of memory). */
+int ag_module_parameters(ag_module *m, ag_arena *A, ag_named_param **out);
+
+/* The parameter or the module at a dotted path ("layers.0.attn"), or NULL. */
+ag_tensor *ag_module_param(ag_module *m, const char *path);
+ag_module *ag_module_child(ag_module *m, const char *path);
+
+/* Parameter element counts: all, and those that require a gradient. */
+int64_t ag_module_num_params(ag_module *m);
+int64_t ag_module_num_trainable(ag_module *m);
+
+/* requires_grad for every parameter of the tree (freezing and unfreezing);
+ * one parameter: ag_set_requires_grad(ag_module_param(m, "x.weight"), on). */
+void ag_module_requires_grad(ag_module *m, bool on);
+
+/* Train (true) or eval (false) mode for the whole tree (Dropout reads it). */
+void ag_module_train(ag_module *m, bool on);
+
+/* Zeroes the gradient of every parameter. */
+void ag_module_zero_grad(ag_module *m);
+
+/* Converts every parameter to dt in place (the tensors keep their identity;
+ * gradients are dropped). Casting to bf16 keeps the parameters of
+ * registered norm layers in f32 (see ag/registry.h). Reports a non-float dt. */
+bool ag_module_cast_(ag_module *m, ag_dtype dt);
+#define ag_module_cast(...) AG_AT(ag_module_cast_, __VA_ARGS__)
+
+/* The module tree in PyTorch's repr style, with the parameter count of each
+ * leaf module, norm layers marked "[norm]", a module's own parameters
+ * listed with their shapes, and a last line with the totals:
+ *
+ *   TinyModel(
+ *     (fc): Linear(in_features=4, out_features=8, bias=true)  40 params
+ *     (norm): RMSNorm((8,), eps=1e-06, elementwise_affine=true)  8 params [norm]
+ *   )
+ *   total params: 48, trainable: 48
+ */
+void ag_module_print(FILE *f, ag_module *m);
+
+/* A container with no forward and no parameters of its own, for lists of
+ * layers: children are named "0", "1", ... */
+typedef struct ag_module_list {
+    ag_module base;
+} ag_module_list;
+ag_module_list *ag_module_list_new_(ag_arena *P);
+#define ag_module_list_new(...) AG_AT(ag_module_list_new_, __VA_ARGS__)
+/* Appends child under the next index; returns false on bad input. */
+bool ag_module_list_append_(ag_module_list *l, ag_module *child);
+#define ag_module_list_append(...) AG_AT(ag_module_list_append_, __VA_ARGS__)
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,14 @@
+/* ag/nn.h — everything in nn: modules, layers, norms, the registry, init,
+ * the fused norm ops and the transformer blocks. */
+#ifndef AG_NN_H
+#define AG_NN_H
+
+#include "ag/module.h"
+#include "ag/init.h"
+#include "ag/layers.h"
+#include "ag/norm_ops.h"
+#include "ag/norms.h"
+#include "ag/registry.h"
+#include "ag/blocks.h"
+
+#endif

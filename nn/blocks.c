@@ -1,0 +1,254 @@
+/* nn/blocks.c — causal multi-head self-attention, the MLP and the pre-norm
+ * transformer block, composed from core ops and the layers (their gradients
+ * come from the engine).
+ *
+ * Attention, with B batch rows, T positions, C = n_embd, H heads of hd = C/H:
+ *
+ *   q, k, v   = x Wq^T (+bq), ...             [B,T,C]     three Linears
+ *   q, v      -> [B,T,H,hd] -> [B,H,T,hd]                  reshape (a view), transpose
+ *   k^T       -> [B,T,H,hd] -> [B,H,hd,T]                  reshape, one permute
+ *   att       = q k^T / sqrt(hd)              [B,H,T,T]    batched matmul
+ *   att[i,j]  = -inf for j > i                             masked_fill with an i32 [T,T]
+ *                                                          mask made in the step arena
+ *   att       = dropout(softmax(att, -1))
+ *   y         = att v                         [B,H,T,hd]
+ *             -> [B,T,H,hd] -> [B,T,C]                     transpose, reshape
+ *   y         = dropout(y Wo^T (+bo))         [B,T,C]
+ *
+ * A 2-d x [T,C] runs as B = 1 and comes back [T,C].
+ */
+#include <math.h>
+
+#include "ag/nn.h"
+#include "internal.h"
+
+/* ---- activations --------------------------------------------------------------- */
+
+static const char *act_name(ag_activation act) {
+    switch (act) {
+    case AG_ACT_GELU: return "gelu";
+    case AG_ACT_GELU_TANH: return "gelu_tanh";
+    case AG_ACT_RELU: return "relu";
+    case AG_ACT_SILU: return "silu";
+    }
+    return NULL;
+}
+
+ag_tensor *ag_activate_(ag_arena *A, ag_tensor *x, ag_activation act) {
+    if (!x) return NULL;
+    switch (act) {
+    case AG_ACT_GELU: return ag_gelu_(A, x);
+    case AG_ACT_GELU_TANH: return ag_gelu_tanh_(A, x);
+    case AG_ACT_RELU: return ag_relu_(A, x);
+    case AG_ACT_SILU: return ag_silu_(A, x);
+    }
+    ag__fail("activate", "unknown activation %d for x %s (expected AG_ACT_GELU, "
+             "AG_ACT_GELU_TANH, AG_ACT_RELU or AG_ACT_SILU)", (int)act, ag__shp(x));
+    return NULL;
+}
+
+static bool dropout_ok(double p) { return p >= 0.0 && p < 1.0; }
+
+/* ---- causal self-attention ------------------------------------------------------ */
+
+static ag_tensor *attention_forward(ag_module *m, ag_arena *A, ag_tensor *x) {
+    return ag_nn_attention_forward_(A, (ag_nn_attention *)m, x);
+}
+
+static void attention_describe(const ag_module *m, char *buf, size_t size) {
+    const ag_nn_attention *a = (const ag_nn_attention *)m;
+    snprintf(buf, size, "n_embd=%lld, n_head=%lld, dropout=%g", (long long)a->n_embd,
+             (long long)a->n_head, a->dropout);
+}
+
+const ag_module_type ag_nn_attention_type = {"CausalSelfAttention", attention_forward,
+                                             attention_describe};
+
+/* A Linear(n, n, bias) registered under name; NULL on failure. */
+static ag_nn_linear *add_linear(ag_module *parent, ag_rng *r, const char *name, int64_t in,
+                                int64_t out, bool bias) {
+    ag_nn_linear *l = ag_nn_linear_new_(parent->arena, r, in, out, bias);
+    return l && ag_module_add_child_(parent, name, &l->base) ? l : NULL;
+}
+
+/* A Dropout(p) seeded from r, registered under name (so train/eval reaches it). */
+static ag_nn_dropout *add_dropout(ag_module *parent, ag_rng *r, const char *name, double p) {
+    ag_nn_dropout *d = ag_nn_dropout_new_(parent->arena, p, ag_rng_u64(r));
+    return d && ag_module_add_child_(parent, name, &d->base) ? d : NULL;
+}
+
+ag_nn_attention *ag_nn_attention_new_(ag_arena *P, ag_rng *r, int64_t n_embd, int64_t n_head,
+                                      bool bias, double dropout) {
+    if (!P || !r || n_embd <= 0 || n_head <= 0 || n_embd % n_head != 0 ||
+        !dropout_ok(dropout)) {
+        ag__fail("nn_attention_new",
+                 "CausalSelfAttention(n_embd=%lld, n_head=%lld, dropout=%g): expected an arena, "
+                 "an rng, n_embd > 0 divisible by n_head > 0 and 0 <= dropout < 1",
+                 (long long)n_embd, (long long)n_head, dropout);
+        return NULL;
+    }
+    ag_nn_attention *a = ag_arena_calloc(P, sizeof *a);
+    if (!a) return NULL;
+    ag_module_init(&a->base, &ag_nn_attention_type, P);
+    a->n_embd = n_embd;
+    a->n_head = n_head;
+    a->dropout = dropout;
+    if (!(a->q_proj = add_linear(&a->base, r, "q_proj", n_embd, n_embd, bias)) ||
+        !(a->k_proj = add_linear(&a->base, r, "k_proj", n_embd, n_embd, bias)) ||
+        !(a->v_proj = add_linear(&a->base, r, "v_proj", n_embd, n_embd, bias)) ||
+        !(a->o_proj = add_linear(&a->base, r, "o_proj", n_embd, n_embd, bias)) ||
+        !(a->attn_drop = add_dropout(&a->base, r, "attn_drop", dropout)) ||
+        !(a->resid_drop = add_dropout(&a->base, r, "resid_drop", dropout)))
+        return NULL;
+    return a;
+}
+
+/* The i32 [T,T] mask that is 1 where key j lies in query i's future (j > i). */
+static ag_tensor *causal_mask(ag_arena *A, int64_t T) {
+    ag_tensor *mask = ag_empty_(A, AG_I32, 2, (const int64_t[]){T, T});
+    if (!mask) return NULL;
+    int32_t *pm = mask->data;
+    for (int64_t i = 0; i < T; i++)
+        for (int64_t j = 0; j < T; j++) pm[i * T + j] = j > i;
+    return mask;
+}
+
+ag_tensor *ag_nn_attention_forward_(ag_arena *A, ag_nn_attention *m, ag_tensor *x) {
+    if (!m || !x) return NULL;
+    if (!ag__check_float("nn_attention_forward", x)) return NULL;
+    const int64_t C = m->n_embd, H = m->n_head, hd = C / H;
+    if ((x->ndim != 2 && x->ndim != 3) || x->shape[x->ndim - 1] != C) {
+        ag__fail("nn_attention_forward", "x %s: expected [B, T, %lld] or [T, %lld] (n_embd = %lld)",
+                 ag__shp(x), (long long)C, (long long)C, (long long)C);
+        return NULL;
+    }
+    const int64_t B = x->ndim == 3 ? x->shape[0] : 1, T = x->shape[x->ndim - 2];
+    const int64_t heads[4] = {B, T, H, hd};
+
+    /* projections, heads split: q, v [B,H,T,hd]; k^T [B,H,hd,T] */
+    ag_tensor *q = ag_reshape_(A, ag_nn_linear_forward_(A, m->q_proj, x), 4, heads);
+    ag_tensor *k = ag_reshape_(A, ag_nn_linear_forward_(A, m->k_proj, x), 4, heads);
+    ag_tensor *v = ag_reshape_(A, ag_nn_linear_forward_(A, m->v_proj, x), 4, heads);
+    q = ag_transpose_(A, q, 1, 2);
+    ag_tensor *kt = ag_permute_(A, k, (const int[]){0, 2, 3, 1});
+    v = ag_transpose_(A, v, 1, 2);
+
+    /* attention weights [B,H,T,T]: scaled scores, the future masked out, softmax */
+    ag_tensor *att = ag_mul_scalar_(A, ag_matmul_(A, q, kt), 1.0 / sqrt((double)hd));
+    att = ag_masked_fill_(A, att, causal_mask(A, T), -INFINITY);
+    att = ag_softmax_(A, att, -1);
+    att = ag_nn_dropout_forward_(A, m->attn_drop, att);
+
+    /* weighted values, heads joined back: [B,H,T,hd] -> [B,T,H,hd] -> x's shape */
+    ag_tensor *y = ag_transpose_(A, ag_matmul_(A, att, v), 1, 2);
+    y = ag_reshape_(A, y, x->ndim, x->shape);
+    y = ag_nn_linear_forward_(A, m->o_proj, y);
+    return ag_nn_dropout_forward_(A, m->resid_drop, y);
+}
+
+/* ---- MLP ------------------------------------------------------------------------- */
+
+static ag_tensor *mlp_forward(ag_module *m, ag_arena *A, ag_tensor *x) {
+    return ag_nn_mlp_forward_(A, (ag_nn_mlp *)m, x);
+}
+
+static void mlp_describe(const ag_module *m, char *buf, size_t size) {
+    snprintf(buf, size, "act=%s", act_name(((const ag_nn_mlp *)m)->act));
+}
+
+const ag_module_type ag_nn_mlp_type = {"MLP", mlp_forward, mlp_describe};
+
+ag_nn_mlp *ag_nn_mlp_new_(ag_arena *P, ag_rng *r, int64_t n_embd, int64_t n_hidden,
+                          ag_activation act, bool bias, double dropout) {
+    if (!P || !r || n_embd <= 0 || n_hidden <= 0 || !act_name(act) || !dropout_ok(dropout)) {
+        ag__fail("nn_mlp_new",
+                 "MLP(n_embd=%lld, n_hidden=%lld, act=%d, dropout=%g): expected an arena, an "
+                 "rng, sizes > 0, a known activation and 0 <= dropout < 1",
+                 (long long)n_embd, (long long)n_hidden, (int)act, dropout);
+        return NULL;
+    }
+    ag_nn_mlp *m = ag_arena_calloc(P, sizeof *m);
+    if (!m) return NULL;
+    ag_module_init(&m->base, &ag_nn_mlp_type, P);
+    m->act = act;
+    if (!(m->up_proj = add_linear(&m->base, r, "up_proj", n_embd, n_hidden, bias)) ||
+        !(m->down_proj = add_linear(&m->base, r, "down_proj", n_hidden, n_embd, bias)) ||
+        !(m->drop = add_dropout(&m->base, r, "drop", dropout)))
+        return NULL;
+    return m;
+}
+
+ag_tensor *ag_nn_mlp_forward_(ag_arena *A, ag_nn_mlp *m, ag_tensor *x) {
+    if (!m || !x) return NULL;
+    ag_tensor *h = ag_activate_(A, ag_nn_linear_forward_(A, m->up_proj, x), m->act);
+    return ag_nn_dropout_forward_(A, m->drop, ag_nn_linear_forward_(A, m->down_proj, h));
+}
+
+/* ---- norms ------------------------------------------------------------------------ */
+
+ag_module *ag_norm_new_(ag_arena *P, ag_norm_choice c, int64_t n) {
+    if (!P || n <= 0 || (!c.layernorm && (unsigned)c.kind >= (unsigned)AG_RMSNORM_KINDS)) {
+        ag__fail("norm_new", "%s over %lld features: expected an arena, n > 0 and a known kind",
+                 c.layernorm ? "LayerNorm" : "RMSNorm", (long long)n);
+        return NULL;
+    }
+    if (c.layernorm) {
+        ag_nn_layernorm *ln = ag_nn_layernorm_new_(P, 1, &n, isnan(c.eps) ? 1e-5 : c.eps, true,
+                                                   true);
+        return ln ? &ln->base : NULL;
+    }
+    ag_nn_rmsnorm *rn = ag_nn_rmsnorm_new_(P, c.kind, 1, &n, c.eps, true);
+    return rn ? &rn->base : NULL;
+}
+
+/* ---- the block -------------------------------------------------------------------- */
+
+static ag_tensor *block_forward(ag_module *m, ag_arena *A, ag_tensor *x) {
+    return ag_nn_block_forward_(A, (ag_nn_block *)m, x);
+}
+
+const ag_module_type ag_nn_block_type = {"Block", block_forward, NULL};
+
+ag_nn_block *ag_nn_block_new_(ag_arena *P, ag_rng *r, const ag_block_config *c) {
+    if (!P || !r || !c) {
+        ag__fail("nn_block_new", "expected an arena, an rng and a config");
+        return NULL;
+    }
+    if (c->n_embd <= 0 || c->n_head <= 0 || c->n_embd % c->n_head != 0 || c->n_hidden < 0 ||
+        !act_name(c->act) || !dropout_ok(c->dropout)) {
+        ag__fail("nn_block_new",
+                 "Block(n_embd=%lld, n_head=%lld, n_hidden=%lld, act=%d, dropout=%g): expected "
+                 "n_embd > 0 divisible by n_head > 0, n_hidden >= 0, a known activation and "
+                 "0 <= dropout < 1",
+                 (long long)c->n_embd, (long long)c->n_head, (long long)c->n_hidden, (int)c->act,
+                 c->dropout);
+        return NULL;
+    }
+    ag_nn_block *b = ag_arena_calloc(P, sizeof *b);
+    if (!b) return NULL;
+    ag_module_init(&b->base, &ag_nn_block_type, P);
+    const int64_t n_hidden = c->n_hidden ? c->n_hidden : 4 * c->n_embd;
+    if (!(b->input_layernorm = ag_norm_new_(P, c->norm, c->n_embd)) ||
+        !ag_module_add_child_(&b->base, "input_layernorm", b->input_layernorm))
+        return NULL;
+    if (!(b->self_attn = ag_nn_attention_new_(P, r, c->n_embd, c->n_head, c->bias, c->dropout)) ||
+        !ag_module_add_child_(&b->base, "self_attn", &b->self_attn->base))
+        return NULL;
+    if (!(b->post_attention_layernorm = ag_norm_new_(P, c->norm, c->n_embd)) ||
+        !ag_module_add_child_(&b->base, "post_attention_layernorm", b->post_attention_layernorm))
+        return NULL;
+    if (!(b->mlp = ag_nn_mlp_new_(P, r, c->n_embd, n_hidden, c->act, c->bias, c->dropout)) ||
+        !ag_module_add_child_(&b->base, "mlp", &b->mlp->base))
+        return NULL;
+    return b;
+}
+
+ag_tensor *ag_nn_block_forward_(ag_arena *A, ag_nn_block *m, ag_tensor *x) {
+    if (!m || !x) return NULL;
+    /* x = x + self_attn(input_layernorm(x)) */
+    ag_tensor *h = ag_module_forward_(m->input_layernorm, A, x);
+    h = ag_add_(A, x, ag_nn_attention_forward_(A, m->self_attn, h));
+    /* x = x + mlp(post_attention_layernorm(x)) */
+    ag_tensor *f = ag_module_forward_(m->post_attention_layernorm, A, h);
+    return ag_add_(A, h, ag_nn_mlp_forward_(A, m->mlp, f));
+}

@@ -1,0 +1,135 @@
+/* nn/linear.c — F.linear as one op, and the nn.Linear module.
+ *
+ * x is viewed as rows [M, in] (M = product of the leading dims):
+ *   forward   Y[M,out]  = X[M,in] W[out,in]^T (+ b)     one gemm, W read transposed
+ *   backward  dX[M,in]  += dY[M,out] W[out,in]           gemm
+ *             dW[out,in] += dY^T X                       gemm (sums over M)
+ *             db[out]   += sum over rows of dY
+ * so neither pass copies or transposes W.
+ */
+#include <math.h>
+
+#include "ag/nn.h"
+#include "internal.h"
+
+static void linear_backward(ag_tensor *out) {
+    ag_tensor *x = out->src[0], *w = out->src[1], *b = out->nsrc > 2 ? out->src[2] : NULL;
+    const int64_t in = w->shape[1], nout = w->shape[0], M = ag__numel(x->ndim - 1, x->shape);
+    ag_tensor *gx = ag__grad_buf(x), *gw = ag__grad_buf(w), *gb = b ? ag__grad_buf(b) : NULL;
+    const ag_tensor *g = out->grad;
+    if (M == 0) return;
+    if (gx) ag__gemm(false, false, M, in, nout, 1.0, g->data, nout, w->data, in, 1.0, gx->data, in,
+                     out->dtype);
+    if (gw) ag__gemm(true, false, nout, in, M, 1.0, g->data, nout, x->data, in, 1.0, gw->data, in,
+                     out->dtype);
+    if (gb) {
+        AG_DISPATCH(out->dtype, T, {
+            const T *pg = g->data;
+            T *pb = gb->data;
+            for (int64_t j = 0; j < nout; j++) {
+                double s = 0;
+                for (int64_t i = 0; i < M; i++) s += pg[i * nout + j];
+                pb[j] += (T)s;
+            }
+        });
+    }
+}
+
+static const ag_op LINEAR = {"linear", linear_backward};
+
+static bool linear_args_ok(const ag_tensor *x, const ag_tensor *w, const ag_tensor *b) {
+    if (!ag__check_float("linear", x) || !ag__check_float("linear", w) ||
+        (b && !ag__check_float("linear", b)))
+        return false;
+    if (w->ndim != 2) {
+        ag__fail("linear", "weight %s must be 2-d [out_features, in_features]", ag__shp(w));
+        return false;
+    }
+    if (x->ndim < 1 || x->shape[x->ndim - 1] != w->shape[1]) {
+        ag__fail("linear", "input %s must end in in_features = %lld to match weight %s",
+                 ag__shp(x), (long long)w->shape[1], ag__shp(w));
+        return false;
+    }
+    if (b && (b->ndim != 1 || b->shape[0] != w->shape[0])) {
+        ag__fail("linear", "bias %s must be [%lld] to match weight %s", ag__shp(b),
+                 (long long)w->shape[0], ag__shp(w));
+        return false;
+    }
+    return true;
+}
+
+ag_tensor *ag_linear_(ag_arena *A, ag_tensor *x, ag_tensor *weight, ag_tensor *bias) {
+    if (!x || !weight) return NULL;
+    if (!linear_args_ok(x, weight, bias)) return NULL;
+    ag_dtype dt = ag__promote(x->dtype, weight->dtype);
+    if (bias) dt = ag__promote(dt, bias->dtype);
+    const ag_dtype ct = dt == AG_BF16 ? AG_F32 : dt;
+    ag_tensor *xc = ag__as(A, x, ct), *wc = ag__as(A, weight, ct);
+    ag_tensor *bc = bias ? ag__as(A, bias, ct) : NULL;
+    if (!xc || !wc || (bias && !bc)) return NULL;
+    const int64_t in = weight->shape[1], nout = weight->shape[0];
+    const int64_t M = ag__numel(x->ndim - 1, x->shape);
+    int64_t shape[AG_MAX_DIMS];
+    for (int d = 0; d < x->ndim - 1; d++) shape[d] = x->shape[d];
+    shape[x->ndim - 1] = nout;
+    ag_tensor *y = ag__result(A, ct, x->ndim, shape);
+    if (!y) return NULL;
+    if (M > 0 && nout > 0)
+        ag__gemm(false, true, M, nout, in, 1.0, xc->data, in, wc->data, in, 0.0, y->data, nout, ct);
+    if (bc) {
+        AG_DISPATCH(ct, T, {
+            const T *pb = bc->data;
+            T *py = y->data;
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t j = 0; j < nout; j++) py[i * nout + j] += pb[j];
+        });
+    }
+    ag__record(y, &LINEAR, bc ? 3 : 2, (ag_tensor *[]){xc, wc, bc});
+    return ag__as(A, y, dt);
+}
+
+/* ---- nn.Linear ------------------------------------------------------------- */
+
+static ag_tensor *linear_forward(ag_module *m, ag_arena *A, ag_tensor *x) {
+    return ag_nn_linear_forward_(A, (ag_nn_linear *)m, x);
+}
+
+static void linear_describe(const ag_module *m, char *buf, size_t size) {
+    const ag_nn_linear *l = (const ag_nn_linear *)m;
+    snprintf(buf, size, "in_features=%lld, out_features=%lld, bias=%s",
+             (long long)l->in_features, (long long)l->out_features, l->bias ? "true" : "false");
+}
+
+const ag_module_type ag_nn_linear_type = {"Linear", linear_forward, linear_describe};
+
+ag_nn_linear *ag_nn_linear_new_(ag_arena *P, ag_rng *r, int64_t in_features,
+                                int64_t out_features, bool bias) {
+    if (!P || !r || in_features < 0 || out_features < 0) {
+        ag__fail("nn_linear_new", "Linear(%lld, %lld): expected an arena, an rng and sizes >= 0",
+                 (long long)in_features, (long long)out_features);
+        return NULL;
+    }
+    ag_nn_linear *l = ag_arena_calloc(P, sizeof *l);
+    if (!l) return NULL;
+    ag_module_init(&l->base, &ag_nn_linear_type, P);
+    l->in_features = in_features;
+    l->out_features = out_features;
+    l->weight = ag_empty_(P, AG_F32, 2, (const int64_t[]){out_features, in_features});
+    /* kaiming_uniform(a = sqrt(5)) is uniform in ±1/sqrt(in), as is the bias */
+    double bound = in_features > 0 ? 1.0 / sqrt((double)in_features) : 0.0;
+    if (!l->weight || !ag_init_uniform_(l->weight, r, -bound, bound) ||
+        !ag_module_add_param_(&l->base, "weight", l->weight))
+        return NULL;
+    if (bias) {
+        l->bias = ag_empty_(P, AG_F32, 1, (const int64_t[]){out_features});
+        if (!l->bias || !ag_init_uniform_(l->bias, r, -bound, bound) ||
+            !ag_module_add_param_(&l->base, "bias", l->bias))
+            return NULL;
+    }
+    return l;
+}
+
+ag_tensor *ag_nn_linear_forward_(ag_arena *A, ag_nn_linear *m, ag_tensor *x) {
+    if (!m || !x) return NULL;
+    return ag_linear_(A, x, m->weight, m->bias);
+}

@@ -1,0 +1,319 @@
+/* nn/module.c — the module base: named parameters and children, dotted
+ * names, counts, modes, casting, and the printed tree (see ag/module.h).
+ *
+ * Entries live in arrays in the module's arena that double when full (the
+ * old array is simply left behind: modules are built once). Walks over the
+ * tree recurse: trees are a few levels deep, unlike autograd graphs.
+ */
+#include <string.h>
+
+#include "ag/nn.h"
+#include "internal.h"
+
+#define PATH_MAX_LEN 512
+
+void ag_module_init(ag_module *m, const ag_module_type *type, ag_arena *P) {
+    memset(m, 0, sizeof *m);
+    m->type = type;
+    m->arena = P;
+    m->training = true;
+}
+
+static const ag_module_entry *find(const ag_module_entry *e, int n, const char *name,
+                                   size_t len) {
+    for (int i = 0; i < n; i++)
+        if (strlen(e[i].name) == len && strncmp(e[i].name, name, len) == 0) return &e[i];
+    return NULL;
+}
+
+/* Checks a new local name; reports and returns false when it cannot be used. */
+static bool name_ok(const char *op, ag_module *m, const char *name) {
+    const char *type = m->type ? m->type->name : "module";
+    if (!name || !name[0] || strchr(name, '.')) {
+        ag__fail(op, "%s: name \"%s\" must be non-empty and without dots", type,
+                 name ? name : "(null)");
+        return false;
+    }
+    size_t len = strlen(name);
+    if (find(m->params, m->nparams, name, len) || find(m->children, m->nchildren, name, len)) {
+        ag__fail(op, "%s already has an entry named \"%s\"", type, name);
+        return false;
+    }
+    return true;
+}
+
+/* Appends an entry to *arr (growing it in the arena); false when out of memory. */
+static bool append(ag_arena *P, ag_module_entry **arr, int *n, int *cap, ag_module_entry e) {
+    if (*n == *cap) {
+        int ncap = *cap ? 2 * *cap : 4;
+        ag_module_entry *a = ag_arena_alloc(P, (size_t)ncap * sizeof *a);
+        if (!a) return false;
+        if (*n) memcpy(a, *arr, (size_t)*n * sizeof *a);
+        *arr = a;
+        *cap = ncap;
+    }
+    size_t len = strlen(e.name) + 1;
+    char *copy = ag_arena_alloc(P, len);
+    if (!copy) return false;
+    memcpy(copy, e.name, len);
+    e.name = copy;
+    (*arr)[(*n)++] = e;
+    return true;
+}
+
+bool ag_module_add_param_(ag_module *m, const char *name, ag_tensor *t) {
+    if (!m || !t) {
+        ag__fail("module_add_param", "module or tensor is NULL (parameter \"%s\")",
+                 name ? name : "(null)");
+        return false;
+    }
+    if (!name_ok("module_add_param", m, name)) return false;
+    if (t->op || !ag_dtype_is_float(t->dtype)) {
+        ag__fail("module_add_param", "parameter \"%s\" %s %s must be a float leaf tensor", name,
+                 ag_dtype_name(t->dtype), ag__shp(t));
+        return false;
+    }
+    if (!append(m->arena, &m->params, &m->nparams, &m->params_cap,
+                (ag_module_entry){name, t, NULL}))
+        return false;
+    t->requires_grad = true;
+    if (!t->name) t->name = m->params[m->nparams - 1].name;
+    return true;
+}
+
+bool ag_module_add_child_(ag_module *m, const char *name, ag_module *child) {
+    if (!m || !child) {
+        ag__fail("module_add_child", "module or child is NULL (child \"%s\")",
+                 name ? name : "(null)");
+        return false;
+    }
+    if (!name_ok("module_add_child", m, name)) return false;
+    return append(m->arena, &m->children, &m->nchildren, &m->children_cap,
+                  (ag_module_entry){name, NULL, child});
+}
+
+ag_tensor *ag_module_forward_(ag_module *m, ag_arena *A, ag_tensor *x) {
+    if (!m || !x) return NULL;
+    if (!m->type || !m->type->forward) {
+        ag__fail("module_forward", "%s has no forward of one input",
+                 m->type ? m->type->name : "an untyped module");
+        return NULL;
+    }
+    return m->type->forward(m, A, x);
+}
+
+/* ---- walking the tree ----------------------------------------------------- */
+
+static void visit(ag_module *m, char *path, size_t len, ag_param_visitor fn, void *ud) {
+    for (int i = 0; i < m->nparams; i++) {
+        snprintf(path + len, PATH_MAX_LEN - len, "%s%s", len ? "." : "", m->params[i].name);
+        ag_named_param p = {path, m->params[i].param, m, m->params[i].name};
+        fn(&p, ud);
+    }
+    for (int i = 0; i < m->nchildren; i++) {
+        int n = snprintf(path + len, PATH_MAX_LEN - len, "%s%s", len ? "." : "",
+                         m->children[i].name);
+        size_t next = len + (size_t)n < PATH_MAX_LEN ? len + (size_t)n : PATH_MAX_LEN - 1;
+        visit(m->children[i].child, path, next, fn, ud);
+    }
+    path[len] = '\0';
+}
+
+void ag_module_visit_params(ag_module *m, ag_param_visitor fn, void *userdata) {
+    if (!m || !fn) return;
+    char path[PATH_MAX_LEN] = "";
+    visit(m, path, 0, fn, userdata);
+}
+
+static void count_one(const ag_named_param *p, void *ud) {
+    (*(int *)ud)++;
+    (void)p;
+}
+
+typedef struct {
+    ag_arena *A;
+    ag_named_param *out;
+    int n;
+    bool ok;
+} collector;
+
+static void collect_one(const ag_named_param *p, void *ud) {
+    collector *c = ud;
+    size_t len = strlen(p->name) + 1;
+    char *name = ag_arena_alloc(c->A, len);
+    if (!name) {
+        c->ok = false;
+        return;
+    }
+    memcpy(name, p->name, len);
+    c->out[c->n] = *p;
+    c->out[c->n++].name = name;
+}
+
+int ag_module_parameters(ag_module *m, ag_arena *A, ag_named_param **out) {
+    if (!m || !A || !out) return -1;
+    int n = 0;
+    ag_module_visit_params(m, count_one, &n);
+    collector c = {A, ag_arena_alloc(A, (size_t)(n ? n : 1) * sizeof *c.out), 0, true};
+    if (!c.out) return -1;
+    ag_module_visit_params(m, collect_one, &c);
+    *out = c.out;
+    return c.ok ? c.n : -1;
+}
+
+/* Follows a dotted path through children; returns the module holding the
+ * last component and sets *last to it. */
+static ag_module *walk(ag_module *m, const char *path, const char **last) {
+    for (;;) {
+        const char *dot = strchr(path, '.');
+        if (!dot) {
+            *last = path;
+            return m;
+        }
+        const ag_module_entry *e = find(m->children, m->nchildren, path, (size_t)(dot - path));
+        if (!e) return NULL;
+        m = e->child;
+        path = dot + 1;
+    }
+}
+
+ag_tensor *ag_module_param(ag_module *m, const char *path) {
+    const char *last;
+    if (!m || !path || !(m = walk(m, path, &last))) return NULL;
+    const ag_module_entry *e = find(m->params, m->nparams, last, strlen(last));
+    return e ? e->param : NULL;
+}
+
+ag_module *ag_module_child(ag_module *m, const char *path) {
+    const char *last;
+    if (!m || !path || !(m = walk(m, path, &last))) return NULL;
+    const ag_module_entry *e = find(m->children, m->nchildren, last, strlen(last));
+    return e ? e->child : NULL;
+}
+
+typedef struct {
+    int64_t all, trainable;
+} counts;
+
+static void count_elements(const ag_named_param *p, void *ud) {
+    counts *c = ud;
+    c->all += p->tensor->numel;
+    if (p->tensor->requires_grad) c->trainable += p->tensor->numel;
+}
+
+static counts count(ag_module *m) {
+    counts c = {0, 0};
+    ag_module_visit_params(m, count_elements, &c);
+    return c;
+}
+
+int64_t ag_module_num_params(ag_module *m) { return count(m).all; }
+int64_t ag_module_num_trainable(ag_module *m) { return count(m).trainable; }
+
+static void set_requires_grad(const ag_named_param *p, void *ud) {
+    p->tensor->requires_grad = *(const bool *)ud;
+}
+
+void ag_module_requires_grad(ag_module *m, bool on) {
+    ag_module_visit_params(m, set_requires_grad, &on);
+}
+
+static void zero_grad(const ag_named_param *p, void *ud) {
+    (void)ud;
+    ag_zero_grad(p->tensor);
+}
+
+void ag_module_zero_grad(ag_module *m) { ag_module_visit_params(m, zero_grad, NULL); }
+
+void ag_module_train(ag_module *m, bool on) {
+    if (!m) return;
+    m->training = on;
+    for (int i = 0; i < m->nchildren; i++) ag_module_train(m->children[i].child, on);
+}
+
+/* ---- casting -------------------------------------------------------------- */
+
+/* Converts t to dt in place: new data in t's arena, same header. */
+static bool retype(ag_tensor *t, ag_dtype dt) {
+    if (t->dtype == dt) return true;
+    ag_tensor *c = ag_cast_(t->arena, t, dt);
+    if (!c) return false;
+    t->dtype = dt;
+    t->data = c->data;
+    t->grad = NULL;
+    return true;
+}
+
+static bool cast_tree(ag_module *m, ag_dtype dt) {
+    /* half-precision casts keep registered norm layers in f32 */
+    ag_dtype mine = dt == AG_BF16 && ag_module_is_norm(m) ? AG_F32 : dt;
+    bool was = ag_set_grad_enabled(false);
+    bool ok = true;
+    for (int i = 0; i < m->nparams && ok; i++) ok = retype(m->params[i].param, mine);
+    ag_set_grad_enabled(was);
+    for (int i = 0; i < m->nchildren && ok; i++) ok = cast_tree(m->children[i].child, dt);
+    return ok;
+}
+
+bool ag_module_cast_(ag_module *m, ag_dtype dt) {
+    if (!m) return false;
+    if (!ag_dtype_is_float(dt)) {
+        ag__fail("module_cast", "cannot cast %s to %s: expected f32, f64 or bf16",
+                 m->type ? m->type->name : "module", ag_dtype_name(dt));
+        return false;
+    }
+    return cast_tree(m, dt);
+}
+
+/* ---- printing ------------------------------------------------------------- */
+
+static void print_tree(FILE *f, ag_module *m, const char *name, int depth) {
+    char args[256] = "";
+    if (m->type && m->type->describe) m->type->describe(m, args, sizeof args);
+    fprintf(f, "%*s", 2 * depth, "");
+    if (name) fprintf(f, "(%s): ", name);
+    fprintf(f, "%s(", m->type ? m->type->name : "Module");
+    const char *tags = ag_module_is_norm(m) ? " [norm]" : "";
+    int64_t n = ag_module_num_params(m);
+    if (m->nchildren == 0) {
+        fprintf(f, "%s)", args);
+        if (n) fprintf(f, "  %lld params", (long long)n);
+        fprintf(f, "%s\n", tags);
+        return;
+    }
+    fprintf(f, "%s%s\n", args, tags);
+    for (int i = 0; i < m->nparams; i++)
+        fprintf(f, "%*s(%s): Parameter%s\n", 2 * depth + 2, "", m->params[i].name,
+                ag__shp(m->params[i].param));
+    for (int i = 0; i < m->nchildren; i++)
+        print_tree(f, m->children[i].child, m->children[i].name, depth + 1);
+    fprintf(f, "%*s)\n", 2 * depth, "");
+}
+
+void ag_module_print(FILE *f, ag_module *m) {
+    if (!f || !m) return;
+    print_tree(f, m, NULL, 0);
+    counts c = count(m);
+    fprintf(f, "total params: %lld, trainable: %lld\n", (long long)c.all, (long long)c.trainable);
+}
+
+/* ---- a list of modules ---------------------------------------------------- */
+
+static const ag_module_type MODULE_LIST = {"ModuleList", NULL, NULL};
+
+ag_module_list *ag_module_list_new_(ag_arena *P) {
+    if (!P) {
+        ag__fail("module_list_new", "arena is NULL");
+        return NULL;
+    }
+    ag_module_list *l = ag_arena_calloc(P, sizeof *l);
+    if (l) ag_module_init(&l->base, &MODULE_LIST, P);
+    return l;
+}
+
+bool ag_module_list_append_(ag_module_list *l, ag_module *child) {
+    if (!l) return false;
+    char name[24];
+    snprintf(name, sizeof name, "%d", l->base.nchildren);
+    return ag_module_add_child_(&l->base, name, child);
+}
