@@ -281,7 +281,8 @@ static void print_tree(FILE *f, ag_module *m, const char *name, int depth) {
         fprintf(f, "%s\n", tags);
         return;
     }
-    fprintf(f, "%s%s\n", args, tags);
+    fprintf(f, "%s\n", tags);
+    if (args[0]) fprintf(f, "%*s%s\n", 2 * depth + 2, "", args); /* as PyTorch's extra_repr */
     for (int i = 0; i < m->nparams; i++)
         fprintf(f, "%*s(%s): Parameter%s\n", 2 * depth + 2, "", m->params[i].name,
                 ag__shp(m->params[i].param));

@@ -62,12 +62,19 @@ ag_tensor *ag_nn_mlp_forward_(ag_arena *A, ag_nn_mlp *m, ag_tensor *x);
 #define ag_nn_mlp_forward(...) AG_AT(ag_nn_mlp_forward_, __VA_ARGS__)
 extern const ag_module_type ag_nn_mlp_type;
 
-/* Which norm a block uses. */
+/* Which norm a block uses. Write it with the macros below: a zeroed
+ * ag_norm_choice means eps 0, which is a legitimate (if risky) value. */
 typedef struct ag_norm_choice {
     bool layernorm;        /* LayerNorm instead of an RMSNorm kind */
     ag_rmsnorm_kind kind;  /* when !layernorm */
     double eps;            /* AG_EPS_DEFAULT: the kind's (LayerNorm: 1e-5) */
 } ag_norm_choice;
+
+/* Initializers for an RMSNorm kind / LayerNorm with its default eps:
+ *   ag_block_config c = {.n_embd = 64, .n_head = 4, .norm = AG_NORM_RMS(AG_RMSNORM_LLAMA)};
+ * (in an assignment: c.norm = (ag_norm_choice)AG_NORM_LAYERNORM;) */
+#define AG_NORM_RMS(kind) {false, (kind), AG_EPS_DEFAULT}
+#define AG_NORM_LAYERNORM {true, AG_RMSNORM, AG_EPS_DEFAULT}
 
 typedef struct ag_block_config {
     int64_t n_embd, n_head, n_hidden; /* n_hidden 0: 4 n_embd */

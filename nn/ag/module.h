@@ -107,8 +107,9 @@ bool ag_module_cast_(ag_module *m, ag_dtype dt);
 #define ag_module_cast(...) AG_AT(ag_module_cast_, __VA_ARGS__)
 
 /* The module tree in PyTorch's repr style, with the parameter count of each
- * leaf module, norm layers marked "[norm]", a module's own parameters
- * listed with their shapes, and a last line with the totals:
+ * leaf module, norm layers marked "[norm]", a container's description and
+ * own parameters (with their shapes) on lines of their own inside it, and a
+ * last line with the totals:
  *
  *   TinyModel(
  *     (fc): Linear(in_features=4, out_features=8, bias=true)  40 params

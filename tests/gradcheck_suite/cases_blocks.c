@@ -226,7 +226,7 @@ static int make_block(ag_arena *A, ag_rng *r, ag_tensor **in, const ag_block_con
 }
 static int make_block_llama(ag_arena *A, ag_rng *r, ag_tensor **in) {
     ag_block_config c = {.n_embd = 8, .n_head = 2, .act = AG_ACT_GELU, .bias = true,
-                         .norm = {false, AG_RMSNORM_LLAMA, AG_EPS_DEFAULT}};
+                         .norm = AG_NORM_RMS(AG_RMSNORM_LLAMA)};
     return make_block(A, r, in, &c, AG_SHAPE(2, 3, 8), NULL, false);
 }
 static int make_block_rmsnorm_2d(ag_arena *A, ag_rng *r, ag_tensor **in) {
@@ -236,18 +236,18 @@ static int make_block_rmsnorm_2d(ag_arena *A, ag_rng *r, ag_tensor **in) {
 }
 static int make_block_gemma(ag_arena *A, ag_rng *r, ag_tensor **in) {
     ag_block_config c = {.n_embd = 4, .n_head = 1, .n_hidden = 8, .act = AG_ACT_GELU_TANH,
-                         .bias = true, .norm = {false, AG_RMSNORM_GEMMA, AG_EPS_DEFAULT}};
+                         .bias = true, .norm = AG_NORM_RMS(AG_RMSNORM_GEMMA)};
     return make_block(A, r, in, &c, AG_SHAPE(2, 3, 4), NULL, false);
 }
 static int make_block_layernorm(ag_arena *A, ag_rng *r, ag_tensor **in) {
     ag_block_config c = {.n_embd = 8, .n_head = 2, .act = AG_ACT_GELU,
-                         .norm = {true, AG_RMSNORM, AG_EPS_DEFAULT}};
+                         .norm = AG_NORM_LAYERNORM};
     return make_block(A, r, in, &c, AG_SHAPE(2, 3, 8), NULL, false);
 }
 /* LayerNorm with biases everywhere has 16 parameters, more than fit beside
  * x: two cases, the MLP's parameters and the rest. */
 static const ag_block_config LN_BIAS = {.n_embd = 8, .n_head = 2, .act = AG_ACT_GELU,
-                                        .bias = true, .norm = {true, AG_RMSNORM, AG_EPS_DEFAULT}};
+                                        .bias = true, .norm = AG_NORM_LAYERNORM};
 static int make_block_layernorm_bias_a(ag_arena *A, ag_rng *r, ag_tensor **in) {
     return make_block(A, r, in, &LN_BIAS, AG_SHAPE(2, 3, 8), &(param_filter){"mlp.", true},
                       false);
@@ -260,7 +260,7 @@ static int make_block_layernorm_bias_b(ag_arena *A, ag_rng *r, ag_tensor **in) {
 static int make_block_eval(ag_arena *A, ag_rng *r, ag_tensor **in) {
     ag_block_config c = {.n_embd = 8, .n_head = 4, .n_hidden = 16, .act = AG_ACT_GELU,
                          .bias = true, .dropout = 0.1,
-                         .norm = {false, AG_RMSNORM_LLAMA, AG_EPS_DEFAULT}};
+                         .norm = AG_NORM_RMS(AG_RMSNORM_LLAMA)};
     return make_block(A, r, in, &c, AG_SHAPE(1, 5, 8), NULL, true);
 }
 

@@ -293,7 +293,7 @@ START_TEST(attention_shapes_and_names) {
     for (int i = 0; i < n; i++) ck_assert_str_eq(ps[i].name, want[i]);
     ck_assert_int_eq(ag_module_num_params(&m->base), 4 * (16 + 4));
     char *p = printed(A, &m->base);
-    ck_assert_msg(strstr(p, "CausalSelfAttention(n_embd=4, n_head=2") &&
+    ck_assert_msg(strstr(p, "CausalSelfAttention(\n  n_embd=4, n_head=2") &&
                       strstr(p, "(q_proj): Linear(in_features=4, out_features=4, bias=true)") &&
                       strstr(p, "(attn_drop): Dropout(p=0)") && strstr(p, "(resid_drop): Dropout"),
                   "printed:\n%s", p);
@@ -612,7 +612,7 @@ START_TEST(block_parameter_names) {
     }
     char *p = printed(A, &b2->base);
     ck_assert_msg(strstr(p, "Block(") && strstr(p, "(input_layernorm): LlamaRMSNorm(") &&
-                      strstr(p, "(mlp): MLP(act=relu"),
+                      strstr(p, "(mlp): MLP(\n    act=relu"),
                   "printed:\n%s", p);
     ag_arena_free(A);
 }
