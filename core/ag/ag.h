@@ -16,4 +16,7 @@
 /* nn: modules, layers, norms, the norm-layer registry, blocks */
 #include <ag/nn.h>
 
+/* optim: SGD, Adam, AdamW, parameter groups, clipping, schedules */
+#include <ag/optim.h>
+
 #endif

@@ -1,0 +1,49 @@
+/* optim/optim_internal.h — what optim's files share; not installed. */
+#ifndef AG_OPTIM_INTERNAL_H
+#define AG_OPTIM_INTERNAL_H
+
+#include "ag/optim.h"
+
+/* Builds an optimizer of the given kind over the groups after checking them
+ * (optimizer.c). op names the public constructor in reports ("adamw_new");
+ * lr and weight_decay are the options' values that groups inherit. The
+ * caller checks its own options and fills o->adam or o->sgd afterwards. */
+ag_optim *ag__optim_new(const char *op, ag_optim_kind kind, const char *name, ag_arena *P,
+                        const ag_optim_group *groups, int ngroups, double lr,
+                        double weight_decay);
+
+/* Checks a hyperparameter: reports "invalid <what> <v>: expected <range>"
+ * and returns false when v is NAN or outside [lo, hi] (hi_open: [lo, hi)). */
+bool ag__optim_check(const char *op, const char *what, double v, double lo, double hi,
+                     bool hi_open);
+
+/* A zeroed state buffer for param (param's shape, its compute dtype) in
+ * o's arena; NULL when out of memory (reported by the arena). */
+ag_tensor *ag__optim_buffer(ag_optim *o, const ag_tensor *param);
+
+/* The compute dtype of a parameter: f32 for bf16, else its own dtype. */
+static inline ag_dtype ag__optim_dtype(const ag_tensor *p) {
+    return p->dtype == AG_BF16 ? AG_F32 : p->dtype;
+}
+
+/* bf16 <-> f32 as ag_bf16_to_f32 / ag_f32_to_bf16 (round to nearest even,
+ * NaN stays NaN), inline so that the kernels' loops vectorize. */
+static inline float ag__optim_bf16_f32(uint16_t h) {
+    union { uint32_t u; float f; } v = {(uint32_t)h << 16};
+    return v.f;
+}
+static inline uint16_t ag__optim_f32_bf16(float x) {
+    union { float f; uint32_t u; } v = {x};
+    uint32_t u = v.u;
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* One parameter's update with its group's lr and weight decay (adamw.c,
+ * sgd.c): st->step has already been incremented; a bf16 parameter's master
+ * copy exists. Allocates the state it needs on first use; false when out of
+ * memory. */
+bool ag__adam_update(ag_optim *o, ag_optim_state *st, double lr, double weight_decay);
+bool ag__sgd_update(ag_optim *o, ag_optim_state *st, double lr, double weight_decay);
+
+#endif
