@@ -153,19 +153,21 @@ int64_t ag_graph_size(ag_tensor *out) {
 
 /* dst += src (or += 1 when src is NULL); same dtype and numel. */
 static void accumulate(ag_tensor *dst, const ag_tensor *src) {
-    for (int64_t i = 0; i < dst->numel; i++) {
-        double v = src ? ag_get_flat_(src, i) : 1.0;
-        switch (dst->dtype) {
-        case AG_F32: ((float *)dst->data)[i] += (float)v; break;
-        case AG_F64: ((double *)dst->data)[i] += v; break;
-        case AG_BF16: {
-            uint16_t *h = (uint16_t *)dst->data + i;
-            *h = ag_f32_to_bf16(ag_bf16_to_f32(*h) + (float)v);
-            break;
+    const int64_t n = dst->numel;
+    if (dst->dtype == AG_BF16) {
+        uint16_t *h = dst->data;
+        for (int64_t i = 0; i < n; i++) {
+            float v = src ? ag_bf16_to_f32(((const uint16_t *)src->data)[i]) : 1.0f;
+            h[i] = ag_f32_to_bf16(ag_bf16_to_f32(h[i]) + v);
         }
-        default: break;
-        }
+        return;
     }
+    AG_DISPATCH(dst->dtype, T, {
+        T *d = dst->data;
+        const T *s = src ? src->data : NULL;
+        AG_OMP_FOR(n >= AG_PAR_MIN)
+        for (int64_t i = 0; i < n; i++) d[i] += s ? s[i] : (T)1;
+    });
 }
 
 bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out) {
