@@ -5,7 +5,7 @@
 set -euo pipefail
 
 # The demo this script runs: bin/<name>, built from demos/<name with - as _>.c.
-MAIN_DEMO=mlp-demo
+MAIN_DEMO=tinygpt
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
