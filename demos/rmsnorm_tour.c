@@ -1,5 +1,5 @@
 /* demos/rmsnorm_tour.c — a guided run through the exercises of the project's
- * source documents (/work/shared/seeds/000..004), each computed by ag and
+ * source documents (seeds 000..004), each computed by ag and
  * printed with its result and a one-line "why".
  *
  *   rmsnorm-tour [--quick] [--big] [--seed S] [--threads N] [--help]
