@@ -24,6 +24,8 @@
  * demo still succeeds and prints the command that renders the plot.
  */
 #include <ag/ag.h>
+
+#include "common/demo.h"
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -31,8 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 
 static const char *const USAGE =
     "usage: optim-rosenbrock [--opt sgd|adam|adamw] [--lr LR] [--steps N] [--start X,Y]\n"
@@ -136,51 +136,6 @@ static bool run(const config *c, FILE *out, double (*path)[3], char *label, size
 
 /* ---- the plot ------------------------------------------------------------------------ */
 
-/* mkdir -p; false (errno set) on failure. */
-static bool make_dirs(const char *path) {
-    char buf[4096];
-    if (strlen(path) >= sizeof buf) {
-        errno = ENAMETOOLONG;
-        return false;
-    }
-    strcpy(buf, path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char ch = *p;
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return false;
-            *p = ch;
-            if (!ch) break;
-        }
-    }
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* s in single quotes for the shell. */
-static void shell_quote(const char *s, char *out, size_t n) {
-    size_t k = 0;
-    if (k + 1 < n) out[k++] = '\'';
-    for (; *s && k + 5 < n; s++) {
-        if (*s == '\'') {
-            memcpy(out + k, "'\\''", 4);
-            k += 4;
-        } else {
-            out[k++] = *s;
-        }
-    }
-    if (k + 1 < n) out[k++] = '\'';
-    out[k] = '\0';
-}
-
-static FILE *open_in(const char *dir, const char *name) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) fprintf(stderr, "optim-rosenbrock: cannot write %s: %s\n", path, strerror(errno));
-    return f;
-}
-
 enum { NOPT = 3 };
 static const char *const OPTS[NOPT] = {"sgd", "adam", "adamw"};
 static const char *const COLORS[NOPT] = {"#1f4fbf", "#f0a030", "#8e1c8e"};
@@ -190,7 +145,7 @@ static const char *const STYLES[NOPT] = {"lw 2", "lw 6", "lw 2 dt (5, 3)"};
 
 /* Writes the .dat and .gp files and runs gnuplot. */
 static bool plot(const char *dir, const config *chosen) {
-    if (!make_dirs(dir)) {
+    if (!ag_demo_make_dirs(dir)) {
         fprintf(stderr, "optim-rosenbrock: cannot create %s: %s\n", dir, strerror(errno));
         return false;
     }
@@ -207,7 +162,7 @@ static bool plot(const char *dir, const config *chosen) {
             return false;
         }
     }
-    FILE *f = open_in(dir, "rosenbrock.dat");
+    FILE *f = ag_demo_open("optim-rosenbrock", dir, "rosenbrock.dat");
     if (!f) return false;
     fprintf(f, "# optim-rosenbrock paths: f(x,y) = (1-x)^2 + 100 (y-x^2)^2, from (%.17g, %.17g)\n",
             chosen->x0, chosen->y0);
@@ -227,7 +182,7 @@ static bool plot(const char *dir, const config *chosen) {
             x0 = fmin(x0, px - 0.1), x1 = fmax(x1, px + 0.1);
             y0 = fmin(y0, py - 0.1), y1 = fmax(y1, py + 0.1);
         }
-    f = open_in(dir, "rosenbrock.gp");
+    f = ag_demo_open("optim-rosenbrock", dir, "rosenbrock.gp");
     if (!f) {
         for (int k = 0; k < NOPT; k++) free(paths[k]);
         return false;
@@ -274,26 +229,14 @@ static bool plot(const char *dir, const config *chosen) {
     fclose(f);
     for (int k = 0; k < NOPT; k++) free(paths[k]);
 
-    char q[4200], cmd[4300], line[4400];
-    shell_quote(dir, q, sizeof q);
-    snprintf(cmd, sizeof cmd, "cd %s && gnuplot rosenbrock.gp", q);
-    snprintf(line, sizeof line, "(%s) 2>&1", cmd);
-    fflush(stdout);
-    FILE *p = popen(line, "r");
-    int status = -1;
-    char out[2048] = "";
-    if (p) {
-        size_t got = fread(out, 1, sizeof out - 1, p);
-        out[got] = '\0';
-        status = pclose(p);
-    }
-    if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    char cmd[4400], why[256];
+    int status = ag_demo_gnuplot(dir, "rosenbrock.gp", cmd, sizeof cmd, why, sizeof why);
+    if (status == 0)
         fprintf(stderr, "plot: %s/rosenbrock.png (paths in %s/rosenbrock.dat)\n", dir, dir);
-    else if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 127)
+    else if (status == 127)
         fprintf(stderr, "plot: gnuplot not found; to render it: %s\n", cmd);
     else
-        fprintf(stderr, "plot: gnuplot failed (%s); to render it: %s\n",
-                out[0] ? strtok(out, "\n") : "no output", cmd);
+        fprintf(stderr, "plot: gnuplot failed (%s); to render it: %s\n", why, cmd);
     return true;
 }
 
@@ -302,14 +245,6 @@ static bool plot(const char *dir, const config *chosen) {
 static void print_error(const char *message, void *userdata) {
     (void)userdata;
     fprintf(stderr, "%s\n", message);
-}
-
-/* A whole-string double; false for junk. */
-static bool parse_double(const char *s, double *v) {
-    char *end;
-    errno = 0;
-    *v = strtod(s, &end);
-    return end != s && *end == '\0' && errno == 0;
 }
 
 int main(int argc, char **argv) {
@@ -333,19 +268,19 @@ int main(int argc, char **argv) {
             c.opt = optarg;
             ok = !strcmp(optarg, "sgd") || !strcmp(optarg, "adam") || !strcmp(optarg, "adamw");
             break;
-        case 'l': ok = parse_double(optarg, &c.lr); break;
+        case 'l': ok = ag_demo_parse_double(optarg, &c.lr); break;
         case 's': {
             long v = strtol(optarg, &end, 10);
             ok = end != optarg && *end == '\0' && v >= 0 && v <= 100000000;
             c.steps = (int)v;
             break;
         }
-        case 'm': ok = parse_double(optarg, &c.momentum); break;
+        case 'm': ok = ag_demo_parse_double(optarg, &c.momentum); break;
         case 'n': c.nesterov = true; break;
-        case 'w': ok = parse_double(optarg, &c.weight_decay); break;
-        case '1': ok = parse_double(optarg, &c.beta1); break;
-        case '2': ok = parse_double(optarg, &c.beta2); break;
-        case 'e': ok = parse_double(optarg, &c.eps); break;
+        case 'w': ok = ag_demo_parse_double(optarg, &c.weight_decay); break;
+        case '1': ok = ag_demo_parse_double(optarg, &c.beta1); break;
+        case '2': ok = ag_demo_parse_double(optarg, &c.beta2); break;
+        case 'e': ok = ag_demo_parse_double(optarg, &c.eps); break;
         case 'a': c.amsgrad = true; break;
         case 'S': {
             char buf[256];
@@ -354,7 +289,7 @@ int main(int argc, char **argv) {
             ok = comma != NULL;
             if (ok) {
                 *comma = '\0';
-                ok = parse_double(buf, &c.x0) && parse_double(comma + 1, &c.y0);
+                ok = ag_demo_parse_double(buf, &c.x0) && ag_demo_parse_double(comma + 1, &c.y0);
             }
             break;
         }

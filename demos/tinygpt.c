@@ -26,6 +26,8 @@
  */
 #include <ag/ag.h>
 
+#include "common/demo.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -34,8 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -115,15 +115,6 @@ static bool parse_int(const char *s, int *out, int lo) {
     return true;
 }
 
-static bool parse_double(const char *s, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v)) return false;
-    *out = v;
-    return true;
-}
-
 /* Returns 0 to go on, or an exit status (0 after --help). */
 static int parse_options(int argc, char **argv, options *o) {
     *o = (options){.n_layer = 2, .n_embd = 48, .n_head = 4, .block_size = 16, .batch = 32,
@@ -175,8 +166,8 @@ static int parse_options(int argc, char **argv, options *o) {
             ok = parse_int(optarg, &o->steps, 1);
             o->steps_given = true;
             break;
-        case O_LR: ok = parse_double(optarg, &o->lr) && o->lr > 0; break;
-        case O_WD: ok = parse_double(optarg, &o->weight_decay) && o->weight_decay >= 0; break;
+        case O_LR: ok = ag_demo_parse_double(optarg, &o->lr) && o->lr > 0; break;
+        case O_WD: ok = ag_demo_parse_double(optarg, &o->weight_decay) && o->weight_decay >= 0; break;
         case O_WARMUP: ok = parse_int(optarg, &o->warmup, 0); break;
         case O_SEED: {
             char *end;
@@ -190,7 +181,7 @@ static int parse_options(int argc, char **argv, options *o) {
         case O_GC: ok = parse_int(optarg, &o->gc_every, 0); break;
         case O_GCS: ok = parse_int(optarg, &o->gc_samples, 1) && o->gc_samples <= 64; break;
         case O_SAMPLES: ok = parse_int(optarg, &o->n_samples, 0); break;
-        case O_TEMP: ok = parse_double(optarg, &o->temperature) && o->temperature > 0; break;
+        case O_TEMP: ok = ag_demo_parse_double(optarg, &o->temperature) && o->temperature > 0; break;
         case O_OUT: o->out = optarg; break;
         case 'h':
         case O_HELP: usage(stdout); return -1;
@@ -243,27 +234,6 @@ static void *xmalloc(size_t n) {
         exit(1);
     }
     return p;
-}
-
-/* mkdir -p; false (with errno set) on failure. */
-static bool make_dirs(const char *path) {
-    char buf[4096];
-    if (strlen(path) >= sizeof buf) {
-        errno = ENAMETOOLONG;
-        return false;
-    }
-    strcpy(buf, path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return false;
-            *p = c;
-            if (!c) break;
-        }
-    }
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 /* "1:05" */
@@ -862,34 +832,10 @@ typedef struct {
     double train[1024], val[1024];
 } eval_log;
 
-static FILE *open_out(const char *dir, const char *name) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) fprintf(stderr, "tinygpt: cannot write %s: %s\n", path, strerror(errno));
-    return f;
-}
-
-/* dir quoted for the shell. */
-static void shell_quote(const char *s, char *out, size_t n) {
-    size_t j = 0;
-    if (j + 1 < n) out[j++] = '\'';
-    for (; *s && j + 5 < n; s++) {
-        if (*s == '\'') {
-            memcpy(out + j, "'\\''", 4);
-            j += 4;
-        } else {
-            out[j++] = *s;
-        }
-    }
-    if (j + 1 < n) out[j++] = '\'';
-    out[j] = '\0';
-}
-
 static void write_plots(const char *dir, const step_log *sl, const eval_log *el,
                         const gradchecker *gc, double baseline, const char *title, int steps) {
     const int xmax = steps + (steps + 39) / 40; /* room for the last point */
-    FILE *f = open_out(dir, "loss.dat");
+    FILE *f = ag_demo_open("tinygpt", dir, "loss.dat");
     if (f) {
         fprintf(f, "# tinygpt: %s\n# index 0: step  batch_loss  lr\n", title);
         for (int i = 0; i < sl->n; i++)
@@ -899,7 +845,7 @@ static void write_plots(const char *dir, const step_log *sl, const eval_log *el,
             fprintf(f, "%d %.6f %.6f\n", el->step[i], el->train[i], el->val[i]);
         fclose(f);
     }
-    f = open_out(dir, "loss.gp");
+    f = ag_demo_open("tinygpt", dir, "loss.gp");
     if (f) {
         fprintf(f,
                 "# renders loss.png from loss.dat: gnuplot loss.gp (in this directory)\n"
@@ -919,7 +865,7 @@ static void write_plots(const char *dir, const step_log *sl, const eval_log *el,
                 title, xmax, baseline);
         fclose(f);
     }
-    f = open_out(dir, "gradcheck.dat");
+    f = ag_demo_open("tinygpt", dir, "gradcheck.dat");
     if (f) {
         fprintf(f, "# check  step  worst_rel_err  worst_err_over_tol  then the worst relative "
                    "error of each tensor:\n#");
@@ -933,7 +879,7 @@ static void write_plots(const char *dir, const step_log *sl, const eval_log *el,
         }
         fclose(f);
     }
-    f = open_out(dir, "gradcheck.gp");
+    f = ag_demo_open("tinygpt", dir, "gradcheck.gp");
     if (f) {
         fprintf(f,
                 "# renders gradcheck.png from gradcheck.dat: gnuplot gradcheck.gp (in this directory)\n"
@@ -963,29 +909,14 @@ static void write_plots(const char *dir, const step_log *sl, const eval_log *el,
 
 /* Runs gnuplot on the two scripts; prints the command when it cannot. */
 static void render_plots(const char *dir) {
-    char q[4200], cmd[8600];
-    shell_quote(dir, q, sizeof q);
-    snprintf(cmd, sizeof cmd, "cd %s && gnuplot loss.gp gradcheck.gp", q);
-    char run[8700];
-    snprintf(run, sizeof run, "(%s) 2>&1", cmd);
-    fflush(stdout);
-    FILE *p = popen(run, "r");
-    int status = -1;
-    char out[4096] = "";
-    if (p) {
-        size_t n = fread(out, 1, sizeof out - 1, p);
-        out[n] = '\0';
-        status = pclose(p);
-    }
-    if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    char cmd[4400], why[256];
+    int status = ag_demo_gnuplot(dir, "loss.gp gradcheck.gp", cmd, sizeof cmd, why, sizeof why);
+    if (status == 0)
         printf("plots: %s/loss.png, %s/gradcheck.png\n", dir, dir);
-        return;
-    }
-    if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 127)
+    else if (status == 127)
         printf("plots: gnuplot not found; to render them: %s\n", cmd);
     else
-        printf("plots: gnuplot failed (%s); to render them: %s\n",
-               out[0] ? strtok(out, "\n") : "no output", cmd);
+        printf("plots: gnuplot failed (%s); to render them: %s\n", why, cmd);
 }
 
 /* ---- main ----------------------------------------------------------------------------- */
@@ -1109,12 +1040,12 @@ int main(int argc, char **argv) {
     else
         printf("no gradient checks\n");
 
-    if (!make_dirs(o.out)) {
+    if (!ag_demo_make_dirs(o.out)) {
         fprintf(stderr, "tinygpt: cannot create %s: %s\n", o.out, strerror(errno));
         return 1;
     }
     gradchecker gc;
-    FILE *gclog = open_out(o.out, "gradcheck.txt");
+    FILE *gclog = ag_demo_open("tinygpt", o.out, "gradcheck.txt");
     gc_init(&gc, model, &cfg, o.seed, o.gc_samples, gclog);
 
     step_log sl = {0, o.steps, xmalloc((size_t)o.steps * sizeof(int)),

@@ -1,0 +1,81 @@
+/* demos/common/demo.c — see demo.h. */
+#include "demo.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+bool ag_demo_make_dirs(const char *path) {
+    char buf[4096];
+    if (strlen(path) >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return false;
+    }
+    strcpy(buf, path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return false;
+            *p = c;
+            if (!c) break;
+        }
+    }
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+FILE *ag_demo_open(const char *prog, const char *dir, const char *name) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) fprintf(stderr, "%s: cannot write %s: %s\n", prog, path, strerror(errno));
+    return f;
+}
+
+/* s in single quotes for the shell. */
+static void shell_quote(const char *s, char *out, size_t n) {
+    size_t k = 0;
+    if (k + 1 < n) out[k++] = '\'';
+    for (; *s && k + 5 < n; s++) {
+        if (*s == '\'') {
+            memcpy(out + k, "'\\''", 4);
+            k += 4;
+        } else {
+            out[k++] = *s;
+        }
+    }
+    if (k + 1 < n) out[k++] = '\'';
+    out[k] = '\0';
+}
+
+int ag_demo_gnuplot(const char *dir, const char *scripts, char *cmd, size_t ncmd, char *why,
+                    size_t nwhy) {
+    char q[4200], line[8800], out[2048] = "";
+    shell_quote(dir, q, sizeof q);
+    snprintf(cmd, ncmd, "cd %s && gnuplot %s", q, scripts);
+    snprintf(line, sizeof line, "(%s) 2>&1", cmd);
+    fflush(stdout);
+    FILE *p = popen(line, "r");
+    int status = -1;
+    if (p) {
+        size_t got = fread(out, 1, sizeof out - 1, p);
+        out[got] = '\0';
+        status = pclose(p);
+    }
+    snprintf(why, nwhy, "%s", out[0] ? strtok(out, "\n") : "no output");
+    if (status == -1 || !WIFEXITED(status)) return 1;
+    return WEXITSTATUS(status);
+}
+
+bool ag_demo_parse_double(const char *s, double *v) {
+    char *end;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(x)) return false;
+    *v = x;
+    return true;
+}

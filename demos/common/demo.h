@@ -1,0 +1,27 @@
+/* demos/common/demo.h — what the demo programs share: output folders,
+ * running gnuplot, parsing numbers. Not part of the library. */
+#ifndef AG_DEMO_H
+#define AG_DEMO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* mkdir -p; false (with errno set) on failure. */
+bool ag_demo_make_dirs(const char *path);
+
+/* dir/name opened for writing; on failure prints "prog: cannot write ..."
+ * and returns NULL. */
+FILE *ag_demo_open(const char *prog, const char *dir, const char *name);
+
+/* Runs `cd dir && gnuplot scripts` (scripts: space-separated .gp names).
+ * Returns 0 when gnuplot succeeded, 127 when it is not installed, another
+ * non-zero value when it failed. cmd receives the command (to print for the
+ * reader to run by hand), why the first line gnuplot printed. */
+int ag_demo_gnuplot(const char *dir, const char *scripts, char *cmd, size_t ncmd, char *why,
+                    size_t nwhy);
+
+/* A whole-string finite double; false for junk. */
+bool ag_demo_parse_double(const char *s, double *v);
+
+#endif
