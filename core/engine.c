@@ -59,14 +59,21 @@ void ag__record(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs) 
     out->requires_grad = true;
 }
 
-ag_tensor *ag__grad_buf(ag_tensor *t) {
+/* t's gradient buffer, allocated on first use: zeroed, or left uninitialised
+ * for a backward that overwrites it (ag__grad_buf_raw). */
+static ag_tensor *grad_buf(ag_tensor *t, bool zeroed) {
     if (!t || !t->requires_grad) return NULL;
     if (!t->grad) {
-        t->grad = ag_zeros_(t->arena, t->dtype, t->ndim, t->shape);
+        t->grad = zeroed ? ag_zeros_(t->arena, t->dtype, t->ndim, t->shape)
+                         : ag__result(t->arena, t->dtype, t->ndim, t->shape);
         if (t->grad) t->grad->name = "grad";
     }
     return t->grad;
 }
+
+ag_tensor *ag__grad_buf(ag_tensor *t) { return grad_buf(t, true); }
+
+ag_tensor *ag__grad_buf_raw(ag_tensor *t) { return grad_buf(t, false); }
 
 void ag_zero_grad(ag_tensor *t) {
     if (t && t->grad) memset(t->grad->data, 0, (size_t)t->grad->numel * ag_dtype_size(t->dtype));
@@ -198,9 +205,17 @@ bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out) {
     /* Non-leaf gradients start from zero on every call; leaves accumulate. */
     for (int64_t i = 0; i < o.n; i++)
         if (o.nodes[i]->op) o.nodes[i]->grad = NULL;
-    ag_tensor *seed = ag__grad_buf(out);
-    bool ok = seed != NULL;
-    if (ok) accumulate(seed, grad_out);
+    /* The seed. A non-leaf output's gradient is grad_out itself, not a copy:
+     * nothing in out's graph writes out->grad (out consumes no node of it),
+     * and the next backward drops it again. */
+    bool ok = true;
+    if (grad_out && out->op)
+        out->grad = (ag_tensor *)grad_out;
+    else {
+        ag_tensor *seed = ag__grad_buf(out);
+        ok = seed != NULL;
+        if (ok) accumulate(seed, grad_out);
+    }
     for (int64_t i = o.n - 1; ok && i >= 0; i--) {
         ag_tensor *t = o.nodes[i];
         if (t->op && t->grad) t->op->backward(t);

@@ -43,6 +43,10 @@ static ag_tensor *row_seed(check *c, int64_t k) {
     return g;
 }
 
+/* a == b, with NaN equal to NaN: -0 and +0 agree (a gradient written in
+ * one pass may be -0 where one accumulated into a zeroed buffer is +0). */
+static bool same_value(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
+
 /* Analytic rows into J[i] (rows x numel_i), twice; false if backward failed.
  * *reentrant is cleared when the two runs differ anywhere. */
 static bool analytic(check *c, double **J, bool *reentrant) {
@@ -60,7 +64,7 @@ static bool analytic(check *c, double **J, bool *reentrant) {
                 for (int64_t j = 0; j < x->numel; j++) {
                     double a = x->grad ? ag_get_flat_(x->grad, j) : 0.0;
                     if (pass == 0) row[j] = a;
-                    else if (memcmp(&row[j], &a, sizeof a) != 0) *reentrant = false;
+                    else if (!same_value(row[j], a)) *reentrant = false;
                 }
             }
         }

@@ -73,6 +73,11 @@ void ag__record(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs);
  * needs no gradient, otherwise t->grad, allocated zeroed (same shape and
  * dtype, in t's arena) on first use. */
 ag_tensor *ag__grad_buf(ag_tensor *t);
+/* Same, for a backward that writes a whole gradient in one pass: when t has
+ * no gradient yet (t->grad == NULL before the call) the buffer is allocated
+ * uninitialised, and the caller must store every element (=) rather than
+ * add (+=); that saves the zeroing pass and the read of the old values. */
+ag_tensor *ag__grad_buf_raw(ag_tensor *t);
 
 /* ---- dtypes --------------------------------------------------------------- */
 
@@ -130,6 +135,21 @@ ag_tensor *ag__compute_form(ag_arena *A, ag_tensor *x);
 #endif
 /* Elements below which threading costs more than it saves. */
 #define AG_PAR_MIN 32768
+
+/* ---- stores around the cache ----------------------------------------------
+ * A kernel whose output is too big to stay in cache until it is read again
+ * builds each row in a small scratch buffer and copies it out with
+ * non-temporal stores: the write then costs only the bytes written, not a
+ * read for ownership of each cache line first plus the write back. */
+
+/* Outputs of at least this many bytes go around the cache (half the 32 MiB
+ * L3 of the machine the figures in the README come from). */
+#define AG_STREAM_MIN ((size_t)16 << 20)
+/* dst[0, bytes) = src[0, bytes) with non-temporal stores where the machine
+ * has them (plain memcpy otherwise). Before another thread reads dst, the
+ * writing thread calls ag__stream_fence(). */
+void ag__copy_nt(void *restrict dst, const void *restrict src, size_t bytes);
+void ag__stream_fence(void);
 
 /* ---- broadcasting --------------------------------------------------------- */
 

@@ -22,23 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int k) {
-    qsort(t, (size_t)k, sizeof *t, cmp_double);
-    return k % 2 ? t[k / 2] : 0.5 * (t[k / 2 - 1] + t[k / 2]);
-}
+#include "common/demo.h"
 
 typedef enum { ADAMW_F32, SGD_F32, ADAMW_BF16 } bench_kind;
 
@@ -59,11 +44,11 @@ static double time_step(bench_kind kind, int64_t n, int steps) {
     ag_optim_step(o);
     double *t = malloc((size_t)steps * sizeof *t);
     for (int i = 0; i < steps; i++) {
-        double t0 = now();
+        double t0 = ag_demo_now();
         ag_optim_step(o);
-        t[i] = now() - t0;
+        t[i] = ag_demo_now() - t0;
     }
-    double m = median(t, steps);
+    double m = ag_demo_median(t, steps);
     free(t);
     ag_arena_free(P);
     return m;
@@ -82,11 +67,11 @@ static double time_add(int64_t n, int steps) {
     double *t = malloc((size_t)steps * sizeof *t);
     for (int i = 0; i < steps; i++) {
         ag_arena_reset(A);
-        double t0 = now();
+        double t0 = ag_demo_now();
         ag_add(A, a, b);
-        t[i] = now() - t0;
+        t[i] = ag_demo_now() - t0;
     }
-    double m = median(t, steps);
+    double m = ag_demo_median(t, steps);
     free(t);
     ag_arena_free(A);
     ag_arena_free(P);

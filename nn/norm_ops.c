@@ -22,37 +22,46 @@
  *                dw = sum over rows of dy * xh,  db = sum over rows of dy
  *
  * Numerics. Row reductions (sums of squares, means, the dot products of
- * backward) accumulate in double whatever the dtype, with 8 independent
- * partial sums added in a fixed order (ROW_SUM): the loop vectorizes and the
- * result does not depend on the vector width. Because x^2 is formed in
- * double, f32 rows with |x| up to ~1e38 normalize correctly: PyTorch's f32
- * kernel squares in f32, which overflows for |x| > 1.8e19 (x*x > 3.4e38), and
- * returns 0 for the whole row; ag returns the right answer (tested with
- * x = [3e20, 4e20]). At the small end, x ~ 1e-20 squares to ~1e-40 (an f32
- * subnormal) exactly in double. backward forms dx as r * (g - xh * m) rather
- * than r*g - x * (r^3 * mean(g*x)), so that r^3 (which under- or overflows
- * f32 at those magnitudes) never appears. f64 inputs square in f64, as
- * PyTorch does (overflow above ~1e154).
+ * backward) accumulate in double whatever the dtype, with 16 independent
+ * partial sums added in a fixed order (ROW_ACC, lanes_sum): the loop
+ * vectorizes and the result does not depend on the vector width. Because
+ * x^2 is formed in double, f32 rows with |x| up to ~1e38 normalize
+ * correctly: PyTorch's f32 kernel squares in f32, which overflows for
+ * |x| > 1.8e19 (x*x > 3.4e38), and returns 0 for the whole row; ag returns
+ * the right answer (tested with x = [3e20, 4e20]). At the small end, x ~
+ * 1e-20 squares to ~1e-40 (an f32 subnormal) exactly in double. backward
+ * forms dx as r * (g - xh * m) rather than r*g - x * (r^3 * mean(g*x)), so
+ * that r^3 (which under- or overflows f32 at those magnitudes) never
+ * appears; its terms dy * w * x and dy * xh are formed in the compute type
+ * (one rounding each, as PyTorch does) and summed in double. f64 inputs
+ * square in f64, as PyTorch does (overflow above ~1e154).
  *
  * What is saved: per row, r (RMSNorm) or mean and r (LayerNorm), as double
  * (8 or 16 bytes per row, in the result's arena, only when a gradient will be
  * needed); backward recomputes xh from x. RMSNorm's forward writes y in the
  * compute type (x * (T)r * w); LayerNorm centres and scales in double,
  * xh = (T)((x - mean) * r), because (x - (T)mean) in f32 loses the digits
- * that matter when |mean| >> std; its backward likewise forms xh and dx in
- * double and rounds once.
+ * that matter when |mean| >> std; its backward likewise forms dx in double
+ * and rounds once.
  *
- * Threads and determinism. Forward runs rows on OpenMP threads (no shared
- * writes). Backward splits the rows into a fixed static partition of
- * nchunks contiguous ranges (one per OpenMP thread, omp_get_max_threads();
- * 1 without OpenMP or below AG_PAR_MIN elements). Each chunk writes its rows
- * of dx and accumulates dw (and db) into its own partial sums in double;
- * after the loop the partials are added in chunk order and the total added
- * once into weight.grad. So the same inputs give bitwise the same gradients
- * for a given thread count; a different thread count may change dw and db in
- * the last bits. dx never depends on the thread count. Nothing is allocated
- * inside the row loops: forward allocates only its result and the saved
- * rows, backward one partial-sum buffer per parameter (nchunks x D doubles).
+ * Memory traffic. Each pass reads its inputs once and writes its output
+ * once: rows are pipelined (see "how the rows are run" below), outputs of
+ * AG_STREAM_MIN bytes or more go out with non-temporal stores, and when x
+ * has no gradient yet backward writes dx (=) into an uninitialised buffer
+ * instead of zeroing one and adding to it. So forward moves 2N bytes for an
+ * input of N, backward 3N (x and dy in, dx out); bench-norms measures both
+ * against a copy.
+ *
+ * Threads and determinism. Forward and backward split the rows into a fixed
+ * static partition of chunks, one per OpenMP thread. Each chunk writes its
+ * rows of y or dx and, in backward, accumulates dw (and db) into its own
+ * partial sums in double; after the loop the partials are added in chunk
+ * order and the total added once into weight.grad. So the same inputs give
+ * bitwise the same gradients for a given thread count; a different thread
+ * count may change dw and db in the last bits. y and dx never depend on the
+ * thread count. Nothing is allocated inside the row loops: forward
+ * allocates only its result and the saved rows, backward one partial-sum
+ * buffer per parameter (nchunks x D doubles).
  *
  * dtypes: x f32/f64/bf16; bf16 x is cast (recorded) to f32, normalized in f32
  * and the result cast back to bf16; weight and bias are cast (recorded) to
@@ -71,23 +80,37 @@
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-/* out = sum over j in [0, n) of EXPR (an expression of j), in double: LANES
- * independent partial sums over blocks of LANES elements (the inner loop
- * vectorizes), then the tail, then the partials added in a fixed order. */
-#define LANES 8
-#define ROW_SUM(out, n, j, EXPR)                                                   \
+/* Row sums in double. Element j of a row goes to lane j % LANES of an
+ * accumulator acc[LANES]; ROW_ACC adds the elements [j0, j1) (j0 a multiple
+ * of LANES) so a row can be summed a tile at a time, and LANES_SUM adds the
+ * lanes in a fixed order. The block loop vectorizes (16 doubles: four AVX
+ * registers, enough independent chains to keep up with memory), and the
+ * result does not depend on the vector width or on how the row was tiled. */
+#define LANES 16
+#define ROW_ACC(acc, j0, j1, j, EXPR)                                              \
     do {                                                                           \
-        double acc_[LANES] = {0}, tail_ = 0;                                       \
-        int64_t b_ = 0;                                                            \
-        for (; b_ + LANES <= (n); b_ += LANES)                                     \
+        int64_t b_ = (j0);                                                         \
+        for (; b_ + LANES <= (j1); b_ += LANES)                                    \
             for (int k_ = 0; k_ < LANES; k_++) {                                   \
                 const int64_t j = b_ + k_;                                         \
-                acc_[k_] += (EXPR);                                                \
+                (acc)[k_] += (EXPR);                                               \
             }                                                                      \
-        for (int64_t j = b_; j < (n); j++) tail_ += (EXPR);                        \
-        (out) = (((acc_[0] + acc_[4]) + (acc_[1] + acc_[5])) +                     \
-                 ((acc_[2] + acc_[6]) + (acc_[3] + acc_[7]))) +                    \
-                tail_;                                                             \
+        for (int64_t j = b_; j < (j1); j++) (acc)[j - b_] += (EXPR);               \
+    } while (0)
+
+static double lanes_sum(const double *acc) {
+    double s = 0;
+    for (int k = 0; k < LANES / 4; k++)
+        s += (acc[k] + acc[k + 4]) + (acc[k + 8] + acc[k + 12]);
+    return s;
+}
+
+/* out = sum over j in [0, n) of EXPR, in double. */
+#define ROW_SUM(out, n, j, EXPR)                                                   \
+    do {                                                                           \
+        double a_[LANES] = {0};                                                    \
+        ROW_ACC(a_, 0, (n), j, EXPR);                                              \
+        (out) = lanes_sum(a_);                                                     \
     } while (0)
 
 /* Validates the arguments shared by the three ops and sets rows and D.
@@ -140,24 +163,69 @@ static bool check_args(const char *op, const ag_tensor *x, int nshape, const int
     return true;
 }
 
-/* The fixed static partition of backward's rows: one chunk per OpenMP
- * thread when the input is big enough to thread, else 1; never more chunks
- * than rows. rows >= 1. */
-static int nchunks_for(int64_t rows, int64_t D) {
+/* ---- how the rows are run ---------------------------------------------------
+ * Rows are split into a fixed static partition of nchunks contiguous ranges
+ * (one per OpenMP thread, omp_get_max_threads(); 1 without OpenMP or below
+ * AG_PAR_MIN elements; never more chunks than rows). Chunk c owns rows
+ * [rows*c/n, rows*(c+1)/n) and, in backward, its own partial sums of the
+ * parameter gradients.
+ *
+ * Inside a chunk the rows are pipelined a tile (TILE elements) at a time:
+ * while row i's output tile [j0, j1) is computed from row i (already in
+ * cache) and written, the same tile of row i+1 is read from memory into its
+ * reduction. Reads of new data and writes of results then overlap, so the
+ * pass runs at the speed of a copy; a row is reduced once, in the tiles of
+ * the row before it. */
+enum { TILE = 256 };
+
+typedef struct {
+    int nchunks;
+    int64_t rows, D;
+    bool stream; /* outputs go around the cache (see AG_STREAM_MIN) */
+} plan;
+
+/* p for rows x D elements of dtype dt whose output is overwritten (not
+ * accumulated into) when overwrite. */
+static plan plan_rows(int64_t rows, int64_t D, ag_dtype dt, bool overwrite) {
     int n = 1;
 #ifdef _OPENMP
     if (rows * D >= AG_PAR_MIN) n = omp_get_max_threads();
-#else
-    (void)D;
 #endif
     if (n > rows) n = (int)rows;
-    return n < 1 ? 1 : n;
+    plan p = {.nchunks = n < 1 ? 1 : n, .rows = rows, .D = D};
+    p.stream = overwrite && (size_t)(rows * D) * ag_dtype_size(dt) >= AG_STREAM_MIN;
+    return p;
 }
+
+#define CHUNK_ROWS(p, c, i0, i1)                                                   \
+    const int64_t i0 = (p)->rows * (c) / (p)->nchunks,                              \
+                  i1 = (p)->rows * ((c) + 1) / (p)->nchunks
+
+/* The tiles of a row: for (TILES(D, j0, j1)) { ... } */
+#define TILES(D, j0, j1)                                                           \
+    int64_t j0 = 0, j1 = (D) < TILE ? (D) : TILE; j0 < (D);                        \
+    j0 = j1, j1 = (D) - j1 < TILE ? (D) : j1 + TILE
+
+/* dst[j] = EXPR for j in [j0, j1) (dst[j] += EXPR when add): with
+ * non-temporal stores through a tile in L1 when stream. T is the element
+ * type in scope. */
+#define TILE_OUT(stream, add, dst, j0, j1, j, EXPR)                                \
+    do {                                                                           \
+        if (stream) {                                                              \
+            _Alignas(64) T buf_[TILE];                                             \
+            for (int64_t j = (j0); j < (j1); j++) buf_[j - (j0)] = (EXPR);         \
+            ag__copy_nt((dst) + (j0), buf_, (size_t)((j1) - (j0)) * sizeof(T));    \
+        } else if (add) {                                                          \
+            for (int64_t j = (j0); j < (j1); j++) (dst)[j] += (EXPR);              \
+        } else {                                                                   \
+            for (int64_t j = (j0); j < (j1); j++) (dst)[j] = (EXPR);               \
+        }                                                                          \
+    } while (0)
 
 /* Zeroed partial sums for nchunks chunks of D (NULL when not wanted);
  * reports when out of memory. */
 static double *partials(const char *op, bool want, int nchunks, int64_t D, bool *ok) {
-    if (!want) return NULL;
+    if (!want || !*ok) return NULL;
     double *p = calloc((size_t)nchunks * (size_t)D, sizeof *p);
     if (!p) {
         ag__fail(op, "out of memory for %d x %lld partial sums of a parameter gradient",
@@ -182,97 +250,131 @@ static void add_partials(double *part, int nchunks, int64_t D, ag_tensor *grad) 
 /* ---- RMSNorm ---------------------------------------------------------------- */
 
 /* x, y: [rows, D]; w: [D] or NULL; all of x's dtype (f32 or f64).
- * rs[rows] receives r per row (NULL: not saved). */
-static void rms_forward(const ag_tensor *x, const ag_tensor *w, ag_tensor *y, double *rs,
-                        int64_t rows, int64_t D, double eps, unsigned flags) {
+ * rs[rows] receives r per row (NULL: not saved). Row i+1's sum of squares
+ * is accumulated while row i is written (see "how the rows are run"). */
+static void rms_forward(const plan *p, const ag_tensor *x, const ag_tensor *w, ag_tensor *y,
+                        double *rs, double eps, unsigned flags) {
     const bool div = flags & AG_RMS_SQRT_DIV, offset = flags & AG_RMS_UNIT_OFFSET;
+    const bool st = p->stream;
+    const int64_t D = p->D;
     AG_DISPATCH(x->dtype, T, {
         const T *px = x->data, *pw = w ? w->data : NULL;
         T *py = y->data;
-        AG_OMP_FOR(rows * D >= AG_PAR_MIN)
-        for (int64_t i = 0; i < rows; i++) {
-            const T *restrict xi = px + i * D;
-            T *restrict yi = py + i * D;
+        AG_OMP_FOR(p->nchunks > 1)
+        for (int c = 0; c < p->nchunks; c++) {
+            CHUNK_ROWS(p, c, i0, i1);
             double ss;
-            ROW_SUM(ss, D, j, (double)xi[j] * xi[j]);
-            const double s = sqrt(ss / (double)D + eps), r = 1 / s;
-            if (rs) rs[i] = r;
-            const T sT = (T)s, rT = (T)r;
-            if (!pw) {
-                if (div)
-                    for (int64_t j = 0; j < D; j++) yi[j] = xi[j] / sT;
-                else
-                    for (int64_t j = 0; j < D; j++) yi[j] = xi[j] * rT;
-            } else if (!offset) {
-                if (div)
-                    for (int64_t j = 0; j < D; j++) yi[j] = xi[j] / sT * pw[j];
-                else
-                    for (int64_t j = 0; j < D; j++) yi[j] = xi[j] * rT * pw[j];
-            } else {
-                if (div)
-                    for (int64_t j = 0; j < D; j++) yi[j] = xi[j] / sT * ((T)1 + pw[j]);
-                else
-                    for (int64_t j = 0; j < D; j++) yi[j] = xi[j] * rT * ((T)1 + pw[j]);
+            ROW_SUM(ss, D, j, (double)px[i0 * D + j] * px[i0 * D + j]);
+            for (int64_t i = i0; i < i1; i++) {
+                const T *restrict xi = px + i * D, *restrict xn = xi + D;
+                const bool next = i + 1 < i1;
+                T *restrict yi = py + i * D;
+                const double s = sqrt(ss / (double)D + eps), r = 1 / s;
+                if (rs) rs[i] = r;
+                const T sT = (T)s, rT = (T)r;
+                double acc[LANES] = {0};
+                for (TILES(D, j0, j1)) {
+                    if (next) ROW_ACC(acc, j0, j1, j, (double)xn[j] * xn[j]);
+                    if (!pw) {
+                        if (div) TILE_OUT(st, false, yi, j0, j1, j, xi[j] / sT);
+                        else TILE_OUT(st, false, yi, j0, j1, j, xi[j] * rT);
+                    } else if (!offset) {
+                        if (div) TILE_OUT(st, false, yi, j0, j1, j, xi[j] / sT * pw[j]);
+                        else TILE_OUT(st, false, yi, j0, j1, j, xi[j] * rT * pw[j]);
+                    } else {
+                        if (div) TILE_OUT(st, false, yi, j0, j1, j, xi[j] / sT * ((T)1 + pw[j]));
+                        else TILE_OUT(st, false, yi, j0, j1, j, xi[j] * rT * ((T)1 + pw[j]));
+                    }
+                }
+                ss = lanes_sum(acc);
             }
+            if (st) ag__stream_fence();
         }
     });
 }
 
+/* acc += dy * w_eff * x over [j0, j1) of rows xr, dyr: the sum that gives
+ * m = mean(g * xh) = r * sum / D in backward. Each term is formed in the
+ * compute type and summed in double. */
+#define RMS_GX_ACC(acc, j0, j1, xr, dyr)                                           \
+    do {                                                                           \
+        if (!pw)                                                                   \
+            ROW_ACC(acc, j0, j1, j, (double)((dyr)[j] * (xr)[j]));                 \
+        else if (!offset)                                                          \
+            ROW_ACC(acc, j0, j1, j, (double)((dyr)[j] * pw[j] * (xr)[j]));         \
+        else                                                                       \
+            ROW_ACC(acc, j0, j1, j, (double)((dyr)[j] * ((T)1 + pw[j]) * (xr)[j])); \
+    } while (0)
+
 /* src[0] = x, src[1] = weight when iparam[2]; iparam[0] = D, iparam[1] =
  * flags; saved = r per row (double). */
 static void rms_backward(ag_tensor *out) {
+    const char *op = "rms_norm";
     ag_tensor *x = out->src[0], *w = out->iparam[2] ? out->src[1] : NULL;
-    ag_tensor *gx = ag__grad_buf(x), *gw = w ? ag__grad_buf(w) : NULL;
     const int64_t D = out->iparam[0];
     const bool offset = out->iparam[1] & AG_RMS_UNIT_OFFSET;
-    if (out->numel == 0 || (!gx && !gw)) return;
+    const bool want_x = x->requires_grad, want_w = w && w->requires_grad;
+    if (out->numel == 0) { /* no rows: zero gradients */
+        ag__grad_buf(x), ag__grad_buf(w);
+        return;
+    }
+    if (!want_x && !want_w) return;
     const int64_t rows = out->numel / D;
     const double *rs = out->saved;
-    const int nchunks = nchunks_for(rows, D);
+    /* dx is overwritten when x has no gradient yet: see ag__grad_buf_raw */
+    const bool add = want_x && x->grad != NULL;
+    const plan p = plan_rows(rows, D, out->dtype, want_x && !add);
+    const bool st = p.stream;
     bool ok = true;
-    double *part = partials("rms_norm", gw != NULL, nchunks, D, &ok);
-    if (!ok) return;
-    AG_DISPATCH(out->dtype, T, {
+    double *part = partials(op, want_w, p.nchunks, D, &ok);
+    ag_tensor *gw = ok && want_w ? ag__grad_buf(w) : NULL;
+    ok = ok && (gw || !want_w);
+    /* gx last: once a fresh (uninitialised) gx exists, the kernel must run */
+    ag_tensor *gx = ok ? ag__grad_buf_raw(x) : NULL;
+    ok = ok && (gx || !want_x);
+    if (ok) AG_DISPATCH(out->dtype, T, {
         const T *px = x->data, *pdy = out->grad->data, *pw = w ? w->data : NULL;
         T *pdx = gx ? gx->data : NULL;
-        AG_OMP_FOR(nchunks > 1)
-        for (int c = 0; c < nchunks; c++) {
+        AG_OMP_FOR(p.nchunks > 1)
+        for (int c = 0; c < p.nchunks; c++) {
             double *restrict dw = part ? part + (int64_t)c * D : NULL;
-            const int64_t i0 = rows * c / nchunks, i1 = rows * (c + 1) / nchunks;
+            CHUNK_ROWS(&p, c, i0, i1);
+            double acc[LANES] = {0};
+            if (pdx) RMS_GX_ACC(acc, 0, D, px + i0 * D, pdy + i0 * D);
+            double sgx = lanes_sum(acc);
             for (int64_t i = i0; i < i1; i++) {
                 const T *restrict xi = px + i * D, *restrict dyi = pdy + i * D;
+                const bool next = pdx && i + 1 < i1;
+                T *restrict dxi = pdx ? pdx + i * D : NULL;
                 const double r = rs[i];
-                if (pdx) {
-                    T *restrict dxi = pdx + i * D;
-                    /* m = mean(g * xh) = r * mean(g * x), g = dy * w_eff */
-                    double sgx;
-                    if (!pw)
-                        ROW_SUM(sgx, D, j, (double)dyi[j] * xi[j]);
-                    else if (!offset)
-                        ROW_SUM(sgx, D, j, (double)dyi[j] * pw[j] * xi[j]);
-                    else
-                        ROW_SUM(sgx, D, j, (double)dyi[j] * (1 + (double)pw[j]) * xi[j]);
-                    const T rT = (T)r, mT = (T)(r * sgx / (double)D);
-                    /* dx = r * (g - xh * m), xh = x * r */
-                    if (!pw)
-                        for (int64_t j = 0; j < D; j++)
-                            dxi[j] += rT * (dyi[j] - xi[j] * rT * mT);
-                    else if (!offset)
-                        for (int64_t j = 0; j < D; j++)
-                            dxi[j] += rT * (dyi[j] * pw[j] - xi[j] * rT * mT);
-                    else
-                        for (int64_t j = 0; j < D; j++)
-                            dxi[j] += rT * (dyi[j] * ((T)1 + pw[j]) - xi[j] * rT * mT);
+                const T rT = (T)r, mT = (T)(r * sgx / (double)D);
+                for (int k = 0; k < LANES; k++) acc[k] = 0;
+                for (TILES(D, j0, j1)) {
+                    if (next) RMS_GX_ACC(acc, j0, j1, xi + D, dyi + D);
+                    /* dx = r * (g - xh * m), g = dy * w_eff, xh = x * r */
+                    if (!dxi) {
+                    } else if (!pw) {
+                        TILE_OUT(st, add, dxi, j0, j1, j, rT * (dyi[j] - xi[j] * rT * mT));
+                    } else if (!offset) {
+                        TILE_OUT(st, add, dxi, j0, j1, j, rT * (dyi[j] * pw[j] - xi[j] * rT * mT));
+                    } else {
+                        TILE_OUT(st, add, dxi, j0, j1, j,
+                                 rT * (dyi[j] * ((T)1 + pw[j]) - xi[j] * rT * mT));
+                    }
+                    /* dw += dy * xh, each term in T, the sum in double */
+                    if (dw)
+                        for (int64_t j = j0; j < j1; j++) dw[j] += (double)(dyi[j] * (xi[j] * rT));
                 }
-                /* dw += dy * xh */
-                if (dw)
-                    for (int64_t j = 0; j < D; j++) dw[j] += (double)dyi[j] * ((double)xi[j] * r);
+                sgx = lanes_sum(acc);
             }
+            if (st) ag__stream_fence();
         }
     });
-    if (part) add_partials(part, nchunks, D, gw);
+    if (ok && part) add_partials(part, p.nchunks, D, gw);
     free(part);
 }
+
+#undef RMS_GX_ACC
 
 static const ag_op RMS_NORM = {"rms_norm", rms_backward};
 
@@ -300,7 +402,10 @@ ag_tensor *ag_rms_norm_(ag_arena *A, ag_tensor *x, int nshape, const int64_t *no
         rs = ag_arena_alloc(A, (size_t)rows * sizeof *rs);
         if (!rs) return NULL;
     }
-    if (y->numel > 0) rms_forward(xc, w, y, rs, rows, D, eps, flags);
+    if (y->numel > 0) {
+        const plan p = plan_rows(rows, D, ct, true);
+        rms_forward(&p, xc, w, y, rs, eps, flags);
+    }
     y->iparam[0] = D;
     y->iparam[1] = flags;
     y->iparam[2] = w != NULL;
@@ -337,104 +442,139 @@ ag_tensor *ag_rms_norm_composed_(ag_arena *A, ag_tensor *x, int nshape,
 #define XH ((T)(((double)xi[j] - mean) * r))
 
 /* x, y: [rows, D]; w, b: [D] or NULL; all of x's dtype (f32 or f64).
- * mr[2*rows] receives (mean, r) per row (NULL: not saved). */
-static void ln_forward(const ag_tensor *x, const ag_tensor *w, const ag_tensor *b, ag_tensor *y,
-                       double *mr, int64_t rows, int64_t D, double eps) {
+ * mr[2*rows] receives (mean, r) per row (NULL: not saved). Row i+1's sum is
+ * accumulated while row i is written; its centred sum of squares is then
+ * taken from cache. */
+static void ln_forward(const plan *p, const ag_tensor *x, const ag_tensor *w, const ag_tensor *b,
+                       ag_tensor *y, double *mr, double eps) {
+    const bool st = p->stream;
+    const int64_t D = p->D;
     AG_DISPATCH(x->dtype, T, {
         const T *px = x->data, *pw = w ? w->data : NULL, *pb = b ? b->data : NULL;
         T *py = y->data;
-        AG_OMP_FOR(rows * D >= AG_PAR_MIN)
-        for (int64_t i = 0; i < rows; i++) {
-            const T *restrict xi = px + i * D;
-            T *restrict yi = py + i * D;
-            double sx, sc;
-            ROW_SUM(sx, D, j, (double)xi[j]);
-            const double mean = sx / (double)D;
-            ROW_SUM(sc, D, j, ((double)xi[j] - mean) * ((double)xi[j] - mean));
-            const double r = 1 / sqrt(sc / (double)D + eps);
-            if (mr) mr[2 * i] = mean, mr[2 * i + 1] = r;
-            /* xh in double, rounded once (XH); then the affine part in T */
-            if (pw && pb)
-                for (int64_t j = 0; j < D; j++) yi[j] = XH * pw[j] + pb[j];
-            else if (pw)
-                for (int64_t j = 0; j < D; j++) yi[j] = XH * pw[j];
-            else if (pb)
-                for (int64_t j = 0; j < D; j++) yi[j] = XH + pb[j];
-            else
-                for (int64_t j = 0; j < D; j++) yi[j] = XH;
+        AG_OMP_FOR(p->nchunks > 1)
+        for (int c = 0; c < p->nchunks; c++) {
+            CHUNK_ROWS(p, c, i0, i1);
+            double sx;
+            ROW_SUM(sx, D, j, (double)px[i0 * D + j]);
+            for (int64_t i = i0; i < i1; i++) {
+                const T *restrict xi = px + i * D, *restrict xn = xi + D;
+                const bool next = i + 1 < i1;
+                T *restrict yi = py + i * D;
+                const double mean = sx / (double)D;
+                double sc;
+                ROW_SUM(sc, D, j, ((double)xi[j] - mean) * ((double)xi[j] - mean));
+                const double r = 1 / sqrt(sc / (double)D + eps);
+                if (mr) mr[2 * i] = mean, mr[2 * i + 1] = r;
+                double acc[LANES] = {0};
+                for (TILES(D, j0, j1)) {
+                    if (next) ROW_ACC(acc, j0, j1, j, (double)xn[j]);
+                    /* xh in double, rounded once (XH); then the affine part in T */
+                    if (pw && pb) TILE_OUT(st, false, yi, j0, j1, j, XH * pw[j] + pb[j]);
+                    else if (pw) TILE_OUT(st, false, yi, j0, j1, j, XH * pw[j]);
+                    else if (pb) TILE_OUT(st, false, yi, j0, j1, j, XH + pb[j]);
+                    else TILE_OUT(st, false, yi, j0, j1, j, XH);
+                }
+                sx = lanes_sum(acc);
+            }
+            if (st) ag__stream_fence();
         }
     });
 }
 
 #undef XH
 
+/* ag += g, agx += g * (x - mean) over [j0, j1) of rows xr, dyr with mean
+ * mu, g = dy * w: the sums that give mean(g) and mean(g * xh) in backward. */
+#define LN_G_ACC(ag, agx, j0, j1, xr, dyr, mu)                                     \
+    do {                                                                           \
+        if (pw) {                                                                  \
+            ROW_ACC(ag, j0, j1, j, (double)((dyr)[j] * pw[j]));                    \
+            ROW_ACC(agx, j0, j1, j, (double)((dyr)[j] * pw[j]) * ((double)(xr)[j] - (mu))); \
+        } else {                                                                   \
+            ROW_ACC(ag, j0, j1, j, (double)(dyr)[j]);                              \
+            ROW_ACC(agx, j0, j1, j, (double)(dyr)[j] * ((double)(xr)[j] - (mu)));  \
+        }                                                                          \
+    } while (0)
+
 /* src = x, then weight when iparam[2], then bias when iparam[3];
  * iparam[0] = D; saved = (mean, r) per row (double). */
 static void ln_backward(ag_tensor *out) {
+    const char *op = "layer_norm";
     ag_tensor *x = out->src[0];
     ag_tensor *w = out->iparam[2] ? out->src[1] : NULL;
     ag_tensor *b = out->iparam[3] ? out->src[1 + (out->iparam[2] != 0)] : NULL;
-    ag_tensor *gx = ag__grad_buf(x), *gw = w ? ag__grad_buf(w) : NULL;
-    ag_tensor *gb = b ? ag__grad_buf(b) : NULL;
     const int64_t D = out->iparam[0];
-    if (out->numel == 0 || (!gx && !gw && !gb)) return;
-    const int64_t rows = out->numel / D;
-    const double *mr = out->saved;
-    const int nchunks = nchunks_for(rows, D);
-    bool ok = true;
-    double *wpart = partials("layer_norm", gw != NULL, nchunks, D, &ok);
-    double *bpart = ok ? partials("layer_norm", gb != NULL, nchunks, D, &ok) : NULL;
-    if (!ok) {
-        free(wpart);
+    const bool want_x = x->requires_grad, want_w = w && w->requires_grad;
+    const bool want_b = b && b->requires_grad;
+    if (out->numel == 0) { /* no rows: zero gradients */
+        ag__grad_buf(x), ag__grad_buf(w), ag__grad_buf(b);
         return;
     }
-    AG_DISPATCH(out->dtype, T, {
+    if (!want_x && !want_w && !want_b) return;
+    const int64_t rows = out->numel / D;
+    const double *mr = out->saved;
+    const bool add = want_x && x->grad != NULL; /* see rms_backward */
+    const plan p = plan_rows(rows, D, out->dtype, want_x && !add);
+    const bool st = p.stream;
+    bool ok = true;
+    double *wpart = partials(op, want_w, p.nchunks, D, &ok);
+    double *bpart = partials(op, want_b, p.nchunks, D, &ok);
+    ag_tensor *gw = ok && want_w ? ag__grad_buf(w) : NULL;
+    ag_tensor *gb = ok && want_b ? ag__grad_buf(b) : NULL;
+    ok = ok && (gw || !want_w) && (gb || !want_b);
+    ag_tensor *gx = ok ? ag__grad_buf_raw(x) : NULL; /* last: see rms_backward */
+    ok = ok && (gx || !want_x);
+    if (ok) AG_DISPATCH(out->dtype, T, {
         const T *px = x->data, *pdy = out->grad->data, *pw = w ? w->data : NULL;
         T *pdx = gx ? gx->data : NULL;
-        AG_OMP_FOR(nchunks > 1)
-        for (int c = 0; c < nchunks; c++) {
+        AG_OMP_FOR(p.nchunks > 1)
+        for (int c = 0; c < p.nchunks; c++) {
             double *restrict dw = wpart ? wpart + (int64_t)c * D : NULL;
             double *restrict db = bpart ? bpart + (int64_t)c * D : NULL;
-            const int64_t i0 = rows * c / nchunks, i1 = rows * (c + 1) / nchunks;
+            CHUNK_ROWS(&p, c, i0, i1);
+            double ag[LANES] = {0}, agx[LANES] = {0};
+            if (pdx) LN_G_ACC(ag, agx, 0, D, px + i0 * D, pdy + i0 * D, mr[2 * i0]);
+            double sg = lanes_sum(ag), sgx = lanes_sum(agx);
             for (int64_t i = i0; i < i1; i++) {
                 const T *restrict xi = px + i * D, *restrict dyi = pdy + i * D;
+                const bool next = pdx && i + 1 < i1;
+                T *restrict dxi = pdx ? pdx + i * D : NULL;
                 const double mean = mr[2 * i], r = mr[2 * i + 1];
-                if (pdx) {
-                    T *restrict dxi = pdx + i * D;
-                    /* mean(g) and mean(g * xh), g = dy * w, xh = (x - mean) * r */
-                    double sg, sgx;
-                    if (pw) {
-                        ROW_SUM(sg, D, j, (double)dyi[j] * pw[j]);
-                        ROW_SUM(sgx, D, j, (double)dyi[j] * pw[j] * ((double)xi[j] - mean));
-                    } else {
-                        ROW_SUM(sg, D, j, (double)dyi[j]);
-                        ROW_SUM(sgx, D, j, (double)dyi[j] * ((double)xi[j] - mean));
-                    }
-                    const double mg = sg / (double)D, mgx = sgx * r / (double)D;
+                const double mg = sg / (double)D, mgx = sgx * r / (double)D;
+                for (int k = 0; k < LANES; k++) ag[k] = agx[k] = 0;
+                for (TILES(D, j0, j1)) {
+                    if (next) LN_G_ACC(ag, agx, j0, j1, xi + D, dyi + D, mr[2 * i + 2]);
                     /* dx = r * (g - mean(g) - xh * mean(g * xh)) */
-                    if (pw)
-                        for (int64_t j = 0; j < D; j++)
-                            dxi[j] += (T)(r * ((double)dyi[j] * pw[j] - mg -
-                                               ((double)xi[j] - mean) * r * mgx));
-                    else
-                        for (int64_t j = 0; j < D; j++)
-                            dxi[j] += (T)(r * ((double)dyi[j] - mg -
-                                               ((double)xi[j] - mean) * r * mgx));
+                    if (!dxi) {
+                    } else if (pw) {
+                        TILE_OUT(st, add, dxi, j0, j1, j,
+                                 (T)(r * ((double)(dyi[j] * pw[j]) - mg -
+                                          ((double)xi[j] - mean) * r * mgx)));
+                    } else {
+                        TILE_OUT(st, add, dxi, j0, j1, j,
+                                 (T)(r * ((double)dyi[j] - mg -
+                                          ((double)xi[j] - mean) * r * mgx)));
+                    }
+                    /* dw += dy * xh, db += dy */
+                    if (dw)
+                        for (int64_t j = j0; j < j1; j++)
+                            dw[j] += (double)dyi[j] * (((double)xi[j] - mean) * r);
+                    if (db)
+                        for (int64_t j = j0; j < j1; j++) db[j] += (double)dyi[j];
                 }
-                /* dw += dy * xh, db += dy */
-                if (dw)
-                    for (int64_t j = 0; j < D; j++)
-                        dw[j] += (double)dyi[j] * (((double)xi[j] - mean) * r);
-                if (db)
-                    for (int64_t j = 0; j < D; j++) db[j] += (double)dyi[j];
+                sg = lanes_sum(ag), sgx = lanes_sum(agx);
             }
+            if (st) ag__stream_fence();
         }
     });
-    if (wpart) add_partials(wpart, nchunks, D, gw);
-    if (bpart) add_partials(bpart, nchunks, D, gb);
+    if (ok && wpart) add_partials(wpart, p.nchunks, D, gw);
+    if (ok && bpart) add_partials(bpart, p.nchunks, D, gb);
     free(wpart);
     free(bpart);
 }
+
+#undef LN_G_ACC
 
 static const ag_op LAYER_NORM = {"layer_norm", ln_backward};
 
@@ -459,7 +599,10 @@ ag_tensor *ag_layer_norm_(ag_arena *A, ag_tensor *x, int nshape,
         mr = ag_arena_alloc(A, 2 * (size_t)rows * sizeof *mr);
         if (!mr) return NULL;
     }
-    if (y->numel > 0) ln_forward(xc, w, b, y, mr, rows, D, eps);
+    if (y->numel > 0) {
+        const plan p = plan_rows(rows, D, ct, true);
+        ln_forward(&p, xc, w, b, y, mr, eps);
+    }
     y->iparam[0] = D;
     y->iparam[2] = w != NULL;
     y->iparam[3] = b != NULL;

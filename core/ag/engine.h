@@ -31,7 +31,9 @@ bool ag_grad_enabled(void);
  * one-element out. Leaves that require a gradient accumulate into .grad,
  * allocated zeroed in the leaf's own arena the first time. Gradients of
  * non-leaf tensors are recomputed from zero on every call and live in their
- * own arena. Returns false (after reporting) on bad arguments. */
+ * own arena; a non-leaf out's gradient is grad_out itself, not a copy
+ * (out->grad == grad_out until the next backward). Returns false (after
+ * reporting) on bad arguments. */
 bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out);
 #define ag_backward(...) AG_AT(ag_backward_, __VA_ARGS__)
 

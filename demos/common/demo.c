@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 bool ag_demo_make_dirs(const char *path) {
     char buf[4096];
@@ -69,6 +70,22 @@ int ag_demo_gnuplot(const char *dir, const char *scripts, char *cmd, size_t ncmd
     snprintf(why, nwhy, "%s", out[0] ? strtok(out, "\n") : "no output");
     if (status == -1 || !WIFEXITED(status)) return 1;
     return WEXITSTATUS(status);
+}
+
+double ag_demo_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double ag_demo_median(double *t, int n) {
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
 bool ag_demo_parse_double(const char *s, double *v) {

@@ -21,6 +21,12 @@ FILE *ag_demo_open(const char *prog, const char *dir, const char *name);
 int ag_demo_gnuplot(const char *dir, const char *scripts, char *cmd, size_t ncmd, char *why,
                     size_t nwhy);
 
+/* Seconds on a monotonic clock. */
+double ag_demo_now(void);
+
+/* The median of t[0..n) (n >= 1); sorts t. */
+double ag_demo_median(double *t, int n);
+
 /* A whole-string finite double; false for junk. */
 bool ag_demo_parse_double(const char *s, double *v);
 

@@ -1,0 +1,388 @@
+/* demos/bench_norms.c — RMSNorm and LayerNorm against this machine's memory
+ * bandwidth.
+ *
+ *   bench-norms [--shapes RxD,...] [--reps N] [--threads N] [--csv] [--plot DIR]
+ *
+ * The norms are memory-bound: each row is read, reduced and written while
+ * it is in cache, so the least time a pass can take is the bytes it must move
+ * over the memory bandwidth. Per rows x D f32 tensor of N = rows*D*4 bytes:
+ *
+ *   fwd      read x, write y                      2N
+ *   bwd      read x and dy, write dx              3N
+ *   fwdbwd   both                                 5N
+ *
+ * (the weight, bias and per-row statistics are a few KiB and not counted).
+ * The bandwidth is measured by this program in the same run, per shape, with
+ * the simplest kernel that moves 2N: y = a*x over the same x, once with plain
+ * stores (which read each line of y before writing it) and once with
+ * non-temporal stores (which do not). "of bound" is a row's GB/s over the
+ * faster copy's GB/s at that shape, measured just before each run (the
+ * median of the per-run ratios): the machine may be shared, and a ratio of
+ * two figures taken together is steadier than either figure.
+ *
+ * Implementations: `ag` — the fused kernels (ag_rms_norm, ag_layer_norm);
+ * `ag_composed` — RMSNorm written with elementwise ops as PyTorch users write
+ * it (x * rsqrt(mean(x^2) + eps) * w), each op a pass over memory. Inputs
+ * require gradients, as in training, so forward saves its statistics. bwd is
+ * ag_backward(y, dy) on a recorded forward, with x's gradient not yet
+ * allocated (a fresh view of x each run), as for an activation in a model.
+ *
+ * Each figure is the median of --reps runs (default 7, at least 5) after one
+ * warm-up run; runs shorter than 20 ms repeat the pass inside the timing and
+ * divide. GB = 1e9 bytes.
+ */
+#include <ag/ag.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__AVX__) || defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+#include "common/demo.h"
+
+enum { MAX_SHAPES = 16, MAX_RESULTS = 256 };
+static const double EPS = 1e-6;
+
+typedef struct {
+    char impl[16], op[16], pass[8];
+    int64_t rows, dim;
+    double ms, gbps, frac;
+} result;
+
+typedef struct {
+    int64_t rows[MAX_SHAPES], dim[MAX_SHAPES];
+    int nshapes, reps, threads;
+    bool csv;
+    const char *plot;
+} options;
+
+/* ---- the copy reference --------------------------------------------------- */
+
+/* y = a*x over n floats, threads over contiguous halves; plain stores. */
+static void copy_plain(float *restrict y, const float *restrict x, int64_t n, float a) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) y[i] = a * x[i];
+}
+
+/* The same with non-temporal stores (y 32-byte aligned, n a multiple of 8;
+ * plain stores where the machine has none). */
+static void copy_nt(float *restrict y, const float *restrict x, int64_t n, float a) {
+#if defined(__AVX__)
+    const __m256 va = _mm256_set1_ps(a);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i += 8)
+        _mm256_stream_ps(y + i, _mm256_mul_ps(va, _mm256_loadu_ps(x + i)));
+    _mm_sfence();
+#elif defined(__SSE2__)
+    const __m128 va = _mm_set1_ps(a);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i += 4)
+        _mm_stream_ps(y + i, _mm_mul_ps(va, _mm_loadu_ps(x + i)));
+    _mm_sfence();
+#else
+    copy_plain(y, x, n, a);
+#endif
+}
+
+/* ---- timing ---------------------------------------------------------------- */
+
+/* What one timed pass needs. */
+typedef enum { COPY_PLAIN, COPY_NT, RMS, RMS_COMPOSED, LAYER } kernel;
+typedef enum { FWD, BWD, FWDBWD } pass;
+static const char *const PASS_NAME[] = {"fwd", "bwd", "fwdbwd"};
+
+typedef struct {
+    ag_arena *S;                /* reset before each run */
+    ag_tensor *x, *w, *b, *dy;  /* persistent inputs; w, b require gradients */
+    float *ybuf;                /* the copies' output */
+    int64_t rows, dim;
+} bench;
+
+static ag_tensor *norm_forward(bench *B, kernel k, ag_tensor *x) {
+    const int64_t ns[1] = {B->dim};
+    switch (k) {
+    case RMS: return ag_rms_norm(B->S, x, 1, ns, B->w, EPS, 0);
+    case RMS_COMPOSED: return ag_rms_norm_composed(B->S, x, 1, ns, B->w, EPS);
+    default: return ag_layer_norm(B->S, x, 1, ns, B->w, B->b, EPS);
+    }
+}
+
+/* One run of (k, p); returns the seconds of the part that is timed. */
+static double run_once(bench *B, kernel k, pass p) {
+    const int64_t n = B->rows * B->dim;
+    double t0 = ag_demo_now();
+    if (k == COPY_PLAIN) {
+        copy_plain(B->ybuf, B->x->data, n, 1.0001f);
+        return ag_demo_now() - t0;
+    }
+    if (k == COPY_NT) {
+        copy_nt(B->ybuf, B->x->data, n, 1.0001f);
+        return ag_demo_now() - t0;
+    }
+    ag_arena_reset(B->S);
+    /* a fresh leaf sharing x's data: its gradient is allocated in S */
+    ag_tensor *x = ag_detach(B->S, B->x);
+    ag_set_requires_grad(x, true);
+    if (p == BWD) {
+        ag_tensor *y = norm_forward(B, k, x);
+        t0 = ag_demo_now();
+        ag_backward(y, B->dy);
+        return ag_demo_now() - t0;
+    }
+    t0 = ag_demo_now();
+    ag_tensor *y = norm_forward(B, k, x);
+    if (p == FWDBWD) ag_backward(y, B->dy);
+    return ag_demo_now() - t0;
+}
+
+/* Seconds of (k, p), repeated inner times and divided. */
+static double run_inner(bench *B, kernel k, pass p, int inner) {
+    double t = 0;
+    for (int i = 0; i < inner; i++) t += run_once(B, k, p);
+    return t / inner;
+}
+
+/* (k, p) over reps runs after a warm-up: the median seconds, and the median
+ * over the runs of its GB/s (bytes moved) over the faster copy's GB/s
+ * measured just before it, so that the fraction compares two figures taken
+ * under the same conditions (another process's load comes and goes). Short
+ * runs are repeated inside the timing so one timing lasts >= 20 ms. */
+static void time_pass(bench *B, kernel k, pass p, int reps, double bytes, double *sec,
+                      double *frac) {
+    const double copy_bytes = 8.0 * (double)(B->rows * B->dim);
+    double warm = run_once(B, k, p);
+    int inner = warm >= 0.02 ? 1 : (int)ceil(0.02 / fmax(warm, 1e-7));
+    if (inner > 10000) inner = 10000;
+    double *t = malloc(2 * (size_t)reps * sizeof *t), *f = t + reps;
+    for (int r = 0; r < reps; r++) {
+        double copy = fmin(run_inner(B, COPY_NT, FWD, inner), run_inner(B, COPY_PLAIN, FWD, inner));
+        t[r] = run_inner(B, k, p, inner);
+        f[r] = (bytes / t[r]) / (copy_bytes / copy);
+    }
+    *sec = ag_demo_median(t, reps);
+    *frac = ag_demo_median(f, reps);
+    free(t);
+}
+
+/* ---- the run ---------------------------------------------------------------- */
+
+static void add_result(result *res, int *nres, const char *impl, const char *op, pass p,
+                       bench *B, kernel k, int reps, double bytes) {
+    if (*nres >= MAX_RESULTS) return;
+    result *r = &res[(*nres)++];
+    snprintf(r->impl, sizeof r->impl, "%s", impl);
+    snprintf(r->op, sizeof r->op, "%s", op);
+    snprintf(r->pass, sizeof r->pass, "%s", PASS_NAME[p]);
+    r->rows = B->rows, r->dim = B->dim;
+    double sec;
+    time_pass(B, k, p, reps, bytes, &sec, &r->frac);
+    r->ms = 1e3 * sec;
+    r->gbps = bytes / sec / 1e9;
+}
+
+/* Every kernel and pass at one shape. Returns false when out of memory. */
+static bool bench_shape(int64_t rows, int64_t dim, int reps, result *res, int *nres) {
+    const int64_t n = rows * dim;
+    const double N = 4.0 * (double)n;
+    bench B = {.S = ag_arena_new(0), .rows = rows, .dim = dim};
+    ag_arena *P = ag_arena_new(0);
+    ag_rng r;
+    ag_rng_seed(&r, 42);
+    B.x = ag_randn(P, &r, AG_F32, AG_SHAPE(rows, dim), 0.0, 1.0);
+    B.dy = ag_randn(P, &r, AG_F32, AG_SHAPE(rows, dim), 0.0, 1.0);
+    B.w = ag_randn(P, &r, AG_F32, AG_SHAPE(dim), 1.0, 0.1);
+    B.b = ag_randn(P, &r, AG_F32, AG_SHAPE(dim), 0.0, 0.1);
+    B.ybuf = ag_arena_alloc(P, (size_t)n * sizeof(float));
+    if (!B.S || !P || !B.x || !B.dy || !B.w || !B.b || !B.ybuf) {
+        fprintf(stderr, "bench-norms: out of memory for %lldx%lld\n", (long long)rows,
+                (long long)dim);
+        return false;
+    }
+    ag_set_requires_grad(B.w, true);
+    ag_set_requires_grad(B.b, true);
+    memset(B.ybuf, 0, (size_t)n * sizeof(float)); /* touch the pages */
+
+    add_result(res, nres, "copy_plain", "copy", FWD, &B, COPY_PLAIN, reps, 2 * N);
+    add_result(res, nres, "copy_nt", "copy", FWD, &B, COPY_NT, reps, 2 * N);
+    static const struct {
+        kernel k;
+        const char *impl, *op;
+    } ks[] = {{RMS, "ag", "rmsnorm"}, {RMS_COMPOSED, "ag_composed", "rmsnorm"},
+              {LAYER, "ag", "layernorm"}};
+    static const double bytes[] = {2, 3, 5}; /* per pass, in units of N */
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
+        for (pass p = FWD; p <= FWDBWD; p++)
+            add_result(res, nres, ks[i].impl, ks[i].op, p, &B, ks[i].k, reps, bytes[p] * N);
+    ag_arena_free(B.S);
+    ag_arena_free(P);
+    return true;
+}
+
+/* ---- output ----------------------------------------------------------------- */
+
+static void print_table(const result *res, int nres) {
+    printf("%-12s %-10s %-7s %-12s %10s %8s %9s\n", "impl", "op", "pass", "rows x dim", "ms",
+           "GB/s", "of bound");
+    for (int i = 0; i < nres; i++) {
+        const result *r = &res[i];
+        char shape[32];
+        snprintf(shape, sizeof shape, "%lldx%lld", (long long)r->rows, (long long)r->dim);
+        if (i > 0 && (r->rows != res[i - 1].rows || r->dim != res[i - 1].dim)) printf("\n");
+        printf("%-12s %-10s %-7s %-12s %10.3f %8.1f %8.0f%%\n", r->impl, r->op, r->pass, shape,
+               r->ms, r->gbps, 100 * r->frac);
+    }
+}
+
+static void print_csv(const result *res, int nres) {
+    printf("impl,op,pass,rows,dim,ms,gbps\n");
+    for (int i = 0; i < nres; i++)
+        printf("%s,%s,%s,%lld,%lld,%.4f,%.3f\n", res[i].impl, res[i].op, res[i].pass,
+               (long long)res[i].rows, (long long)res[i].dim, res[i].ms, res[i].gbps);
+}
+
+/* bench-norms.dat (per shape: one line per kernel and pass, GB/s) and
+ * bench-norms.gp: clustered bars of GB/s per shape, one cluster per shape. */
+static bool write_plot(const char *dir, const result *res, int nres, const options *o) {
+    FILE *f = ag_demo_open("bench-norms", dir, "bench-norms.dat");
+    if (!f) return false;
+    fprintf(f, "# GB/s per shape (columns) and kernel/pass (rows), from bench-norms\n");
+    fprintf(f, "label");
+    for (int s = 0; s < o->nshapes; s++)
+        fprintf(f, " %lldx%lld", (long long)o->rows[s], (long long)o->dim[s]);
+    fprintf(f, "\n");
+    /* the rows of the first shape name the kernels; each shape has them all */
+    int per = nres / o->nshapes;
+    for (int k = 0; k < per; k++) {
+        const result *r = &res[k];
+        fprintf(f, "\"%s %s %s\"", r->impl, r->op, r->pass);
+        for (int s = 0; s < o->nshapes; s++) fprintf(f, " %.3f", res[s * per + k].gbps);
+        fprintf(f, "\n");
+    }
+    fclose(f);
+    f = ag_demo_open("bench-norms", dir, "bench-norms.gp");
+    if (!f) return false;
+    fprintf(f,
+            "set terminal pngcairo size 1400,700 noenhanced\n"
+            "set output 'bench-norms.png'\n"
+            "set title 'RMSNorm and LayerNorm, f32, %d threads: GB/s of the bytes each pass "
+            "must move (higher is better)'\n"
+            "set style data histograms\n"
+            "set style histogram clustered gap 2\n"
+            "set style fill solid 0.8 border -1\n"
+            "set boxwidth 0.9\n"
+            "set key outside right top\n"
+            "set ylabel 'GB/s'\n"
+            "set grid ytics\n"
+            "set xtics rotate by -30\n"
+            "plot for [s=2:%d] 'bench-norms.dat' using s:xtic(1) title columnheader(s)\n",
+            o->threads, o->nshapes + 1);
+    fclose(f);
+    char cmd[1024], why[256];
+    int rc = ag_demo_gnuplot(dir, "bench-norms.gp", cmd, sizeof cmd, why, sizeof why);
+    if (rc == 0)
+        fprintf(stderr, "bench-norms: wrote %s/bench-norms.png\n", dir);
+    else
+        fprintf(stderr, "bench-norms: gnuplot %s (%s); to draw the chart run: %s\n",
+                rc == 127 ? "is not installed" : "failed", why, cmd);
+    return true;
+}
+
+/* ---- options ---------------------------------------------------------------- */
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: bench-norms [--shapes RxD,...] [--reps N] [--threads N] [--csv] "
+            "[--plot DIR]\n"
+            "  --shapes   rows x dim of the f32 inputs "
+            "(32768x4096,8192x1280,65536x64,256x4096)\n"
+            "  --reps     timed runs per figure, >= 5; the median is reported (7)\n"
+            "  --threads  OpenMP threads (all the machine's)\n"
+            "  --csv      lines impl,op,pass,rows,dim,ms,gbps instead of the table\n"
+            "  --plot DIR also write DIR/bench-norms.{dat,gp} and draw bench-norms.png\n");
+}
+
+static bool parse_shapes(const char *s, options *o) {
+    o->nshapes = 0;
+    while (*s) {
+        char *end;
+        long long r = strtoll(s, &end, 10), d;
+        if (end == s || *end != 'x' || r < 1) return false;
+        s = end + 1;
+        d = strtoll(s, &end, 10);
+        if (end == s || d < 1 || o->nshapes == MAX_SHAPES) return false;
+        if ((d * 4) % 32 != 0) return false; /* the NT copy writes 32-byte blocks */
+        o->rows[o->nshapes] = r, o->dim[o->nshapes] = d, o->nshapes++;
+        s = end;
+        if (*s == ',') s++;
+        else if (*s) return false;
+    }
+    return o->nshapes > 0;
+}
+
+static int parse_options(int argc, char **argv, options *o) {
+    static const struct option opts[] = {
+        {"shapes", required_argument, 0, 's'}, {"reps", required_argument, 0, 'r'},
+        {"threads", required_argument, 0, 't'}, {"csv", no_argument, 0, 'c'},
+        {"plot", required_argument, 0, 'p'},    {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    parse_shapes("32768x4096,8192x1280,65536x64,256x4096", o);
+    o->reps = 7;
+    o->threads = 0;
+    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
+        switch (c) {
+        case 's':
+            if (!parse_shapes(optarg, o)) {
+                fprintf(stderr, "bench-norms: bad --shapes '%s': expected RxD,... with D a "
+                                "multiple of 8\n", optarg);
+                return 2;
+            }
+            break;
+        case 'r': o->reps = atoi(optarg); break;
+        case 't': o->threads = atoi(optarg); break;
+        case 'c': o->csv = true; break;
+        case 'p': o->plot = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (o->reps < 5 || o->threads < 0) {
+        fprintf(stderr, "bench-norms: need --reps >= 5 and --threads >= 1\n");
+        return 2;
+    }
+    return -1;
+}
+
+int main(int argc, char **argv) {
+    options o = {0};
+    int rc = parse_options(argc, argv, &o);
+    if (rc >= 0) return rc;
+#ifdef _OPENMP
+    if (o.threads > 0) omp_set_num_threads(o.threads);
+    o.threads = omp_get_max_threads();
+#else
+    o.threads = 1;
+#endif
+    static result res[MAX_RESULTS];
+    int nres = 0;
+    for (int s = 0; s < o.nshapes; s++)
+        if (!bench_shape(o.rows[s], o.dim[s], o.reps, res, &nres)) return 1;
+    if (o.csv) {
+        print_csv(res, nres);
+    } else {
+        printf("bench-norms: f32, %d threads, median of %d runs; GB/s of the bytes each pass "
+               "must move (fwd 2N, bwd 3N, fwdbwd 5N)\n\n", o.threads, o.reps);
+        print_table(res, nres);
+        printf("\n'of bound': GB/s over the faster copy (y = a*x) at the same shape, measured "
+               "before each run (median of the ratios)\n");
+    }
+    if (o.plot && (!ag_demo_make_dirs(o.plot) || !write_plot(o.plot, res, nres, &o))) return 1;
+    return 0;
+}
