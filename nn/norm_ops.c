@@ -235,6 +235,41 @@ static double *partials(const char *op, bool want, int nchunks, int64_t D, bool 
     return p;
 }
 
+/* nrows rows of D elements of dtype dt for each of nchunks chunks
+ * (uninitialised); reports when out of memory. */
+static void *chunk_rows(const char *op, int nchunks, int nrows, int64_t D, ag_dtype dt,
+                        bool *ok) {
+    if (!*ok) return NULL;
+    void *p = malloc((size_t)nchunks * (size_t)nrows * (size_t)D * ag_dtype_size(dt));
+    if (!p) {
+        ag__fail(op, "out of memory for %d x %d rows of %lld elements", nchunks, nrows,
+                 (long long)D);
+        *ok = false;
+    }
+    return p;
+}
+
+/* Parameter gradients sum a term per row: dw = sum over rows of dy * xh.
+ * The rows of a chunk are taken in blocks of BLOCK_ROWS; a block's terms are
+ * summed in the compute type in blk (a short cascade, a few roundings), and
+ * each block's sum is added to the chunk's partial sums acc in double. That
+ * halves the traffic to acc and keeps the error of a long sum that of
+ * double. first / last: row i is the first / last of its block. */
+enum { BLOCK_ROWS = 8 };
+#define BLOCK_ACC(acc, blk, first, last, j0, j1, j, TERM)                          \
+    do {                                                                           \
+        if ((first) && (last))                                                     \
+            for (int64_t j = (j0); j < (j1); j++) (acc)[j] += (double)(TERM);      \
+        else if (first)                                                            \
+            for (int64_t j = (j0); j < (j1); j++) (blk)[j] = (TERM);               \
+        else if (last)                                                             \
+            for (int64_t j = (j0); j < (j1); j++) (acc)[j] += (double)((blk)[j] + (TERM)); \
+        else                                                                       \
+            for (int64_t j = (j0); j < (j1); j++) (blk)[j] += (TERM);              \
+    } while (0)
+#define BLOCK_FIRST(i, i0) (((i) - (i0)) % BLOCK_ROWS == 0)
+#define BLOCK_LAST(i, i0, i1) (((i) - (i0)) % BLOCK_ROWS == BLOCK_ROWS - 1 || (i) + 1 == (i1))
+
 /* grad[j] += sum over chunks c (in order 0, 1, ...) of part[c*D + j]. */
 static void add_partials(double *part, int nchunks, int64_t D, ag_tensor *grad) {
     for (int c = 1; c < nchunks; c++) {
@@ -327,6 +362,7 @@ static void rms_backward(ag_tensor *out) {
     const bool st = p.stream;
     bool ok = true;
     double *part = partials(op, want_w, p.nchunks, D, &ok);
+    void *wblk = want_w ? chunk_rows(op, p.nchunks, 1, D, out->dtype, &ok) : NULL;
     ag_tensor *gw = ok && want_w ? ag__grad_buf(w) : NULL;
     ok = ok && (gw || !want_w);
     /* gx last: once a fresh (uninitialised) gx exists, the kernel must run */
@@ -338,6 +374,7 @@ static void rms_backward(ag_tensor *out) {
         AG_OMP_FOR(p.nchunks > 1)
         for (int c = 0; c < p.nchunks; c++) {
             double *restrict dw = part ? part + (int64_t)c * D : NULL;
+            T *restrict wb = wblk ? (T *)wblk + (int64_t)c * D : NULL;
             CHUNK_ROWS(&p, c, i0, i1);
             double acc[LANES] = {0};
             if (pdx) RMS_GX_ACC(acc, 0, D, px + i0 * D, pdy + i0 * D);
@@ -348,6 +385,7 @@ static void rms_backward(ag_tensor *out) {
                 T *restrict dxi = pdx ? pdx + i * D : NULL;
                 const double r = rs[i];
                 const T rT = (T)r, mT = (T)(r * sgx / (double)D);
+                const bool first = BLOCK_FIRST(i, i0), last = BLOCK_LAST(i, i0, i1);
                 for (int k = 0; k < LANES; k++) acc[k] = 0;
                 for (TILES(D, j0, j1)) {
                     if (next) RMS_GX_ACC(acc, j0, j1, xi + D, dyi + D);
@@ -361,9 +399,8 @@ static void rms_backward(ag_tensor *out) {
                         TILE_OUT(st, add, dxi, j0, j1, j,
                                  rT * (dyi[j] * ((T)1 + pw[j]) - xi[j] * rT * mT));
                     }
-                    /* dw += dy * xh, each term in T, the sum in double */
-                    if (dw)
-                        for (int64_t j = j0; j < j1; j++) dw[j] += (double)(dyi[j] * (xi[j] * rT));
+                    /* dw += dy * xh, each term in T (see BLOCK_ACC) */
+                    if (dw) BLOCK_ACC(dw, wb, first, last, j0, j1, j, dyi[j] * (xi[j] * rT));
                 }
                 sgx = lanes_sum(acc);
             }
@@ -372,6 +409,7 @@ static void rms_backward(ag_tensor *out) {
     });
     if (ok && part) add_partials(part, p.nchunks, D, gw);
     free(part);
+    free(wblk);
 }
 
 #undef RMS_GX_ACC
@@ -442,40 +480,55 @@ ag_tensor *ag_rms_norm_composed_(ag_arena *A, ag_tensor *x, int nshape,
 #define XH ((T)(((double)xi[j] - mean) * r))
 
 /* x, y: [rows, D]; w, b: [D] or NULL; all of x's dtype (f32 or f64).
- * mr[2*rows] receives (mean, r) per row (NULL: not saved). Row i+1's sum is
- * accumulated while row i is written; its centred sum of squares is then
- * taken from cache. */
+ * mr[2*rows] receives (mean, r) per row (NULL: not saved).
+ *
+ * The variance of an f32 row comes from its sum and sum of squares, both in
+ * double, accumulated for row i+1 while row i is written: x^2 is exact in
+ * double and var = E[x^2] - mean^2 loses about (mean/std)^2 * 2^-53
+ * relative, far below f32's 2^-24 for any row whose spread f32 can resolve.
+ * An f64 row has no such margin and is centred first (two passes, the
+ * second from cache). */
 static void ln_forward(const plan *p, const ag_tensor *x, const ag_tensor *w, const ag_tensor *b,
                        ag_tensor *y, double *mr, double eps) {
     const bool st = p->stream;
     const int64_t D = p->D;
     AG_DISPATCH(x->dtype, T, {
+        const bool one_pass = sizeof(T) < sizeof(double);
         const T *px = x->data, *pw = w ? w->data : NULL, *pb = b ? b->data : NULL;
         T *py = y->data;
         AG_OMP_FOR(p->nchunks > 1)
         for (int c = 0; c < p->nchunks; c++) {
             CHUNK_ROWS(p, c, i0, i1);
-            double sx;
-            ROW_SUM(sx, D, j, (double)px[i0 * D + j]);
+            double as[LANES] = {0}, aq[LANES] = {0};
+            const T *x0 = px + i0 * D;
+            ROW_ACC(as, 0, D, j, (double)x0[j]);
+            if (one_pass) ROW_ACC(aq, 0, D, j, (double)x0[j] * x0[j]);
             for (int64_t i = i0; i < i1; i++) {
                 const T *restrict xi = px + i * D, *restrict xn = xi + D;
                 const bool next = i + 1 < i1;
                 T *restrict yi = py + i * D;
-                const double mean = sx / (double)D;
-                double sc;
-                ROW_SUM(sc, D, j, ((double)xi[j] - mean) * ((double)xi[j] - mean));
-                const double r = 1 / sqrt(sc / (double)D + eps);
+                const double mean = lanes_sum(as) / (double)D;
+                double var;
+                if (one_pass) {
+                    var = fmax(lanes_sum(aq) / (double)D - mean * mean, 0.0);
+                } else {
+                    ROW_SUM(var, D, j, ((double)xi[j] - mean) * ((double)xi[j] - mean));
+                    var /= (double)D;
+                }
+                const double r = 1 / sqrt(var + eps);
                 if (mr) mr[2 * i] = mean, mr[2 * i + 1] = r;
-                double acc[LANES] = {0};
+                for (int k = 0; k < LANES; k++) as[k] = aq[k] = 0;
                 for (TILES(D, j0, j1)) {
-                    if (next) ROW_ACC(acc, j0, j1, j, (double)xn[j]);
+                    if (next) {
+                        ROW_ACC(as, j0, j1, j, (double)xn[j]);
+                        if (one_pass) ROW_ACC(aq, j0, j1, j, (double)xn[j] * xn[j]);
+                    }
                     /* xh in double, rounded once (XH); then the affine part in T */
                     if (pw && pb) TILE_OUT(st, false, yi, j0, j1, j, XH * pw[j] + pb[j]);
                     else if (pw) TILE_OUT(st, false, yi, j0, j1, j, XH * pw[j]);
                     else if (pb) TILE_OUT(st, false, yi, j0, j1, j, XH + pb[j]);
                     else TILE_OUT(st, false, yi, j0, j1, j, XH);
                 }
-                sx = lanes_sum(acc);
             }
             if (st) ag__stream_fence();
         }
@@ -484,21 +537,25 @@ static void ln_forward(const plan *p, const ag_tensor *x, const ag_tensor *w, co
 
 #undef XH
 
-/* ag += g, agx += g * (x - mean) over [j0, j1) of rows xr, dyr with mean
- * mu, g = dy * w: the sums that give mean(g) and mean(g * xh) in backward. */
-#define LN_G_ACC(ag, agx, j0, j1, xr, dyr, mu)                                     \
+/* The xh of row xr (mean mu, 1/std rr) over [j0, j1) into xh[], centred in
+ * double and rounded once; with g = dy * w, ag += g and agx += g * xh when
+ * sums (the sums that give mean(g) and mean(g * xh) in backward). */
+#define LN_XH_ACC(xh, ag, agx, sums, j0, j1, xr, dyr, mu, rr)                      \
     do {                                                                           \
-        if (pw) {                                                                  \
+        for (int64_t j = (j0); j < (j1); j++)                                      \
+            (xh)[j] = (T)(((double)(xr)[j] - (mu)) * (rr));                        \
+        if (sums && pw) {                                                          \
             ROW_ACC(ag, j0, j1, j, (double)((dyr)[j] * pw[j]));                    \
-            ROW_ACC(agx, j0, j1, j, (double)((dyr)[j] * pw[j]) * ((double)(xr)[j] - (mu))); \
-        } else {                                                                   \
+            ROW_ACC(agx, j0, j1, j, (double)((dyr)[j] * pw[j] * (xh)[j]));         \
+        } else if (sums) {                                                         \
             ROW_ACC(ag, j0, j1, j, (double)(dyr)[j]);                              \
-            ROW_ACC(agx, j0, j1, j, (double)(dyr)[j] * ((double)(xr)[j] - (mu)));  \
+            ROW_ACC(agx, j0, j1, j, (double)((dyr)[j] * (xh)[j]));                 \
         }                                                                          \
     } while (0)
 
 /* src = x, then weight when iparam[2], then bias when iparam[3];
- * iparam[0] = D; saved = (mean, r) per row (double). */
+ * iparam[0] = D; saved = (mean, r) per row (double). Row i+1's xh (into a
+ * row buffer of the chunk) and sums are formed while row i is written. */
 static void ln_backward(ag_tensor *out) {
     const char *op = "layer_norm";
     ag_tensor *x = out->src[0];
@@ -520,6 +577,8 @@ static void ln_backward(ag_tensor *out) {
     bool ok = true;
     double *wpart = partials(op, want_w, p.nchunks, D, &ok);
     double *bpart = partials(op, want_b, p.nchunks, D, &ok);
+    /* per chunk: xh of the current and of the next row, dw's and db's block sums */
+    void *rowbuf = chunk_rows(op, p.nchunks, 4, D, out->dtype, &ok);
     ag_tensor *gw = ok && want_w ? ag__grad_buf(w) : NULL;
     ag_tensor *gb = ok && want_b ? ag__grad_buf(b) : NULL;
     ok = ok && (gw || !want_w) && (gb || !want_b);
@@ -528,42 +587,43 @@ static void ln_backward(ag_tensor *out) {
     if (ok) AG_DISPATCH(out->dtype, T, {
         const T *px = x->data, *pdy = out->grad->data, *pw = w ? w->data : NULL;
         T *pdx = gx ? gx->data : NULL;
+        const bool sums = pdx != NULL;
         AG_OMP_FOR(p.nchunks > 1)
         for (int c = 0; c < p.nchunks; c++) {
             double *restrict dw = wpart ? wpart + (int64_t)c * D : NULL;
             double *restrict db = bpart ? bpart + (int64_t)c * D : NULL;
+            T *cur = (T *)rowbuf + 4 * (int64_t)c * D, *nxt = cur + D;
+            T *restrict wb = nxt + D, *restrict bb = wb + D;
             CHUNK_ROWS(&p, c, i0, i1);
             double ag[LANES] = {0}, agx[LANES] = {0};
-            if (pdx) LN_G_ACC(ag, agx, 0, D, px + i0 * D, pdy + i0 * D, mr[2 * i0]);
-            double sg = lanes_sum(ag), sgx = lanes_sum(agx);
+            LN_XH_ACC(cur, ag, agx, sums, 0, D, px + i0 * D, pdy + i0 * D, mr[2 * i0],
+                      mr[2 * i0 + 1]);
             for (int64_t i = i0; i < i1; i++) {
-                const T *restrict xi = px + i * D, *restrict dyi = pdy + i * D;
-                const bool next = pdx && i + 1 < i1;
+                const T *restrict dyi = pdy + i * D;
+                const T *restrict xh = cur;
+                const bool next = i + 1 < i1;
                 T *restrict dxi = pdx ? pdx + i * D : NULL;
-                const double mean = mr[2 * i], r = mr[2 * i + 1];
-                const double mg = sg / (double)D, mgx = sgx * r / (double)D;
+                const T rT = (T)mr[2 * i + 1];
+                const T mg = (T)(lanes_sum(ag) / (double)D), mgx = (T)(lanes_sum(agx) / (double)D);
+                const bool first = BLOCK_FIRST(i, i0), last = BLOCK_LAST(i, i0, i1);
                 for (int k = 0; k < LANES; k++) ag[k] = agx[k] = 0;
                 for (TILES(D, j0, j1)) {
-                    if (next) LN_G_ACC(ag, agx, j0, j1, xi + D, dyi + D, mr[2 * i + 2]);
+                    if (next)
+                        LN_XH_ACC(nxt, ag, agx, sums, j0, j1, px + (i + 1) * D, dyi + D,
+                                  mr[2 * i + 2], mr[2 * i + 3]);
                     /* dx = r * (g - mean(g) - xh * mean(g * xh)) */
                     if (!dxi) {
                     } else if (pw) {
-                        TILE_OUT(st, add, dxi, j0, j1, j,
-                                 (T)(r * ((double)(dyi[j] * pw[j]) - mg -
-                                          ((double)xi[j] - mean) * r * mgx)));
+                        TILE_OUT(st, add, dxi, j0, j1, j, rT * (dyi[j] * pw[j] - mg - xh[j] * mgx));
                     } else {
-                        TILE_OUT(st, add, dxi, j0, j1, j,
-                                 (T)(r * ((double)dyi[j] - mg -
-                                          ((double)xi[j] - mean) * r * mgx)));
+                        TILE_OUT(st, add, dxi, j0, j1, j, rT * (dyi[j] - mg - xh[j] * mgx));
                     }
-                    /* dw += dy * xh, db += dy */
-                    if (dw)
-                        for (int64_t j = j0; j < j1; j++)
-                            dw[j] += (double)dyi[j] * (((double)xi[j] - mean) * r);
-                    if (db)
-                        for (int64_t j = j0; j < j1; j++) db[j] += (double)dyi[j];
+                    /* dw += dy * xh, db += dy: each term in T (see BLOCK_ACC) */
+                    if (dw) BLOCK_ACC(dw, wb, first, last, j0, j1, j, dyi[j] * xh[j]);
+                    if (db) BLOCK_ACC(db, bb, first, last, j0, j1, j, dyi[j]);
                 }
-                sg = lanes_sum(ag), sgx = lanes_sum(agx);
+                T *t = cur;
+                cur = nxt, nxt = t;
             }
             if (st) ag__stream_fence();
         }
@@ -572,9 +632,10 @@ static void ln_backward(ag_tensor *out) {
     if (ok && bpart) add_partials(bpart, p.nchunks, D, gb);
     free(wpart);
     free(bpart);
+    free(rowbuf);
 }
 
-#undef LN_G_ACC
+#undef LN_XH_ACC
 
 static const ag_op LAYER_NORM = {"layer_norm", ln_backward};
 
