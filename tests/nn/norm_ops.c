@@ -490,6 +490,94 @@ START_TEST(test_extreme_magnitudes) {
 }
 END_TEST
 
+/* LayerNorm of f32 rows whose mean is 1e4 times their spread: the variance
+ * comes from E[x^2] - mean^2 in double (see ag_layer_norm), which must still
+ * match the centred formula to f32 accuracy. */
+START_TEST(test_layer_norm_large_mean) {
+    enum { R = 3, D = 64 };
+    ag_arena *A = ag_arena_new(0);
+    ag_rng g;
+    ag_rng_seed(&g, 9);
+    ag_tensor *x = ag_randn(A, &g, AG_F32, AG_SHAPE(R, D), 1e4, 1.0);
+    ag_tensor *y = ag_layer_norm(A, x, AG_SHAPE(D), NULL, NULL, 1e-5);
+    const float *px = x->data;
+    for (int i = 0; i < R; i++) {
+        double mean = 0, var = 0;
+        for (int j = 0; j < D; j++) mean += px[i * D + j];
+        mean /= D;
+        for (int j = 0; j < D; j++) var += (px[i * D + j] - mean) * (px[i * D + j] - mean);
+        const double r = 1 / sqrt(var / D + 1e-5);
+        for (int j = 0; j < D; j++)
+            ck_close(ag_get_flat(y, i * D + j), (px[i * D + j] - mean) * r, 2e-6);
+    }
+    ag_arena_free(A);
+}
+END_TEST
+
+/* Shapes big enough for the kernels' fast paths: an f32 output of more than
+ * AG_STREAM_MIN (16 MiB) goes out with non-temporal stores, rows are
+ * pipelined in 1 KiB tiles (D = 4100 is not a multiple of the tile or of
+ * the 16 summation lanes), dx is written into a fresh buffer, and the
+ * parameter gradients sum blocks of 8 rows (1030 rows: a short last block).
+ * Expected values come from the formulas, row by row in double. */
+START_TEST(test_big_rows_match_formulas) {
+    enum { R = 1030, D = 4100 };
+    ag_arena *A = ag_arena_new(0);
+    ag_rng g;
+    ag_rng_seed(&g, 5);
+    ag_tensor *x = ag_randn(A, &g, AG_F32, AG_SHAPE(R, D), 0.5, 2.0);
+    ag_tensor *dy = ag_randn(A, &g, AG_F32, AG_SHAPE(R, D), 0.0, 1.0);
+    ag_tensor *w = ag_randn(A, &g, AG_F32, AG_SHAPE(D), 1.0, 0.5);
+    ag_tensor *b = ag_randn(A, &g, AG_F32, AG_SHAPE(D), 0.0, 0.5);
+    ag_set_requires_grad(x, true);
+    ag_set_requires_grad(w, true);
+    ag_set_requires_grad(b, true);
+    const float *px = x->data, *pdy = dy->data, *pw = w->data, *pb = b->data;
+    double *dw = calloc(D, sizeof *dw), *db = calloc(D, sizeof *db);
+    for (int layer = 0; layer < 2; layer++) {
+        ag_zero_grad(w), ag_zero_grad(b);
+        x->grad = NULL;
+        ag_tensor *y = layer ? ag_layer_norm(A, x, AG_SHAPE(D), w, b, 1e-5)
+                             : ag_rms_norm(A, x, AG_SHAPE(D), w, 1e-6, 0);
+        ck_assert(ag_backward(y, dy));
+        const float *py = y->data, *pdx = x->grad->data;
+        double ey = 0, edx = 0;
+        for (int j = 0; j < D; j++) dw[j] = db[j] = 0;
+        for (int i = 0; i < R; i++) {
+            const float *xi = px + (int64_t)i * D, *dyi = pdy + (int64_t)i * D;
+            double mean = 0, var = 0, sgx = 0, sg = 0;
+            for (int j = 0; j < D; j++) mean += xi[j];
+            mean = layer ? mean / D : 0;
+            for (int j = 0; j < D; j++) var += (xi[j] - mean) * (xi[j] - mean);
+            const double r = 1 / sqrt(var / D + (layer ? 1e-5 : 1e-6));
+            for (int j = 0; j < D; j++) {
+                const double xh = (xi[j] - mean) * r, gj = (double)dyi[j] * pw[j];
+                sg += gj, sgx += gj * xh;
+                dw[j] += dyi[j] * xh, db[j] += dyi[j];
+            }
+            for (int j = 0; j < D; j++) {
+                const double xh = (xi[j] - mean) * r, gj = (double)dyi[j] * pw[j];
+                const double wy = xh * pw[j] + (layer ? pb[j] : 0);
+                const double wdx = r * (gj - (layer ? sg / D : 0) - xh * sgx / D);
+                ey = fmax(ey, fabs(py[(int64_t)i * D + j] - wy));
+                edx = fmax(edx, fabs(pdx[(int64_t)i * D + j] - wdx));
+            }
+        }
+        double edw = 0, edb = 0;
+        for (int j = 0; j < D; j++) {
+            edw = fmax(edw, fabs(ag_get_flat(w->grad, j) - dw[j]) / (1 + fabs(dw[j])));
+            if (layer) edb = fmax(edb, fabs(ag_get_flat(b->grad, j) - db[j]) / (1 + fabs(db[j])));
+        }
+        ck_assert_msg(ey < 1e-5 && edx < 1e-5 && edw < 1e-5, "%s: |dy| %g |dx| %g |dw| %g",
+                      layer ? "layer_norm" : "rms_norm", ey, edx, edw);
+        if (layer) ck_assert_msg(edb < 1e-5, "layer_norm: |db| %g", edb);
+    }
+    free(dw);
+    free(db);
+    ag_arena_free(A);
+}
+END_TEST
+
 /* D = 1: RMSNorm gives x / sqrt(x^2 + eps) (~sign(x)), LayerNorm gives the
  * bias (xh = 0 always) and a zero dx. */
 START_TEST(test_d_one) {
@@ -798,6 +886,8 @@ TCase *nn_norm_ops_tcase(void) {
     tcase_add_test(tc, test_zero_row);
     tcase_add_test(tc, test_extreme_magnitudes);
     tcase_add_test(tc, test_d_one);
+    tcase_add_test(tc, test_big_rows_match_formulas);
+    tcase_add_test(tc, test_layer_norm_large_mean);
     tcase_add_test(tc, test_empty_batch);
     tcase_add_test(tc, test_multi_dim_normalized);
     tcase_add_test(tc, test_bf16);
