@@ -105,6 +105,18 @@ static double lanes_sum(const double *acc) {
     return s;
 }
 
+/* The same over one tile [j0, j1) (at most TILE elements) when the terms
+ * may be summed in the compute type T: each lane sums its TILE/LANES terms
+ * in T, then the lanes are added to acc in double. Between a sum in T and
+ * one in double: the error is that of a 16-term sum in T, whatever the
+ * length of the row, for half the work of converting every term. */
+#define TILE_SUM(acc, j0, j1, j, EXPR)                                             \
+    do {                                                                           \
+        T t_[LANES] = {0};                                                         \
+        ROW_ACC(t_, j0, j1, j, EXPR);                                              \
+        for (int k_ = 0; k_ < LANES; k_++) (acc)[k_] += (double)t_[k_];            \
+    } while (0)
+
 /* out = sum over j in [0, n) of EXPR, in double. */
 #define ROW_SUM(out, n, j, EXPR)                                                   \
     do {                                                                           \
@@ -328,17 +340,16 @@ static void rms_forward(const plan *p, const ag_tensor *x, const ag_tensor *w, a
     });
 }
 
-/* acc += dy * w_eff * x over [j0, j1) of rows xr, dyr: the sum that gives
- * m = mean(g * xh) = r * sum / D in backward. Each term is formed in the
- * compute type and summed in double. */
+/* acc += dy * w_eff * x over the tile [j0, j1) of rows xr, dyr: the sum
+ * that gives m = mean(g * xh) = r * sum / D in backward (see TILE_SUM). */
 #define RMS_GX_ACC(acc, j0, j1, xr, dyr)                                           \
     do {                                                                           \
         if (!pw)                                                                   \
-            ROW_ACC(acc, j0, j1, j, (double)((dyr)[j] * (xr)[j]));                 \
+            TILE_SUM(acc, j0, j1, j, (dyr)[j] * (xr)[j]);                          \
         else if (!offset)                                                          \
-            ROW_ACC(acc, j0, j1, j, (double)((dyr)[j] * pw[j] * (xr)[j]));         \
+            TILE_SUM(acc, j0, j1, j, (dyr)[j] * pw[j] * (xr)[j]);                  \
         else                                                                       \
-            ROW_ACC(acc, j0, j1, j, (double)((dyr)[j] * ((T)1 + pw[j]) * (xr)[j])); \
+            TILE_SUM(acc, j0, j1, j, (dyr)[j] * ((T)1 + pw[j]) * (xr)[j]);         \
     } while (0)
 
 /* src[0] = x, src[1] = weight when iparam[2]; iparam[0] = D, iparam[1] =
@@ -377,7 +388,8 @@ static void rms_backward(ag_tensor *out) {
             T *restrict wb = wblk ? (T *)wblk + (int64_t)c * D : NULL;
             CHUNK_ROWS(&p, c, i0, i1);
             double acc[LANES] = {0};
-            if (pdx) RMS_GX_ACC(acc, 0, D, px + i0 * D, pdy + i0 * D);
+            if (pdx)
+                for (TILES(D, j0, j1)) RMS_GX_ACC(acc, j0, j1, px + i0 * D, pdy + i0 * D);
             double sgx = lanes_sum(acc);
             for (int64_t i = i0; i < i1; i++) {
                 const T *restrict xi = px + i * D, *restrict dyi = pdy + i * D;
@@ -477,7 +489,7 @@ ag_tensor *ag_rms_norm_composed_(ag_arena *A, ag_tensor *x, int nshape,
 /* ---- LayerNorm -------------------------------------------------------------- */
 
 /* xh_j of ln_forward's row: centred and scaled in double, rounded once. */
-#define XH ((T)(((double)xi[j] - mean) * r))
+#define XH (((xi[j] - mh) - ml) * rT)
 
 /* x, y: [rows, D]; w, b: [D] or NULL; all of x's dtype (f32 or f64).
  * mr[2*rows] receives (mean, r) per row (NULL: not saved).
@@ -517,13 +529,16 @@ static void ln_forward(const plan *p, const ag_tensor *x, const ag_tensor *w, co
                 }
                 const double r = 1 / sqrt(var + eps);
                 if (mr) mr[2 * i] = mean, mr[2 * i + 1] = r;
+                /* the mean as mh + ml in T: x - mh is exact when x is near the
+                 * mean, so xh keeps its digits when |mean| >> std */
+                const T mh = (T)mean, ml = (T)(mean - (double)mh), rT = (T)r;
                 for (int k = 0; k < LANES; k++) as[k] = aq[k] = 0;
                 for (TILES(D, j0, j1)) {
                     if (next) {
                         ROW_ACC(as, j0, j1, j, (double)xn[j]);
                         if (one_pass) ROW_ACC(aq, j0, j1, j, (double)xn[j] * xn[j]);
                     }
-                    /* xh in double, rounded once (XH); then the affine part in T */
+                    /* xh = ((x - mh) - ml) * r (XH), then the affine part */
                     if (pw && pb) TILE_OUT(st, false, yi, j0, j1, j, XH * pw[j] + pb[j]);
                     else if (pw) TILE_OUT(st, false, yi, j0, j1, j, XH * pw[j]);
                     else if (pb) TILE_OUT(st, false, yi, j0, j1, j, XH + pb[j]);
@@ -537,19 +552,19 @@ static void ln_forward(const plan *p, const ag_tensor *x, const ag_tensor *w, co
 
 #undef XH
 
-/* The xh of row xr (mean mu, 1/std rr) over [j0, j1) into xh[], centred in
- * double and rounded once; with g = dy * w, ag += g and agx += g * xh when
- * sums (the sums that give mean(g) and mean(g * xh) in backward). */
+/* The xh of row xr (mean mu, 1/std rr) over the tile [j0, j1) into xh[],
+ * as in forward; with g = dy * w, ag += g and agx += g * xh when sums (the
+ * sums that give mean(g) and mean(g * xh) in backward; see TILE_SUM). */
 #define LN_XH_ACC(xh, ag, agx, sums, j0, j1, xr, dyr, mu, rr)                      \
     do {                                                                           \
-        for (int64_t j = (j0); j < (j1); j++)                                      \
-            (xh)[j] = (T)(((double)(xr)[j] - (mu)) * (rr));                        \
+        const T mh_ = (T)(mu), ml_ = (T)((mu) - (double)mh_), r_ = (T)(rr);        \
+        for (int64_t j = (j0); j < (j1); j++) (xh)[j] = (((xr)[j] - mh_) - ml_) * r_; \
         if (sums && pw) {                                                          \
-            ROW_ACC(ag, j0, j1, j, (double)((dyr)[j] * pw[j]));                    \
-            ROW_ACC(agx, j0, j1, j, (double)((dyr)[j] * pw[j] * (xh)[j]));         \
+            TILE_SUM(ag, j0, j1, j, (dyr)[j] * pw[j]);                             \
+            TILE_SUM(agx, j0, j1, j, (dyr)[j] * pw[j] * (xh)[j]);                  \
         } else if (sums) {                                                         \
-            ROW_ACC(ag, j0, j1, j, (double)(dyr)[j]);                              \
-            ROW_ACC(agx, j0, j1, j, (double)((dyr)[j] * (xh)[j]));                 \
+            TILE_SUM(ag, j0, j1, j, (dyr)[j]);                                     \
+            TILE_SUM(agx, j0, j1, j, (dyr)[j] * (xh)[j]);                          \
         }                                                                          \
     } while (0)
 
@@ -596,8 +611,9 @@ static void ln_backward(ag_tensor *out) {
             T *restrict wb = nxt + D, *restrict bb = wb + D;
             CHUNK_ROWS(&p, c, i0, i1);
             double ag[LANES] = {0}, agx[LANES] = {0};
-            LN_XH_ACC(cur, ag, agx, sums, 0, D, px + i0 * D, pdy + i0 * D, mr[2 * i0],
-                      mr[2 * i0 + 1]);
+            for (TILES(D, j0, j1))
+                LN_XH_ACC(cur, ag, agx, sums, j0, j1, px + i0 * D, pdy + i0 * D, mr[2 * i0],
+                          mr[2 * i0 + 1]);
             for (int64_t i = i0; i < i1; i++) {
                 const T *restrict dyi = pdy + i * D;
                 const T *restrict xh = cur;
