@@ -27,6 +27,7 @@
 #include <ag/ag.h>
 
 #include "common/demo.h"
+#include "common/tinygpt_model.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -39,18 +40,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef AG_HAVE_OPENMP
-#include <omp.h>
-#endif
-#ifdef AG_HAVE_CBLAS
-void openblas_set_num_threads(int num_threads); /* OpenBLAS's cblas.h */
-#endif
 
 #ifndef DICT_PATH
 #define DICT_PATH "/usr/share/dict/words"
 #endif
 #define EOT 0          /* the '.' token: start and end of a word */
-#define IGNORE (-100)  /* ignore_index for positions past a word's end */
+#define IGNORE AG_DEMO_GPT_IGNORE /* ignore_index for positions past a word's end */
 #define SPLIT_SEED 20240611u /* the train/validation split does not follow --seed */
 #define MAX_GC 4096    /* gradient checks remembered for the plot */
 #define BUILTIN_STEPS 300 /* default --steps on the built-in corpus */
@@ -488,95 +483,7 @@ static void make_batch(ag_arena *A, const dataset *d, char *const *words, int n,
     }
 }
 
-/* ---- the model ---------------------------------------------------------------------- */
-
-typedef struct {
-    int vocab, block_size, n_layer, n_embd, n_head;
-    ag_norm_choice norm;
-    ag_activation act;
-} gpt_config;
-
-typedef struct {
-    ag_module base;
-    gpt_config cfg;
-    ag_nn_embedding *wte, *wpe;   /* token and position embeddings */
-    ag_module_list *layers;       /* n_layer ag_nn_block */
-    ag_module *norm;              /* the final norm */
-    ag_nn_linear *lm_head;        /* n_embd -> vocab, no bias */
-} tinygpt;
-
-static ag_tensor *gpt_forward(ag_arena *A, tinygpt *g, ag_tensor *ids);
-
-static ag_tensor *gpt_module_forward(ag_module *m, ag_arena *A, ag_tensor *ids) {
-    return gpt_forward(A, (tinygpt *)m, ids);
-}
-
-static void gpt_describe(const ag_module *m, char *buf, size_t size) {
-    const gpt_config *c = &((const tinygpt *)m)->cfg;
-    snprintf(buf, size, "vocab_size=%d, block_size=%d, n_layer=%d, n_embd=%d, n_head=%d",
-             c->vocab, c->block_size, c->n_layer, c->n_embd, c->n_head);
-}
-
-static const ag_module_type tinygpt_type = {"TinyGPT", gpt_module_forward, gpt_describe};
-
-/* Builds the model in P, initialised from a generator seeded with seed, in
- * GPT-2's way: weights normal(0, 0.02), the projections into the residual
- * stream (o_proj, down_proj) scaled by 1/sqrt(2 n_layer), norms at their
- * defaults. The same seed gives the same model. */
-static tinygpt *gpt_new(ag_arena *P, const gpt_config *c, uint64_t seed) {
-    ag_rng r;
-    ag_rng_seed(&r, seed);
-    tinygpt *g = ag_arena_calloc(P, sizeof *g);
-    ag_module_init(&g->base, &tinygpt_type, P);
-    g->cfg = *c;
-    g->wte = ag_nn_embedding_new(P, &r, c->vocab, c->n_embd);
-    g->wpe = ag_nn_embedding_new(P, &r, c->block_size, c->n_embd);
-    g->layers = ag_module_list_new(P);
-    ag_module_add_child(&g->base, "wte", &g->wte->base);
-    ag_module_add_child(&g->base, "wpe", &g->wpe->base);
-    ag_module_add_child(&g->base, "layers", &g->layers->base);
-    ag_block_config bc = {.n_embd = c->n_embd, .n_head = c->n_head, .n_hidden = 4 * c->n_embd,
-                          .act = c->act, .bias = false, .dropout = 0.0, .norm = c->norm};
-    for (int l = 0; l < c->n_layer; l++) {
-        ag_nn_block *b = ag_nn_block_new(P, &r, &bc);
-        ag_module_list_append(g->layers, &b->base);
-    }
-    g->norm = ag_norm_new(P, c->norm, c->n_embd);
-    ag_module_add_child(&g->base, "norm", g->norm);
-    g->lm_head = ag_nn_linear_new(P, &r, c->n_embd, c->vocab, false);
-    ag_module_add_child(&g->base, "lm_head", &g->lm_head->base);
-
-    /* GPT-2 initialisation for every matrix (2-d parameter): embeddings and
-     * Linear weights; norm weights keep their defaults (ones, Gemma zeros). */
-    ag_named_param *ps;
-    int n = ag_module_parameters(&g->base, P, &ps);
-    const double resid_std = 0.02 / sqrt(2.0 * c->n_layer);
-    for (int i = 0; i < n; i++) {
-        if (ps[i].tensor->ndim != 2) continue;
-        bool resid = strstr(ps[i].name, "o_proj") || strstr(ps[i].name, "down_proj");
-        ag_init_normal(ps[i].tensor, &r, 0.0, resid ? resid_std : 0.02);
-    }
-    return g;
-}
-
-/* Logits [B, T, vocab] for ids [B, T] (i32). */
-static ag_tensor *gpt_forward(ag_arena *A, tinygpt *g, ag_tensor *ids) {
-    const int64_t T = ids->shape[ids->ndim - 1];
-    ag_tensor *pos = ag_arange(A, AG_I32, 0, (double)T, 1);
-    ag_tensor *x = ag_add(A, ag_nn_embedding_forward(A, g->wte, ids),
-                          ag_nn_embedding_forward(A, g->wpe, pos)); /* [B,T,C] + [T,C] */
-    for (int l = 0; l < g->cfg.n_layer; l++)
-        x = ag_nn_block_forward(A, (ag_nn_block *)g->layers->base.children[l].child, x);
-    x = ag_module_forward(g->norm, A, x);
-    return ag_nn_linear_forward(A, g->lm_head, x);
-}
-
-/* Mean cross-entropy over the targets of ids [B, T] that are not ignored. */
-static ag_tensor *gpt_loss(ag_arena *A, tinygpt *g, ag_tensor *ids, ag_tensor *targets) {
-    ag_tensor *logits = gpt_forward(A, g, ids);
-    logits = ag_reshape(A, logits, AG_SHAPE(-1, g->cfg.vocab));
-    return ag_cross_entropy(A, logits, targets, IGNORE);
-}
+/* ---- evaluation and sampling (the model: demos/common/tinygpt_model.c) ------------- */
 
 static int count_targets(const ag_tensor *targets) {
     int n = 0;
@@ -587,7 +494,8 @@ static int count_targets(const ag_tensor *targets) {
 
 /* Mean loss per target token over words[0..n-1], without gradients, in
  * batches of 256 in arena A (reset before each batch). */
-static double evaluate(ag_arena *A, tinygpt *g, const dataset *d, char *const *words, int n) {
+static double evaluate(ag_arena *A, ag_demo_gpt *g, const dataset *d, char *const *words,
+                       int n) {
     bool was = ag_set_grad_enabled(false);
     ag_module_train(&g->base, false);
     double sum = 0;
@@ -598,7 +506,7 @@ static double evaluate(ag_arena *A, tinygpt *g, const dataset *d, char *const *w
         ag_tensor *ids, *targets;
         make_batch(A, d, words + i, nb, &ids, &targets);
         int k = count_targets(targets);
-        sum += ag_item(gpt_loss(A, g, ids, targets)) * k;
+        sum += ag_item(ag_demo_gpt_loss(A, g, ids, targets)) * k;
         count += k;
     }
     ag_module_train(&g->base, true);
@@ -608,7 +516,7 @@ static double evaluate(ag_arena *A, tinygpt *g, const dataset *d, char *const *w
 
 /* One word sampled at temperature temp (without gradients), into out
  * (at most block_size - 1 characters). */
-static void sample_word(ag_arena *A, tinygpt *g, const dataset *d, ag_rng *r, double temp,
+static void sample_word(ag_arena *A, ag_demo_gpt *g, const dataset *d, ag_rng *r, double temp,
                         char *out) {
     bool was = ag_set_grad_enabled(false);
     ag_module_train(&g->base, false);
@@ -620,7 +528,7 @@ static void sample_word(ag_arena *A, tinygpt *g, const dataset *d, ag_rng *r, do
     while (len < T - 1) {
         ag_arena_reset(A);
         ag_tensor *ids = ag_from_array(A, AG_I32, AG_SHAPE(1, len + 1), ctx);
-        ag_tensor *logits = gpt_forward(A, g, ids); /* [1, len+1, V] */
+        ag_tensor *logits = ag_demo_gpt_forward(A, g, ids); /* [1, len+1, V] */
         const float *last = (const float *)logits->data + (size_t)len * V;
         double mx = -INFINITY, z = 0;
         for (int v = 0; v < V; v++) mx = fmax(mx, last[v] / temp);
@@ -659,7 +567,7 @@ static void sample_word(ag_arena *A, tinygpt *g, const dataset *d, ag_rng *r, do
 #define GC_RTOL 1e-4
 
 typedef struct {
-    tinygpt *m64;              /* the f64 copy */
+    ag_demo_gpt *m64;          /* the f64 copy */
     ag_arena *P64, *A64;       /* its parameters; its activations */
     ag_named_param *p32, *p64; /* parameters of the f32 model and of the copy */
     int nparams;
@@ -674,12 +582,12 @@ typedef struct {
     double *tensor_rel;        /* [MAX_GC][nparams] */
 } gradchecker;
 
-static void gc_init(gradchecker *gc, tinygpt *model, const gpt_config *c, uint64_t seed,
-                    int samples, FILE *log) {
+static void gc_init(gradchecker *gc, ag_demo_gpt *model, const ag_demo_gpt_config *c,
+                    uint64_t seed, int samples, FILE *log) {
     memset(gc, 0, sizeof *gc);
     gc->P64 = ag_arena_new(0);
     gc->A64 = ag_arena_new(0);
-    gc->m64 = gpt_new(gc->P64, c, seed);
+    gc->m64 = ag_demo_gpt_new(gc->P64, c, seed);
     ag_module_cast(&gc->m64->base, AG_F64);
     ag_module_train(&gc->m64->base, false); /* no dropout in a check */
     gc->nparams = ag_module_parameters(&model->base, gc->P64, &gc->p32);
@@ -706,7 +614,7 @@ static void coord_str(const ag_tensor *t, int64_t flat, char *buf, size_t n) {
 
 static double gc_loss(gradchecker *gc, ag_tensor *ids, ag_tensor *targets) {
     ag_arena_reset(gc->A64);
-    return ag_item(gpt_loss(gc->A64, gc->m64, ids, targets));
+    return ag_item(ag_demo_gpt_loss(gc->A64, gc->m64, ids, targets));
 }
 
 /* Checks the gradient of the loss on (ids, targets) with respect to every
@@ -730,7 +638,7 @@ static bool gc_run(gradchecker *gc, int step, ag_tensor *ids, ag_tensor *targets
     bool was = ag_set_grad_enabled(true);
     ag_module_zero_grad(&gc->m64->base);
     ag_arena_reset(gc->A64);
-    ag_backward(gpt_loss(gc->A64, gc->m64, ids, targets), NULL);
+    ag_backward(ag_demo_gpt_loss(gc->A64, gc->m64, ids, targets), NULL);
     ag_set_grad_enabled(false);
 
     bool ok = true;
@@ -943,22 +851,12 @@ static bool norm_from_name(const char *s, ag_norm_choice *c) {
     return false;
 }
 
-static void set_threads(int n) {
-#ifdef AG_HAVE_OPENMP
-    omp_set_num_threads(n);
-#endif
-#ifdef AG_HAVE_CBLAS
-    openblas_set_num_threads(n);
-#endif
-    (void)n;
-}
-
 int main(int argc, char **argv) {
     options o;
     int rc = parse_options(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
-    gpt_config cfg = {.block_size = o.block_size, .n_layer = o.n_layer, .n_embd = o.n_embd,
-                      .n_head = o.n_head};
+    ag_demo_gpt_config cfg = {.block_size = o.block_size, .n_layer = o.n_layer,
+                              .n_embd = o.n_embd, .n_head = o.n_head};
     if (!norm_from_name(o.norm, &cfg.norm)) {
         fprintf(stderr, "tinygpt: unknown --norm %s (see --help)\n", o.norm);
         return 2;
@@ -975,7 +873,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     cfg.act = acts[ai].act;
-    set_threads(o.threads);
+    ag_demo_set_threads(o.threads);
     signal(SIGPIPE, SIG_IGN);
     const double t_start = now();
     const bool tty = isatty(STDOUT_FILENO);
@@ -1012,7 +910,7 @@ int main(int argc, char **argv) {
 
     /* ---- model and optimizer */
     ag_arena *P = ag_arena_new(0), *S = ag_arena_new(0), *E = ag_arena_new(0);
-    tinygpt *model = gpt_new(P, &cfg, o.seed);
+    ag_demo_gpt *model = ag_demo_gpt_new(P, &cfg, o.seed);
     printf("\n");
     ag_module_print(stdout, &model->base);
     ag_optim_group *groups = ag_optim_groups_from_model(&model->base, P, AG_OPTIM_INHERIT,
@@ -1105,7 +1003,7 @@ int main(int argc, char **argv) {
         }
 
         double t0 = now();
-        ag_tensor *loss = gpt_loss(S, model, ids, targets);
+        ag_tensor *loss = ag_demo_gpt_loss(S, model, ids, targets);
         ag_backward(loss, NULL);
         gnorm = ag_optim_clip_grad_norm(opt, o.clip, false);
         ag_schedule_apply(&sched, opt, opt->steps);

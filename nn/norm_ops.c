@@ -98,6 +98,19 @@
         for (int64_t j = b_; j < (j1); j++) (acc)[j - b_] += (EXPR);               \
     } while (0)
 
+/* Two sums at once (one pass over the elements). */
+#define ROW_ACC2(acc, EXPR, acc2, EXPR2, j0, j1, j)                                \
+    do {                                                                           \
+        int64_t b_ = (j0);                                                         \
+        for (; b_ + LANES <= (j1); b_ += LANES)                                    \
+            for (int k_ = 0; k_ < LANES; k_++) {                                   \
+                const int64_t j = b_ + k_;                                         \
+                (acc)[k_] += (EXPR), (acc2)[k_] += (EXPR2);                        \
+            }                                                                      \
+        for (int64_t j = b_; j < (j1); j++)                                        \
+            (acc)[j - b_] += (EXPR), (acc2)[j - b_] += (EXPR2);                    \
+    } while (0)
+
 static double lanes_sum(const double *acc) {
     double s = 0;
     for (int k = 0; k < LANES / 4; k++)
@@ -513,8 +526,7 @@ static void ln_forward(const plan *p, const ag_tensor *x, const ag_tensor *w, co
             CHUNK_ROWS(p, c, i0, i1);
             double as[LANES] = {0}, aq[LANES] = {0};
             const T *x0 = px + i0 * D;
-            ROW_ACC(as, 0, D, j, (double)x0[j]);
-            if (one_pass) ROW_ACC(aq, 0, D, j, (double)x0[j] * x0[j]);
+            ROW_ACC2(as, (double)x0[j], aq, (double)x0[j] * x0[j], 0, D, j);
             for (int64_t i = i0; i < i1; i++) {
                 const T *restrict xi = px + i * D, *restrict xn = xi + D;
                 const bool next = i + 1 < i1;
@@ -534,10 +546,7 @@ static void ln_forward(const plan *p, const ag_tensor *x, const ag_tensor *w, co
                 const T mh = (T)mean, ml = (T)(mean - (double)mh), rT = (T)r;
                 for (int k = 0; k < LANES; k++) as[k] = aq[k] = 0;
                 for (TILES(D, j0, j1)) {
-                    if (next) {
-                        ROW_ACC(as, j0, j1, j, (double)xn[j]);
-                        if (one_pass) ROW_ACC(aq, j0, j1, j, (double)xn[j] * xn[j]);
-                    }
+                    if (next) ROW_ACC2(as, (double)xn[j], aq, (double)xn[j] * xn[j], j0, j1, j);
                     /* xh = ((x - mh) - ml) * r (XH), then the affine part */
                     if (pw && pb) TILE_OUT(st, false, yi, j0, j1, j, XH * pw[j] + pb[j]);
                     else if (pw) TILE_OUT(st, false, yi, j0, j1, j, XH * pw[j]);

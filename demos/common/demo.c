@@ -9,6 +9,13 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#ifdef AG_HAVE_OPENMP
+#include <omp.h>
+#endif
+#ifdef AG_HAVE_CBLAS
+void openblas_set_num_threads(int num_threads); /* OpenBLAS's cblas.h */
+#endif
+
 bool ag_demo_make_dirs(const char *path) {
     char buf[4096];
     if (strlen(path) >= sizeof buf) {
@@ -86,6 +93,16 @@ static int cmp_double(const void *a, const void *b) {
 double ag_demo_median(double *t, int n) {
     qsort(t, (size_t)n, sizeof *t, cmp_double);
     return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+void ag_demo_set_threads(int n) {
+#ifdef AG_HAVE_OPENMP
+    omp_set_num_threads(n);
+#endif
+#ifdef AG_HAVE_CBLAS
+    openblas_set_num_threads(n);
+#endif
+    (void)n;
 }
 
 bool ag_demo_parse_double(const char *s, double *v) {

@@ -27,6 +27,9 @@ double ag_demo_now(void);
 /* The median of t[0..n) (n >= 1); sorts t. */
 double ag_demo_median(double *t, int n);
 
+/* Sets the threads of OpenMP and of OpenBLAS (when ag uses them) to n. */
+void ag_demo_set_threads(int n);
+
 /* A whole-string finite double; false for junk. */
 bool ag_demo_parse_double(const char *s, double *v);
 

@@ -1,0 +1,614 @@
+#!/bin/sh
+# The lines up to the closing quotes are sh: they look for a Python with PyTorch
+# (Debian's python3-torch installs into /usr/bin/python3, which need not be the
+# python3 first on PATH) and run this file with it; to Python they are a string.
+""":"
+for py in /usr/bin/python3 python3; do
+    if command -v "$py" >/dev/null 2>&1 &&
+        "$py" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)" \
+            >/dev/null 2>&1; then
+        exec "$py" "$0" "$@"
+    fi
+done
+for py in /usr/bin/python3 python3; do
+    command -v "$py" >/dev/null 2>&1 && exec "$py" "$0" "$@"
+done
+echo "bench_torch.py: needs python3 (and PyTorch: apt-get install python3-torch)" >&2
+exit 1
+":"""
+
+DOC = """demos/bench_torch.py: ag against PyTorch on the same workloads, in one run.
+
+Runs ag's benchmark programs (bench-train, bench-norms) and the same work in
+PyTorch, then prints PyTorch time / ag time for each (above 1: ag is faster).
+It is a comparison script, not a test. PyTorch: Debian's python3-torch.
+
+Training (bench-train --csv): tinygpt's model written in PyTorch with the same
+architecture (vocabulary 27; pre-norm blocks of Llama RMSNorm with eps 1e-6,
+causal attention from q/k/v/o projections and a softmax over masked scores,
+an MLP of width 4C with exact GELU; no biases, no dropout; final norm, LM
+head), the same parameter count (checked against bench-train --count-params),
+GPT-2 initialisation, AdamW (lr 1e-3, betas 0.9/0.999, eps 1e-8, weight decay
+0.01 on the matrices and none on the norm weights; PyTorch's default for-loop
+implementation), zero_grad keeping the buffers. Step: batch of random tokens,
+forward, cross-entropy, backward, AdamW step, zero_grad. The causal mask is a
+buffer made once (ag makes it each step). Same warm-up (micro 20 steps, small
+3), a group size near 0.2 s, the median over the groups, same threads.
+
+Norms (bench-norms --csv): PyTorch f32 on the same shapes, inputs that require
+gradients, so forward records the graph as in training:
+  rmsnorm    x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w   (composed)
+  layernorm  F.layer_norm(x, (D,), w, b, eps)
+  fwd        y = f(x)
+  bwd        y.backward(dy, retain_graph=True) on one recorded forward, the
+             gradients of x, w, b cleared (set to None) before each run
+  fwdbwd     y = f(x); y.backward(dy)
+Median of the runs after one warm-up (5 runs at 32768x4096 and above, else 7;
+--reps for both sides); a run under 20 ms repeats the pass and divides, as
+bench-norms does. gbps counts fwd 2N, bwd 3N, fwdbwd 5N bytes, N = rows*dim*4.
+Both sides run --norm-threads threads (all CPUs by default, as bench-norms).
+
+Targets, marked in the tables: ag's fused RMSNorm >= 15x PyTorch's composed
+one and ag's LayerNorm >= 4x PyTorch's, forward and forward+backward; a
+training step >= 10x at micro and >= 3x at small.
+"""
+
+import argparse
+import csv
+import io
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD_HINT = "cmake --preset default && cmake --build --preset default"
+
+DEFAULT_SHAPES = [(32768, 4096), (8192, 1280), (65536, 64), (256, 4096)]
+QUICK_SHAPES = [(65536, 64), (256, 4096)]
+BIG_ELEMENTS = 32768 * 4096  # from here on, 5 runs instead of 7
+
+VOCAB = 27
+CONFIGS = {  # name: (layers, dims, heads, block, batch, warm-up steps)
+    "micro": (1, 16, 4, 16, 1, 20),
+    "small": (4, 128, 4, 64, 32, 3),
+}
+GROUP_SECONDS = 0.2
+RMS_EPS = 1e-6  # tinygpt's Llama RMSNorm and bench-norms
+LN_EPS = 1e-6   # bench-norms
+
+TARGETS = {  # (bench, op, pass) -> PyTorch time / ag time that ag should reach
+    ("norms", "rmsnorm", "fwd"): 15.0,
+    ("norms", "rmsnorm", "fwdbwd"): 15.0,
+    ("norms", "layernorm", "fwd"): 4.0,
+    ("norms", "layernorm", "fwdbwd"): 4.0,
+    ("train", "micro", "step"): 10.0,
+    ("train", "small", "step"): 3.0,
+}
+
+
+def parse_args():
+    p = argparse.ArgumentParser(
+        prog="bench_torch.py",
+        description=DOC.split("\n\n")[0],
+        epilog="See the top of demos/bench_torch.py for what is measured and how.",
+    )
+    p.add_argument("--bin", default=os.path.join(REPO, "build", "bin"),
+                   help="where bench-train and bench-norms are (default: build/bin)")
+    p.add_argument("--skip-train", action="store_true", help="no training comparison")
+    p.add_argument("--skip-norms", action="store_true", help="no norm comparison")
+    p.add_argument("--config", choices=["micro", "small", "all"], default="all",
+                   help="training configuration (all)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="threads of the training comparison (1, as bench-train)")
+    p.add_argument("--groups", type=int, default=7,
+                   help="timed groups of training steps, >= 5 (7)")
+    p.add_argument("--norm-threads", type=int, default=os.cpu_count() or 1,
+                   help="threads of the norm comparison (all CPUs, as bench-norms)")
+    p.add_argument("--shapes",
+                   help="norm shapes RxD,... (32768x4096,8192x1280,65536x64,256x4096)")
+    p.add_argument("--quick", action="store_true",
+                   help="only the small norm shapes (65536x64,256x4096)")
+    p.add_argument("--reps", type=int,
+                   help="norm runs per figure, >= 5, for both sides (7; 5 at 32768x4096 and above)")
+    p.add_argument("--csv", action="store_true", help="the comparison as CSV instead of tables")
+    p.add_argument("--ag-train-csv", metavar="FILE",
+                   help="read ag's training figures from a saved bench-train --csv output")
+    p.add_argument("--ag-norms-csv", metavar="FILE",
+                   help="read ag's norm figures from a saved bench-norms --csv output")
+    a = p.parse_args()
+    if a.threads < 1 or a.norm_threads < 1:
+        p.error("--threads and --norm-threads must be >= 1")
+    if a.groups < 5:
+        p.error("--groups must be >= 5")
+    if a.reps is not None and a.reps < 5:
+        p.error("--reps must be >= 5")
+    if a.shapes:
+        try:
+            a.shape_list = [parse_shape(s) for s in a.shapes.split(",") if s]
+        except ValueError as e:
+            p.error(str(e))
+    else:
+        a.shape_list = QUICK_SHAPES if a.quick else DEFAULT_SHAPES
+    a.config_list = list(CONFIGS) if a.config == "all" else [a.config]
+    return a
+
+
+def parse_shape(s):
+    r, sep, d = s.lower().partition("x")
+    if not sep or not r.isdigit() or not d.isdigit() or int(r) < 1 or int(d) < 1:
+        raise ValueError(f"bad shape '{s}': expected ROWSxDIM, e.g. 8192x1280")
+    return int(r), int(d)
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---- ag's programs ---------------------------------------------------------------
+
+
+def program(args, name):
+    path = os.path.join(args.bin, name)
+    if not os.access(path, os.X_OK):
+        log(f"bench_torch.py: {path} not found; build it first: {BUILD_HINT} "
+            f"(or point --bin at another build's bin directory)")
+        sys.exit(2)
+    return path
+
+
+def run_csv(cmd):
+    """Runs cmd and returns its stdout's CSV rows as dicts."""
+    log("running " + " ".join([os.path.basename(cmd[0])] + cmd[1:]))
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        log(f"bench_torch.py: {cmd[0]} failed (exit {r.returncode}):\n{r.stderr.strip()}")
+        sys.exit(1)
+    return read_csv(r.stdout, cmd[0])
+
+
+def read_csv(text, what):
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if not rows:
+        log(f"bench_torch.py: no CSV rows from {what}")
+        sys.exit(1)
+    return rows
+
+
+def need_columns(rows, cols, what):
+    missing = [c for c in cols if c not in rows[0]]
+    if missing:
+        log(f"bench_torch.py: {what}: columns {', '.join(missing)} missing "
+            f"(got {', '.join(rows[0])})")
+        sys.exit(1)
+
+
+# ---- timing ----------------------------------------------------------------------
+
+
+def time_groups(step, warmup, groups):
+    """Seconds per step: (median, min) over groups of about GROUP_SECONDS,
+    and the group size; the same procedure as bench-train."""
+    for _ in range(warmup):
+        step()
+    n, t0 = 0, time.perf_counter()
+    while True:
+        step()
+        n += 1
+        el = time.perf_counter() - t0
+        if el >= 0.05:
+            break
+    per = max(1, math.ceil(GROUP_SECONDS / (el / n)))
+    g = []
+    for _ in range(groups):
+        s = time.perf_counter()
+        for _ in range(per):
+            step()
+        g.append((time.perf_counter() - s) / per)
+    return statistics.median(g), min(g), per
+
+
+def time_pass(run, reset, reps):
+    """Median seconds of run() over reps runs after one warm-up run; a run
+    under 20 ms repeats inside the timing (reset() before each, untimed when
+    it runs once; what run() returns is then freed after the clock stops)."""
+    reset()
+    t0 = time.perf_counter()
+    run()
+    first = time.perf_counter() - t0
+    inner = 1 if first >= 0.02 else max(1, math.ceil(0.02 / max(first, 1e-7)))
+    ts = []
+    for _ in range(reps):
+        if inner == 1:
+            reset()
+            t0 = time.perf_counter()
+            out = run()
+            ts.append(time.perf_counter() - t0)
+            del out  # freed outside the timing
+        else:
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                reset()
+                run()
+            ts.append((time.perf_counter() - t0) / inner)
+    return statistics.median(ts)
+
+
+# ---- the tiny GPT in PyTorch -----------------------------------------------------
+
+
+def build_gpt(torch, layers, dims, heads, block):
+    nn, F = torch.nn, torch.nn.functional
+
+    class LlamaRMSNorm(nn.Module):
+        """Hugging Face's LlamaRMSNorm: w * (x * rsqrt(mean(x^2) + eps))."""
+
+        def __init__(self, n, eps=RMS_EPS):
+            super().__init__()
+            self.weight = nn.Parameter(torch.ones(n))
+            self.eps = eps
+
+        def forward(self, x):
+            var = x.pow(2).mean(-1, keepdim=True)
+            return self.weight * (x * torch.rsqrt(var + self.eps))
+
+    class Attention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.q_proj = nn.Linear(dims, dims, bias=False)
+            self.k_proj = nn.Linear(dims, dims, bias=False)
+            self.v_proj = nn.Linear(dims, dims, bias=False)
+            self.o_proj = nn.Linear(dims, dims, bias=False)
+            mask = torch.triu(torch.ones(block, block, dtype=torch.bool), diagonal=1)
+            self.register_buffer("mask", mask, persistent=False)
+
+        def forward(self, x):
+            B, T, C = x.shape
+            hd = C // heads
+            q = self.q_proj(x).view(B, T, heads, hd).transpose(1, 2)
+            k = self.k_proj(x).view(B, T, heads, hd).permute(0, 2, 3, 1)
+            v = self.v_proj(x).view(B, T, heads, hd).transpose(1, 2)
+            att = (q @ k) * (1.0 / math.sqrt(hd))
+            att = att.masked_fill(self.mask[:T, :T], float("-inf"))
+            att = F.softmax(att, dim=-1)
+            y = (att @ v).transpose(1, 2).reshape(B, T, C)
+            return self.o_proj(y)
+
+    class MLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.up_proj = nn.Linear(dims, 4 * dims, bias=False)
+            self.down_proj = nn.Linear(4 * dims, dims, bias=False)
+
+        def forward(self, x):
+            return self.down_proj(F.gelu(self.up_proj(x)))
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.input_layernorm = LlamaRMSNorm(dims)
+            self.self_attn = Attention()
+            self.post_attention_layernorm = LlamaRMSNorm(dims)
+            self.mlp = MLP()
+
+        def forward(self, x):
+            h = x + self.self_attn(self.input_layernorm(x))
+            return h + self.mlp(self.post_attention_layernorm(h))
+
+    class TinyGPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte = nn.Embedding(VOCAB, dims)
+            self.wpe = nn.Embedding(block, dims)
+            self.layers = nn.ModuleList(Block() for _ in range(layers))
+            self.norm = LlamaRMSNorm(dims)
+            self.lm_head = nn.Linear(dims, VOCAB, bias=False)
+            resid = 0.02 / math.sqrt(2 * layers)
+            for name, p in self.named_parameters():
+                if p.dim() == 2:
+                    std = resid if ("o_proj" in name or "down_proj" in name) else 0.02
+                    nn.init.normal_(p, 0.0, std)
+
+        def forward(self, ids):
+            T = ids.shape[-1]
+            pos = torch.arange(T)
+            x = self.wte(ids) + self.wpe(pos)
+            for layer in self.layers:
+                x = layer(x)
+            return self.lm_head(self.norm(x))
+
+        def loss(self, ids, targets):
+            return F.cross_entropy(self.forward(ids).view(-1, VOCAB), targets)
+
+    return TinyGPT()
+
+
+class TorchTrainer:
+    def __init__(self, torch, name):
+        layers, dims, heads, block, batch, self.warmup = CONFIGS[name]
+        self.torch, self.batch, self.block = torch, batch, block
+        torch.manual_seed(42)
+        self.model = build_gpt(torch, layers, dims, heads, block)
+        decay = [p for p in self.model.parameters() if p.dim() >= 2]
+        no_decay = [p for p in self.model.parameters() if p.dim() < 2]
+        self.opt = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+        self.gen = torch.Generator().manual_seed(1234)
+        self.nparams = sum(p.numel() for p in self.model.parameters())
+        self.loss = float("nan")
+
+    def batch_tensors(self):
+        seq = self.torch.randint(0, VOCAB, (self.batch, self.block + 1), generator=self.gen)
+        return seq[:, :-1], seq[:, 1:].reshape(-1)
+
+    def step(self, split=None):
+        t0 = time.perf_counter() if split else 0
+        ids, targets = self.batch_tensors()
+        loss = self.model.loss(ids, targets)
+        t1 = time.perf_counter() if split else 0
+        loss.backward()
+        t2 = time.perf_counter() if split else 0
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=False)
+        if split:
+            t3 = time.perf_counter()
+            split[0] += t1 - t0
+            split[1] += t2 - t1
+            split[2] += t3 - t2
+        self.loss = loss.item()
+
+
+def torch_op_floor(torch):
+    """Seconds per op of a chain of y * 1.0 on a one-element tensor that
+    requires a gradient: forward (recording) and backward; medians of 9."""
+    x = torch.ones(1, requires_grad=True)
+    n, f, b = 2000, [], []
+    for r in range(11):
+        t0 = time.perf_counter()
+        y = x
+        for _ in range(n):
+            y = y * 1.0
+        t1 = time.perf_counter()
+        y.backward()
+        t2 = time.perf_counter()
+        if r >= 2:
+            f.append((t1 - t0) / n)
+            b.append((t2 - t1) / n)
+    return statistics.median(f), statistics.median(b)
+
+
+def compare_train(args, torch):
+    if args.ag_train_csv:
+        with open(args.ag_train_csv) as f:
+            ag_rows = read_csv(f.read(), args.ag_train_csv)
+        counts = None
+    else:
+        exe = program(args, "bench-train")
+        counts = {r["config"]: int(r["params"])
+                  for r in run_csv([exe, "--count-params", "--config", args.config])}
+        ag_rows = run_csv([exe, "--csv", "--config", args.config, "--threads", str(args.threads),
+                           "--groups", str(args.groups)])
+    need_columns(ag_rows, ["impl", "config", "threads", "ms", "tokens_per_s"], "bench-train")
+    ag = {r["config"]: r for r in ag_rows if r["impl"] == "ag"}
+    torch.set_num_threads(args.threads)
+    results, notes = [], []
+    for name in args.config_list:
+        if name not in ag:
+            log(f"bench_torch.py: no ag row for config {name}; skipped")
+            continue
+        if int(ag[name]["threads"]) != args.threads:
+            log(f"bench_torch.py: ag's {name} row ran {ag[name]['threads']} threads, "
+                f"PyTorch runs {args.threads}")
+        log(f"PyTorch: training {name} ...")
+        t = TorchTrainer(torch, name)
+        if counts is not None and counts.get(name) != t.nparams:
+            log(f"bench_torch.py: {name}: ag has {counts.get(name)} parameters, the PyTorch model "
+                f"{t.nparams}: the models differ")
+            sys.exit(1)
+        med, mn, per = time_groups(t.step, t.warmup, args.groups)
+        if not math.isfinite(t.loss):
+            log(f"bench_torch.py: {name}: PyTorch's loss is {t.loss}")
+            sys.exit(1)
+        tokens = t.batch * t.block
+        ag_ms = float(ag[name]["ms"])
+        results.append({
+            "bench": "train", "op": name, "pass": "step", "rows": t.batch, "dim": t.block,
+            "ag_impl": "ag", "threads": args.threads, "ag_ms": ag_ms, "torch_ms": 1e3 * med,
+            "ag_gbps": "", "torch_gbps": "", "params": t.nparams,
+            "ag_tokens_per_s": float(ag[name]["tokens_per_s"]),
+            "torch_tokens_per_s": tokens / med, "groups": f"{args.groups} x {per}",
+        })
+        if name == "micro":
+            split, k = [0.0, 0.0, 0.0], args.groups * per
+            for _ in range(k):
+                t.step(split)
+            us = [1e6 * s / k for s in split]
+            ff, bf = torch_op_floor(torch)
+            notes.append(
+                f"PyTorch micro step, mean of {k}: {sum(us):.1f} us = forward {us[0]:.1f} + "
+                f"backward {us[1]:.1f} + AdamW and zero_grad {us[2]:.1f}\n"
+                f"PyTorch op floor (a chain of y * 1.0 on one element): forward "
+                f"{1e9 * ff:.0f} ns, backward {1e9 * bf:.0f} ns per op\n"
+                f"(ag's: build/bin/bench-train --config micro)")
+        del t
+    return results, notes
+
+
+# ---- norms in PyTorch ------------------------------------------------------------
+
+
+def torch_norm_rows(torch, shapes, reps_opt):
+    F = torch.nn.functional
+    rows = []
+    for R, D in shapes:
+        reps = reps_opt or (5 if R * D >= BIG_ELEMENTS else 7)
+        nbytes = R * D * 4
+        gen = torch.Generator().manual_seed(R * 7919 + D)
+        x = torch.randn(R, D, generator=gen).requires_grad_()
+        dy = torch.randn(R, D, generator=gen)
+        w = (1 + 0.1 * torch.randn(D, generator=gen)).requires_grad_()
+        b = (0.1 * torch.randn(D, generator=gen)).requires_grad_()
+
+        def rms():
+            return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + RMS_EPS) * w
+
+        def ln():
+            return F.layer_norm(x, (D,), w, b, LN_EPS)
+
+        def clear():
+            x.grad = w.grad = b.grad = None
+
+        for op, f in (("rmsnorm", rms), ("layernorm", ln)):
+            log(f"PyTorch: {op} {R}x{D} ...")
+            t_fwd = time_pass(f, lambda: None, reps)
+            y = f()
+            t_bwd = time_pass(lambda: y.backward(dy, retain_graph=True), clear, reps)
+            del y
+            t_fb = time_pass(lambda: f().backward(dy), clear, reps)
+            clear()
+            for pas, t, k in (("fwd", t_fwd, 2), ("bwd", t_bwd, 3), ("fwdbwd", t_fb, 5)):
+                rows.append({"impl": "torch", "op": op, "pass": pas, "rows": R, "dim": D,
+                             "ms": 1e3 * t, "gbps": k * nbytes / t / 1e9})
+        del x, dy, w, b
+    return rows
+
+
+def compare_norms(args, torch):
+    if args.ag_norms_csv:
+        with open(args.ag_norms_csv) as f:
+            ag_rows = read_csv(f.read(), args.ag_norms_csv)
+    else:
+        exe = program(args, "bench-norms")
+        cmd = [exe, "--csv", "--shapes", ",".join(f"{r}x{d}" for r, d in args.shape_list),
+               "--threads", str(args.norm_threads)]
+        if args.reps:
+            cmd += ["--reps", str(args.reps)]
+        ag_rows = run_csv(cmd)
+    need_columns(ag_rows, ["impl", "op", "pass", "rows", "dim", "ms", "gbps"], "bench-norms")
+    ag = {}
+    for r in ag_rows:
+        ag[(r["impl"], r["op"], r["pass"], int(r["rows"]), int(r["dim"]))] = r
+    torch.set_num_threads(args.norm_threads)
+    trows = torch_norm_rows(torch, args.shape_list, args.reps)
+    results = []
+    for t in trows:
+        for impl in ("ag", "ag_composed"):
+            a = ag.get((impl, t["op"], t["pass"], t["rows"], t["dim"]))
+            if a is None:
+                if impl == "ag":
+                    log(f"bench_torch.py: no ag row for {t['op']} {t['pass']} "
+                        f"{t['rows']}x{t['dim']}")
+                continue
+            results.append({
+                "bench": "norms", "op": t["op"], "pass": t["pass"], "rows": t["rows"],
+                "dim": t["dim"], "ag_impl": impl, "threads": args.norm_threads,
+                "ag_ms": float(a["ms"]), "torch_ms": t["ms"], "ag_gbps": float(a["gbps"]),
+                "torch_gbps": t["gbps"],
+            })
+    return results
+
+
+# ---- output ----------------------------------------------------------------------
+
+
+def target_of(r):
+    if r["ag_impl"] != "ag":
+        return None
+    return TARGETS.get((r["bench"], r["op"], r["pass"]))
+
+
+CSV_COLUMNS = ["bench", "op", "pass", "rows", "dim", "threads", "ag_impl", "ag_ms", "torch_ms",
+               "ratio", "target", "meets_target", "ag_gbps", "torch_gbps"]
+
+
+def print_csv(results):
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for r in results:
+        ratio = r["torch_ms"] / r["ag_ms"]
+        tgt = target_of(r)
+        g = lambda k: "" if r.get(k, "") == "" else f"{r[k]:.2f}"
+        w.writerow([r["bench"], r["op"], r["pass"], r["rows"], r["dim"], r["threads"],
+                    r["ag_impl"], f"{r['ag_ms']:.6f}", f"{r['torch_ms']:.6f}", f"{ratio:.3f}",
+                    "" if tgt is None else f"{tgt:g}",
+                    "" if tgt is None else ("yes" if ratio >= tgt else "no"),
+                    g("ag_gbps"), g("torch_gbps")])
+
+
+def verdict(r):
+    tgt = target_of(r)
+    if tgt is None:
+        return ""
+    ratio = r["torch_ms"] / r["ag_ms"]
+    return f"target {tgt:g}x: " + ("met" if ratio >= tgt else "MISSED")
+
+
+def print_train_table(results, notes, threads):
+    if not results:
+        return
+    print(f"\nTraining step of the tiny GPT ({threads} thread{'s' if threads > 1 else ''}; "
+          "median over groups; ratio = PyTorch ms / ag ms)")
+    print(f"{'config':<7} {'params':>8} {'batch x block':>13} {'ag ms':>10} {'torch ms':>10} "
+          f"{'ratio':>7} {'ag tok/s':>10} {'torch tok/s':>11}")
+    for r in results:
+        ratio = r["torch_ms"] / r["ag_ms"]
+        print(f"{r['op']:<7} {r['params']:>8} {str(r['rows']) + ' x ' + str(r['dim']):>13} "
+              f"{r['ag_ms']:>10.4g} {r['torch_ms']:>10.4g} {ratio:>6.2f}x "
+              f"{r['ag_tokens_per_s']:>10.0f} {r['torch_tokens_per_s']:>11.0f}  {verdict(r)}")
+    for n in notes:
+        print(n)
+
+
+def print_norm_table(results, threads):
+    if not results:
+        return
+    print(f"\nNorms, f32 ({threads} thread{'s' if threads > 1 else ''}; ag = fused kernels, "
+          "ag_composed = RMSNorm from elementwise ops; PyTorch: composed RMSNorm, F.layer_norm; "
+          "ratio = PyTorch ms / ag ms)")
+    print(f"{'op':<10} {'pass':<7} {'shape':>11} {'impl':<12} {'ag ms':>10} {'GB/s':>6} "
+          f"{'torch ms':>10} {'GB/s':>6} {'ratio':>8}")
+    shape = None
+    for r in results:
+        if shape is not None and shape != (r["rows"], r["dim"]):
+            print()
+        shape = (r["rows"], r["dim"])
+        ratio = r["torch_ms"] / r["ag_ms"]
+        print(f"{r['op']:<10} {r['pass']:<7} {str(r['rows']) + 'x' + str(r['dim']):>11} "
+              f"{r['ag_impl']:<12} {r['ag_ms']:>10.4g} {r['ag_gbps']:>6.1f} "
+              f"{r['torch_ms']:>10.4g} {r['torch_gbps']:>6.1f} {ratio:>7.2f}x  {verdict(r)}")
+
+
+def main():
+    args = parse_args()
+    try:
+        import torch
+    except ImportError:
+        print(f"bench_torch.py: PyTorch is not installed for {sys.executable}; "
+              "install it with: apt-get install python3-torch")
+        return 0
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    log(f"PyTorch {torch.__version__} ({sys.executable})")
+    train, notes, norms = [], [], []
+    if not args.skip_train:
+        train, notes = compare_train(args, torch)
+    if not args.skip_norms:
+        norms = compare_norms(args, torch)
+    if args.csv:
+        print_csv(train + norms)
+    else:
+        print(f"ag against PyTorch {torch.__version__}; {os.cpu_count()} CPUs, 1-minute load "
+              f"average {load:.2f} before the run (well above 0: other programs were running "
+              "and the figures are noisy)")
+        print_train_table(train, notes, args.threads)
+        print_norm_table(norms, args.norm_threads)
+        if train or norms:
+            print("\nratio above 1: ag is faster; targets apply to ag's fused kernels and to "
+                  "the training step")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
