@@ -75,6 +75,12 @@ ag_tensor *ag__grad_buf(ag_tensor *t) { return grad_buf(t, true); }
 
 ag_tensor *ag__grad_buf_raw(ag_tensor *t) { return grad_buf(t, false); }
 
+ag_tensor *ag__grad_buf_gemm(ag_tensor *t, bool once, int64_t inner, double *beta) {
+    const bool raw = once && inner > 0 && t && !t->grad;
+    *beta = raw ? 0.0 : 1.0;
+    return grad_buf(t, !raw);
+}
+
 void ag_zero_grad(ag_tensor *t) {
     if (t && t->grad) memset(t->grad->data, 0, (size_t)t->grad->numel * ag_dtype_size(t->dtype));
 }

@@ -78,6 +78,12 @@ ag_tensor *ag__grad_buf(ag_tensor *t);
  * uninitialised, and the caller must store every element (=) rather than
  * add (+=); that saves the zeroing pass and the read of the old values. */
 ag_tensor *ag__grad_buf_raw(ag_tensor *t);
+/* For a backward that produces t's gradient with gemm calls writing each
+ * element once (inner dimension inner > 0): the buffer, raw when t has no
+ * gradient yet, and the gemm's beta: 0 to store into a raw buffer, 1 to add
+ * into an existing one. Otherwise (inner == 0, or once false) the zeroed
+ * buffer and beta 1. NULL when t needs no gradient. */
+ag_tensor *ag__grad_buf_gemm(ag_tensor *t, bool once, int64_t inner, double *beta);
 
 /* ---- dtypes --------------------------------------------------------------- */
 

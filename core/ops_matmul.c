@@ -11,7 +11,8 @@
  * along a broadcast batch dim), and transposes are gemm flags.
  *
  * Backward, per output batch (accumulating with beta = 1, which also sums
- * over the batches an operand was broadcast across):
+ * over the batches an operand was broadcast across; with beta = 0 into a
+ * fresh buffer when each element is written once):
  *   dA[batch of a] += dC @ B^T        gemm(no, trans)
  *   dB[batch of b] += A^T @ dC        gemm(trans, no)
  *
@@ -229,16 +230,23 @@ static bool foldable(const geom *g) { return g->nb == 1 && g->na == g->nbatch; }
 
 static void matmul_backward(ag_tensor *out) {
     ag_tensor *a = out->src[0], *b = out->src[1];
-    ag_tensor *ga = ag__grad_buf(a), *gb = ag__grad_buf(b);
     geom g;
     if (!geometry(a, b, &g)) return;
     const ag_dtype dt = out->dtype;
     const int64_t M = g.M, N = g.N, K = g.K;
     const void *dC = out->grad->data;
-    if (foldable(&g)) {
+    /* An operand's gradient is written once per element when no batch of it
+     * is shared by several output batches (or in the one folded gemm): then
+     * it can be stored (beta 0) into a fresh buffer, with no zeroing pass. */
+    const bool fold = foldable(&g);
+    double beta_a, beta_b;
+    ag_tensor *ga = ag__grad_buf_gemm(a, fold || g.na == g.nbatch, N, &beta_a);
+    ag_tensor *gb = ag__grad_buf_gemm(b, fold || g.nb == g.nbatch, fold ? g.nbatch * M : M,
+                                      &beta_b);
+    if (fold) {
         const int64_t R = g.nbatch * M;
-        if (ga) ag__gemm(false, true, R, K, N, 1.0, dC, N, b->data, N, 1.0, ga->data, K, dt);
-        if (gb) ag__gemm(true, false, K, N, R, 1.0, a->data, K, dC, N, 1.0, gb->data, N, dt);
+        if (ga) ag__gemm(false, true, R, K, N, 1.0, dC, N, b->data, N, beta_a, ga->data, K, dt);
+        if (gb) ag__gemm(true, false, K, N, R, 1.0, a->data, K, dC, N, beta_b, gb->data, N, dt);
         return;
     }
     for (int64_t t = 0; t < g.nbatch; t++) {
@@ -246,10 +254,10 @@ static void matmul_backward(ag_tensor *out) {
         batch_offsets(&g, t, &oa, &ob);
         const void *dc = AT(dC, t * M * N, dt);
         if (ga)
-            ag__gemm(false, true, M, K, N, 1.0, dc, N, AT(b->data, ob * K * N, dt), N, 1.0,
+            ag__gemm(false, true, M, K, N, 1.0, dc, N, AT(b->data, ob * K * N, dt), N, beta_a,
                      AT(ga->data, oa * M * K, dt), K, dt);
         if (gb)
-            ag__gemm(true, false, K, N, M, 1.0, AT(a->data, oa * M * K, dt), K, dc, N, 1.0,
+            ag__gemm(true, false, K, N, M, 1.0, AT(a->data, oa * M * K, dt), K, dc, N, beta_b,
                      AT(gb->data, ob * K * N, dt), N, dt);
     }
 }

@@ -15,12 +15,15 @@
 static void linear_backward(ag_tensor *out) {
     ag_tensor *x = out->src[0], *w = out->src[1], *b = out->nsrc > 2 ? out->src[2] : NULL;
     const int64_t in = w->shape[1], nout = w->shape[0], M = ag__numel(x->ndim - 1, x->shape);
-    ag_tensor *gx = ag__grad_buf(x), *gw = ag__grad_buf(w), *gb = b ? ag__grad_buf(b) : NULL;
+    /* dx and dW are each one gemm: stored (beta 0) into fresh buffers */
+    double bx, bw;
+    ag_tensor *gx = ag__grad_buf_gemm(x, true, nout, &bx), *gw = ag__grad_buf_gemm(w, true, M, &bw);
+    ag_tensor *gb = b ? ag__grad_buf(b) : NULL;
     const ag_tensor *g = out->grad;
     if (M == 0) return;
-    if (gx) ag__gemm(false, false, M, in, nout, 1.0, g->data, nout, w->data, in, 1.0, gx->data, in,
+    if (gx) ag__gemm(false, false, M, in, nout, 1.0, g->data, nout, w->data, in, bx, gx->data, in,
                      out->dtype);
-    if (gw) ag__gemm(true, false, nout, in, M, 1.0, g->data, nout, x->data, in, 1.0, gw->data, in,
+    if (gw) ag__gemm(true, false, nout, in, M, 1.0, g->data, nout, x->data, in, bw, gw->data, in,
                      out->dtype);
     if (gb) {
         AG_DISPATCH(out->dtype, T, {
