@@ -2,10 +2,32 @@
 #ifndef AG_NN_INTERNAL_H
 #define AG_NN_INTERNAL_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "ag/module.h"
 
 /* The built-in norm types (LayerNorm, then each RMSNorm kind) into out;
  * returns how many (nn/norms.c). The registry starts from them. */
 int ag__builtin_norm_types(const ag_module_type **out, int max);
+
+/* RMSNorm forward over f32 rows x D with weight pw (NULL: none) and no
+ * flags, r saved in rs (NULL: not saved), in nchunks contiguous chunks of
+ * rows on OpenMP threads, y streamed when stream (nn/norm_simd.c). Returns
+ * false, having done nothing, when this build or these arguments have no
+ * SIMD version (no AVX2, D not a multiple of 16, y not 32-byte aligned) or
+ * ag__norm_simd is false; the caller then runs the portable loop, whose
+ * results are bitwise the same. */
+bool ag__rms_forward_f32_simd(const float *px, const float *pw, float *py, double *rs,
+                              int64_t rows, int64_t D, double eps, int nchunks, bool stream);
+/* RMSNorm backward over f32 rows (no flags): dx into pdx (NULL: not wanted;
+ * added when add, else stored), dw's per-chunk partial sums into part
+ * (NULL: not wanted) through the block sums in wblk (nchunks x D floats);
+ * as rms_backward in norm_ops.c, bitwise. false: no SIMD version, as above. */
+bool ag__rms_backward_f32_simd(const float *px, const float *pdy, const float *pw,
+                               const double *rs, float *pdx, bool add, double *part,
+                               float *wblk, int64_t rows, int64_t D, int nchunks, bool stream);
+/* Whether the SIMD versions are used (true); tests clear it to compare. */
+extern bool ag__norm_simd;
 
 #endif

@@ -73,6 +73,7 @@
 #include "internal.h"
 
 #include "ag/norm_ops.h"
+#include "nn_internal.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -392,7 +393,11 @@ static void rms_backward(ag_tensor *out) {
     /* gx last: once a fresh (uninitialised) gx exists, the kernel must run */
     ag_tensor *gx = ok ? ag__grad_buf_raw(x) : NULL;
     ok = ok && (gx || !want_x);
-    if (ok) AG_DISPATCH(out->dtype, T, {
+    const bool simd = ok && out->dtype == AG_F32 && !out->iparam[1] &&
+                      ag__rms_backward_f32_simd(x->data, out->grad->data, w ? w->data : NULL, rs,
+                                                gx ? gx->data : NULL, add, part, wblk, rows, D,
+                                                p.nchunks, st);
+    if (ok && !simd) AG_DISPATCH(out->dtype, T, {
         const T *px = x->data, *pdy = out->grad->data, *pw = w ? w->data : NULL;
         T *pdx = gx ? gx->data : NULL;
         AG_OMP_FOR(p.nchunks > 1)
@@ -467,7 +472,10 @@ ag_tensor *ag_rms_norm_(ag_arena *A, ag_tensor *x, int nshape, const int64_t *no
     }
     if (y->numel > 0) {
         const plan p = plan_rows(rows, D, ct, true);
-        rms_forward(&p, xc, w, y, rs, eps, flags);
+        if (ct != AG_F32 || flags ||
+            !ag__rms_forward_f32_simd(xc->data, w ? w->data : NULL, y->data, rs, rows, D, eps,
+                                      p.nchunks, p.stream))
+            rms_forward(&p, xc, w, y, rs, eps, flags);
     }
     y->iparam[0] = D;
     y->iparam[1] = flags;

@@ -9,6 +9,7 @@
 
 #include <ag/norm_ops.h>
 
+#include "nn_internal.h"
 #include "nn_test.h"
 
 /* ---- helpers ------------------------------------------------------------------- */
@@ -490,6 +491,48 @@ START_TEST(test_extreme_magnitudes) {
 }
 END_TEST
 
+/* The AVX2 versions of RMSNorm's forward and backward (nn/norm_simd.c, used
+ * for f32 when the build has AVX2) give bitwise the results of the portable
+ * loops: with and without weight, a shape that stays in cache and one whose
+ * output is streamed (> 16 MiB); y, the saved r, dx written fresh and dx
+ * added to an existing gradient, and dw. */
+START_TEST(test_rms_simd_matches_portable) {
+    ag_arena *A = ag_arena_new(0);
+    ag_rng g;
+    ag_rng_seed(&g, 3);
+    const int64_t shapes[2][2] = {{37, 1280}, {1030, 4096}};
+    for (int s = 0; s < 2; s++)
+        for (int with_w = 0; with_w < 2; with_w++) {
+            const int64_t R = shapes[s][0], D = shapes[s][1];
+            const size_t bytes = (size_t)(R * D) * sizeof(float);
+            ag_tensor *x = ag_randn(A, &g, AG_F32, AG_SHAPE(R, D), 0.3, 1.5);
+            ag_tensor *dy = ag_randn(A, &g, AG_F32, AG_SHAPE(R, D), 0.0, 1.0);
+            ag_tensor *w = with_w ? ag_randn(A, &g, AG_F32, AG_SHAPE(D), 1.0, 0.2) : NULL;
+            ag_set_requires_grad(x, true);
+            if (w) ag_set_requires_grad(w, true);
+            ag_tensor *y[2], *dx[2], *dx2[2], *dw[2] = {NULL, NULL};
+            for (int v = 0; v < 2; v++) {
+                ag__norm_simd = v == 0;
+                y[v] = ag_rms_norm(A, x, AG_SHAPE(D), w, 1e-6, 0);
+                x->grad = NULL;
+                if (w) w->grad = NULL;
+                ck_assert(ag_backward(y[v], dy)); /* dx stored into a fresh buffer */
+                dx[v] = ag_clone(A, x->grad);
+                if (w) dw[v] = ag_clone(A, w->grad);
+                ck_assert(ag_backward(y[v], dy)); /* dx added to the existing one */
+                dx2[v] = ag_clone(A, x->grad);
+            }
+            ag__norm_simd = true;
+            ck_assert(memcmp(y[0]->data, y[1]->data, bytes) == 0);
+            ck_assert(memcmp(y[0]->saved, y[1]->saved, (size_t)R * sizeof(double)) == 0);
+            ck_assert(memcmp(dx[0]->data, dx[1]->data, bytes) == 0);
+            ck_assert(memcmp(dx2[0]->data, dx2[1]->data, bytes) == 0);
+            if (w) ck_assert(memcmp(dw[0]->data, dw[1]->data, (size_t)D * sizeof(float)) == 0);
+        }
+    ag_arena_free(A);
+}
+END_TEST
+
 /* LayerNorm of f32 rows whose mean is 1e4 times their spread: the variance
  * comes from E[x^2] - mean^2 in double (see ag_layer_norm), which must still
  * match the centred formula to f32 accuracy. */
@@ -888,6 +931,7 @@ TCase *nn_norm_ops_tcase(void) {
     tcase_add_test(tc, test_d_one);
     tcase_add_test(tc, test_big_rows_match_formulas);
     tcase_add_test(tc, test_layer_norm_large_mean);
+    tcase_add_test(tc, test_rms_simd_matches_portable);
     tcase_add_test(tc, test_empty_batch);
     tcase_add_test(tc, test_multi_dim_normalized);
     tcase_add_test(tc, test_bf16);
