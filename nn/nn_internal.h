@@ -27,6 +27,11 @@ bool ag__rms_forward_f32_simd(const float *px, const float *pw, float *py, doubl
 bool ag__rms_backward_f32_simd(const float *px, const float *pdy, const float *pw,
                                const double *rs, float *pdx, bool add, double *part,
                                float *wblk, int64_t rows, int64_t D, int nchunks, bool stream);
+/* LayerNorm forward over f32 rows; (mean, r) per row into mr (NULL: not
+ * saved); as ln_forward in norm_ops.c, bitwise. false: no SIMD version. */
+bool ag__ln_forward_f32_simd(const float *px, const float *pw, const float *pb, float *py,
+                             double *mr, int64_t rows, int64_t D, double eps, int nchunks,
+                             bool stream);
 /* Whether the SIMD versions are used (true); tests clear it to compare. */
 extern bool ag__norm_simd;
 

@@ -695,7 +695,10 @@ ag_tensor *ag_layer_norm_(ag_arena *A, ag_tensor *x, int nshape,
     }
     if (y->numel > 0) {
         const plan p = plan_rows(rows, D, ct, true);
-        ln_forward(&p, xc, w, b, y, mr, eps);
+        if (ct != AG_F32 ||
+            !ag__ln_forward_f32_simd(xc->data, w ? w->data : NULL, b ? b->data : NULL, y->data,
+                                     mr, rows, D, eps, p.nchunks, p.stream))
+            ln_forward(&p, xc, w, b, y, mr, eps);
     }
     y->iparam[0] = D;
     y->iparam[2] = w != NULL;

@@ -1,7 +1,8 @@
-/* nn/norm_simd.c — RMSNorm's forward and backward row loops for f32
- * written with AVX intrinsics, for machines that have AVX2 (see AG_NATIVE).
+/* nn/norm_simd.c — RMSNorm's forward and backward and LayerNorm's forward
+ * row loops for f32 written with AVX intrinsics, for machines that have AVX2 (see AG_NATIVE).
  *
- * Each is the portable loop of norm_ops.c (rms_forward, rms_backward), step
+ * Each is the portable loop of norm_ops.c (rms_forward, rms_backward,
+ * ln_forward), step
  * for step, with one thing the compiler cannot do from C: store y or dx with
  * non-temporal stores straight from registers, without the 1 KiB tile the
  * portable loop builds and copies out. Row i+1's sum of squares is accumulated in the same loop
@@ -208,6 +209,56 @@ bool ag__rms_backward_f32_simd(const float *px, const float *pdy, const float *p
 
 #undef BWD_DW
 
+/* ---- LayerNorm forward ---------------------------------------------------------- */
+
+/* Adds x and x * x of 16 floats, in double, to the lanes s[4] and q[4]. */
+static inline void add_sums(__m256d s[4], __m256d q[4], const float *x) {
+    for (int k = 0; k < 4; k++) {
+        const __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(x + 4 * k));
+        s[k] = _mm256_add_pd(s[k], v);
+        q[k] = _mm256_add_pd(q[k], _mm256_mul_pd(v, v));
+    }
+}
+
+bool ag__ln_forward_f32_simd(const float *px, const float *pw, const float *pb, float *py,
+                             double *mr, int64_t rows, int64_t D, double eps, int nchunks,
+                             bool stream) {
+    if (!ag__norm_simd || D % 16 != 0 || ((uintptr_t)py & 31) != 0) return false;
+    AG_OMP_FOR(nchunks > 1)
+    for (int c = 0; c < nchunks; c++) {
+        const int64_t i0 = rows * c / nchunks, i1 = rows * (c + 1) / nchunks;
+        __m256d s[4], q[4];
+        for (int k = 0; k < 4; k++) s[k] = q[k] = _mm256_setzero_pd();
+        for (int64_t j = 0; j < D; j += 16) add_sums(s, q, px + i0 * D + j);
+        for (int64_t i = i0; i < i1; i++) {
+            const float *xi = px + i * D, *xn = i + 1 < i1 ? xi + D : NULL;
+            float *yi = py + i * D;
+            const double mean = lanes(s) / (double)D;
+            const double var = fmax(lanes(q) / (double)D - mean * mean, 0.0);
+            const double r = 1 / sqrt(var + eps);
+            if (mr) mr[2 * i] = mean, mr[2 * i + 1] = r;
+            const float mh = (float)mean, ml = (float)(mean - (double)mh);
+            const __m256 vh = _mm256_set1_ps(mh), vl = _mm256_set1_ps(ml);
+            const __m256 vr = _mm256_set1_ps((float)r);
+            for (int k = 0; k < 4; k++) s[k] = q[k] = _mm256_setzero_pd();
+            for (int64_t j = 0; j < D; j += 16) {
+                if (xn) add_sums(s, q, xn + j);
+                for (int h = 0; h < 16; h += 8) {
+                    /* xh = ((x - mh) - ml) * r, then * w + b */
+                    const __m256 x = _mm256_loadu_ps(xi + j + h);
+                    __m256 y = _mm256_mul_ps(_mm256_sub_ps(_mm256_sub_ps(x, vh), vl), vr);
+                    if (pw) y = _mm256_mul_ps(y, _mm256_loadu_ps(pw + j + h));
+                    if (pb) y = _mm256_add_ps(y, _mm256_loadu_ps(pb + j + h));
+                    if (stream) _mm256_stream_ps(yi + j + h, y);
+                    else _mm256_store_ps(yi + j + h, y);
+                }
+            }
+        }
+        if (stream) _mm_sfence();
+    }
+    return true;
+}
+
 #else
 
 bool ag__rms_forward_f32_simd(const float *px, const float *pw, float *py, double *rs,
@@ -222,6 +273,14 @@ bool ag__rms_backward_f32_simd(const float *px, const float *pdy, const float *p
                                float *wblk, int64_t rows, int64_t D, int nchunks, bool stream) {
     (void)px, (void)pdy, (void)pw, (void)rs, (void)pdx, (void)add, (void)part, (void)wblk;
     (void)rows, (void)D, (void)nchunks, (void)stream;
+    return false;
+}
+
+bool ag__ln_forward_f32_simd(const float *px, const float *pw, const float *pb, float *py,
+                             double *mr, int64_t rows, int64_t D, double eps, int nchunks,
+                             bool stream) {
+    (void)px, (void)pw, (void)pb, (void)py, (void)mr, (void)rows, (void)D, (void)eps;
+    (void)nchunks, (void)stream;
     return false;
 }
 
