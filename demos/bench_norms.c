@@ -40,6 +40,9 @@
 
 #ifdef _OPENMP
 #include <omp.h>
+#define PAR_FOR _Pragma("omp parallel for schedule(static)")
+#else
+#define PAR_FOR
 #endif
 #if defined(__AVX__) || defined(__SSE2__)
 #include <immintrin.h>
@@ -67,7 +70,7 @@ typedef struct {
 
 /* y = a*x over n floats, threads over contiguous halves; plain stores. */
 static void copy_plain(float *restrict y, const float *restrict x, int64_t n, float a) {
-#pragma omp parallel for schedule(static)
+PAR_FOR
     for (int64_t i = 0; i < n; i++) y[i] = a * x[i];
 }
 
@@ -76,13 +79,13 @@ static void copy_plain(float *restrict y, const float *restrict x, int64_t n, fl
 static void copy_nt(float *restrict y, const float *restrict x, int64_t n, float a) {
 #if defined(__AVX__)
     const __m256 va = _mm256_set1_ps(a);
-#pragma omp parallel for schedule(static)
+PAR_FOR
     for (int64_t i = 0; i < n; i += 8)
         _mm256_stream_ps(y + i, _mm256_mul_ps(va, _mm256_loadu_ps(x + i)));
     _mm_sfence();
 #elif defined(__SSE2__)
     const __m128 va = _mm_set1_ps(a);
-#pragma omp parallel for schedule(static)
+PAR_FOR
     for (int64_t i = 0; i < n; i += 4)
         _mm_stream_ps(y + i, _mm_mul_ps(va, _mm_loadu_ps(x + i)));
     _mm_sfence();
