@@ -11,6 +11,12 @@
  * returns how many (nn/norms.c). The registry starts from them. */
 int ag__builtin_norm_types(const ag_module_type **out, int max);
 
+/* How the norm kernels walk a row and sum parameter gradients (see
+ * nn/norm_ops.c): tiles of AG__NORM_TILE elements, blocks of
+ * AG__NORM_BLOCK_ROWS rows. The portable and the SIMD loops share them, as
+ * their bitwise agreement requires. */
+enum { AG__NORM_TILE = 256, AG__NORM_BLOCK_ROWS = 8 };
+
 /* RMSNorm forward over f32 rows x D with weight pw (NULL: none) and no
  * flags, r saved in rs (NULL: not saved), in nchunks contiguous chunks of
  * rows on OpenMP threads, y streamed when stream (nn/norm_simd.c). Returns

@@ -39,10 +39,11 @@
  * What is saved: per row, r (RMSNorm) or mean and r (LayerNorm), as double
  * (8 or 16 bytes per row, in the result's arena, only when a gradient will be
  * needed); backward recomputes xh from x. RMSNorm's forward writes y in the
- * compute type (x * (T)r * w); LayerNorm centres and scales in double,
- * xh = (T)((x - mean) * r), because (x - (T)mean) in f32 loses the digits
- * that matter when |mean| >> std; its backward likewise forms dx in double
- * and rounds once.
+ * compute type (x * (T)r * w). LayerNorm forms xh = ((x - mh) - ml) * r in
+ * the compute type from the mean split as mh + ml (mh = (T)mean, ml the
+ * rest): x - mh is exact when x is near the mean, so xh keeps the digits
+ * that (x - (T)mean) would lose when |mean| >> std; its backward forms the
+ * same xh and dx in the compute type.
  *
  * Memory traffic. Each pass reads its inputs once and writes its output
  * once: rows are pipelined (see "how the rows are run" below), outputs of
@@ -60,8 +61,9 @@
  * bitwise the same gradients for a given thread count; a different thread
  * count may change dw and db in the last bits. y and dx never depend on the
  * thread count. Nothing is allocated inside the row loops: forward
- * allocates only its result and the saved rows, backward one partial-sum
- * buffer per parameter (nchunks x D doubles).
+ * allocates only its result and the saved rows; backward, once per call,
+ * one partial-sum buffer per parameter (nchunks x D doubles) and a few rows
+ * per chunk for block sums and, in LayerNorm, xh.
  *
  * dtypes: x f32/f64/bf16; bf16 x is cast (recorded) to f32, normalized in f32
  * and the result cast back to bf16; weight and bias are cast (recorded) to
@@ -83,7 +85,7 @@
 
 /* Row sums in double. Element j of a row goes to lane j % LANES of an
  * accumulator acc[LANES]; ROW_ACC adds the elements [j0, j1) (j0 a multiple
- * of LANES) so a row can be summed a tile at a time, and LANES_SUM adds the
+ * of LANES) so a row can be summed a tile at a time, and lanes_sum adds the
  * lanes in a fixed order. The block loop vectorizes (16 doubles: four AVX
  * registers, enough independent chains to keep up with memory), and the
  * result does not depend on the vector width or on how the row was tiled. */
@@ -202,7 +204,7 @@ static bool check_args(const char *op, const ag_tensor *x, int nshape, const int
  * reduction. Reads of new data and writes of results then overlap, so the
  * pass runs at the speed of a copy; a row is reduced once, in the tiles of
  * the row before it. */
-enum { TILE = 256 };
+enum { TILE = AG__NORM_TILE };
 
 typedef struct {
     int nchunks;
@@ -281,7 +283,7 @@ static void *chunk_rows(const char *op, int nchunks, int nrows, int64_t D, ag_dt
  * each block's sum is added to the chunk's partial sums acc in double. That
  * halves the traffic to acc and keeps the error of a long sum that of
  * double. first / last: row i is the first / last of its block. */
-enum { BLOCK_ROWS = 8 };
+enum { BLOCK_ROWS = AG__NORM_BLOCK_ROWS };
 #define BLOCK_ACC(acc, blk, first, last, j0, j1, j, TERM)                          \
     do {                                                                           \
         if ((first) && (last))                                                     \
@@ -509,7 +511,7 @@ ag_tensor *ag_rms_norm_composed_(ag_arena *A, ag_tensor *x, int nshape,
 
 /* ---- LayerNorm -------------------------------------------------------------- */
 
-/* xh_j of ln_forward's row: centred and scaled in double, rounded once. */
+/* xh_j of ln_forward's row, from the mean split as mh + ml in T. */
 #define XH (((xi[j] - mh) - ml) * rT)
 
 /* x, y: [rows, D]; w, b: [D] or NULL; all of x's dtype (f32 or f64).

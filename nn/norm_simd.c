@@ -16,10 +16,6 @@
 #include "internal.h"
 #include "nn_internal.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 bool ag__norm_simd = true;
 
 #if defined(__AVX2__)
@@ -87,7 +83,7 @@ bool ag__rms_forward_f32_simd(const float *px, const float *pw, float *py, doubl
 
 /* ---- backward ---------------------------------------------------------------- */
 
-enum { TILE = 256 }; /* as in norm_ops.c */
+enum { TILE = AG__NORM_TILE, BLOCK_ROWS = AG__NORM_BLOCK_ROWS };
 
 /* The tile [j0, j1) of row x, dy: adds sum(dy * w * x) to the double lanes
  * a[4] the way TILE_SUM does (16 float lanes summed over the tile, then
@@ -183,7 +179,8 @@ bool ag__rms_backward_f32_simd(const float *px, const float *pdy, const float *p
             const double r = rs[i];
             const float rT = (float)r, mT = (float)(r * sgx / (double)D);
             const __m256 vr = _mm256_set1_ps(rT), vm = _mm256_set1_ps(mT);
-            const bool first = (i - i0) % 8 == 0, last = (i - i0) % 8 == 7 || i + 1 == i1;
+            const bool first = (i - i0) % BLOCK_ROWS == 0;
+            const bool last = (i - i0) % BLOCK_ROWS == BLOCK_ROWS - 1 || i + 1 == i1;
             const int dwm = !dw ? DW_NONE
                             : first && last ? DW_ONLY
                             : first ? DW_FIRST
