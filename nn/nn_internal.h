@@ -38,6 +38,14 @@ bool ag__rms_backward_f32_simd(const float *px, const float *pdy, const float *p
 bool ag__ln_forward_f32_simd(const float *px, const float *pw, const float *pb, float *py,
                              double *mr, int64_t rows, int64_t D, double eps, int nchunks,
                              bool stream);
+/* LayerNorm backward over f32 rows with (mean, r) per row in mr: dx as in
+ * ag__rms_backward_f32_simd, dw's and db's per-chunk partial sums into
+ * wpart and bpart (NULL: not wanted) through block sums in blk (2 rows of
+ * D floats per chunk: dw's, then db's); as ln_backward, bitwise. */
+bool ag__ln_backward_f32_simd(const float *px, const float *pdy, const float *pw,
+                              const double *mr, float *pdx, bool add, double *wpart,
+                              double *bpart, float *blk, int64_t rows, int64_t D, int nchunks,
+                              bool stream);
 /* Whether the SIMD versions are used (true); tests clear it to compare. */
 extern bool ag__norm_simd;
 

@@ -611,14 +611,18 @@ static void ln_backward(ag_tensor *out) {
     bool ok = true;
     double *wpart = partials(op, want_w, p.nchunks, D, &ok);
     double *bpart = partials(op, want_b, p.nchunks, D, &ok);
-    /* per chunk: xh of the current and of the next row, dw's and db's block sums */
+    /* per chunk: dw's and db's block sums, xh of the current and of the next row */
     void *rowbuf = chunk_rows(op, p.nchunks, 4, D, out->dtype, &ok);
     ag_tensor *gw = ok && want_w ? ag__grad_buf(w) : NULL;
     ag_tensor *gb = ok && want_b ? ag__grad_buf(b) : NULL;
     ok = ok && (gw || !want_w) && (gb || !want_b);
     ag_tensor *gx = ok ? ag__grad_buf_raw(x) : NULL; /* last: see rms_backward */
     ok = ok && (gx || !want_x);
-    if (ok) AG_DISPATCH(out->dtype, T, {
+    const bool simd = ok && out->dtype == AG_F32 &&
+                      ag__ln_backward_f32_simd(x->data, out->grad->data, w ? w->data : NULL, mr,
+                                               gx ? gx->data : NULL, add, wpart, bpart, rowbuf,
+                                               rows, D, p.nchunks, st);
+    if (ok && !simd) AG_DISPATCH(out->dtype, T, {
         const T *px = x->data, *pdy = out->grad->data, *pw = w ? w->data : NULL;
         T *pdx = gx ? gx->data : NULL;
         const bool sums = pdx != NULL;
@@ -626,8 +630,8 @@ static void ln_backward(ag_tensor *out) {
         for (int c = 0; c < p.nchunks; c++) {
             double *restrict dw = wpart ? wpart + (int64_t)c * D : NULL;
             double *restrict db = bpart ? bpart + (int64_t)c * D : NULL;
-            T *cur = (T *)rowbuf + 4 * (int64_t)c * D, *nxt = cur + D;
-            T *restrict wb = nxt + D, *restrict bb = wb + D;
+            T *restrict wb = (T *)rowbuf + 4 * (int64_t)c * D, *restrict bb = wb + D;
+            T *cur = bb + D, *nxt = cur + D;
             CHUNK_ROWS(&p, c, i0, i1);
             double ag[LANES] = {0}, agx[LANES] = {0};
             for (TILES(D, j0, j1))

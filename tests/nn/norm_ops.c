@@ -491,13 +491,13 @@ START_TEST(test_extreme_magnitudes) {
 }
 END_TEST
 
-/* The AVX2 versions of RMSNorm's forward and backward and of LayerNorm's
- * forward (nn/norm_simd.c, used for f32 when the build has AVX2) give
+/* The AVX2 versions of RMSNorm's and LayerNorm's forward and backward
+ * (nn/norm_simd.c, used for f32 when the build has AVX2) give
  * bitwise the results of the portable loops: with and without weight, a
  * shape that stays in cache and one whose output is streamed (> 16 MiB);
  * y, the saved statistics, dx written fresh and dx added to an existing
- * gradient, and dw. */
-START_TEST(test_rms_simd_matches_portable) {
+ * gradient, dw and db. */
+START_TEST(test_simd_matches_portable) {
     ag_arena *A = ag_arena_new(0);
     ag_rng g;
     ag_rng_seed(&g, 3);
@@ -529,15 +529,30 @@ START_TEST(test_rms_simd_matches_portable) {
             ck_assert(memcmp(dx[0]->data, dx[1]->data, bytes) == 0);
             ck_assert(memcmp(dx2[0]->data, dx2[1]->data, bytes) == 0);
             if (w) ck_assert(memcmp(dw[0]->data, dw[1]->data, (size_t)D * sizeof(float)) == 0);
-            /* LayerNorm's forward, with weight and bias or with neither */
+            /* LayerNorm, with weight and bias or with neither */
             ag_tensor *b = w ? ag_randn(A, &g, AG_F32, AG_SHAPE(D), 0.0, 0.2) : NULL;
+            ag_tensor *db[2] = {NULL, NULL};
+            if (b) ag_set_requires_grad(b, true);
             for (int v = 0; v < 2; v++) {
                 ag__norm_simd = v == 0;
                 y[v] = ag_layer_norm(A, x, AG_SHAPE(D), w, b, 1e-5);
+                x->grad = NULL;
+                if (w) w->grad = NULL, b->grad = NULL;
+                ck_assert(ag_backward(y[v], dy));
+                dx[v] = ag_clone(A, x->grad);
+                if (w) dw[v] = ag_clone(A, w->grad), db[v] = ag_clone(A, b->grad);
+                ck_assert(ag_backward(y[v], dy));
+                dx2[v] = ag_clone(A, x->grad);
             }
             ag__norm_simd = true;
             ck_assert(memcmp(y[0]->data, y[1]->data, bytes) == 0);
             ck_assert(memcmp(y[0]->saved, y[1]->saved, 2 * (size_t)R * sizeof(double)) == 0);
+            ck_assert(memcmp(dx[0]->data, dx[1]->data, bytes) == 0);
+            ck_assert(memcmp(dx2[0]->data, dx2[1]->data, bytes) == 0);
+            if (w) {
+                ck_assert(memcmp(dw[0]->data, dw[1]->data, (size_t)D * sizeof(float)) == 0);
+                ck_assert(memcmp(db[0]->data, db[1]->data, (size_t)D * sizeof(float)) == 0);
+            }
         }
     ag_arena_free(A);
 }
@@ -941,7 +956,7 @@ TCase *nn_norm_ops_tcase(void) {
     tcase_add_test(tc, test_d_one);
     tcase_add_test(tc, test_big_rows_match_formulas);
     tcase_add_test(tc, test_layer_norm_large_mean);
-    tcase_add_test(tc, test_rms_simd_matches_portable);
+    tcase_add_test(tc, test_simd_matches_portable);
     tcase_add_test(tc, test_empty_batch);
     tcase_add_test(tc, test_multi_dim_normalized);
     tcase_add_test(tc, test_bf16);
