@@ -97,6 +97,21 @@ static inline void add_lanes(__m256d a[4], __m256 t0, __m256 t1) {
     a[3] = _mm256_add_pd(a[3], _mm256_cvtps_pd(_mm256_extractf128_ps(t1, 1)));
 }
 
+/* Asks for the cache lines PREFETCH floats ahead of column j in the rows x
+ * and dy that backward reads from memory. A row of 4096 floats spans four
+ * 4 KiB pages, and the hardware prefetcher starts again at each page; a
+ * software prefetch 1 KiB ahead covers the crossing. (On the machine of
+ * the README it gained a few percent in both backward loops, timed against
+ * the loops without it in alternating runs.) A prefetch past the end of
+ * the array is harmless: it never faults. */
+enum { PREFETCH = 256 };
+static inline void prefetch_ahead(const float *x, const float *dy, int64_t j) {
+    /* the address as an integer: it may lie past the end of the array */
+    const uintptr_t ahead = PREFETCH * sizeof(float);
+    _mm_prefetch((const char *)((uintptr_t)(x + j) + ahead), _MM_HINT_T0);
+    _mm_prefetch((const char *)((uintptr_t)(dy + j) + ahead), _MM_HINT_T0);
+}
+
 /* Adds dy * w * x of the 16 columns at j of row x, dy to the float lanes
  * t[2] (a step of TILE_SUM). w NULL: no weight. */
 static inline __attribute__((always_inline)) void gx16(__m256 t[2], const float *x,
@@ -183,7 +198,10 @@ bwd_tile(const float *xi, const float *dyi, const float *pw, float *dxi, double 
          __m256 vm, int dxm, int dwm) {
     __m256 t[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t j16 = j0; j16 < j1; j16 += 16) {
-        if (xn) gx16(t, xn, dyn, pw, j16);
+        if (xn) {
+            prefetch_ahead(xn, dyn, j16);
+            gx16(t, xn, dyn, pw, j16);
+        }
         for (int64_t j = j16; j < j16 + 16; j += 8) {
             const __m256 dy = _mm256_loadu_ps(dyi + j);
             const __m256 xr = _mm256_mul_ps(_mm256_loadu_ps(xi + j), vr); /* x * r */
@@ -359,7 +377,10 @@ ln_bwd_tile(const float *xi, const float *dyi, const float *pw, float *dxi, doub
             __m256 vmgx, int dxm, int dwm) {
     __m256 sg[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()}, sgx[2] = {sg[0], sg[1]};
     for (int64_t j16 = j0; j16 < j1; j16 += 16) {
-        if (xn) ln_sums16(sg, sgx, xn, dyn, pw, sn, j16);
+        if (xn) {
+            prefetch_ahead(xn, dyn, j16);
+            ln_sums16(sg, sgx, xn, dyn, pw, sn, j16);
+        }
         for (int64_t j = j16; j < j16 + 16; j += 8) {
             const __m256 dy = _mm256_loadu_ps(dyi + j), xh = ln_xh(xi + j, s);
             if (dxm != DX_NONE) {
