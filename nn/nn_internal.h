@@ -17,6 +17,18 @@ int ag__builtin_norm_types(const ag_module_type **out, int max);
  * their bitwise agreement requires. */
 enum { AG__NORM_TILE = 256, AG__NORM_BLOCK_ROWS = 8 };
 
+/* Scratch rows of a backward loop: nrows rows per chunk, row k of chunk c
+ * at AG__SCRATCH_ROW(s, c, k) (NULL when none were allocated). Each row
+ * begins at its own offset within a 4 KiB page, away from the offsets of
+ * the rows the loop streams (see scratch_rows in norm_ops.c). */
+typedef struct {
+    unsigned char *base;
+    size_t chunk_bytes;
+    size_t off[4];
+} ag__scratch;
+#define AG__SCRATCH_ROW(s, c, k)                                                   \
+    ((s)->base ? (void *)((s)->base + (size_t)(c) * (s)->chunk_bytes + (s)->off[k]) : NULL)
+
 /* RMSNorm forward over f32 rows x D with weight pw (NULL: none) and no
  * flags, r saved in rs (NULL: not saved), in nchunks contiguous chunks of
  * rows on OpenMP threads, y streamed when stream (nn/norm_simd.c). Returns
@@ -28,11 +40,12 @@ bool ag__rms_forward_f32_simd(const float *px, const float *pw, float *py, doubl
                               int64_t rows, int64_t D, double eps, int nchunks, bool stream);
 /* RMSNorm backward over f32 rows (no flags): dx into pdx (NULL: not wanted;
  * added when add, else stored), dw's per-chunk partial sums into part
- * (NULL: not wanted) through the block sums in wblk (nchunks x D floats);
- * as rms_backward in norm_ops.c, bitwise. false: no SIMD version, as above. */
+ * (NULL: not wanted) through the block sums in blk's row 0; as
+ * rms_backward in norm_ops.c, bitwise. false: no SIMD version, as above. */
 bool ag__rms_backward_f32_simd(const float *px, const float *pdy, const float *pw,
                                const double *rs, float *pdx, bool add, double *part,
-                               float *wblk, int64_t rows, int64_t D, int nchunks, bool stream);
+                               const ag__scratch *blk, int64_t rows, int64_t D, int nchunks,
+                               bool stream);
 /* LayerNorm forward over f32 rows; (mean, r) per row into mr (NULL: not
  * saved); as ln_forward in norm_ops.c, bitwise. false: no SIMD version. */
 bool ag__ln_forward_f32_simd(const float *px, const float *pw, const float *pb, float *py,
@@ -40,12 +53,12 @@ bool ag__ln_forward_f32_simd(const float *px, const float *pw, const float *pb, 
                              bool stream);
 /* LayerNorm backward over f32 rows with (mean, r) per row in mr: dx as in
  * ag__rms_backward_f32_simd, dw's and db's per-chunk partial sums into
- * wpart and bpart (NULL: not wanted) through block sums in blk (2 rows of
- * D floats per chunk: dw's, then db's); as ln_backward, bitwise. */
+ * wpart and bpart (NULL: not wanted) through block sums in blk's rows 0
+ * (dw) and 1 (db); as ln_backward, bitwise. */
 bool ag__ln_backward_f32_simd(const float *px, const float *pdy, const float *pw,
                               const double *mr, float *pdx, bool add, double *wpart,
-                              double *bpart, float *blk, int64_t rows, int64_t D, int nchunks,
-                              bool stream);
+                              double *bpart, const ag__scratch *blk, int64_t rows, int64_t D,
+                              int nchunks, bool stream);
 /* Whether the SIMD versions are used (true); tests clear it to compare. */
 extern bool ag__norm_simd;
 

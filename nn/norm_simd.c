@@ -235,13 +235,14 @@ bwd_tile(const float *xi, const float *dyi, const float *pw, float *dxi, double 
 
 bool ag__rms_backward_f32_simd(const float *px, const float *pdy, const float *pw,
                                const double *rs, float *pdx, bool add, double *part,
-                               float *wblk, int64_t rows, int64_t D, int nchunks, bool stream) {
+                               const ag__scratch *blk, int64_t rows, int64_t D, int nchunks,
+                               bool stream) {
     const int dxm = dx_mode(pdx, add, stream, D);
     if (dxm < 0) return false;
     AG_OMP_FOR(nchunks > 1)
     for (int c = 0; c < nchunks; c++) {
         double *dw = part ? part + (int64_t)c * D : NULL;
-        float *wb = wblk ? wblk + (int64_t)c * D : NULL;
+        float *wb = AG__SCRATCH_ROW(blk, c, 0);
         const int64_t i0 = rows * c / nchunks, i1 = rows * (c + 1) / nchunks;
         __m256d a[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
                         _mm256_setzero_pd()};
@@ -400,15 +401,15 @@ ln_bwd_tile(const float *xi, const float *dyi, const float *pw, float *dxi, doub
 
 bool ag__ln_backward_f32_simd(const float *px, const float *pdy, const float *pw,
                               const double *mr, float *pdx, bool add, double *wpart,
-                              double *bpart, float *blk, int64_t rows, int64_t D, int nchunks,
-                              bool stream) {
+                              double *bpart, const ag__scratch *blk, int64_t rows, int64_t D,
+                              int nchunks, bool stream) {
     const int dxm = dx_mode(pdx, add, stream, D);
     if (dxm < 0) return false;
     AG_OMP_FOR(nchunks > 1)
     for (int c = 0; c < nchunks; c++) {
         double *dw = wpart ? wpart + (int64_t)c * D : NULL;
         double *db = bpart ? bpart + (int64_t)c * D : NULL;
-        float *wb = blk + 2 * (int64_t)c * D, *bb = wb + D;
+        float *wb = AG__SCRATCH_ROW(blk, c, 0), *bb = AG__SCRATCH_ROW(blk, c, 1);
         const int64_t i0 = rows * c / nchunks, i1 = rows * (c + 1) / nchunks;
         __m256d ag[4], agx[4];
         for (int k = 0; k < 4; k++) ag[k] = agx[k] = _mm256_setzero_pd();
@@ -451,8 +452,9 @@ bool ag__rms_forward_f32_simd(const float *px, const float *pw, float *py, doubl
 
 bool ag__rms_backward_f32_simd(const float *px, const float *pdy, const float *pw,
                                const double *rs, float *pdx, bool add, double *part,
-                               float *wblk, int64_t rows, int64_t D, int nchunks, bool stream) {
-    (void)px, (void)pdy, (void)pw, (void)rs, (void)pdx, (void)add, (void)part, (void)wblk;
+                               const ag__scratch *blk, int64_t rows, int64_t D, int nchunks,
+                               bool stream) {
+    (void)px, (void)pdy, (void)pw, (void)rs, (void)pdx, (void)add, (void)part, (void)blk;
     (void)rows, (void)D, (void)nchunks, (void)stream;
     return false;
 }
@@ -467,8 +469,8 @@ bool ag__ln_forward_f32_simd(const float *px, const float *pw, const float *pb, 
 
 bool ag__ln_backward_f32_simd(const float *px, const float *pdy, const float *pw,
                               const double *mr, float *pdx, bool add, double *wpart,
-                              double *bpart, float *blk, int64_t rows, int64_t D, int nchunks,
-                              bool stream) {
+                              double *bpart, const ag__scratch *blk, int64_t rows, int64_t D,
+                              int nchunks, bool stream) {
     (void)px, (void)pdy, (void)pw, (void)mr, (void)pdx, (void)add, (void)wpart, (void)bpart;
     (void)blk, (void)rows, (void)D, (void)nchunks, (void)stream;
     return false;
