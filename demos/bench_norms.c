@@ -16,9 +16,9 @@
  * the simplest kernel that moves 2N: y = a*x over the same x, once with plain
  * stores (which read each line of y before writing it) and once with
  * non-temporal stores (which do not). "of bound" is a row's GB/s over the
- * faster copy's GB/s at that shape, measured just before each run (the
- * median of the per-run ratios): the machine may be shared, and a ratio of
- * two figures taken together is steadier than either figure.
+ * faster copy's GB/s at that shape, timed just before and just after each
+ * run and averaged (the median of the per-run ratios): the machine may be
+ * shared, and a ratio of figures taken together is steadier than either.
  *
  * Implementations: `ag` — the fused kernels (ag_rms_norm, ag_layer_norm);
  * `ag_composed` — RMSNorm written with elementwise ops as PyTorch users write
@@ -152,11 +152,17 @@ static double run_inner(bench *B, kernel k, pass p, int inner) {
     return t / inner;
 }
 
+/* The faster copy's seconds, repeated inner times. */
+static double copy_time(bench *B, int inner) {
+    return fmin(run_inner(B, COPY_NT, FWD, inner), run_inner(B, COPY_PLAIN, FWD, inner));
+}
+
 /* (k, p) over reps runs after a warm-up: the median seconds, and the median
- * over the runs of its GB/s (bytes moved) over the faster copy's GB/s
- * measured just before it, so that the fraction compares two figures taken
- * under the same conditions (another process's load comes and goes). Short
- * runs are repeated inside the timing so one timing lasts >= 20 ms. */
+ * over the runs of its GB/s (bytes moved) over the faster copy's GB/s, the
+ * copy timed just before and just after the run and the two times
+ * averaged, so that the fraction compares figures taken under the same
+ * conditions (another process's load comes and goes). Short runs are
+ * repeated inside the timing so one timing lasts >= 20 ms. */
 static void time_pass(bench *B, kernel k, pass p, int reps, double bytes, double *sec,
                       double *frac) {
     const double copy_bytes = 8.0 * (double)(B->rows * B->dim);
@@ -164,10 +170,12 @@ static void time_pass(bench *B, kernel k, pass p, int reps, double bytes, double
     int inner = warm >= 0.02 ? 1 : (int)ceil(0.02 / fmax(warm, 1e-7));
     if (inner > 10000) inner = 10000;
     double *t = malloc(2 * (size_t)reps * sizeof *t), *f = t + reps;
+    double before = copy_time(B, inner);
     for (int r = 0; r < reps; r++) {
-        double copy = fmin(run_inner(B, COPY_NT, FWD, inner), run_inner(B, COPY_PLAIN, FWD, inner));
         t[r] = run_inner(B, k, p, inner);
-        f[r] = (bytes / t[r]) / (copy_bytes / copy);
+        const double after = copy_time(B, inner);
+        f[r] = (bytes / t[r]) / (copy_bytes / (0.5 * (before + after)));
+        before = after;
     }
     *sec = ag_demo_median(t, reps);
     *frac = ag_demo_median(f, reps);
@@ -383,8 +391,8 @@ int main(int argc, char **argv) {
         printf("bench-norms: f32, %d threads, median of %d runs; GB/s of the bytes each pass "
                "must move (fwd 2N, bwd 3N, fwdbwd 5N)\n\n", o.threads, o.reps);
         print_table(res, nres);
-        printf("\n'of bound': GB/s over the faster copy (y = a*x) at the same shape, measured "
-               "before each run (median of the ratios)\n");
+        printf("\n'of bound': GB/s over the faster copy (y = a*x) at the same shape, timed "
+               "just before and after each run (median of the ratios)\n");
     }
     if (o.plot && (!ag_demo_make_dirs(o.plot) || !write_plot(o.plot, res, nres, &o))) return 1;
     return 0;
