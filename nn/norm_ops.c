@@ -321,17 +321,17 @@ static void scratch_rows(ag__scratch *s, const char *op, bool want, int nchunks,
     s->base = p;
 }
 
-/* The page offsets a backward loop over rows of D elements of dtype dt
- * streams: row i and row i+1 of x and dy, and the next row 1 KiB ahead
- * (where the SIMD loops prefetch); then w. Fills avoid[8]. */
-static void streamed(const void *avoid[8], const void *x, const void *dy, const void *w,
+/* The addresses whose page offsets a backward loop over rows of D elements
+ * of dtype dt streams: row i and row i+1 of x and dy, the next row 1 KiB
+ * ahead (where the SIMD loops prefetch), and w. Fills avoid[NSTREAMED]. */
+enum { NSTREAMED = 7 };
+static void streamed(const void *avoid[NSTREAMED], const void *x, const void *dy, const void *w,
                      int64_t D, ag_dtype dt) {
     const uintptr_t row = (uintptr_t)D * ag_dtype_size(dt);
     avoid[0] = x, avoid[1] = dy, avoid[2] = w;
     avoid[3] = (const void *)((uintptr_t)x + row), avoid[4] = (const void *)((uintptr_t)dy + row);
     avoid[5] = (const void *)((uintptr_t)x + row + 1024);
     avoid[6] = (const void *)((uintptr_t)dy + row + 1024);
-    avoid[7] = NULL;
 }
 
 /* Parameter gradients sum a term per row: dw = sum over rows of dy * xh.
@@ -446,10 +446,10 @@ static void rms_backward(ag_tensor *out) {
     const bool st = p.stream;
     bool ok = true;
     double *part = partials(op, want_w, p.nchunks, D, &ok);
-    const void *avoid[8];
+    const void *avoid[NSTREAMED];
     streamed(avoid, x->data, out->grad->data, w ? w->data : NULL, D, out->dtype);
     ag__scratch blk; /* dw's block sums */
-    scratch_rows(&blk, op, want_w, p.nchunks, 1, D, out->dtype, avoid, 8, &ok);
+    scratch_rows(&blk, op, want_w, p.nchunks, 1, D, out->dtype, avoid, NSTREAMED, &ok);
     ag_tensor *gw = ok && want_w ? ag__grad_buf(w) : NULL;
     ok = ok && (gw || !want_w);
     /* gx last: once a fresh (uninitialised) gx exists, the kernel must run */
@@ -672,10 +672,10 @@ static void ln_backward(ag_tensor *out) {
     double *wpart = partials(op, want_w, p.nchunks, D, &ok);
     double *bpart = partials(op, want_b, p.nchunks, D, &ok);
     /* per chunk: dw's and db's block sums, xh of the current and of the next row */
-    const void *avoid[8];
+    const void *avoid[NSTREAMED];
     streamed(avoid, x->data, out->grad->data, w ? w->data : NULL, D, out->dtype);
     ag__scratch rowbuf;
-    scratch_rows(&rowbuf, op, true, p.nchunks, 4, D, out->dtype, avoid, 8, &ok);
+    scratch_rows(&rowbuf, op, true, p.nchunks, 4, D, out->dtype, avoid, NSTREAMED, &ok);
     ag_tensor *gw = ok && want_w ? ag__grad_buf(w) : NULL;
     ag_tensor *gb = ok && want_b ? ag__grad_buf(b) : NULL;
     ok = ok && (gw || !want_w) && (gb || !want_b);

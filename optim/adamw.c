@@ -17,8 +17,8 @@
  * The scalars (1 - lr*wd, 1 - beta^t, the step size) are computed in double
  * and used in the parameter's dtype, as PyTorch does with Python floats.
  *
- * The kernel walks the tensor in blocks of BLOCK elements (OpenMP across
- * blocks): pass 1 updates m and v, pass 2 takes the square roots of the
+ * The kernel walks the tensor in blocks of AG__OPTIM_BLOCK elements
+ * (OpenMP across blocks): pass 1 updates m and v, pass 2 takes the square roots of the
  * block (SSE2 when available: libm's sqrt must set errno for negative
  * input, which stops the compiler from vectorizing a loop that calls it),
  * pass 3 updates p. A block stays in L1 between the passes, so memory
@@ -77,8 +77,6 @@ ag_optim *ag_adam_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
 
 /* ---- the kernel ------------------------------------------------------------------ */
 
-enum { BLOCK = 256 };
-
 /* The step's scalars, in double; each kernel converts them to its type. */
 typedef struct {
     double sign;     /* -1 with maximize, else 1 (exact) */
@@ -109,7 +107,7 @@ static void sqrt_block_f64(double *x, int n) {
     for (; i < n; i++) x[i] = sqrt(x[i]);
 }
 
-/* One block of nb <= BLOCK elements, in type T:
+/* One block of nb <= AG__OPTIM_BLOCK elements, in type T:
  *   p[nb], g[nb] (read), m[nb], v[nb], vmax[nb] (amsgrad only; else NULL). */
 #define ADAM_BLOCK(NAME, T, SQRT_BLOCK)                                                     \
     static void NAME(int nb, T *restrict p, const T *restrict g, T *restrict m,              \
@@ -117,7 +115,7 @@ static void sqrt_block_f64(double *x, int n) {
         const T sign = (T)k->sign, decay = (T)k->decay, l2 = (T)k->l2;                       \
         const T b1 = (T)k->b1, omb1 = (T)k->omb1, b2 = (T)k->b2, omb2 = (T)k->omb2;          \
         const T bc2_sqrt = (T)k->bc2_sqrt, eps = (T)k->eps, neg_step = (T)k->neg_step;       \
-        T den[BLOCK];                                                                        \
+        T den[AG__OPTIM_BLOCK];                                                              \
         if (k->l2on) {                                                                       \
             for (int j = 0; j < nb; j++) {                                                   \
                 const T gj = sign * g[j] + l2 * p[j];                                        \
@@ -152,37 +150,25 @@ ADAM_BLOCK(adam_block_f64, double, sqrt_block_f64)
  * rounded result); grad is the gradient's data (bf16 when p16 is set). */
 static void adam_kernel(ag_dtype dt, int64_t n, void *w, const void *grad, void *m, void *v,
                         void *vmax, uint16_t *p16, const adam_consts *k) {
-    const int64_t nblocks = (n + BLOCK - 1) / BLOCK;
     if (dt == AG_F64) {
         double *W = w, *M = m, *V = v, *X = vmax;
         const double *G = grad;
-        AG_OMP_FOR(n >= AG_PAR_MIN)
-        for (int64_t b = 0; b < nblocks; b++) {
-            const int64_t i = b * BLOCK;
-            const int nb = (int)(n - i < BLOCK ? n - i : BLOCK);
-            adam_block_f64(nb, W + i, G + i, M + i, V + i, X ? X + i : NULL, k);
-        }
+        AG__OPTIM_BLOCKS(n, i, nb,
+                         adam_block_f64(nb, W + i, G + i, M + i, V + i, X ? X + i : NULL, k));
     } else if (!p16) {
         float *W = w, *M = m, *V = v, *X = vmax;
         const float *G = grad;
-        AG_OMP_FOR(n >= AG_PAR_MIN)
-        for (int64_t b = 0; b < nblocks; b++) {
-            const int64_t i = b * BLOCK;
-            const int nb = (int)(n - i < BLOCK ? n - i : BLOCK);
-            adam_block_f32(nb, W + i, G + i, M + i, V + i, X ? X + i : NULL, k);
-        }
+        AG__OPTIM_BLOCKS(n, i, nb,
+                         adam_block_f32(nb, W + i, G + i, M + i, V + i, X ? X + i : NULL, k));
     } else { /* bf16: gradient read as f32, master updated, parameter rounded */
         float *W = w, *M = m, *V = v, *X = vmax;
         const uint16_t *G = grad;
-        AG_OMP_FOR(n >= AG_PAR_MIN)
-        for (int64_t b = 0; b < nblocks; b++) {
-            const int64_t i = b * BLOCK;
-            const int nb = (int)(n - i < BLOCK ? n - i : BLOCK);
-            float g32[BLOCK];
-            for (int j = 0; j < nb; j++) g32[j] = ag__optim_bf16_f32(G[i + j]);
+        AG__OPTIM_BLOCKS(n, i, nb, {
+            float g32[AG__OPTIM_BLOCK];
+            ag__optim_bf16_grad(g32, G + i, nb);
             adam_block_f32(nb, W + i, g32, M + i, V + i, X ? X + i : NULL, k);
-            for (int j = 0; j < nb; j++) p16[i + j] = ag__optim_f32_bf16(W[i + j]);
-        }
+            ag__optim_bf16_round(p16 + i, W + i, nb);
+        });
     }
 }
 

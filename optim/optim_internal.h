@@ -39,6 +39,30 @@ static inline uint16_t ag__optim_f32_bf16(float x) {
     return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
+/* The kernels walk a tensor of n elements in blocks of AG__OPTIM_BLOCK, on
+ * OpenMP threads when n is large (AG_OMP_FOR, AG_PAR_MIN: core's
+ * internal.h); the body sees the block's first element i and its length nb. */
+enum { AG__OPTIM_BLOCK = 256 };
+#define AG__OPTIM_BLOCKS(n, i, nb, ...)                                            \
+    do {                                                                           \
+        const int64_t n_ = (n), nblocks_ = (n_ + AG__OPTIM_BLOCK - 1) / AG__OPTIM_BLOCK; \
+        AG_OMP_FOR(n_ >= AG_PAR_MIN)                                               \
+        for (int64_t b_ = 0; b_ < nblocks_; b_++) {                                \
+            const int64_t i = b_ * AG__OPTIM_BLOCK;                                \
+            const int nb = (int)(n_ - i < AG__OPTIM_BLOCK ? n_ - i : AG__OPTIM_BLOCK); \
+            __VA_ARGS__;                                                           \
+        }                                                                          \
+    } while (0)
+
+/* A bf16 parameter's block: g32[0..nb) = its bf16 gradient g as f32 before
+ * the f32 update of the master copy; then p16[0..nb) = the master w rounded. */
+static inline void ag__optim_bf16_grad(float *g32, const uint16_t *g, int nb) {
+    for (int j = 0; j < nb; j++) g32[j] = ag__optim_bf16_f32(g[j]);
+}
+static inline void ag__optim_bf16_round(uint16_t *p16, const float *w, int nb) {
+    for (int j = 0; j < nb; j++) p16[j] = ag__optim_f32_bf16(w[j]);
+}
+
 /* One parameter's update with its group's lr and weight decay (adamw.c,
  * sgd.c): st->step has already been incremented; a bf16 parameter's master
  * copy exists. Allocates the state it needs on first use; false when out of

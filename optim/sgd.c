@@ -47,8 +47,6 @@ ag_optim *ag_sgd_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
 
 /* ---- the kernel ------------------------------------------------------------------ */
 
-enum { BLOCK = 256 };
-
 typedef struct {
     double sign, wd, momentum, omd, neg_lr; /* omd = 1 - dampening */
     bool wdon, first, nesterov;
@@ -62,7 +60,7 @@ typedef struct {
                      const sgd_consts *k) {                                                   \
         const T sign = (T)k->sign, wd = (T)k->wd, mom = (T)k->momentum, omd = (T)k->omd;     \
         const T neg_lr = (T)k->neg_lr;                                                       \
-        T d[BLOCK]; /* the direction: g, then the momentum's */                              \
+        T d[AG__OPTIM_BLOCK]; /* the direction: g, then the momentum's */                    \
         if (k->wdon)                                                                         \
             for (int j = 0; j < nb; j++) d[j] = sign * g[j] + wd * p[j];                     \
         else                                                                                 \
@@ -85,37 +83,23 @@ SGD_BLOCK(sgd_block_f64, double)
 
 static void sgd_kernel(ag_dtype dt, int64_t n, void *w, const void *grad, void *buf,
                        uint16_t *p16, const sgd_consts *k) {
-    const int64_t nblocks = (n + BLOCK - 1) / BLOCK;
     if (dt == AG_F64) {
         double *W = w, *B = buf;
         const double *G = grad;
-        AG_OMP_FOR(n >= AG_PAR_MIN)
-        for (int64_t c = 0; c < nblocks; c++) {
-            const int64_t i = c * BLOCK;
-            const int nb = (int)(n - i < BLOCK ? n - i : BLOCK);
-            sgd_block_f64(nb, W + i, G + i, B ? B + i : NULL, k);
-        }
+        AG__OPTIM_BLOCKS(n, i, nb, sgd_block_f64(nb, W + i, G + i, B ? B + i : NULL, k));
     } else if (!p16) {
         float *W = w, *B = buf;
         const float *G = grad;
-        AG_OMP_FOR(n >= AG_PAR_MIN)
-        for (int64_t c = 0; c < nblocks; c++) {
-            const int64_t i = c * BLOCK;
-            const int nb = (int)(n - i < BLOCK ? n - i : BLOCK);
-            sgd_block_f32(nb, W + i, G + i, B ? B + i : NULL, k);
-        }
+        AG__OPTIM_BLOCKS(n, i, nb, sgd_block_f32(nb, W + i, G + i, B ? B + i : NULL, k));
     } else { /* bf16: gradient read as f32, master updated, parameter rounded */
         float *W = w, *B = buf;
         const uint16_t *G = grad;
-        AG_OMP_FOR(n >= AG_PAR_MIN)
-        for (int64_t c = 0; c < nblocks; c++) {
-            const int64_t i = c * BLOCK;
-            const int nb = (int)(n - i < BLOCK ? n - i : BLOCK);
-            float g32[BLOCK];
-            for (int j = 0; j < nb; j++) g32[j] = ag__optim_bf16_f32(G[i + j]);
+        AG__OPTIM_BLOCKS(n, i, nb, {
+            float g32[AG__OPTIM_BLOCK];
+            ag__optim_bf16_grad(g32, G + i, nb);
             sgd_block_f32(nb, W + i, g32, B ? B + i : NULL, k);
-            for (int j = 0; j < nb; j++) p16[i + j] = ag__optim_f32_bf16(W[i + j]);
-        }
+            ag__optim_bf16_round(p16 + i, W + i, nb);
+        });
     }
 }
 

@@ -491,10 +491,41 @@ START_TEST(test_extreme_magnitudes) {
 }
 END_TEST
 
+/* One run of RMSNorm (layer false) or LayerNorm with the SIMD loops on or
+ * off: y, dx stored into a fresh buffer, dx added to the existing one, and
+ * the parameter gradients (NULL without parameters). */
+typedef struct {
+    ag_tensor *y, *dx, *dx2, *dw, *db;
+} norm_run;
+
+static norm_run run_norm(ag_arena *A, bool layer, bool simd, ag_tensor *x, ag_tensor *dy,
+                         ag_tensor *w, ag_tensor *b, int64_t D) {
+    norm_run r = {0};
+    ag__norm_simd = simd;
+    r.y = layer ? ag_layer_norm(A, x, AG_SHAPE(D), w, b, 1e-5)
+                : ag_rms_norm(A, x, AG_SHAPE(D), w, 1e-6, 0);
+    x->grad = NULL;
+    if (w) w->grad = NULL;
+    if (b) b->grad = NULL;
+    ck_assert(ag_backward(r.y, dy));
+    r.dx = ag_clone(A, x->grad);
+    if (w) r.dw = ag_clone(A, w->grad);
+    if (b) r.db = ag_clone(A, b->grad);
+    ck_assert(ag_backward(r.y, dy));
+    r.dx2 = ag_clone(A, x->grad);
+    ag__norm_simd = true;
+    return r;
+}
+
+static void ck_bitwise(const ag_tensor *a, const ag_tensor *b) {
+    ck_assert((a == NULL) == (b == NULL));
+    if (a) ck_assert(memcmp(a->data, b->data, (size_t)a->numel * ag_dtype_size(a->dtype)) == 0);
+}
+
 /* The AVX2 versions of RMSNorm's and LayerNorm's forward and backward
  * (nn/norm_simd.c, used for f32 when the build has AVX2) give
- * bitwise the results of the portable loops: with and without weight, a
- * shape that stays in cache and one whose output is streamed (> 16 MiB);
+ * bitwise the results of the portable loops: with and without parameters,
+ * a shape that stays in cache and one whose output is streamed (> 16 MiB);
  * y, the saved statistics, dx written fresh and dx added to an existing
  * gradient, dw and db. */
 START_TEST(test_simd_matches_portable) {
@@ -503,57 +534,28 @@ START_TEST(test_simd_matches_portable) {
     ag_rng_seed(&g, 3);
     const int64_t shapes[2][2] = {{37, 1280}, {1030, 4096}};
     for (int s = 0; s < 2; s++)
-        for (int with_w = 0; with_w < 2; with_w++) {
-            const int64_t R = shapes[s][0], D = shapes[s][1];
-            const size_t bytes = (size_t)(R * D) * sizeof(float);
-            ag_tensor *x = ag_randn(A, &g, AG_F32, AG_SHAPE(R, D), 0.3, 1.5);
-            ag_tensor *dy = ag_randn(A, &g, AG_F32, AG_SHAPE(R, D), 0.0, 1.0);
-            ag_tensor *w = with_w ? ag_randn(A, &g, AG_F32, AG_SHAPE(D), 1.0, 0.2) : NULL;
-            ag_set_requires_grad(x, true);
-            if (w) ag_set_requires_grad(w, true);
-            ag_tensor *y[2], *dx[2], *dx2[2], *dw[2] = {NULL, NULL};
-            for (int v = 0; v < 2; v++) {
-                ag__norm_simd = v == 0;
-                y[v] = ag_rms_norm(A, x, AG_SHAPE(D), w, 1e-6, 0);
-                x->grad = NULL;
-                if (w) w->grad = NULL;
-                ck_assert(ag_backward(y[v], dy)); /* dx stored into a fresh buffer */
-                dx[v] = ag_clone(A, x->grad);
-                if (w) dw[v] = ag_clone(A, w->grad);
-                ck_assert(ag_backward(y[v], dy)); /* dx added to the existing one */
-                dx2[v] = ag_clone(A, x->grad);
+        for (int with_w = 0; with_w < 2; with_w++)
+            for (int layer = 0; layer < 2; layer++) {
+                const int64_t R = shapes[s][0], D = shapes[s][1];
+                ag_tensor *x = ag_randn(A, &g, AG_F32, AG_SHAPE(R, D), 0.3, 1.5);
+                ag_tensor *dy = ag_randn(A, &g, AG_F32, AG_SHAPE(R, D), 0.0, 1.0);
+                ag_tensor *w = with_w ? ag_randn(A, &g, AG_F32, AG_SHAPE(D), 1.0, 0.2) : NULL;
+                ag_tensor *b =
+                    with_w && layer ? ag_randn(A, &g, AG_F32, AG_SHAPE(D), 0.0, 0.2) : NULL;
+                ag_set_requires_grad(x, true);
+                if (w) ag_set_requires_grad(w, true);
+                if (b) ag_set_requires_grad(b, true);
+                const norm_run v = run_norm(A, layer, true, x, dy, w, b, D);
+                const norm_run c = run_norm(A, layer, false, x, dy, w, b, D);
+                /* per row: r (RMSNorm), or mean and r (LayerNorm), in double */
+                const size_t saved = (size_t)R * (layer ? 2 : 1) * sizeof(double);
+                ck_bitwise(v.y, c.y);
+                ck_assert(memcmp(v.y->saved, c.y->saved, saved) == 0);
+                ck_bitwise(v.dx, c.dx);
+                ck_bitwise(v.dx2, c.dx2);
+                ck_bitwise(v.dw, c.dw);
+                ck_bitwise(v.db, c.db);
             }
-            ag__norm_simd = true;
-            ck_assert(memcmp(y[0]->data, y[1]->data, bytes) == 0);
-            ck_assert(memcmp(y[0]->saved, y[1]->saved, (size_t)R * sizeof(double)) == 0);
-            ck_assert(memcmp(dx[0]->data, dx[1]->data, bytes) == 0);
-            ck_assert(memcmp(dx2[0]->data, dx2[1]->data, bytes) == 0);
-            if (w) ck_assert(memcmp(dw[0]->data, dw[1]->data, (size_t)D * sizeof(float)) == 0);
-            /* LayerNorm, with weight and bias or with neither */
-            ag_tensor *b = w ? ag_randn(A, &g, AG_F32, AG_SHAPE(D), 0.0, 0.2) : NULL;
-            ag_tensor *db[2] = {NULL, NULL};
-            if (b) ag_set_requires_grad(b, true);
-            for (int v = 0; v < 2; v++) {
-                ag__norm_simd = v == 0;
-                y[v] = ag_layer_norm(A, x, AG_SHAPE(D), w, b, 1e-5);
-                x->grad = NULL;
-                if (w) w->grad = NULL, b->grad = NULL;
-                ck_assert(ag_backward(y[v], dy));
-                dx[v] = ag_clone(A, x->grad);
-                if (w) dw[v] = ag_clone(A, w->grad), db[v] = ag_clone(A, b->grad);
-                ck_assert(ag_backward(y[v], dy));
-                dx2[v] = ag_clone(A, x->grad);
-            }
-            ag__norm_simd = true;
-            ck_assert(memcmp(y[0]->data, y[1]->data, bytes) == 0);
-            ck_assert(memcmp(y[0]->saved, y[1]->saved, 2 * (size_t)R * sizeof(double)) == 0);
-            ck_assert(memcmp(dx[0]->data, dx[1]->data, bytes) == 0);
-            ck_assert(memcmp(dx2[0]->data, dx2[1]->data, bytes) == 0);
-            if (w) {
-                ck_assert(memcmp(dw[0]->data, dw[1]->data, (size_t)D * sizeof(float)) == 0);
-                ck_assert(memcmp(db[0]->data, db[1]->data, (size_t)D * sizeof(float)) == 0);
-            }
-        }
     ag_arena_free(A);
 }
 END_TEST
