@@ -108,7 +108,7 @@ static ag_tensor *binary(kind k, ag_arena *A, ag_tensor *a, ag_tensor *b) {
     if (!ag__broadcast(op, a->ndim, a->shape, b->ndim, b->shape, &ndim, shape)) return NULL;
     /* promote to the wider dtype; bf16 computes in f32 and rounds back */
     const ag_dtype dt = ag__promote(a->dtype, b->dtype);
-    const ag_dtype ct = dt == AG_BF16 ? AG_F32 : dt;
+    const ag_dtype ct = ag_compute_dtype(dt);
     ag_tensor *x = ag__as(A, a, ct), *y = ag__as(A, b, ct);
     ag_tensor *out = x && y ? ag__result(A, ct, ndim, shape) : NULL;
     if (!out) return NULL;
@@ -135,7 +135,7 @@ static ag_tensor *with_scalar(const char *name, kind k, ag_arena *A, ag_tensor *
                              bool scalar_first) {
     if (!x) return NULL;
     if (!ag__check_float(name, x)) return NULL;
-    const ag_dtype ct = x->dtype == AG_BF16 ? AG_F32 : x->dtype;
+    const ag_dtype ct = ag_compute_dtype(x->dtype);
     ag_tensor *c = ag_scalar_(A, ct, s);
     ag_tensor *xc = ag__as(A, x, ct);
     ag_tensor *r = scalar_first ? binary(k, A, c, xc) : binary(k, A, xc, c);

@@ -326,7 +326,7 @@ ag_tensor *ag_masked_fill_(ag_arena *A, ag_tensor *x, ag_tensor *mask, double va
                  "shape)", ag__shp(mask), ag__shp(x));
         return NULL;
     }
-    const ag_dtype ct = x->dtype == AG_BF16 ? AG_F32 : x->dtype;
+    const ag_dtype ct = ag_compute_dtype(x->dtype);
     ag_tensor *xc = ag__as(A, x, ct);
     mask_info *mi = xc ? mask_of(A, mask, x->ndim) : NULL;
     ag_tensor *out = mi ? ag__result(A, ct, x->ndim, x->shape) : NULL;
@@ -413,7 +413,7 @@ ag_tensor *ag_where_(ag_arena *A, ag_tensor *cond, ag_tensor *a, ag_tensor *b) {
         }
     }
     const ag_dtype dt = ag__promote(a->dtype, b->dtype);
-    const ag_dtype ct = dt == AG_BF16 ? AG_F32 : dt;
+    const ag_dtype ct = ag_compute_dtype(dt);
     ag_tensor *x = ag__as(A, a, ct), *y = ag__as(A, b, ct);
     mask_info *mi = x && y ? mask_of(A, cond, ndim) : NULL;
     ag_tensor *out = mi ? ag__result(A, ct, ndim, shape) : NULL;

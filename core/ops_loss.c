@@ -111,7 +111,7 @@ ag_tensor *ag_cross_entropy_(ag_arena *A, ag_tensor *logits, ag_tensor *target,
         count++;
     }
 
-    const ag_dtype ct = logits->dtype == AG_BF16 ? AG_F32 : logits->dtype;
+    const ag_dtype ct = ag_compute_dtype(logits->dtype);
     ag_tensor *x = ag__as(A, logits, ct);
     ag_tensor *out = x ? ag__result(A, ct, 0, NULL) : NULL;
     double *st = out ? ag_arena_alloc(A, 2 * (size_t)P * sizeof *st) : NULL;
@@ -197,7 +197,7 @@ ag_tensor *ag_mse_loss_(ag_arena *A, ag_tensor *input, ag_tensor *target) {
                        shape))
         return NULL;
     const ag_dtype dt = ag__promote(input->dtype, target->dtype);
-    const ag_dtype ct = dt == AG_BF16 ? AG_F32 : dt;
+    const ag_dtype ct = ag_compute_dtype(dt);
     ag_tensor *a = ag__as(A, input, ct), *b = ag__as(A, target, ct);
     ag_tensor *out = a && b ? ag__result(A, ct, 0, NULL) : NULL;
     if (!out) return NULL;

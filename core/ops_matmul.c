@@ -277,7 +277,7 @@ ag_tensor *ag_matmul_(ag_arena *A, ag_tensor *a, ag_tensor *b) {
     if (b->ndim > 1) shape[ndim++] = g.N;
     /* mixed float dtypes promote; bf16 computes in f32 and rounds back */
     const ag_dtype dt = ag__promote(a->dtype, b->dtype);
-    const ag_dtype ct = dt == AG_BF16 ? AG_F32 : dt;
+    const ag_dtype ct = ag_compute_dtype(dt);
     ag_tensor *x = ag__as(A, a, ct), *y = ag__as(A, b, ct);
     ag_tensor *out = x && y ? ag__result(A, ct, ndim, shape) : NULL;
     if (!out) return NULL;

@@ -396,7 +396,7 @@ static ag_tensor *reduce(kind k, ag_arena *A, ag_tensor *x, int ndims, const int
                  "max has no identity", ag__shp(x), dims_text(ndims, dims, buf, sizeof buf));
         return NULL;
     }
-    const ag_dtype ct = x->dtype == AG_BF16 ? AG_F32 : x->dtype;
+    const ag_dtype ct = ag_compute_dtype(x->dtype);
     ag_tensor *xc = ag__as(A, x, ct);
     ag_tensor *out = xc ? ag__result(A, ct, ondim, oshape) : NULL;
     if (!out) return NULL;

@@ -99,7 +99,7 @@ static ag_tensor *softmax(kind k, ag_arena *A, ag_tensor *x, int dim) {
     if (!ag__check_float(op, x)) return NULL;
     const int d = ag__dim(op, dim, x);
     if (d < 0) return NULL;
-    const ag_dtype ct = x->dtype == AG_BF16 ? AG_F32 : x->dtype;
+    const ag_dtype ct = ag_compute_dtype(x->dtype);
     ag_tensor *xc = ag__as(A, x, ct);
     ag_tensor *y = xc ? ag__result(A, ct, xc->ndim, xc->shape) : NULL;
     if (!y) return NULL;

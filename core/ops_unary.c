@@ -119,7 +119,7 @@ static void backward(ag_tensor *out) {
 static ag_tensor *unary(kind k, ag_arena *A, ag_tensor *x, double p) {
     if (!x) return NULL;
     if (!ag__check_float(OPS[k].name, x)) return NULL;
-    const ag_dtype ct = x->dtype == AG_BF16 ? AG_F32 : x->dtype;
+    const ag_dtype ct = ag_compute_dtype(x->dtype);
     ag_tensor *xc = ag__as(A, x, ct);
     ag_tensor *y = xc ? ag__result(A, ct, xc->ndim, xc->shape) : NULL;
     if (!y) return NULL;

@@ -26,21 +26,6 @@ bool ag_dtype_is_float(ag_dtype dt) { return dt == AG_F32 || dt == AG_F64 || dt 
 
 double ag_dtype_eps(ag_dtype dt) { return dt == AG_F64 ? DBL_EPSILON : (double)FLT_EPSILON; }
 
-uint16_t ag_f32_to_bf16(float x) {
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
-    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest, ties to even */
-    return (uint16_t)(u >> 16);
-}
-
-float ag_bf16_to_f32(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float x;
-    memcpy(&x, &u, 4);
-    return x;
-}
-
 /* ---- shapes --------------------------------------------------------------- */
 
 int64_t ag__numel(int ndim, const int64_t *shape) {

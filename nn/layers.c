@@ -25,7 +25,7 @@ ag_tensor *ag_dropout_(ag_arena *A, ag_tensor *x, double p, bool training, ag_rn
         return NULL;
     }
     /* mask[i] = 1/(1-p) with probability 1-p, else 0; in the compute type */
-    const ag_dtype ct = x->dtype == AG_BF16 ? AG_F32 : x->dtype;
+    const ag_dtype ct = ag_compute_dtype(x->dtype);
     ag_tensor *mask = ag__result(A, ct, x->ndim, x->shape);
     if (!mask) return NULL;
     const int64_t n = mask->numel;

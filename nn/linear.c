@@ -66,7 +66,7 @@ ag_tensor *ag_linear_(ag_arena *A, ag_tensor *x, ag_tensor *weight, ag_tensor *b
     if (!linear_args_ok(x, weight, bias)) return NULL;
     ag_dtype dt = ag__promote(x->dtype, weight->dtype);
     if (bias) dt = ag__promote(dt, bias->dtype);
-    const ag_dtype ct = dt == AG_BF16 ? AG_F32 : dt;
+    const ag_dtype ct = ag_compute_dtype(dt);
     ag_tensor *xc = ag__as(A, x, ct), *wc = ag__as(A, weight, ct);
     ag_tensor *bc = bias ? ag__as(A, bias, ct) : NULL;
     if (!xc || !wc || (bias && !bc)) return NULL;

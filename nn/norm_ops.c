@@ -520,7 +520,7 @@ ag_tensor *ag_rms_norm_(ag_arena *A, ag_tensor *x, int nshape, const int64_t *no
                      "AG_RMS_UNIT_OFFSET)", flags & ~known, ag__shp(x));
         return NULL;
     }
-    const ag_dtype ct = x->dtype == AG_BF16 ? AG_F32 : x->dtype;
+    const ag_dtype ct = ag_compute_dtype(x->dtype);
     ag_tensor *xc = ag__as(A, x, ct), *w = ag__as(A, weight, ct);
     if (!xc || (weight && !w)) return NULL;
     ag_tensor *y = ag__result(A, ct, xc->ndim, xc->shape);
@@ -559,7 +559,7 @@ ag_tensor *ag_rms_norm_composed_(ag_arena *A, ag_tensor *x, int nshape,
     if (!check_args(op, x, nshape, normalized_shape, weight, NULL, eps, &rows, &D)) return NULL;
     int dims[AG_MAX_DIMS];
     for (int k = 0; k < nshape; k++) dims[k] = x->ndim - nshape + k;
-    const ag_dtype ct = x->dtype == AG_BF16 ? AG_F32 : x->dtype;
+    const ag_dtype ct = ag_compute_dtype(x->dtype);
     ag_tensor *xc = ag__as(A, x, ct), *w = ag__as(A, weight, ct);
     if (!xc || (weight && !w)) return NULL;
     ag_tensor *ms = ag_mean_(A, ag_pow_(A, xc, 2.0), nshape, dims, true); /* mean(x^2) */
@@ -749,7 +749,7 @@ ag_tensor *ag_layer_norm_(ag_arena *A, ag_tensor *x, int nshape,
     if (!x) return NULL;
     int64_t rows, D;
     if (!check_args(op, x, nshape, normalized_shape, weight, bias, eps, &rows, &D)) return NULL;
-    const ag_dtype ct = x->dtype == AG_BF16 ? AG_F32 : x->dtype;
+    const ag_dtype ct = ag_compute_dtype(x->dtype);
     ag_tensor *xc = ag__as(A, x, ct), *w = ag__as(A, weight, ct), *b = ag__as(A, bias, ct);
     if (!xc || (weight && !w) || (bias && !b)) return NULL;
     ag_tensor *y = ag__result(A, ct, xc->ndim, xc->shape);

@@ -311,7 +311,7 @@ static ag_tensor *norm_then_weight(ag_arena *A, ag_nn_rmsnorm *m, ag_tensor *x, 
     ag_tensor *w = m->weight;
     if (w && w->dtype == x->dtype && x->dtype != AG_BF16) /* one pass does it all */
         return ag_rms_norm_(A, x, m->nshape, m->normalized_shape, w, m->eps, flags);
-    const ag_dtype ct = x->dtype == AG_BF16 ? AG_F32 : x->dtype;
+    const ag_dtype ct = ag_compute_dtype(x->dtype);
     ag_tensor *h = ag_rms_norm_(A, ag__as(A, x, ct), m->nshape, m->normalized_shape, NULL, m->eps,
                                 flags);
     h = ag__as(A, h, x->dtype);
@@ -322,7 +322,7 @@ static ag_tensor *norm_then_weight(ag_arena *A, ag_nn_rmsnorm *m, ag_tensor *x, 
  * which is not rounded back); h.to(weight dtype) when that is bf16; w * h. */
 static ag_tensor *t5_forward(ag_arena *A, ag_nn_rmsnorm *m, ag_tensor *x) {
     ag_tensor *w = m->weight;
-    const ag_dtype ct = x->dtype == AG_BF16 ? AG_F32 : x->dtype;
+    const ag_dtype ct = ag_compute_dtype(x->dtype);
     if (w && w->dtype == ct && x->dtype == ct) /* one pass does it all */
         return ag_rms_norm_(A, x, m->nshape, m->normalized_shape, w, m->eps, AG_RMS_RSQRT);
     ag_tensor *h = ag_rms_norm_(A, ag__as(A, x, ct), m->nshape, m->normalized_shape, NULL, m->eps,

@@ -37,7 +37,7 @@ static double sumsq_range(ag_dtype dt, const void *x, int64_t lo, int64_t hi) {
     } else { /* bf16 */
         const uint16_t *p = x;
         for (; i < hi; i++) {
-            double v = ag__optim_bf16_f32(p[i]);
+            double v = ag_bf16_to_f32(p[i]);
             s0 += v * v;
         }
     }
@@ -77,7 +77,7 @@ static void scale(ag_tensor *g, double coef) {
         uint16_t *p = g->data;
         const float c = (float)coef;
         AG_OMP_FOR(n >= AG_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) p[i] = ag__optim_f32_bf16(ag__optim_bf16_f32(p[i]) * c);
+        for (int64_t i = 0; i < n; i++) p[i] = ag_f32_to_bf16(ag_bf16_to_f32(p[i]) * c);
     }
 }
 
@@ -98,8 +98,8 @@ static void clamp(ag_tensor *g, double c) {
         const float f = (float)c;
         AG_OMP_FOR(n >= AG_PAR_MIN)
         for (int64_t i = 0; i < n; i++) {
-            float v = ag__optim_bf16_f32(p[i]);
-            p[i] = ag__optim_f32_bf16(v < -f ? -f : (v > f ? f : v));
+            float v = ag_bf16_to_f32(p[i]);
+            p[i] = ag_f32_to_bf16(v < -f ? -f : (v > f ? f : v));
         }
     }
 }

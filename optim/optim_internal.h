@@ -21,24 +21,6 @@ bool ag__optim_check(const char *op, const char *what, double v, double lo, doub
  * o's arena; NULL when out of memory (reported by the arena). */
 ag_tensor *ag__optim_buffer(ag_optim *o, const ag_tensor *param);
 
-/* The compute dtype of a parameter: f32 for bf16, else its own dtype. */
-static inline ag_dtype ag__optim_dtype(const ag_tensor *p) {
-    return p->dtype == AG_BF16 ? AG_F32 : p->dtype;
-}
-
-/* bf16 <-> f32 as ag_bf16_to_f32 / ag_f32_to_bf16 (round to nearest even,
- * NaN stays NaN), inline so that the kernels' loops vectorize. */
-static inline float ag__optim_bf16_f32(uint16_t h) {
-    union { uint32_t u; float f; } v = {(uint32_t)h << 16};
-    return v.f;
-}
-static inline uint16_t ag__optim_f32_bf16(float x) {
-    union { float f; uint32_t u; } v = {x};
-    uint32_t u = v.u;
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
-    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
 /* The kernels walk a tensor of n elements in blocks of AG__OPTIM_BLOCK, on
  * OpenMP threads when n is large (AG_OMP_FOR, AG_PAR_MIN: core's
  * internal.h); the body sees the block's first element i and its length nb. */
@@ -57,10 +39,10 @@ enum { AG__OPTIM_BLOCK = 256 };
 /* A bf16 parameter's block: g32[0..nb) = its bf16 gradient g as f32 before
  * the f32 update of the master copy; then p16[0..nb) = the master w rounded. */
 static inline void ag__optim_bf16_grad(float *g32, const uint16_t *g, int nb) {
-    for (int j = 0; j < nb; j++) g32[j] = ag__optim_bf16_f32(g[j]);
+    for (int j = 0; j < nb; j++) g32[j] = ag_bf16_to_f32(g[j]);
 }
 static inline void ag__optim_bf16_round(uint16_t *p16, const float *w, int nb) {
-    for (int j = 0; j < nb; j++) p16[j] = ag__optim_f32_bf16(w[j]);
+    for (int j = 0; j < nb; j++) p16[j] = ag_f32_to_bf16(w[j]);
 }
 
 /* One parameter's update with its group's lr and weight decay (adamw.c,

@@ -20,7 +20,7 @@ bool ag__optim_check(const char *op, const char *what, double v, double lo, doub
 }
 
 ag_tensor *ag__optim_buffer(ag_optim *o, const ag_tensor *param) {
-    return ag_zeros_(o->arena, ag__optim_dtype(param), param->ndim, param->shape);
+    return ag_zeros_(o->arena, ag_compute_dtype(param->dtype), param->ndim, param->shape);
 }
 
 /* ---- construction ------------------------------------------------------------ */
@@ -160,7 +160,7 @@ static bool fits(const ag_tensor *t, const ag_tensor *p, ag_dtype dt) {
 
 static bool state_fits(const ag_optim_state *st) {
     const ag_tensor *p = st->param;
-    ag_dtype dt = ag__optim_dtype(p);
+    ag_dtype dt = ag_compute_dtype(p->dtype);
     return p->grad->dtype == p->dtype && p->grad->numel == p->numel && fits(st->exp_avg, p, dt) &&
            fits(st->exp_avg_sq, p, dt) && fits(st->max_exp_avg_sq, p, dt) &&
            fits(st->momentum_buffer, p, dt) &&

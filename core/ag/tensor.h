@@ -79,9 +79,22 @@ bool ag_dtype_is_float(ag_dtype dt);
 /* Machine epsilon of the dtype's compute type (f32 and bf16 compute in f32). */
 double ag_dtype_eps(ag_dtype dt);
 
-/* bf16 conversion: round to nearest, ties to even; NaN stays NaN. */
-uint16_t ag_f32_to_bf16(float x);
-float ag_bf16_to_f32(uint16_t h);
+/* The dtype ops compute in for data of dtype dt: f32 for bf16 (a storage
+ * dtype), dt itself otherwise. The one place this rule is written. */
+static inline ag_dtype ag_compute_dtype(ag_dtype dt) { return dt == AG_BF16 ? AG_F32 : dt; }
+
+/* bf16 conversion: round to nearest, ties to even; NaN stays NaN (quiet).
+ * Inline so that loops over arrays vectorize. */
+static inline uint16_t ag_f32_to_bf16(float x) {
+    union { float f; uint32_t u; } v = {x};
+    const uint32_t u = v.u;
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16); /* ties to even */
+}
+static inline float ag_bf16_to_f32(uint16_t h) {
+    union { uint32_t u; float f; } v = {(uint32_t)h << 16};
+    return v.f;
+}
 
 /* ---- creation ------------------------------------------------------------ */
 /* Each returns a new leaf tensor in arena A (requires_grad false), or NULL
