@@ -141,6 +141,12 @@ static double lanes_sum(const double *acc) {
         (out) = lanes_sum(a_);                                                     \
     } while (0)
 
+bool ag__norm_eps_ok(const char *op, const char *what, const char *shape, double eps) {
+    if (isfinite(eps)) return true;
+    ag__fail(op, "eps is %g for %s %s: expected a finite number", eps, what, shape);
+    return false;
+}
+
 /* Validates the arguments shared by the three ops and sets rows and D.
  * weight and bias may be NULL (absent). Reports once and returns false. */
 static bool check_args(const char *op, const ag_tensor *x, int nshape, const int64_t *ns,
@@ -182,10 +188,7 @@ static bool check_args(const char *op, const ag_tensor *x, int nshape, const int
             return false;
         }
     }
-    if (!(eps >= 0)) { /* also NaN */
-        ag__fail(op, "eps is %g for input %s: expected eps >= 0", eps, ag__shp(x));
-        return false;
-    }
+    if (!ag__norm_eps_ok(op, "input", ag__shp(x), eps)) return false;
     *D = ag__numel(nshape, ns);
     *rows = ag__numel(lead, x->shape);
     return true;

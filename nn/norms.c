@@ -129,10 +129,8 @@ static bool shape_ok(const char *op, const char *type, ag_arena *P, int nshape,
 }
 
 static bool eps_ok(const char *op, const char *type, int nshape, const int64_t *ns, double eps) {
-    if (isnan(eps) || (eps >= 0 && !isinf(eps))) return true;
-    ag__fail(op, "%s%s: eps is %g: expected a finite eps >= 0 (or AG_EPS_DEFAULT)", type,
-             ag__shp_of(nshape, ns), eps);
-    return false;
+    /* NAN is AG_EPS_DEFAULT; any other value follows the ops' rule */
+    return isnan(eps) || ag__norm_eps_ok(op, type, ag__shp_of(nshape, ns), eps);
 }
 
 /* x must be a float tensor whose trailing dims are normalized_shape. */

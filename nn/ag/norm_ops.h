@@ -29,10 +29,15 @@ enum {
     AG_RMS_UNIT_OFFSET = 2, /* the weight multiplies as (1 + weight)  (Gemma) */
 };
 
+/* eps, for every norm op and module: any finite number. A negative eps is
+ * accepted, as PyTorch accepts it; a row with mean(x^2) + eps <= 0 (RMSNorm)
+ * or var + eps <= 0 (LayerNorm) then gives inf or NaN, as in PyTorch. NaN
+ * and +-inf are reported (a departure: PyTorch accepts inf). */
+
 /* RMSNorm: r = 1/sqrt(mean(x^2) + eps) per row; y = x * r * w where w is
  * weight (or 1 + weight with AG_RMS_UNIT_OFFSET, or 1 when weight is NULL).
- * Saves r per row (as double). eps >= 0 (eps = 0 on a row of zeros gives
- * NaN, as in PyTorch). Sums of squares are formed in double, so f32 rows
+ * Saves r per row (as double). eps: see "eps" below (eps = 0 on a row of
+ * zeros gives NaN, as in PyTorch). Sums of squares are formed in double, so f32 rows
  * with |x| > 1.8e19 (where x*x overflows f32) still normalize correctly.
  * Unknown flag bits are reported. Reports a normalized_shape that does not match x's trailing
  * dims, and a weight whose shape is not normalized_shape. */

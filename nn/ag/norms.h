@@ -61,7 +61,8 @@ typedef enum ag_rmsnorm_kind {
     AG_RMSNORM_KINDS
 } ag_rmsnorm_kind;
 
-/* Pass as eps to take the kind's default. */
+/* Pass as eps to take the kind's default. Any other eps follows the norm
+ * ops' rule (ag/norm_ops.h): a finite number, negative allowed. */
 #define AG_EPS_DEFAULT NAN
 
 typedef struct ag_nn_rmsnorm {

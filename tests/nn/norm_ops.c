@@ -861,8 +861,8 @@ START_TEST(test_rms_norm_errors) {
     check_error("rms_norm", "weight [4]", "normalized_shape [3]");
 
     expect_errors();
-    ck_assert_ptr_null(ag_rms_norm(A, x, AG_SHAPE(3), NULL, -1e-6, 0));
-    check_error("rms_norm", "eps", "[2,3]");
+    ck_assert_ptr_null(ag_rms_norm(A, x, AG_SHAPE(3), NULL, INFINITY, 0));
+    check_error("rms_norm", "eps is inf", "[2,3]");
 
     expect_errors();
     ck_assert_ptr_null(ag_rms_norm(A, x, AG_SHAPE(3), NULL, NAN, 0));
@@ -924,8 +924,8 @@ START_TEST(test_layer_norm_errors) {
     check_error("layer_norm", "weight [1,5]", "[4,2,5]");
 
     expect_errors();
-    ck_assert_ptr_null(ag_layer_norm(A, x, AG_SHAPE(5), NULL, NULL, -1.0));
-    check_error("layer_norm", "eps", "[4,2,5]");
+    ck_assert_ptr_null(ag_layer_norm(A, x, AG_SHAPE(5), NULL, NULL, -INFINITY));
+    check_error("layer_norm", "eps is -inf", "[4,2,5]");
 
     expect_errors();
     ck_assert_ptr_null(ag_layer_norm(A, x, 9, (const int64_t[9]){0}, NULL, NULL, 1e-5));
