@@ -1,6 +1,6 @@
 /* core/internal.h — what the library's op files share; not installed.
  *
- * An op is three things side by side in one file (DESIGN.md section 4):
+ * An op is three things side by side in one file:
  *
  *   static void foo_backward(ag_tensor *out) { ... }          accumulate grads
  *   static const ag_op FOO = {"foo", foo_backward};

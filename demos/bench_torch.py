@@ -514,7 +514,7 @@ def compare_norms(args, torch):
 # ---- output ----------------------------------------------------------------------
 
 
-# The norm targets are set at the source documents' shape, 64x512x4096.
+# The norm targets are judged at Llama's benchmark shape, 64x512x4096.
 TARGET_SHAPE = (32768, 4096)
 
 

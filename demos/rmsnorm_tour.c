@@ -1,25 +1,25 @@
-/* demos/rmsnorm_tour.c — a guided run through the exercises of the project's
- * source documents (seeds 000..004), each computed by ag and
- * printed with its result and a one-line "why".
+/* demos/rmsnorm_tour.c — a guided run through ten RMSNorm exercises (what
+ * each asks, and the facts it needs: docs/rmsnorm-exercises.md), each
+ * computed by ag and printed with its result and a one-line "why".
  *
  *   rmsnorm-tour [--quick] [--big] [--seed S] [--threads N] [--help]
  *
- *   [1]  init: DeepseekV3RMSNorm(4096, eps=1e-5)          seed 000, code task 1
- *   [2]  parameter counts: RMSNorm vs LayerNorm            seed 000, code task 2
- *   [3]  the eps experiment                                seed 000, code task 3
- *   [4]  post_init: weights ~ normal(1, 0.02)              seed 000, code task 4
- *   [5]  Llama v1 (sqrt) vs v2 (rsqrt)                     seed 001
- *   [6]  RMSNorm vs LayerNorm on the same input            seed 001, 002
- *   [7]  the worked example [3, 4, 0]                      seed 002
- *   [8]  bf16: upcast (DeepSeek) vs bf16 throughout        seed 004
- *   [9]  FLOPs, bytes and saved tensors                    seed 000 advanced, 004
- *   [10] timing: fused, composed, LayerNorm, T5LayerNorm   seed 000 advanced, 001
+ *   [1]  init: DeepseekV3RMSNorm(4096, eps=1e-5)          DeepSeek-V3 init exercises
+ *   [2]  parameter counts: RMSNorm vs LayerNorm            DeepSeek-V3 init exercises
+ *   [3]  the eps experiment                                DeepSeek-V3 init exercises
+ *   [4]  post_init: weights ~ normal(1, 0.02)              DeepSeek-V3 init exercises
+ *   [5]  Llama v1 (sqrt) vs v2 (rsqrt)                     Llama's RMSNorm
+ *   [6]  RMSNorm vs LayerNorm on the same input            Llama's RMSNorm, microgpt
+ *   [7]  the worked example [3, 4, 0]                      microgpt's rmsnorm
+ *   [8]  bf16: upcast (DeepSeek) vs bf16 throughout        DeepseekV2RMSNorm
+ *   [9]  FLOPs, bytes and saved tensors                    DeepseekV2RMSNorm, T5LayerNorm
+ *   [10] timing: fused, composed, LayerNorm, T5LayerNorm   T5LayerNorm, Llama's benchmark
  *
  * Every number printed is computed here; nothing is pasted in. The claims a
  * reader can check by hand (the worked example, the parameter counts, the
  * initial weights, the v1/v2 agreement, ...) are also checked by the program,
  * which exits 1 when one is off: `rmsnorm-tour --quick` is a CTest test.
- * --quick skips the timing; --big times at the seed's B=32, T=1024, D=4096
+ * --quick skips the timing; --big times at the exercise's B=32, T=1024, D=4096
  * (x, dy and x.grad are 512 MiB each, about 5 GB at the peak; 1-2 minutes).
  */
 #include <ag/ag.h>
@@ -153,7 +153,7 @@ static stats stats_of(ag_arena *A, const ag_tensor *t) {
     return s;
 }
 
-/* Mean over rows (the last dim) of sqrt(mean(y^2)): the seed's "RMS after". */
+/* Mean over rows (the last dim) of sqrt(mean(y^2)): the exercise's "RMS after". */
 static double mean_row_rms(ag_arena *A, const ag_tensor *t) {
     const double *v = vals(A, t);
     const int64_t D = t->shape[t->ndim - 1], rows = t->numel / D;
@@ -227,10 +227,10 @@ static const char *repr(const ag_module *m) {
     return out[k];
 }
 
-/* ---- [1] .. [4]: seed 000 ------------------------------------------------- */
+/* ---- [1] .. [4]: DeepSeek-V3 init exercises ------------------------------------------------- */
 
 static ag_nn_rmsnorm *section_init(ag_arena *P) {
-    title(1, "init: DeepseekV3RMSNorm(4096, eps=1e-5) (seed 000, code task 1)");
+    title(1, "init: DeepseekV3RMSNorm(4096, eps=1e-5) (DeepSeek-V3 init exercises, 1)");
     ag_nn_rmsnorm *m = ag_nn_rmsnorm_new(P, AG_RMSNORM_DEEPSEEK, AG_SHAPE(4096), 1e-5, true);
     ag_tensor *w = m->weight;
     int64_t ones = 0;
@@ -268,7 +268,7 @@ static void list_params(ag_arena *A, ag_module *m, char *buf, size_t size) {
 }
 
 static void section_counts(ag_arena *P, ag_arena *A, ag_nn_rmsnorm *rms) {
-    title(2, "parameter counts (seed 000, code task 2)");
+    title(2, "parameter counts (DeepSeek-V3 init exercises, 2)");
     ag_nn_layernorm *ln = ag_nn_layernorm_new(P, AG_SHAPE(4096), 1e-5, true, true);
     const int64_t nr = ag_module_num_params(&rms->base), nl = ag_module_num_params(&ln->base);
     char pr[120], pl[120];
@@ -288,7 +288,7 @@ static void section_counts(ag_arena *P, ag_arena *A, ag_nn_rmsnorm *rms) {
 
 static void section_eps(ag_arena *P, ag_arena *A, ag_rng *rng) {
     const double scale = 0.01, eps[2] = {1e-8, 1e-2};
-    title(3, "the eps experiment (seed 000, code task 3)");
+    title(3, "the eps experiment (DeepSeek-V3 init exercises, 3)");
     ag_tensor *x = ag_mul_scalar(A, ag_randn(A, rng, AG_F32, AG_SHAPE(1, 10, 64), 0.0, 1.0),
                                  scale);
     /* mean(x^2) per row, from x's values */
@@ -336,7 +336,7 @@ static void section_eps(ag_arena *P, ag_arena *A, ag_rng *rng) {
 }
 
 static void section_post_init(ag_arena *P, ag_arena *A, ag_rng *rng) {
-    title(4, "post_init: weight.normal_(1.0, 0.02) (seed 000, code task 4)");
+    title(4, "post_init: weight.normal_(1.0, 0.02) (DeepSeek-V3 init exercises, 4)");
     ag_nn_rmsnorm *m = ag_nn_rmsnorm_new(P, AG_RMSNORM_DEEPSEEK, AG_SHAPE(4096), 1e-5, true);
     ag_init_post_norm(m->weight, rng);
     const stats s = stats_of(A, m->weight);
@@ -354,11 +354,11 @@ static void section_post_init(ag_arena *P, ag_arena *A, ag_rng *rng) {
           6 * se_std);
 }
 
-/* ---- [5] .. [7]: seeds 001 and 002 ---------------------------------------- */
+/* ---- [5] .. [7]: Llama's RMSNorm and microgpt's -------------------------- */
 
 static void section_v1_v2(ag_arena *P, ag_arena *A, ag_tensor *x, ag_tensor **out_v1,
                           ag_nn_rmsnorm **v1_out) {
-    title(5, "Llama v1 (sqrt, divide) vs v2 (rsqrt, multiply) (seed 001)");
+    title(5, "Llama v1 (sqrt, divide) vs v2 (rsqrt, multiply) (Llama's RMSNorm)");
     ag_nn_rmsnorm *v1 = ag_nn_rmsnorm_new(P, AG_RMSNORM_SQRT, AG_SHAPE(512), AG_EPS_DEFAULT, true);
     ag_nn_rmsnorm *v2 = ag_nn_rmsnorm_new(P, AG_RMSNORM_LLAMA, AG_SHAPE(512), AG_EPS_DEFAULT, true);
     /* rms_norm_v2.weight.data = rms_norm.weight.data.clone() */
@@ -391,7 +391,7 @@ static void section_v1_v2(ag_arena *P, ag_arena *A, ag_tensor *x, ag_tensor **ou
 
 static void section_vs_layernorm(ag_arena *P, ag_arena *A, ag_tensor *x, ag_tensor *y_rms,
                                  ag_nn_rmsnorm *v1) {
-    title(6, "RMSNorm vs LayerNorm on the same input (seed 001; seed 002's table)");
+    title(6, "RMSNorm vs LayerNorm on the same input (Llama's RMSNorm; microgpt's table)");
     ag_nn_layernorm *ln = ag_nn_layernorm_new(P, AG_SHAPE(512), AG_EPS_DEFAULT, true, true);
     memcpy(ln->weight->data, v1->weight->data, (size_t)v1->weight->numel * sizeof(float));
     ag_init_zeros(ln->bias);
@@ -432,7 +432,7 @@ static void section_vs_layernorm(ag_arena *P, ag_arena *A, ag_tensor *x, ag_tens
 }
 
 static void section_worked(ag_arena *P, ag_arena *A) {
-    title(7, "the worked example x = [3, 4, 0] (seed 002, microgpt's rmsnorm)");
+    title(7, "the worked example x = [3, 4, 0] (microgpt's rmsnorm)");
     ag_nn_rmsnorm *m = ag_nn_rmsnorm_new(P, AG_RMSNORM_WEIGHTLESS, AG_SHAPE(3), AG_EPS_DEFAULT,
                                          true);
     ag_tensor *x = ag_from_f64(A, AG_F32, AG_SHAPE(3), (const double[]){3, 4, 0});
@@ -464,7 +464,7 @@ static void section_worked(ag_arena *P, ag_arena *A) {
 /* ---- [8] bf16 --------------------------------------------------------------- */
 
 static void section_bf16(ag_arena *P, ag_arena *A, ag_rng *rng) {
-    title(8, "bf16: upcast to f32 (DeepSeek) vs bf16 throughout (seed 004)");
+    title(8, "bf16: upcast to f32 (DeepSeek) vs bf16 throughout (DeepseekV2RMSNorm)");
     const double scales[3] = {1e-2, 1.0, 1e20};
     ag_nn_rmsnorm *ds =
         ag_nn_rmsnorm_new(P, AG_RMSNORM_DEEPSEEK, AG_SHAPE(4096), AG_EPS_DEFAULT, true);
@@ -588,7 +588,7 @@ static double held_bytes(ag_arena *A, int which, ag_tensor *x, ag_tensor *w, ag_
 }
 
 static void section_flops(ag_arena *A, ag_rng *rng) {
-    title(9, "FLOPs, bytes and what backward keeps (seed 000 advanced task, seed 004)");
+    title(9, "FLOPs, bytes and what backward keeps (DeepseekV2RMSNorm accounting, T5LayerNorm)");
     const int64_t B = 32, T = 1024, D = 4096;
     const double N = (double)(B * T * D), rows = (double)(B * T), MiB = 1048576;
     const flop_count rc = count_flops(RMS_FLOPS, COUNT_OF(RMS_FLOPS));
@@ -607,7 +607,7 @@ static void section_flops(ag_arena *A, ag_rng *rng) {
     row_wrapped("LayerNorm, per element", lc.list);
     row("at B=32, T=1024, D=4096", "RMSNorm %.1f MFLOP, LayerNorm %.1f MFLOP: ratio %.2f", rf / 1e6,
         lf / 1e6, lf / rf);
-    row("seed 004's count", "3N vs 5N, ratio %.2f (it leaves out the adds of the sums)",
+    row("DeepseekV2RMSNorm's count", "3N vs 5N, ratio %.2f (it leaves out the adds of the sums)",
         5.0 / 3.0);
     row("bytes moved", "x in %.0f MiB, y out %.0f MiB for both; weight %.0f KiB (+bias %.0f)",
         4 * N / MiB, 4 * N / MiB, 4.0 * (double)D / 1024, 4.0 * (double)D / 1024);
@@ -752,7 +752,7 @@ static void section_timing(ag_rng *rng, bool big) {
     const int64_t B = big ? 32 : 8, T = big ? 1024 : 128, D = big ? 4096 : 512;
     const double N = (double)(B * T * D), MiB = 1048576;
     const double min_run = big ? 0 : 0.02;
-    title(10, "timing: B=%lld, T=%lld, D=%lld, f32 (seed 000 advanced task, seed 001)",
+    title(10, "timing: B=%lld, T=%lld, D=%lld, f32 (T5LayerNorm task, Llama's benchmark)",
           (long long)B, (long long)T, (long long)D);
     ag_arena *BA = ag_arena_new(0);
     bench b = {0};
@@ -869,7 +869,7 @@ int main(int argc, char **argv) {
     ag_rng rng;
     ag_rng_seed(&rng, seed);
     ag_arena *P = ag_arena_new(0), *A = ag_arena_new(0);
-    printf("rmsnorm-tour: the exercises of the source documents (seeds 000-004), run on ag\n");
+    printf("rmsnorm-tour: ten RMSNorm exercises (docs/rmsnorm-exercises.md), run on ag\n");
     printf("random seed %llu, %d thread%s%s\n", seed, n_threads(), n_threads() == 1 ? "" : "s",
            quick ? ", --quick (no timing)" : "");
 

@@ -33,8 +33,9 @@ typedef struct ag_tensor ag_tensor;
 
 /* An op descriptor: one per op, static in the op's file. backward reads
  * out->grad, out->src and what the op saved, and accumulates (+=) into the
- * gradients of the sources that require one (see ag_grad_buf in engine.h).
- * It never writes an input's data. */
+ * gradients of the sources that require one (the library's ops get those
+ * buffers from ag__grad_buf in core/internal.h, which allocates a leaf's
+ * .grad, zeroed, on first use). It never writes an input's data. */
 typedef struct ag_op {
     const char *name;
     void (*backward)(ag_tensor *out);

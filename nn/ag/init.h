@@ -7,8 +7,9 @@
  * Defaults used by the modules: Linear weight and bias uniform in
  * ±1/sqrt(in_features) (PyTorch's kaiming_uniform with a = sqrt(5)), norm
  * weights ones (Gemma: zeros), Embedding normal(0, 1). ag_init_post_norm is
- * seed 000's post_init perturbation: normal(mean 1, std 0.02) for norm
- * weights, so that they differ from exact ones.
+ * the post_init perturbation models apply to norm weights (the DeepSeek-V3
+ * RMSNorm exercise: weight.normal_(1.0, 0.02)), so that they differ from
+ * exact ones.
  */
 #ifndef AG_INIT_H
 #define AG_INIT_H
@@ -28,7 +29,7 @@ bool ag_init_normal_(ag_tensor *t, ag_rng *r, double mean, double std);
  * bound = sqrt(2 / (1 + a^2)) * sqrt(3 / fan_in), fan_in = the product of
  * every dim but the first (1 for a 1-d t). */
 bool ag_init_kaiming_uniform_(ag_tensor *t, ag_rng *r, double a);
-/* normal(1, 0.02), seed 000's post_init for norm weights. */
+/* normal(1, 0.02): post_init for norm weights (see above). */
 bool ag_init_post_norm_(ag_tensor *t, ag_rng *r);
 
 #define ag_init_constant(...) AG_AT(ag_init_constant_, __VA_ARGS__)

@@ -99,7 +99,7 @@ START_TEST(init_functions_follow_their_formulas) {
     moments(t, &mean, &std);
     ck_close(mean, 3.0, 4 * 0.5 / sqrt(n));
     ck_close(std, 0.5, 0.01);
-    /* seed 000's post_init: normal(1, 0.02) */
+    /* post_init for norm weights: normal(1, 0.02) */
     ck_assert(ag_init_post_norm(t, &r));
     moments(t, &mean, &std);
     ck_close(mean, 1.0, 4 * 0.02 / sqrt(n));

@@ -75,7 +75,7 @@ START_TEST(rng_different_seeds_differ) {
     int same = 0;
     for (int i = 0; i < 1000; i++) same += ag_rng_u64(&a) == ag_rng_u64(&b);
     ck_assert_int_eq(same, 0);
-    /* seed 0 is a valid seed (the state is not all zero) */
+    /* 0 is a valid seed (the state is not all zero) */
     ag_rng z;
     ag_rng_seed(&z, 0);
     uint64_t v = 0;
