@@ -838,9 +838,10 @@ static bool model_config(const options *o, ag_demo_gpt_config *cfg) {
         ag_activation act;
     } acts[] = {{"gelu", AG_ACT_GELU}, {"gelu_tanh", AG_ACT_GELU_TANH}, {"silu", AG_ACT_SILU},
                 {"relu", AG_ACT_RELU}};
+    const int nacts = (int)(sizeof acts / sizeof acts[0]);
     int ai = 0;
-    while (ai < 4 && strcmp(acts[ai].name, o->act)) ai++;
-    if (ai == 4) {
+    while (ai < nacts && strcmp(acts[ai].name, o->act)) ai++;
+    if (ai == nacts) {
         fprintf(stderr, "tinygpt: unknown --act %s (see --help)\n", o->act);
         return false;
     }

@@ -310,17 +310,18 @@ static ag_tensor *two_elements(ag_arena *A, void *u) {
     return ag_mul(A, (ag_tensor *)u, (ag_tensor *)u);
 }
 
-/* Runs a refused call: false, one report naming gradcheck_params (or op),
- * containing s, and an empty result whose message is the report. */
-#define REFUSED(op, s, call)                                                     \
-    do {                                                                         \
-        expect_errors();                                                         \
-        ck_assert(!(call));                                                      \
-        ck_assert_int_eq(ag_error_count(), 1);                                   \
-        ck_assert_ptr_null(r.param);                                             \
-        ck_assert_msg(strstr(r.message, s), "message \"%s\" lacks \"%s\"", r.message, s); \
-        ck_assert_ptr_nonnull(strstr(ag_last_error(), "params.c:"));             \
-        check_error(op, s, NULL);                                                \
+/* Runs a refused call: false, one report naming op, containing s and the
+ * caller's file, and a result (*res) emptied, with the report as message. */
+#define REFUSED(op, s, res, call)                                                  \
+    do {                                                                           \
+        expect_errors();                                                           \
+        ck_assert(!(call));                                                        \
+        ck_assert_int_eq(ag_error_count(), 1);                                     \
+        ck_assert_ptr_null((res)->param);                                          \
+        ck_assert_msg(strstr((res)->message, s), "message \"%s\" lacks \"%s\"",    \
+                      (res)->message, s);                                          \
+        ck_assert_ptr_nonnull(strstr(ag_last_error(), "params.c:"));               \
+        check_error(op, s, NULL);                                                  \
     } while (0)
 
 START_TEST(refuses_bad_arguments) {
@@ -336,30 +337,30 @@ START_TEST(refuses_bad_arguments) {
     ag_gradcheck_params_result r;
     const char *GP = "gradcheck_params";
 
-    REFUSED(GP, "the loss function is NULL",
+    REFUSED(GP, "the loss function is NULL", &r,
             ag_gradcheck_params(NULL, m, 2, ok, NULL, NULL, &r));
-    REFUSED(GP, "the parameter list is NULL",
+    REFUSED(GP, "the parameter list is NULL", &r,
             ag_gradcheck_params(model_loss, m, 2, NULL, NULL, NULL, &r));
-    REFUSED(GP, "0 parameters: expected at least one",
+    REFUSED(GP, "0 parameters: expected at least one", &r,
             ag_gradcheck_params(model_loss, m, 0, ok, NULL, NULL, &r));
-    REFUSED(GP, "parameter 1 b is NULL",
+    REFUSED(GP, "parameter 1 b is NULL", &r,
             ag_gradcheck_params(model_loss, m, 2, (ag_tensor *[]){x, NULL}, names, NULL, &r));
-    REFUSED(GP, "parameter 0 a [2] is f32: finite differences need f64",
+    REFUSED(GP, "parameter 0 a [2] is f32: finite differences need f64", &r,
             ag_gradcheck_params(model_loss, m, 1, &x32, names, NULL, &r));
-    REFUSED(GP, "parameter 0 [2] requires no gradient",
+    REFUSED(GP, "parameter 0 [2] requires no gradient", &r,
             ag_gradcheck_params(model_loss, m, 1, &plain, NULL, NULL, &r));
-    REFUSED(GP, "parameter 0 [2] is made by an op",
+    REFUSED(GP, "parameter 0 [2] is made by an op", &r,
             ag_gradcheck_params(model_loss, m, 1, &made, NULL, NULL, &r));
-    REFUSED(GP, "parameters 0 and 2 are the same tensor",
+    REFUSED(GP, "parameters 0 and 2 are the same tensor", &r,
             ag_gradcheck_params(model_loss, m, 3, (ag_tensor *[]){x, ok[0], x}, NULL, NULL,
                                 &r));
     ag_gradcheck_params_opts o = {.samples = -1};
-    REFUSED(GP, "samples is -1", ag_gradcheck_params(model_loss, m, 2, ok, NULL, &o, &r));
+    REFUSED(GP, "samples is -1", &r, ag_gradcheck_params(model_loss, m, 2, ok, NULL, &o, &r));
     o = (ag_gradcheck_params_opts){.atol = -1e-5};
-    REFUSED(GP, "expected finite numbers >= 0",
+    REFUSED(GP, "expected finite numbers >= 0", &r,
             ag_gradcheck_params(model_loss, m, 2, ok, NULL, &o, &r));
     o = (ag_gradcheck_params_opts){.eps = NAN};
-    REFUSED(GP, "eps nan", ag_gradcheck_params(model_loss, m, 2, ok, NULL, &o, &r));
+    REFUSED(GP, "eps nan", &r, ag_gradcheck_params(model_loss, m, 2, ok, NULL, &o, &r));
 
     /* a loss with two elements: reported when the check first calls it */
     expect_errors();
@@ -371,16 +372,16 @@ START_TEST(refuses_bad_arguments) {
     ck_assert_ptr_null(x->grad); /* still none */
 
     /* the module wrapper: its own checks, then the core's with dotted names */
-    REFUSED("gradcheck_module", "the module is NULL",
+    REFUSED("gradcheck_module", "the module is NULL", &r,
             ag_gradcheck_module(NULL, model_loss, m, NULL, &r));
-    REFUSED("gradcheck_module", "the loss function is NULL",
+    REFUSED("gradcheck_module", "the loss function is NULL", &r,
             ag_gradcheck_module(&m->net->base, NULL, m, NULL, &r));
     ag_module_requires_grad(&m->net->base, false);
-    REFUSED("gradcheck_module", "ModuleList has 4 parameters and none requires a gradient",
+    REFUSED("gradcheck_module", "ModuleList has 4 parameters and none requires a gradient", &r,
             ag_gradcheck_module(&m->net->base, model_loss, m, NULL, &r));
     ag_module_requires_grad(&m->net->base, true);
     ck_assert(ag_module_cast(&m->ln->base, AG_F32));
-    REFUSED(GP, "parameter 2 1.weight [3] is f32",
+    REFUSED(GP, "parameter 2 1.weight [3] is f32", &r,
             ag_gradcheck_module(&m->net->base, model_loss, m, NULL, &r));
     ag_arena_free(P);
 }
