@@ -211,12 +211,16 @@ bool ag_gradcheck_(ag_gradcheck_fn f, int n, ag_tensor *const *inputs, void *use
         goto done;
     }
     for (int i = 0; i < n; i++) {
-        /* the inputs' own gradients are put back afterwards */
+        /* the inputs' own gradients are put back afterwards; backward
+         * accumulates into buffers lent from the graph arena meanwhile (it
+         * would otherwise allocate new ones in the inputs' arenas) */
         inputs[i]->grad = NULL;
         if (!r->checked[i]) continue;
-        J[i] = calloc((size_t)(c.rows * inputs[i]->numel) + 1, sizeof **J);
-        saved_vals[i] = malloc(((size_t)inputs[i]->numel + 1) * sizeof **saved_vals);
-        if (!J[i] || !saved_vals[i]) goto done;
+        ag_tensor *x = inputs[i];
+        x->grad = ag_zeros_(c.graph, x->dtype, x->ndim, x->shape);
+        J[i] = calloc((size_t)(c.rows * x->numel) + 1, sizeof **J);
+        saved_vals[i] = malloc(((size_t)x->numel + 1) * sizeof **saved_vals);
+        if (!x->grad || !J[i] || !saved_vals[i]) goto done;
         ag_to_f64(inputs[i], saved_vals[i]);
     }
     if (!analytic(&c, J, &r->reentrant)) {

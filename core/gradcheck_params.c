@@ -262,8 +262,9 @@ static bool run(check *c, ag_gradcheck_params_result *r) {
     for (int i = 0; i < c->n && ok; i++) {
         ok = check_param(c, &rng, pick, i, &r->param[i]);
         if (!ok)
-            snprintf(r->message, sizeof r->message, "the loss failed at a perturbed value of %s%s%s",
-                     r->param[i].name, loss_error(errors)[0] ? ": " : "", loss_error(errors));
+            snprintf(r->message, sizeof r->message,
+                     "the loss failed at a perturbed value of %s%s%s", r->param[i].name,
+                     loss_error(errors)[0] ? ": " : "", loss_error(errors));
     }
     free(pick);
     return ok;

@@ -135,6 +135,10 @@ START_TEST(restores_values_and_grads_and_skips_constants) {
     ck_assert_double_eq(((double *)x->data)[2], 3.0);
     ck_assert_ptr_null(x->grad); /* as before the check */
     ck_assert_ptr_null(w->grad);
+    /* and nothing was left in the inputs' arena */
+    const size_t used = ag_arena_used(A);
+    ck_assert(ag_gradcheck(f_mul_sum, 2, in, NULL, NULL, &r));
+    ck_assert_uint_eq(ag_arena_used(A), used);
     ag_arena_free(A);
 }
 END_TEST

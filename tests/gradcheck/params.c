@@ -205,8 +205,10 @@ START_TEST(restores_values_and_gradients_bitwise) {
     m->lin->weight->grad = wgrad;
     ag_tensor *params[4] = {param(m, 0), param(m, 1), param(m, 2), param(m, 3)};
     ag_gradcheck_params_opts o = {.samples = 2, .seed = 9};
+    const size_t used = ag_arena_used(P);
     ck_assert(ag_gradcheck_params(model_loss, m, 4, params, NULL, &o, NULL));
     assert_untouched(m, wgrad);
+    ck_assert_uint_eq(ag_arena_used(P), used); /* nothing left in the parameters' arena */
     m->broken = true; /* a failing check restores too */
     ck_assert(!ag_gradcheck_params(model_loss, m, 4, params, NULL, &o, NULL));
     assert_untouched(m, wgrad);
@@ -310,6 +312,11 @@ static ag_tensor *two_elements(ag_arena *A, void *u) {
     return ag_mul(A, (ag_tensor *)u, (ag_tensor *)u);
 }
 
+/* sum(x), or NULL (without a report) when recording is off. */
+static ag_tensor *fails_perturbed(ag_arena *A, void *u) {
+    return ag_grad_enabled() ? ag_sum(A, (ag_tensor *)u, 0, NULL, false) : NULL;
+}
+
 /* Runs a refused call: false, one report naming op, containing s and the
  * caller's file, and a result (*res) emptied, with the report as message. */
 #define REFUSED(op, s, res, call)                                                  \
@@ -370,6 +377,13 @@ START_TEST(refuses_bad_arguments) {
     check_error(GP, "the loss is [2] (2 elements): expected one element", NULL);
     ag_gradcheck_params_free(&r);
     ck_assert_ptr_null(x->grad); /* still none */
+
+    /* a loss that fails once perturbed: said, naming the parameter, value put back */
+    ag_gradcheck_params_opts one = {.samples = 1};
+    ck_assert(!ag_gradcheck_params(fails_perturbed, x, 1, &x, names, &one, &r));
+    ck_assert_str_eq(r.message, "the loss failed at a perturbed value of a");
+    ck_assert(ag_get_flat(x, 0) == 1.0 && ag_get_flat(x, 1) == 1.0);
+    ag_gradcheck_params_free(&r);
 
     /* the module wrapper: its own checks, then the core's with dotted names */
     REFUSED("gradcheck_module", "the module is NULL", &r,
