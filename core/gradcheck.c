@@ -5,15 +5,13 @@
  * run twice and must agree bit for bit. The numeric Jacobian perturbs each
  * input element by ±eps and runs the function again with recording off:
  *   J[k][j] = (f_k(x + eps e_j) - f_k(x - eps e_j)) / (2 eps).
- * An entry passes iff |a - n| <= atol + rtol |n| (torch.autograd.gradcheck).
- * The relative error reported is |a - n| / max(|a|, |n|), over the entries
- * where max(|a|, |n|) > atol (below that, only the absolute error means
- * anything); the pass rule above is what decides.
+ * Entries are compared by the rule in gradcheck_rule.h (PyTorch's).
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gradcheck_rule.h"
 #include "internal.h"
 
 /* Above this many Jacobian entries, the full check asks for fast mode. */
@@ -95,20 +93,16 @@ static void compare(const check *c, int i, int64_t j, const double *Ji, const do
     const int64_t numel = c->in[i]->numel;
     for (int64_t k = 0; k < c->rows; k++) {
         double a = Ji[k * numel + j], nv = num[k];
-        double err = fabs(a - nv), tol = c->o.atol + c->o.rtol * fabs(nv);
-        double big = fmax(fabs(a), fabs(nv));
-        double rel = big > c->o.atol ? err / big : 0.0;
-        bool ok = err <= tol; /* false for NaN */
+        const ag__gc_cmp m = ag__gc_compare(a, nv, c->o.atol, c->o.rtol);
         r->n_elements++;
-        if (!(err <= r->max_abs_err)) r->max_abs_err = err;
-        if (!(rel <= r->max_rel_err)) r->max_rel_err = rel;
+        if (!(m.abs_err <= r->max_abs_err)) r->max_abs_err = m.abs_err;
+        if (!(m.rel_err <= r->max_rel_err)) r->max_rel_err = m.rel_err;
         /* the worst entry is the one closest to failing: largest err / tol */
-        double excess = isnan(err) ? INFINITY : err / tol;
-        if (excess > worst_excess[i] || r->worst[i].index < 0) {
-            worst_excess[i] = excess;
-            r->worst[i] = (ag_gradcheck_worst){j, c->v ? -1 : k, a, nv, err, rel};
+        if (m.excess > worst_excess[i] || r->worst[i].index < 0) {
+            worst_excess[i] = m.excess;
+            r->worst[i] = (ag_gradcheck_worst){j, c->v ? -1 : k, a, nv, m.abs_err, m.rel_err};
         }
-        if (!ok) r->input_pass[i] = false;
+        if (!m.ok) r->input_pass[i] = false;
     }
 }
 
@@ -165,9 +159,9 @@ bool ag_gradcheck_(ag_gradcheck_fn f, int n, ag_tensor *const *inputs, void *use
     ag_gradcheck_result *r = result ? result : &local;
     memset(r, 0, sizeof *r);
     ag_gradcheck_opts o = opts ? *opts : (ag_gradcheck_opts){0};
-    if (o.eps <= 0) o.eps = 1e-6;
-    if (o.atol <= 0) o.atol = 1e-5;
-    if (o.rtol <= 0) o.rtol = 1e-3;
+    if (o.eps <= 0) o.eps = AG__GC_EPS;
+    if (o.atol <= 0) o.atol = AG__GC_ATOL;
+    if (o.rtol <= 0) o.rtol = AG__GC_RTOL;
     if (!validate(f, n, inputs, &o)) {
         snprintf(r->message, sizeof r->message, "%s", ag_last_error());
         return false;
@@ -217,12 +211,16 @@ bool ag_gradcheck_(ag_gradcheck_fn f, int n, ag_tensor *const *inputs, void *use
         goto done;
     }
     for (int i = 0; i < n; i++) {
-        /* the inputs' own gradients are put back afterwards */
+        /* the inputs' own gradients are put back afterwards; backward
+         * accumulates into buffers lent from the graph arena meanwhile (it
+         * would otherwise allocate new ones in the inputs' arenas) */
         inputs[i]->grad = NULL;
         if (!r->checked[i]) continue;
-        J[i] = calloc((size_t)(c.rows * inputs[i]->numel) + 1, sizeof **J);
-        saved_vals[i] = malloc(((size_t)inputs[i]->numel + 1) * sizeof **saved_vals);
-        if (!J[i] || !saved_vals[i]) goto done;
+        ag_tensor *x = inputs[i];
+        x->grad = ag_zeros_(c.graph, x->dtype, x->ndim, x->shape);
+        J[i] = calloc((size_t)(c.rows * x->numel) + 1, sizeof **J);
+        saved_vals[i] = malloc(((size_t)x->numel + 1) * sizeof **saved_vals);
+        if (!x->grad || !J[i] || !saved_vals[i]) goto done;
         ag_to_f64(inputs[i], saved_vals[i]);
     }
     if (!analytic(&c, J, &r->reentrant)) {

@@ -18,11 +18,11 @@
  *
  * Every K steps the current batch is run again by an f64 copy of the model and
  * the analytic gradient is compared with central finite differences at a
- * random sample of coordinates of every parameter tensor.
+ * random sample of coordinates of every parameter tensor (ag_gradcheck_module).
  *
  * Memory: the parameters, their gradients and the optimizer state live in one
  * arena; each step's batch, activations and graph in a step arena reset at the
- * top of the loop; the f64 copy in arenas of its own.
+ * top of the loop; the f64 copy in an arena of its own.
  */
 #include <ag/ag.h>
 
@@ -552,7 +552,8 @@ static void sample_word(ag_arena *A, ag_demo_gpt *g, const dataset *d, ag_rng *r
 
 /* ---- gradient check in f64 --------------------------------------------------------- */
 
-/* The numeric derivative is the fourth-order central difference
+/* ag_gradcheck_module (ag/check.h) on the f64 copy, with the fourth-order
+ * central difference
  *   n = (8 (L(w+h) - L(w-h)) - (L(w+2h) - L(w-2h))) / (12 h),   h = GC_H,
  * whose error is O(h^4) instead of the O(h^2) of the two-point rule, so h
  * can be large enough (1e-3) that rounding in the loss hardly matters: the
@@ -568,10 +569,10 @@ static void sample_word(ag_arena *A, ag_demo_gpt *g, const dataset *d, ag_rng *r
 
 typedef struct {
     ag_demo_gpt *m64;          /* the f64 copy */
-    ag_arena *P64, *A64;       /* its parameters; its activations */
+    ag_arena *P64;             /* its parameters */
     ag_named_param *p32, *p64; /* parameters of the f32 model and of the copy */
     int nparams;
-    ag_rng rng;                /* which coordinates */
+    uint64_t seed;             /* which coordinates: seed + the step */
     int samples;
     FILE *log;                 /* every check's per-tensor table */
     /* history, for the plot */
@@ -586,7 +587,6 @@ static void gc_init(gradchecker *gc, ag_demo_gpt *model, const ag_demo_gpt_confi
                     uint64_t seed, int samples, FILE *log) {
     memset(gc, 0, sizeof *gc);
     gc->P64 = ag_arena_new(0);
-    gc->A64 = ag_arena_new(0);
     gc->m64 = ag_demo_gpt_new(gc->P64, c, seed);
     ag_module_cast(&gc->m64->base, AG_F64);
     ag_module_train(&gc->m64->base, false); /* no dropout in a check */
@@ -597,33 +597,25 @@ static void gc_init(gradchecker *gc, ag_demo_gpt *model, const ag_demo_gpt_confi
                 gc->nparams);
         exit(1);
     }
-    ag_rng_seed(&gc->rng, seed ^ 0x9e3779b97f4a7c15ull);
+    gc->seed = seed ^ 0x9e3779b97f4a7c15ull;
     gc->samples = samples;
     gc->log = log;
     gc->tensor_rel = xmalloc((size_t)MAX_GC * (size_t)gc->nparams * sizeof(double));
 }
 
-/* "[i,j]" for a 2-d tensor, "[i]" otherwise (flat position). */
-static void coord_str(const ag_tensor *t, int64_t flat, char *buf, size_t n) {
-    if (t->ndim == 2)
-        snprintf(buf, n, "[%lld,%lld]", (long long)(flat / t->shape[1]),
-                 (long long)(flat % t->shape[1]));
-    else
-        snprintf(buf, n, "[%lld]", (long long)flat);
+/* The loss the check differentiates: the f64 copy on one batch. */
+typedef struct {
+    ag_demo_gpt *m;
+    ag_tensor *ids, *targets;
+} gc_batch;
+
+static ag_tensor *gc_loss(ag_arena *A, void *userdata) {
+    const gc_batch *b = userdata;
+    return ag_demo_gpt_loss(A, b->m, b->ids, b->targets);
 }
 
-static double gc_loss(gradchecker *gc, ag_tensor *ids, ag_tensor *targets) {
-    ag_arena_reset(gc->A64);
-    return ag_item(ag_demo_gpt_loss(gc->A64, gc->m64, ids, targets));
-}
-
-/* Checks the gradient of the loss on (ids, targets) with respect to every
- * parameter of the current model at gc->samples random coordinates per tensor.
- * Returns true when every coordinate passes; on a failure, names the tensor
- * and the coordinate in why. */
-static bool gc_run(gradchecker *gc, int step, ag_tensor *ids, ag_tensor *targets, bool verbose,
-                   char *why, size_t whylen) {
-    /* the copy takes the current values */
+/* The copy takes the current values of the model. */
+static void gc_sync(gradchecker *gc) {
     for (int i = 0; i < gc->nparams; i++) {
         const ag_tensor *s = gc->p32[i].tensor;
         ag_tensor *t = gc->p64[i].tensor;
@@ -634,95 +626,44 @@ static bool gc_run(gradchecker *gc, int step, ag_tensor *ids, ag_tensor *targets
         }
         ag_to_f64(s, t->data);
     }
-    /* analytic gradient */
-    bool was = ag_set_grad_enabled(true);
-    ag_module_zero_grad(&gc->m64->base);
-    ag_arena_reset(gc->A64);
-    ag_backward(ag_demo_gpt_loss(gc->A64, gc->m64, ids, targets), NULL);
-    ag_set_grad_enabled(false);
+}
 
-    bool ok = true;
-    double worst_rel_all = 0, worst_tol_all = 0;
-    for (int i = 0; i < gc->nparams; i++) {
-        ag_tensor *t = gc->p64[i].tensor;
-        double *w = t->data;
-        const double *g = t->grad ? t->grad->data : NULL;
-        double worst_rel = 0, worst_tol = 0, wa = 0, wn = 0, fa = 0, fn = 0;
-        int64_t worst_at = -1, fail_at = -1, picked[64];
-        int npick = 0;
-        const int want = gc->samples < t->numel ? gc->samples : (int)t->numel;
-        while (npick < want && npick < 64) {
-            int64_t idx = (int64_t)ag_rng_below(&gc->rng, (uint64_t)t->numel);
-            bool dup = false;
-            for (int j = 0; j < npick; j++) dup |= picked[j] == idx;
-            if (dup) continue;
-            picked[npick++] = idx;
-
-            const double orig = w[idx];
-            double l[4];
-            const double at[4] = {orig + GC_H, orig - GC_H, orig + 2 * GC_H, orig - 2 * GC_H};
-            for (int e = 0; e < 4; e++) {
-                w[idx] = at[e];
-                l[e] = gc_loss(gc, ids, targets);
-            }
-            w[idx] = orig;
-            const double num = (8 * (l[0] - l[1]) - (l[2] - l[3])) / (12 * GC_H);
-            const double ana = g ? g[idx] : 0.0;
-            const double err = fabs(ana - num), scale = fmax(fabs(ana), fabs(num));
-            /* relative error where the gradient is above the absolute tolerance
-             * (below it, the comparison is absolute) */
-            const double rel = scale > GC_ATOL ? err / scale : 0.0;
-            const double tol = err / (GC_ATOL + GC_RTOL * fabs(num));
-            if (worst_at < 0 || rel > worst_rel) {
-                worst_rel = rel;
-                worst_at = idx;
-                wa = ana;
-                wn = num;
-            }
-            if (tol > worst_tol) worst_tol = tol;
-            if (tol > 1.0 && fail_at < 0) {
-                fail_at = idx;
-                fa = ana;
-                fn = num;
-            }
-        }
-        char coord[64], fcoord[64];
-        coord_str(t, worst_at, coord, sizeof coord);
-        coord_str(t, fail_at, fcoord, sizeof fcoord);
-        const bool pass = fail_at < 0;
-        if (gc->n < MAX_GC) gc->tensor_rel[(size_t)gc->n * gc->nparams + i] = worst_rel;
-        if (worst_rel > worst_rel_all) worst_rel_all = worst_rel;
-        if (worst_tol > worst_tol_all) worst_tol_all = worst_tol;
-        char shape[32], line[512];
-        snprintf(line, sizeof line,
-                 "  %-42s %-9s worst rel err %8.2e at %-9s a=% .9e n=% .9e%s\n",
-                 gc->p64[i].name, ag_shape_str(t, shape, sizeof shape), worst_rel, coord, wa, wn,
-                 pass ? "" : "  FAILED");
-        if (gc->log) fputs(line, gc->log);
-        if (verbose || !pass) fputs(line, stdout);
-        if (!pass && ok) { /* the first failure is the one reported */
-            ok = false;
-            snprintf(why, whylen,
-                     "%s%s: analytic %.9e, numeric %.9e, |a-n| = %.3e > %g + %g*|n| "
-                     "(relative error %.3e)",
-                     gc->p64[i].name, fcoord, fa, fn, fabs(fa - fn), GC_ATOL, GC_RTOL,
-                     fabs(fa - fn) / fmax(fmax(fabs(fa), fabs(fn)), 1e-300));
-        }
+/* Checks the gradient of the loss on (ids, targets) with respect to every
+ * parameter of the current model at gc->samples random coordinates per tensor.
+ * Returns true when every coordinate passes; on a failure, names the tensor
+ * and the coordinate in why. */
+static bool gc_run(gradchecker *gc, int step, ag_tensor *ids, ag_tensor *targets, bool verbose,
+                   char *why, size_t whylen) {
+    gc_sync(gc);
+    gc_batch batch = {gc->m64, ids, targets};
+    const ag_gradcheck_params_opts opts = {.samples = gc->samples,
+                                           .seed = gc->seed + (uint64_t)step,
+                                           .eps = GC_H, .atol = GC_ATOL, .rtol = GC_RTOL,
+                                           .fourth_order = true};
+    ag_gradcheck_params_result r;
+    const bool ok = ag_gradcheck_module(&gc->m64->base, gc_loss, &batch, &opts, &r);
+    if (r.nparams == gc->nparams) {
+        if (gc->n < MAX_GC)
+            for (int i = 0; i < gc->nparams; i++)
+                gc->tensor_rel[(size_t)gc->n * gc->nparams + i] = r.param[i].max_rel_err;
+        if (gc->log) ag_gradcheck_params_print(gc->log, &r);
+        if (verbose || !ok) ag_gradcheck_params_print(stdout, &r);
     }
+    if (!ok) snprintf(why, whylen, "%s", r.message);
     if (gc->n < MAX_GC) {
         gc->step[gc->n] = step;
-        gc->worst_rel[gc->n] = worst_rel_all;
-        gc->worst_tol[gc->n] = worst_tol_all;
+        gc->worst_rel[gc->n] = r.max_rel_err;
+        gc->worst_tol[gc->n] = r.max_err_over_tol;
         gc->n++;
     }
     if (ok) gc->passed++;
     else gc->failed++;
     if (gc->log) {
         fprintf(gc->log, "step %d: %s, worst relative error %.3e, worst |a-n|/tol %.3e\n\n",
-                step, ok ? "passed" : "FAILED", worst_rel_all, worst_tol_all);
+                step, ok ? "passed" : "FAILED", r.max_rel_err, r.max_err_over_tol);
         fflush(gc->log);
     }
-    ag_set_grad_enabled(was);
+    ag_gradcheck_params_free(&r);
     return ok;
 }
 
@@ -851,261 +792,370 @@ static bool norm_from_name(const char *s, ag_norm_choice *c) {
     return false;
 }
 
-int main(int argc, char **argv) {
+/* Everything one training run holds, from set-up to clean-up. */
+typedef struct {
     options o;
-    int rc = parse_options(argc, argv, &o);
-    if (rc) return rc < 0 ? 0 : rc;
-    ag_demo_gpt_config cfg = {.block_size = o.block_size, .n_layer = o.n_layer,
-                              .n_embd = o.n_embd, .n_head = o.n_head};
-    if (!norm_from_name(o.norm, &cfg.norm)) {
-        fprintf(stderr, "tinygpt: unknown --norm %s (see --help)\n", o.norm);
-        return 2;
+    ag_demo_gpt_config cfg;
+    dataset d;
+    char *const *train, *const *val; /* the two parts of d.words */
+    int n_eval_train, n_eval_val;    /* words the periodic evaluations use */
+    double baseline;                 /* unigram entropy, nats/token */
+    ag_arena *P, *S, *E;             /* parameters and optimizer state; a step; evaluation */
+    ag_demo_gpt *model;
+    ag_optim *opt;
+    ag_schedule sched;
+    gradchecker gc;
+    FILE *gclog;
+    step_log sl;
+    eval_log *el;
+    char title[256];                 /* of the loss plot */
+    char **batch_words;
+    ag_rng rng;                      /* which words make each batch */
+    bool tty;
+    double t_start, t_train, t_gc, t_eval, last_print;
+    double gnorm;                    /* of the last step, before clipping */
+    double loss_sum;                 /* batch losses since the last evaluation line */
+    int loss_n;
+    long tokens;
+    char why[1024];                  /* what a failed gradient check said */
+} run;
+
+typedef enum { TRAINED, CHECK_FAILED, DIVERGED } outcome;
+
+/* ---- set-up */
+
+/* The model's shape, norm and activation from the options; false (after a
+ * message) for an unknown norm or activation. */
+static bool model_config(const options *o, ag_demo_gpt_config *cfg) {
+    *cfg = (ag_demo_gpt_config){.block_size = o->block_size, .n_layer = o->n_layer,
+                                .n_embd = o->n_embd, .n_head = o->n_head};
+    if (!norm_from_name(o->norm, &cfg->norm)) {
+        fprintf(stderr, "tinygpt: unknown --norm %s (see --help)\n", o->norm);
+        return false;
     }
     static const struct {
         const char *name;
         ag_activation act;
     } acts[] = {{"gelu", AG_ACT_GELU}, {"gelu_tanh", AG_ACT_GELU_TANH}, {"silu", AG_ACT_SILU},
                 {"relu", AG_ACT_RELU}};
+    const int nacts = (int)(sizeof acts / sizeof acts[0]);
     int ai = 0;
-    while (ai < 4 && strcmp(acts[ai].name, o.act)) ai++;
-    if (ai == 4) {
-        fprintf(stderr, "tinygpt: unknown --act %s (see --help)\n", o.act);
-        return 2;
+    while (ai < nacts && strcmp(acts[ai].name, o->act)) ai++;
+    if (ai == nacts) {
+        fprintf(stderr, "tinygpt: unknown --act %s (see --help)\n", o->act);
+        return false;
     }
-    cfg.act = acts[ai].act;
-    ag_demo_set_threads(o.threads);
-    signal(SIGPIPE, SIG_IGN);
-    const double t_start = now();
-    const bool tty = isatty(STDOUT_FILENO);
+    cfg->act = acts[ai].act;
+    return true;
+}
 
-    /* ---- data */
-    dataset d;
-    if (!load_data(&d, o.data, o.block_size - 1)) return 1;
-    const char *src = o.data ? o.data : DICT_PATH;
-    if (d.builtin) {
-        if (!o.steps_given) o.steps = BUILTIN_STEPS; /* more would learn it by heart */
+/* Loads the words; prints what was kept, the split, the vocabulary and the
+ * baseline. Returns 0 or an exit status. */
+static int setup_data(run *r) {
+    options *o = &r->o;
+    dataset *d = &r->d;
+    if (!load_data(d, o->data, o->block_size - 1)) return 1;
+    const char *src = o->data ? o->data : DICT_PATH;
+    if (d->builtin) {
+        if (!o->steps_given) o->steps = BUILTIN_STEPS; /* more would learn it by heart */
         printf("tinygpt: %s not found (Debian package wamerican); training on the built-in "
-               "corpus of %d words instead%s\n", DICT_PATH, d.n,
-               o.steps_given ? "" : ", for " BUILTIN_STEPS_STR " steps");
+               "corpus of %d words instead%s\n", DICT_PATH, d->n,
+               o->steps_given ? "" : ", for " BUILTIN_STEPS_STR " steps");
     }
-    else if (!o.data)
+    else if (!o->data)
         printf("tinygpt: %d words from %s (lowercase a-z, at most %d letters; left out %ld "
-               "other lines and %ld longer words)\n", d.n, DICT_PATH, o.block_size - 1,
-               d.dropped_other, d.dropped_long);
+               "other lines and %ld longer words)\n", d->n, DICT_PATH, o->block_size - 1,
+               d->dropped_other, d->dropped_long);
     else
         printf("tinygpt: %d items from %s (at most %d characters; left out %ld longer ones)\n",
-               d.n, src, o.block_size - 1, d.dropped_long);
-    if (!derive_defaults(&o)) return 2;
-    cfg.vocab = d.vocab;
+               d->n, src, o->block_size - 1, d->dropped_long);
+    if (!derive_defaults(o)) return 2;
+    r->cfg.vocab = d->vocab;
     printf("split (fixed seed): %d train, %d validation; vocabulary %d tokens: '.' (start/end) "
-           "and \"", d.ntrain, d.nval, d.vocab);
-    for (int v = 1; v < d.vocab; v++) putchar(isprint(d.ch_of[v]) ? d.ch_of[v] : '?');
+           "and \"", d->ntrain, d->nval, d->vocab);
+    for (int v = 1; v < d->vocab; v++) putchar(isprint(d->ch_of[v]) ? d->ch_of[v] : '?');
     printf("\"\n");
-    const double baseline = unigram_entropy(&d);
+    r->baseline = unigram_entropy(d);
     printf("baseline: the character-unigram entropy of the training data is %.4f nats/token\n",
-           baseline);
-    char *const *train = d.words, *const *val = d.words + d.ntrain;
-    const int n_eval_train = o.eval_words < d.ntrain ? o.eval_words : d.ntrain;
-    const int n_eval_val = o.eval_words < d.nval ? o.eval_words : d.nval;
+           r->baseline);
+    r->train = d->words;
+    r->val = d->words + d->ntrain;
+    r->n_eval_train = o->eval_words < d->ntrain ? o->eval_words : d->ntrain;
+    r->n_eval_val = o->eval_words < d->nval ? o->eval_words : d->nval;
+    return 0;
+}
 
-    /* ---- model and optimizer */
-    ag_arena *P = ag_arena_new(0), *S = ag_arena_new(0), *E = ag_arena_new(0);
-    ag_demo_gpt *model = ag_demo_gpt_new(P, &cfg, o.seed);
+/* Builds the model and AdamW with its schedule; prints them and the plan of
+ * the run. Returns 0 or an exit status. */
+static int setup_model(run *r) {
+    const options *o = &r->o;
+    r->P = ag_arena_new(0);
+    r->S = ag_arena_new(0);
+    r->E = ag_arena_new(0);
+    r->model = ag_demo_gpt_new(r->P, &r->cfg, o->seed);
     printf("\n");
-    ag_module_print(stdout, &model->base);
-    ag_optim_group *groups = ag_optim_groups_from_model(&model->base, P, AG_OPTIM_INHERIT,
-                                                        o.weight_decay);
+    ag_module_print(stdout, &r->model->base);
+    ag_optim_group *groups = ag_optim_groups_from_model(&r->model->base, r->P,
+                                                        AG_OPTIM_INHERIT, o->weight_decay);
     ag_adam_opts ao = ag_adamw_defaults();
-    ao.lr = o.lr;
-    ao.weight_decay = o.weight_decay;
-    ag_optim *opt = ag_adamw_new(P, groups, 2, &ao);
-    if (!opt) return 1;
+    ao.lr = o->lr;
+    ao.weight_decay = o->weight_decay;
+    r->opt = ag_adamw_new(r->P, groups, 2, &ao);
+    if (!r->opt) return 1;
     int64_t ndecay = 0, nno = 0;
     for (int i = 0; i < groups[0].nparams; i++) ndecay += groups[0].params[i]->numel;
     for (int i = 0; i < groups[1].nparams; i++) nno += groups[1].params[i]->numel;
-    const ag_schedule sched = ag_schedule_warmup_cosine(o.warmup, o.steps, o.min_lr_frac);
+    r->sched = ag_schedule_warmup_cosine(o->warmup, o->steps, o->min_lr_frac);
     printf("\nAdamW lr %g (warmup %d steps, cosine to %g), betas (%g, %g), weight decay %g on "
            "%d tensors (%lld values), none on %d norm/bias tensors (%lld values); clip grad "
            "norm %g\n",
-           o.lr, o.warmup, o.lr * o.min_lr_frac, ao.beta1, ao.beta2, o.weight_decay,
-           groups[0].nparams, (long long)ndecay, groups[1].nparams, (long long)nno, o.clip);
+           o->lr, o->warmup, o->lr * o->min_lr_frac, ao.beta1, ao.beta2, o->weight_decay,
+           groups[0].nparams, (long long)ndecay, groups[1].nparams, (long long)nno, o->clip);
     printf("%d steps of %d words, block size %d, %d thread%s; eval every %d steps on %d+%d "
-           "words; ", o.steps, o.batch, o.block_size, o.threads, o.threads == 1 ? "" : "s",
-           o.eval_every, n_eval_train, n_eval_val);
-    if (o.gc_every)
-        printf("gradient check every %d steps (%d coordinates per tensor, f64)\n", o.gc_every,
-               o.gc_samples);
+           "words; ", o->steps, o->batch, o->block_size, o->threads, o->threads == 1 ? "" : "s",
+           o->eval_every, r->n_eval_train, r->n_eval_val);
+    if (o->gc_every)
+        printf("gradient check every %d steps (%d coordinates per tensor, f64)\n", o->gc_every,
+               o->gc_samples);
     else
         printf("no gradient checks\n");
+    return 0;
+}
 
-    if (!ag_demo_make_dirs(o.out)) {
-        fprintf(stderr, "tinygpt: cannot create %s: %s\n", o.out, strerror(errno));
+/* The output folder, the gradient checker and the logs. Returns 0 or an exit
+ * status. */
+static int setup_outputs(run *r) {
+    const options *o = &r->o;
+    if (!ag_demo_make_dirs(o->out)) {
+        fprintf(stderr, "tinygpt: cannot create %s: %s\n", o->out, strerror(errno));
         return 1;
     }
-    gradchecker gc;
-    FILE *gclog = ag_demo_open("tinygpt", o.out, "gradcheck.txt");
-    gc_init(&gc, model, &cfg, o.seed, o.gc_samples, gclog);
+    r->gclog = ag_demo_open("tinygpt", o->out, "gradcheck.txt");
+    gc_init(&r->gc, r->model, &r->cfg, o->seed, o->gc_samples, r->gclog);
+    r->sl = (step_log){0, o->steps, xmalloc((size_t)o->steps * sizeof(int)),
+                       xmalloc((size_t)o->steps * sizeof(float)),
+                       xmalloc((size_t)o->steps * sizeof(float))};
+    r->el = calloc(1, sizeof *r->el);
+    if (!r->el) return 1;
+    snprintf(r->title, sizeof r->title, "%d layers, n_embd %d, %d heads, %s, %d steps of %d words",
+             o->n_layer, o->n_embd, o->n_head, o->norm, o->steps, o->batch);
+    r->batch_words = xmalloc((size_t)o->batch * sizeof *r->batch_words);
+    return 0;
+}
 
-    step_log sl = {0, o.steps, xmalloc((size_t)o.steps * sizeof(int)),
-                   xmalloc((size_t)o.steps * sizeof(float)),
-                   xmalloc((size_t)o.steps * sizeof(float))};
-    eval_log *el = calloc(1, sizeof *el);
-    char title[256];
-    snprintf(title, sizeof title, "%d layers, n_embd %d, %d heads, %s, %d steps of %d words",
-             o.n_layer, o.n_embd, o.n_head, o.norm, o.steps, o.batch);
+/* Options, data, model, optimizer, outputs. Returns 0 to train, or an exit
+ * status: -1 after --help, 1 or 2 after a message. */
+static int setup(run *r, int argc, char **argv) {
+    memset(r, 0, sizeof *r);
+    int rc = parse_options(argc, argv, &r->o);
+    if (rc) return rc;
+    if (!model_config(&r->o, &r->cfg)) return 2;
+    ag_demo_set_threads(r->o.threads);
+    signal(SIGPIPE, SIG_IGN);
+    r->t_start = now();
+    r->tty = isatty(STDOUT_FILENO);
+    if ((rc = setup_data(r)) || (rc = setup_model(r)) || (rc = setup_outputs(r))) return rc;
+    return 0;
+}
 
-    /* ---- training */
+/* ---- training */
+
+/* Mean losses on the evaluation words of the train and validation sets
+ * (n_val of the latter), timed. */
+static void evaluate_both(run *r, int n_val, double *tr, double *va) {
+    const double t1 = now();
+    *tr = evaluate(r->E, r->model, &r->d, r->train, r->n_eval_train);
+    *va = evaluate(r->E, r->model, &r->d, r->val, n_val);
+    r->t_eval += now() - t1;
+}
+
+/* Where the losses start (ln vocab, give or take). */
+static void evaluate_start(run *r) {
+    eval_log *el = r->el;
     printf("\n");
-    ag_rng rng;
-    ag_rng_seed(&rng, o.seed + 1);
-    char **batch_words = xmalloc((size_t)o.batch * sizeof *batch_words);
-    double t_train = 0, t_gc = 0, t_eval = 0, loss_sum = 0, last_print = 0, gnorm = 0;
-    { /* where the losses start (ln vocab, give or take) */
-        double t1 = now();
-        el->step[0] = 0;
-        el->train[0] = evaluate(E, model, &d, train, n_eval_train);
-        el->val[0] = evaluate(E, model, &d, val, n_eval_val);
-        el->n = 1;
-        t_eval += now() - t1;
-        printf("step %5d/%d  train %.4f  val %.4f  (ln %d = %.4f)\n", 0, o.steps, el->train[0],
-               el->val[0], d.vocab, log((double)d.vocab));
-    }
-    long tokens = 0;
-    int loss_n = 0;
-    bool failed = false;
-    char why[1024] = "", buf1[32], buf2[32];
-    for (int s = 1; s <= o.steps; s++) {
-        ag_arena_reset(S);
-        for (int b = 0; b < o.batch; b++)
-            batch_words[b] = train[ag_rng_below(&rng, (uint64_t)d.ntrain)];
-        ag_tensor *ids, *targets;
-        make_batch(S, &d, batch_words, o.batch, &ids, &targets);
+    evaluate_both(r, r->n_eval_val, &el->train[0], &el->val[0]);
+    el->step[0] = 0;
+    el->n = 1;
+    printf("step %5d/%d  train %.4f  val %.4f  (ln %d = %.4f)\n", 0, r->o.steps, el->train[0],
+           el->val[0], r->d.vocab, log((double)r->d.vocab));
+}
 
-        if (o.gc_every && s % o.gc_every == 0) {
-            double t0 = now();
-            bool verbose = gc.n == 0;
-            if (tty) printf("\r\033[K%s", verbose ? "" : "gradient check ...");
-            fflush(stdout);
-            if (verbose)
-                printf("gradient check at step %d (per tensor: the worst of %d coordinates; "
-                       "all checks in %s/gradcheck.txt)\n", s, o.gc_samples, o.out);
-            bool ok = gc_run(&gc, s, ids, targets, verbose, why, sizeof why);
-            t_gc += now() - t0;
-            if (tty) printf("\r\033[K");
-            printf("gradient check %d at step %d: %s, worst relative error %.2e over %d tensors "
-                   "(%.1f s)\n", gc.n, s, ok ? "passed" : "FAILED", gc.worst_rel[gc.n - 1],
-                   gc.nparams, now() - t0);
-            if (!ok) {
-                fprintf(stderr, "tinygpt: gradient check failed at step %d: %s\n", s, why);
-                failed = true;
-                break;
-            }
+/* The gradient check at step s on the step's batch, with its lines; false
+ * when it failed (r->why says where). */
+static bool check_step(run *r, int s, ag_tensor *ids, ag_tensor *targets) {
+    gradchecker *gc = &r->gc;
+    const double t0 = now();
+    const bool verbose = gc->n == 0;
+    if (r->tty) printf("\r\033[K%s", verbose ? "" : "gradient check ...");
+    fflush(stdout);
+    if (verbose)
+        printf("gradient check at step %d (per tensor: the worst of %d coordinates; "
+               "all checks in %s/gradcheck.txt)\n", s, r->o.gc_samples, r->o.out);
+    const bool ok = gc_run(gc, s, ids, targets, verbose, r->why, sizeof r->why);
+    r->t_gc += now() - t0;
+    if (r->tty) printf("\r\033[K");
+    printf("gradient check %d at step %d: %s, worst relative error %.2e over %d tensors "
+           "(%.1f s)\n", gc->n, s, ok ? "passed" : "FAILED", gc->worst_rel[gc->n - 1],
+           gc->nparams, now() - t0);
+    if (!ok) fprintf(stderr, "tinygpt: gradient check failed at step %d: %s\n", s, r->why);
+    return ok;
+}
+
+/* One optimizer step on the batch: forward, backward, clipping, the
+ * scheduled learning rate (into *lr), AdamW. Returns the batch loss. */
+static double train_step(run *r, ag_tensor *ids, ag_tensor *targets, double *lr) {
+    const double t0 = now();
+    ag_tensor *loss = ag_demo_gpt_loss(r->S, r->model, ids, targets);
+    ag_backward(loss, NULL);
+    r->gnorm = ag_optim_clip_grad_norm(r->opt, r->o.clip, false);
+    ag_schedule_apply(&r->sched, r->opt, r->opt->steps);
+    *lr = r->opt->groups[0].lr;
+    ag_optim_step(r->opt);
+    ag_optim_zero_grad(r->opt);
+    r->t_train += now() - t0;
+    r->tokens += (long)ids->numel;
+    return ag_item(loss);
+}
+
+/* Records step s; every eval_every steps (and at the last) evaluates and
+ * prints a line, otherwise, on a terminal, a progress line now and then. */
+static void log_step(run *r, int s, double lv, double lr_now) {
+    const options *o = &r->o;
+    step_log *sl = &r->sl;
+    eval_log *el = r->el;
+    char buf[32];
+    sl->step[sl->n] = s;
+    sl->loss[sl->n] = (float)lv;
+    sl->lr[sl->n++] = (float)lr_now;
+    r->loss_sum += lv;
+    r->loss_n++;
+    const double elapsed = now() - r->t_start;
+    if (s % o->eval_every == 0 || s == o->steps) {
+        double tr, va;
+        evaluate_both(r, r->n_eval_val, &tr, &va);
+        if (el->n < 1024) {
+            el->step[el->n] = s;
+            el->train[el->n] = tr;
+            el->val[el->n++] = va;
         }
+        if (r->tty) printf("\r\033[K");
+        printf("step %5d/%d  train %.4f  val %.4f  (batch mean %.4f)  lr %.2e  |g| %.2f  "
+               "%.0f tok/s  %s elapsed\n", s, o->steps, tr, va, r->loss_sum / r->loss_n, lr_now,
+               r->gnorm, (double)r->tokens / r->t_train,
+               fmt_time(now() - r->t_start, buf, sizeof buf));
+        r->loss_sum = 0;
+        r->loss_n = 0;
+        fflush(stdout);
+    } else if (r->tty && elapsed - r->last_print > 0.1) {
+        r->last_print = elapsed;
+        printf("\r\033[Kstep %5d/%d  loss %.4f  lr %.2e  %.0f tok/s  ETA %s", s, o->steps, lv,
+               lr_now, (double)r->tokens / r->t_train,
+               fmt_time(elapsed / s * (o->steps - s), buf, sizeof buf));
+        fflush(stdout);
+    }
+}
 
-        double t0 = now();
-        ag_tensor *loss = ag_demo_gpt_loss(S, model, ids, targets);
-        ag_backward(loss, NULL);
-        gnorm = ag_optim_clip_grad_norm(opt, o.clip, false);
-        ag_schedule_apply(&sched, opt, opt->steps);
-        const double lr_now = opt->groups[0].lr;
-        ag_optim_step(opt);
-        ag_optim_zero_grad(opt);
-        t_train += now() - t0;
-        tokens += (long)ids->numel;
-        const double lv = ag_item(loss);
+/* The training loop: a batch, the gradient check when one is due, a step,
+ * its log line. */
+static outcome train(run *r) {
+    const options *o = &r->o;
+    ag_rng_seed(&r->rng, o->seed + 1);
+    evaluate_start(r);
+    for (int s = 1; s <= o->steps; s++) {
+        ag_arena_reset(r->S);
+        for (int b = 0; b < o->batch; b++)
+            r->batch_words[b] = r->train[ag_rng_below(&r->rng, (uint64_t)r->d.ntrain)];
+        ag_tensor *ids, *targets;
+        make_batch(r->S, &r->d, r->batch_words, o->batch, &ids, &targets);
+        if (o->gc_every && s % o->gc_every == 0 && !check_step(r, s, ids, targets))
+            return CHECK_FAILED;
+        double lr_now;
+        const double lv = train_step(r, ids, targets, &lr_now);
         if (!isfinite(lv)) {
             fprintf(stderr, "tinygpt: the loss is %g at step %d\n", lv, s);
-            return 1;
+            return DIVERGED;
         }
-        sl.step[sl.n] = s;
-        sl.loss[sl.n] = (float)lv;
-        sl.lr[sl.n++] = (float)lr_now;
-        loss_sum += lv;
-        loss_n++;
-
-        const double elapsed = now() - t_start;
-        if (s % o.eval_every == 0 || s == o.steps) {
-            double t1 = now();
-            double tr = evaluate(E, model, &d, train, n_eval_train);
-            double va = evaluate(E, model, &d, val, n_eval_val);
-            t_eval += now() - t1;
-            if (el->n < 1024) {
-                el->step[el->n] = s;
-                el->train[el->n] = tr;
-                el->val[el->n++] = va;
-            }
-            if (tty) printf("\r\033[K");
-            printf("step %5d/%d  train %.4f  val %.4f  (batch mean %.4f)  lr %.2e  |g| %.2f  "
-                   "%.0f tok/s  %s elapsed\n", s, o.steps, tr, va, loss_sum / loss_n, lr_now,
-                   gnorm, (double)tokens / t_train, fmt_time(now() - t_start, buf1, sizeof buf1));
-            loss_sum = 0;
-            loss_n = 0;
-            fflush(stdout);
-        } else if (tty && elapsed - last_print > 0.1) {
-            last_print = elapsed;
-            printf("\r\033[Kstep %5d/%d  loss %.4f  lr %.2e  %.0f tok/s  ETA %s", s, o.steps,
-                   lv, lr_now, (double)tokens / t_train,
-                   fmt_time(elapsed / s * (o.steps - s), buf2, sizeof buf2));
-            fflush(stdout);
-        }
+        log_step(r, s, lv, lr_now);
     }
+    return TRAINED;
+}
 
-    /* ---- results */
-    write_plots(o.out, &sl, el, &gc, baseline, title, o.steps);
+/* ---- the report */
+
+/* n_samples words from the model, marking those not in the training data. */
+static void print_samples(run *r) {
+    const options *o = &r->o;
+    const dataset *d = &r->d;
+    strset seen, valset;
+    strset_init(&seen, d->words, d->ntrain);
+    strset_init(&valset, d->words + d->ntrain, d->nval);
+    ag_rng srng;
+    ag_rng_seed(&srng, o->seed + 2);
+    int novel = 0, in_val = 0;
+    char *word = xmalloc((size_t)o->block_size + 1);
+    printf("samples (temperature %g):", o->temperature);
+    for (int i = 0; i < o->n_samples; i++) {
+        sample_word(r->E, r->model, d, &srng, o->temperature, word);
+        bool is_new = !strset_has(&seen, word);
+        novel += is_new;
+        in_val += is_new && strset_has(&valset, word);
+        printf("%s%s%s", i % 10 ? " " : "\n  ", word[0] ? word : "(empty)", is_new ? "*" : "");
+    }
+    printf("\nnot in the training data (*): %d of %d (%.0f%%); real words among "
+           "them (in the validation set): %d\n", novel, o->n_samples,
+           100.0 * novel / o->n_samples, in_val);
+    free(word);
+    free(seen.slot);
+    free(valset.slot);
+}
+
+/* The plots; after a full run, the final losses (all the validation words)
+ * and samples; the times and the gradient-check count. */
+static void report(run *r, bool failed) {
+    const options *o = &r->o;
+    write_plots(o->out, &r->sl, r->el, &r->gc, r->baseline, r->title, o->steps);
     if (!failed) {
-        double t1 = now();
-        double tr = evaluate(E, model, &d, train, n_eval_train);
-        double va = evaluate(E, model, &d, val, d.nval);
-        t_eval += now() - t1;
+        double tr, va;
+        evaluate_both(r, r->d.nval, &tr, &va);
         printf("\nfinal: train %.4f, validation %.4f nats/token (all %d validation words); "
-               "unigram baseline %.4f: validation is %.3f %s it\n", tr, va, d.nval,
-               baseline, fabs(baseline - va), va <= baseline ? "below" : "ABOVE");
-        if (o.n_samples > 0) {
-            strset seen, valset;
-            strset_init(&seen, d.words, d.ntrain);
-            strset_init(&valset, d.words + d.ntrain, d.nval);
-            ag_rng srng;
-            ag_rng_seed(&srng, o.seed + 2);
-            int novel = 0, in_val = 0;
-            char *word = xmalloc((size_t)o.block_size + 1);
-            printf("samples (temperature %g):", o.temperature);
-            for (int i = 0; i < o.n_samples; i++) {
-                sample_word(E, model, &d, &srng, o.temperature, word);
-                bool is_new = !strset_has(&seen, word);
-                novel += is_new;
-                in_val += is_new && strset_has(&valset, word);
-                printf("%s%s%s", i % 10 ? " " : "\n  ", word[0] ? word : "(empty)",
-                       is_new ? "*" : "");
-            }
-            printf("\nnot in the training data (*): %d of %d (%.0f%%); real words among "
-                   "them (in the validation set): %d\n", novel, o.n_samples,
-                   100.0 * novel / o.n_samples, in_val);
-            free(word);
-            free(seen.slot);
-            free(valset.slot);
-        }
+               "unigram baseline %.4f: validation is %.3f %s it\n", tr, va, r->d.nval,
+               r->baseline, fabs(r->baseline - va), va <= r->baseline ? "below" : "ABOVE");
+        if (o->n_samples > 0) print_samples(r);
     }
-    render_plots(o.out);
-    const double total = now() - t_start;
+    render_plots(o->out);
+    const double total = now() - r->t_start;
     printf("time %.1f s: training %.1f s (%.0f tokens/s), gradient checks %.1f s, evaluation "
-           "%.1f s; step arena peak %.1f MiB\n", total, t_train, (double)tokens / t_train, t_gc,
-           t_eval, (double)ag_arena_peak(S) / (1 << 20));
-    printf("gradient checks: %d passed, %d failed\n", gc.passed, gc.failed);
-    if (failed) fprintf(stderr, "tinygpt: stopped: gradient check failed: %s\n", why);
+           "%.1f s; step arena peak %.1f MiB\n", total, r->t_train,
+           (double)r->tokens / r->t_train, r->t_gc, r->t_eval,
+           (double)ag_arena_peak(r->S) / (1 << 20));
+    printf("gradient checks: %d passed, %d failed\n", r->gc.passed, r->gc.failed);
+    if (failed) fprintf(stderr, "tinygpt: stopped: gradient check failed: %s\n", r->why);
+}
 
-    if (gclog) fclose(gclog);
-    free(gc.tensor_rel);
-    free(sl.step);
-    free(sl.loss);
-    free(sl.lr);
-    free(el);
-    free(batch_words);
-    for (int i = 0; i < d.n; i++) free(d.words[i]);
-    free(d.words);
-    ag_arena_free(gc.P64);
-    ag_arena_free(gc.A64);
-    ag_arena_free(E);
-    ag_arena_free(S);
-    ag_arena_free(P);
-    return failed ? 1 : 0;
+/* ---- clean-up */
+
+static void cleanup(run *r) {
+    if (r->gclog) fclose(r->gclog);
+    free(r->gc.tensor_rel);
+    free(r->sl.step);
+    free(r->sl.loss);
+    free(r->sl.lr);
+    free(r->el);
+    free(r->batch_words);
+    for (int i = 0; i < r->d.n; i++) free(r->d.words[i]);
+    free(r->d.words);
+    ag_arena_free(r->gc.P64);
+    ag_arena_free(r->E);
+    ag_arena_free(r->S);
+    ag_arena_free(r->P);
+}
+
+int main(int argc, char **argv) {
+    run r;
+    const int rc = setup(&r, argc, argv);
+    if (rc) return rc < 0 ? 0 : rc;
+    const outcome out = train(&r);
+    if (out != DIVERGED) report(&r, out == CHECK_FAILED);
+    cleanup(&r);
+    return out == TRAINED ? 0 : 1;
 }

@@ -1,5 +1,6 @@
 /* ag/nn.h — everything in nn: modules, layers, norms, the registry, init,
- * the fused norm ops and the transformer blocks. */
+ * the fused norm ops, the transformer blocks and gradient checks of a
+ * module's parameters. */
 #ifndef AG_NN_H
 #define AG_NN_H
 
@@ -10,5 +11,6 @@
 #include "ag/norms.h"
 #include "ag/registry.h"
 #include "ag/blocks.h"
+#include "ag/check.h"
 
 #endif

@@ -1,11 +1,9 @@
-/* tests/gradcheck/test_gradcheck.c — ag_gradcheck itself: it passes correct
+/* tests/gradcheck/jacobian.c — ag_gradcheck itself: it passes correct
  * gradients, catches wrong and non-reentrant ones, reports where, restores
  * its inputs, and refuses what it cannot check. */
-#include <check.h>
-#include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "gradcheck_test.h"
 #include "internal.h" /* ag__record, ag__grad_buf: to build deliberately broken ops */
 
 /* ---- a square op with a backward that can be made wrong -------------------- */
@@ -137,6 +135,10 @@ START_TEST(restores_values_and_grads_and_skips_constants) {
     ck_assert_double_eq(((double *)x->data)[2], 3.0);
     ck_assert_ptr_null(x->grad); /* as before the check */
     ck_assert_ptr_null(w->grad);
+    /* and nothing was left in the inputs' arena */
+    const size_t used = ag_arena_used(A);
+    ck_assert(ag_gradcheck(f_mul_sum, 2, in, NULL, NULL, &r));
+    ck_assert_uint_eq(ag_arena_used(A), used);
     ag_arena_free(A);
 }
 END_TEST
@@ -171,9 +173,8 @@ START_TEST(refuses_f32_inputs_and_nothing_to_check) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("gradcheck");
-    TCase *tc = tcase_create("gradcheck");
+TCase *gradcheck_jacobian_tcase(void) {
+    TCase *tc = tcase_create("jacobian");
     tcase_add_test(tc, passes_a_correct_gradient);
     tcase_add_test(tc, catches_a_wrong_element_and_says_where);
     tcase_add_test(tc, catches_a_non_reentrant_backward);
@@ -181,10 +182,5 @@ int main(void) {
     tcase_add_test(tc, tolerances_are_pytorchs_and_can_change);
     tcase_add_test(tc, restores_values_and_grads_and_skips_constants);
     tcase_add_test(tc, refuses_f32_inputs_and_nothing_to_check);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tc;
 }
