@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h" /* ag__record, ag__grad_buf: to build deliberately broken ops */
+#include "../check_main.h"
 
 /* ---- a square op with a backward that can be made wrong -------------------- */
 
@@ -171,8 +172,7 @@ START_TEST(refuses_f32_inputs_and_nothing_to_check) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("gradcheck");
+static TCase *gradcheck_tcase(void) {
     TCase *tc = tcase_create("gradcheck");
     tcase_add_test(tc, passes_a_correct_gradient);
     tcase_add_test(tc, catches_a_wrong_element_and_says_where);
@@ -181,10 +181,9 @@ int main(void) {
     tcase_add_test(tc, tolerances_are_pytorchs_and_can_change);
     tcase_add_test(tc, restores_values_and_grads_and_skips_constants);
     tcase_add_test(tc, refuses_f32_inputs_and_nothing_to_check);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tc;
+}
+
+int main(void) {
+    return run_check_suite("gradcheck", (check_tcase_fn *const[]){gradcheck_tcase, NULL});
 }
