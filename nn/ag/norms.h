@@ -1,6 +1,7 @@
 /* ag/norms.h — normalization layers: LayerNorm and the RMSNorm family.
  *
- * Every type here is in the norm-layer registry from the start. They all
+ * Every type here is in the norm-layer registry from the start, with a
+ * constructor, so each can be a transformer block's norm. They all
  * run on the fused ops of ag/norm_ops.h; the variants differ in their
  * defaults, their parameter, and where they cast (the source documents'
  * table, docs/normalization.md):
@@ -64,6 +65,11 @@ typedef enum ag_rmsnorm_kind {
 /* Pass as eps to take the kind's default. Any other eps follows the norm
  * ops' rule (ag/norm_ops.h): a finite number, negative allowed. */
 #define AG_EPS_DEFAULT NAN
+
+/* The module type of each kind, indexed by ag_rmsnorm_kind (the pointers
+ * ag_rmsnorm_type returns). &ag_rmsnorm_types[kind] is a constant, so it can
+ * stand in a static initializer (AG_NORM_RMS in ag/blocks.h). */
+extern const ag_module_type ag_rmsnorm_types[AG_RMSNORM_KINDS];
 
 typedef struct ag_nn_rmsnorm {
     ag_module base;
