@@ -10,7 +10,7 @@
  *   AG_RMSNORM            RMSNorm              torch.nn.RMSNorm: x*rsqrt(ms+eps)*w, computed  machine eps of the
  *                                              in f32 for bf16, result in x's dtype           compute type
  *   AG_RMSNORM_LLAMA      LlamaRMSNorm         w * (x * rsqrt(ms + eps)) (Llama "v2")         1e-6
- *   AG_RMSNORM_SQRT       RMSNormSqrt          w * x / sqrt(ms + eps)     (seed "v1")          1e-6
+ *   AG_RMSNORM_SQRT       RMSNormSqrt          w * x / sqrt(ms + eps)     (the sqrt form)      1e-6
  *   AG_RMSNORM_DEEPSEEK   DeepseekV2RMSNorm    upcast to f32, normalize, cast back to x's     1e-6 (the field
  *                                              dtype, then multiply by weight                  variance_epsilon)
  *   AG_RMSNORM_T5         T5LayerNorm          variance in f32, x * rsqrt(var + eps), cast to 1e-6

@@ -1,4 +1,4 @@
-/* tests/nn/norms.c — the LayerNorm module and the RMSNorm family: seed 000's
+/* tests/nn/norms.c — the LayerNorm module and the RMSNorm family: the
  * initialisation exercises, each kind's defaults, forward values against
  * hand computation, each kind's dtype flow (bf16 rounding by hand), the
  * describe strings, edge cases and bad calls. */
@@ -69,7 +69,7 @@ static ag_nn_rmsnorm *rms(ag_rmsnorm_kind kind, int64_t D, double eps) {
     return m;
 }
 
-/* ---- seed 000: initialisation exercises ------------------------------------ */
+/* ---- initialisation exercises ---------------------------------------------- */
 
 START_TEST(deepseek_v3_init) {
     /* rms = DeepseekV3RMSNorm(4096, eps=1e-5) */
@@ -435,7 +435,7 @@ START_TEST(result_dtypes) {
 END_TEST
 
 START_TEST(scale_form) {
-    /* seed 003: RMSNorm(dim=5) with parameter "scale", eps 1e-8, (3, 5) */
+    /* the scale form: RMSNorm(dim=5) with parameter "scale", eps 1e-8, (3, 5) */
     ag_nn_rmsnorm *m = rms(AG_RMSNORM_SCALE, 5, AG_EPS_DEFAULT);
     ck_assert_str_eq(m->base.type->name, "ScaleRMSNorm");
     ck_assert_double_eq(m->eps, 1e-8);
@@ -489,7 +489,7 @@ START_TEST(layernorm_hand_values) {
     ag_nn_layernorm *na = ag_nn_layernorm_new(A, AG_SHAPE(4), 1e-5, false, false);
     ln_ref(values(x), 2, 4, 1e-5, NULL, NULL, want);
     ck_values(ag_nn_layernorm_forward(A, na, x), 8, want, 1e-6);
-    /* seed 001: RMSNorm and LayerNorm differ on a row whose mean is not 0 */
+    /* RMSNorm and LayerNorm differ on a row whose mean is not 0 */
     ag_nn_rmsnorm *r = rms(AG_RMSNORM_LLAMA, 4, 1e-5);
     ck_assert(fabs(ag_get_flat(ag_nn_rmsnorm_forward(A, r, x), 0) - want0[0]) > 0.5);
 }
