@@ -153,117 +153,166 @@ typedef struct reduction {
     int64_t *pos;        /* max: input offset of each output's first maximum */
 } reduction;
 
-static void forward_item(const reduction *R, int64_t it) {
+/* True when v replaces the maximum m so far: strictly greater keeps the first
+ * maximum, and NaN wins over numbers (PyTorch). Exact for f32 and f64. */
+static inline bool beats(double v, double m) { return v > m || (isnan(v) && !isnan(m)); }
+
+/* Each function below reduces one work item w along one path: "rows" when w
+ * is one output whose runs are contiguous (jn == 1, step 1), "strided"
+ * otherwise (jn outputs side by side, a vector loop over j). */
+
+/* max, contiguous rows: 4 lanes (k mod 4), each keeping its first maximum;
+ * the merge keeps the smallest position among equal maxima, so the result is
+ * still the first in row-major order. m[0], at[0]: the maximum, its offset. */
+static void max_rows(const reduction *R, item w, double *m, int64_t *at) {
     const plan *p = &R->p;
-    const item w = item_at(p, it);
-    const int64_t jn = w.jn;
     AG_DISPATCH(R->x->dtype, T, {
         const T *x = (const T *)R->x->data + w.in;
-        T *y = R->out ? (T *)R->out->data + w.out : NULL;
-        if (R->k == MAX) {
-            T m[JB];
-            int64_t at[JB];
-            for (int64_t j = 0; j < jn; j++) m[j] = x[j], at[j] = j;
-            if (jn == 1 && p->step == 1) {
-                /* contiguous rows: 4 lanes (k mod 4), each keeping its first
-                 * maximum; the merge keeps the smallest position among equal
-                 * maxima, so the result is still the first in row-major order */
-                for (cursor c = {0}; c.r < p->nruns; cursor_next(p, &c)) {
-                    const T *row = x + c.off;
-                    T lm[4] = {row[0], row[0], row[0], row[0]};
-                    int64_t la[4] = {0, 0, 0, 0}, k = 0;
-                    for (; k + 4 <= p->run; k += 4)
-                        for (int l = 0; l < 4; l++)
-                            if (row[k + l] > lm[l] || (isnan(row[k + l]) && !isnan(lm[l])))
-                                lm[l] = row[k + l], la[l] = k + l;
-                    for (; k < p->run; k++)
-                        if (row[k] > lm[0] || (isnan(row[k]) && !isnan(lm[0])))
-                            lm[0] = row[k], la[0] = k;
-                    for (int l = 0; l < 4; l++) {
-                        const T v = lm[l];
-                        const bool better = v > m[0] || (isnan(v) && !isnan(m[0]));
-                        const bool tie = v == m[0] || (isnan(v) && isnan(m[0]));
-                        const int64_t e = c.off + la[l];
-                        if (better || (tie && e < at[0])) m[0] = v, at[0] = e;
-                    }
-                }
-            } else {
-                EACH_REDUCED(p, c, k, e) {
-                    const T *row = x + e;
-                    for (int64_t j = 0; j < jn; j++) {
-                        const T v = row[j];
-                        /* strictly greater keeps the first maximum; NaN wins (PyTorch) */
-                        if (v > m[j] || (isnan(v) && !isnan(m[j]))) m[j] = v, at[j] = e + j;
-                    }
-                }
-            }
-            for (int64_t j = 0; j < jn; j++) {
-                if (y) y[j] = m[j];
-                if (R->pos) R->pos[w.out + j] = w.in + at[j];
-            }
-        } else {
-            /* pass 1: sums (in double) */
-            double acc[JB];
-            for (int64_t j = 0; j < jn; j++) acc[j] = 0;
-            if (jn == 1 && p->step == 1) { /* contiguous rows: 4 partial sums */
-                for (cursor c = {0}; c.r < p->nruns; cursor_next(p, &c)) {
-                    const T *row = x + c.off;
-                    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-                    int64_t k = 0;
-                    for (; k + 4 <= p->run; k += 4)
-                        s0 += row[k], s1 += row[k + 1], s2 += row[k + 2], s3 += row[k + 3];
-                    for (; k < p->run; k++) s0 += row[k];
-                    acc[0] += (s0 + s1) + (s2 + s3);
-                }
-            } else {
-                EACH_REDUCED(p, c, k, e) {
-                    const T *row = x + e;
-                    for (int64_t j = 0; j < jn; j++) acc[j] += row[j];
-                }
-            }
-            const double n = (double)p->n;
-            if (R->k == SUM) {
-                for (int64_t j = 0; j < jn; j++) y[j] = (T)acc[j];
-            } else if (R->k == MEAN) {
-                for (int64_t j = 0; j < jn; j++) y[j] = (T)(acc[j] / n);
-            } else {
-                /* pass 2: centred sum of squares; divisor max(n - correction, 0) */
-                double mu[JB], ss[JB];
-                for (int64_t j = 0; j < jn; j++) mu[j] = acc[j] / n, ss[j] = 0;
-                if (jn == 1 && p->step == 1) {
-                    const double m0 = mu[0];
-                    for (cursor c = {0}; c.r < p->nruns; cursor_next(p, &c)) {
-                        const T *row = x + c.off;
-                        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-                        int64_t k = 0;
-                        for (; k + 4 <= p->run; k += 4) {
-                            const double d0 = row[k] - m0, d1 = row[k + 1] - m0;
-                            const double d2 = row[k + 2] - m0, d3 = row[k + 3] - m0;
-                            s0 += d0 * d0, s1 += d1 * d1, s2 += d2 * d2, s3 += d3 * d3;
-                        }
-                        for (; k < p->run; k++) {
-                            const double d = row[k] - m0;
-                            s0 += d * d;
-                        }
-                        ss[0] += (s0 + s1) + (s2 + s3);
-                    }
-                } else {
-                    EACH_REDUCED(p, c, k, e) {
-                        const T *row = x + e;
-                        for (int64_t j = 0; j < jn; j++) {
-                            const double d = row[j] - mu[j];
-                            ss[j] += d * d;
-                        }
-                    }
-                }
-                const double div = n > (double)R->correction ? n - (double)R->correction : 0.0;
-                for (int64_t j = 0; j < jn; j++) {
-                    y[j] = (T)(ss[j] / div);
-                    if (R->mean) R->mean[w.out + j] = mu[j];
-                }
+        m[0] = x[0], at[0] = 0;
+        for (cursor c = {0}; c.r < p->nruns; cursor_next(p, &c)) {
+            const T *row = x + c.off;
+            T lm[4] = {row[0], row[0], row[0], row[0]};
+            int64_t la[4] = {0, 0, 0, 0}, k = 0;
+            for (; k + 4 <= p->run; k += 4)
+                for (int l = 0; l < 4; l++)
+                    if (beats(row[k + l], lm[l])) lm[l] = row[k + l], la[l] = k + l;
+            for (; k < p->run; k++)
+                if (beats(row[k], lm[0])) lm[0] = row[k], la[0] = k;
+            for (int l = 0; l < 4; l++) {
+                const double v = lm[l];
+                const bool tie = v == m[0] || (isnan(v) && isnan(m[0]));
+                const int64_t e = c.off + la[l];
+                if (beats(v, m[0]) || (tie && e < at[0])) m[0] = v, at[0] = e;
             }
         }
     });
+}
+
+/* max, strided: m[j], at[j] for the item's jn outputs. */
+static void max_strided(const reduction *R, item w, double *m, int64_t *at) {
+    const plan *p = &R->p;
+    AG_DISPATCH(R->x->dtype, T, {
+        const T *x = (const T *)R->x->data + w.in;
+        T mt[JB];
+        for (int64_t j = 0; j < w.jn; j++) mt[j] = x[j], at[j] = j;
+        EACH_REDUCED(p, c, k, e) {
+            const T *row = x + e;
+            for (int64_t j = 0; j < w.jn; j++)
+                if (beats(row[j], mt[j])) mt[j] = row[j], at[j] = e + j;
+        }
+        for (int64_t j = 0; j < w.jn; j++) m[j] = mt[j];
+    });
+}
+
+/* Contiguous rows, in double with 4 partial sums: out[0] = the sum of
+ * (x - c)^2 when mu is given (c = mu[0]), else the sum of x. Inlined, so each
+ * caller gets its own loop. */
+static inline void sums_rows(const reduction *R, item w, const double *mu, double *out) {
+    const plan *p = &R->p;
+    const bool squares = mu != NULL;
+    const double c0 = squares ? mu[0] : 0.0;
+    AG_DISPATCH(R->x->dtype, T, {
+        const T *x = (const T *)R->x->data + w.in;
+        out[0] = 0;
+        for (cursor c = {0}; c.r < p->nruns; cursor_next(p, &c)) {
+            const T *row = x + c.off;
+            double s[4] = {0, 0, 0, 0};
+            int64_t k = 0;
+            for (; k + 4 <= p->run; k += 4)
+                for (int l = 0; l < 4; l++) {
+                    const double d = row[k + l] - c0;
+                    s[l] += squares ? d * d : d;
+                }
+            for (; k < p->run; k++) {
+                const double d = row[k] - c0;
+                s[0] += squares ? d * d : d;
+            }
+            out[0] += (s[0] + s[1]) + (s[2] + s[3]);
+        }
+    });
+}
+
+/* Strided, in double: out[j] = the sum of (x - mu[j])^2 when mu is given,
+ * else the sum of x, for the item's jn outputs. Inlined like sums_rows. */
+static inline void sums_strided(const reduction *R, item w, const double *mu, double *out) {
+    const plan *p = &R->p;
+    const bool squares = mu != NULL;
+    AG_DISPATCH(R->x->dtype, T, {
+        const T *x = (const T *)R->x->data + w.in;
+        for (int64_t j = 0; j < w.jn; j++) out[j] = 0;
+        EACH_REDUCED(p, c, k, e) {
+            const T *row = x + e;
+            for (int64_t j = 0; j < w.jn; j++) {
+                const double d = squares ? row[j] - mu[j] : row[j];
+                out[j] += squares ? d * d : d;
+            }
+        }
+    });
+}
+
+/* The passes of sum, mean and var, by path. */
+static void sum_rows(const reduction *R, item w, double *acc) { sums_rows(R, w, NULL, acc); }
+static void sum_strided(const reduction *R, item w, double *acc) {
+    sums_strided(R, w, NULL, acc);
+}
+static void sumsq_rows(const reduction *R, item w, const double *mu, double *ss) {
+    sums_rows(R, w, mu, ss);
+}
+static void sumsq_strided(const reduction *R, item w, const double *mu, double *ss) {
+    sums_strided(R, w, mu, ss);
+}
+
+/* The item's jn outputs = v[j], rounded to the output dtype. */
+static void store(const reduction *R, item w, const double *v) {
+    AG_DISPATCH(R->out->dtype, T, {
+        T *y = (T *)R->out->data + w.out;
+        for (int64_t j = 0; j < w.jn; j++) y[j] = (T)v[j];
+    });
+}
+
+/* max: the maxima (when out is wanted) and their input offsets. */
+static void max_item(const reduction *R, item w, bool rows) {
+    double m[JB];
+    int64_t at[JB];
+    (rows ? max_rows : max_strided)(R, w, m, at);
+    if (R->out) store(R, w, m);
+    if (R->pos)
+        for (int64_t j = 0; j < w.jn; j++) R->pos[w.out + j] = w.in + at[j];
+}
+
+/* sum and mean: one pass of sums. */
+static void sum_item(const reduction *R, item w, bool rows) {
+    double acc[JB];
+    (rows ? sum_rows : sum_strided)(R, w, acc);
+    if (R->k == MEAN)
+        for (int64_t j = 0; j < w.jn; j++) acc[j] /= (double)R->p.n;
+    store(R, w, acc);
+}
+
+/* var: the mean, then the centred sum of squares over max(n - correction, 0);
+ * the mean is kept for backward when R->mean is set. */
+static void var_item(const reduction *R, item w, bool rows) {
+    const double n = (double)R->p.n;
+    double mu[JB], ss[JB];
+    (rows ? sum_rows : sum_strided)(R, w, mu);
+    for (int64_t j = 0; j < w.jn; j++) mu[j] /= n;
+    (rows ? sumsq_rows : sumsq_strided)(R, w, mu, ss);
+    const double div = n > (double)R->correction ? n - (double)R->correction : 0.0;
+    for (int64_t j = 0; j < w.jn; j++) ss[j] /= div;
+    store(R, w, ss);
+    if (R->mean)
+        for (int64_t j = 0; j < w.jn; j++) R->mean[w.out + j] = mu[j];
+}
+
+static void forward_item(const reduction *R, int64_t it) {
+    const item w = item_at(&R->p, it);
+    const bool rows = w.jn == 1 && R->p.step == 1;
+    if (R->k == MAX)
+        max_item(R, w, rows);
+    else if (R->k == VAR)
+        var_item(R, w, rows);
+    else
+        sum_item(R, w, rows);
 }
 
 static void fill(ag_tensor *t, double v) {

@@ -6,7 +6,11 @@
  * in double whatever the dtype.
  *
  *   softmax:      y = exp(x - m) / s,      s = sum exp(x - m)
- *   log_softmax:  y = x - m - log(s)
+ *   log_softmax:  y = (x - m) - log(s)
+ *
+ * log_softmax subtracts m first, as PyTorch does: x - (m + log(s)) would
+ * round m + log(s) to m's ulp, and when one logit dominates (log(s) tiny)
+ * that half ulp of m is a large part of every output.
  *
  * Backward, with g the incoming gradient (both use only the saved output y):
  *   softmax:      dx = y * (g - sum(g * y))
@@ -57,8 +61,9 @@ static void forward(kind k, const ag_tensor *in, ag_tensor *out, int64_t outer, 
                 for (int64_t j = 0; j < n; j++) y[j * inner] *= inv;
             } else {
                 for (int64_t j = 0; j < n; j++) s += exp(x[j * inner] - m);
-                const double lse = (double)m + log(s);
-                for (int64_t j = 0; j < n; j++) y[j * inner] = (T)((double)x[j * inner] - lse);
+                const double ls = log(s);
+                for (int64_t j = 0; j < n; j++)
+                    y[j * inner] = (T)(((double)x[j * inner] - (double)m) - ls);
             }
         }
     });

@@ -770,23 +770,25 @@ static void render_plots(const char *dir) {
 
 /* ---- main ----------------------------------------------------------------------------- */
 
+/* The --norm names: LayerNorm or an RMSNorm kind, at its default eps. */
 static bool norm_from_name(const char *s, ag_norm_choice *c) {
     static const struct {
         const char *name;
-        ag_rmsnorm_kind kind;
-    } kinds[] = {
-        {"rmsnorm", AG_RMSNORM},       {"llama", AG_RMSNORM_LLAMA},
-        {"sqrt", AG_RMSNORM_SQRT},     {"deepseek", AG_RMSNORM_DEEPSEEK},
-        {"t5", AG_RMSNORM_T5},         {"gemma", AG_RMSNORM_GEMMA},
-        {"weightless", AG_RMSNORM_WEIGHTLESS}, {"scale", AG_RMSNORM_SCALE},
+        ag_norm_choice choice;
+    } norms[] = {
+        {"layernorm", AG_NORM_LAYERNORM},
+        {"rmsnorm", AG_NORM_RMS(AG_RMSNORM)},
+        {"llama", AG_NORM_RMS(AG_RMSNORM_LLAMA)},
+        {"sqrt", AG_NORM_RMS(AG_RMSNORM_SQRT)},
+        {"deepseek", AG_NORM_RMS(AG_RMSNORM_DEEPSEEK)},
+        {"t5", AG_NORM_RMS(AG_RMSNORM_T5)},
+        {"gemma", AG_NORM_RMS(AG_RMSNORM_GEMMA)},
+        {"weightless", AG_NORM_RMS(AG_RMSNORM_WEIGHTLESS)},
+        {"scale", AG_NORM_RMS(AG_RMSNORM_SCALE)},
     };
-    if (!strcmp(s, "layernorm")) {
-        *c = (ag_norm_choice)AG_NORM_LAYERNORM;
-        return true;
-    }
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (!strcmp(s, kinds[i].name)) {
-            *c = (ag_norm_choice)AG_NORM_RMS(kinds[i].kind);
+    for (size_t i = 0; i < sizeof norms / sizeof norms[0]; i++)
+        if (!strcmp(s, norms[i].name)) {
+            *c = norms[i].choice;
             return true;
         }
     return false;

@@ -21,6 +21,7 @@
 
 #include "ag/nn.h"
 #include "internal.h"
+#include "nn_internal.h"
 
 /* ---- activations --------------------------------------------------------------- */
 
@@ -187,18 +188,29 @@ ag_tensor *ag_nn_mlp_forward_(ag_arena *A, ag_nn_mlp *m, ag_tensor *x) {
 /* ---- norms ------------------------------------------------------------------------ */
 
 ag_module *ag_norm_new_(ag_arena *P, ag_norm_choice c, int64_t n) {
-    if (!P || n <= 0 || (!c.layernorm && (unsigned)c.kind >= (unsigned)AG_RMSNORM_KINDS)) {
-        ag__fail("norm_new", "%s over %lld features: expected an arena, n > 0 and a known kind",
-                 c.layernorm ? "LayerNorm" : "RMSNorm", (long long)n);
+    const char *op = "norm_new";
+    const char *name = c.type ? (c.type->name ? c.type->name : "(unnamed type)") : "(no type)";
+    if (!P || n <= 0 || !c.type) {
+        ag__fail(op, "%s over %lld features: expected an arena, n > 0 and a norm type", name,
+                 (long long)n);
         return NULL;
     }
-    if (c.layernorm) {
-        ag_nn_layernorm *ln = ag_nn_layernorm_new_(P, 1, &n, isnan(c.eps) ? 1e-5 : c.eps, true,
-                                                   true);
-        return ln ? &ln->base : NULL;
+    ag_norm_make_fn *make = ag_norm_maker(c.type);
+    if (!make) {
+        ag__fail(op, "%s over %lld features: %s; expected a norm type registered with a "
+                 "constructor (ag_norm_register_make)", name, (long long)n,
+                 ag_norm_is_registered(c.type) ? "it was registered without a constructor"
+                                               : "it is not a registered norm type");
+        return NULL;
     }
-    ag_nn_rmsnorm *rn = ag_nn_rmsnorm_new_(P, c.kind, 1, &n, c.eps, true);
-    return rn ? &rn->base : NULL;
+    if (!isnan(c.eps) && !ag__norm_eps_ok(op, name, ag__shp_of(1, &n), c.eps)) return NULL;
+    ag_module *m = make(P, n, c.eps);
+    if (m && m->type != c.type) {
+        ag__fail(op, "the constructor registered for %s made a %s: expected a %s", name,
+                 m->type && m->type->name ? m->type->name : "module of another type", name);
+        return NULL;
+    }
+    return m;
 }
 
 /* ---- the block -------------------------------------------------------------------- */

@@ -6,10 +6,12 @@
 #include <stdint.h>
 
 #include "ag/module.h"
+#include "ag/registry.h"
 
-/* The built-in norm types (LayerNorm, then each RMSNorm kind) into out;
- * returns how many (nn/norms.c). The registry starts from them. */
-int ag__builtin_norm_types(const ag_module_type **out, int max);
+/* The built-in norm types (LayerNorm, then each RMSNorm kind) and their
+ * block constructors into types[i], makes[i] for i < max; returns how many
+ * were written (nn/norms.c). The registry starts from them. */
+int ag__builtin_norms(const ag_module_type **types, ag_norm_make_fn **makes, int max);
 
 /* The one rule for a norm's eps, shared by the ops (norm_ops.c) and the
  * modules (norms.c): any finite number. A negative eps is accepted, as

@@ -133,6 +133,18 @@ static bool eps_ok(const char *op, const char *type, int nshape, const int64_t *
     return isnan(eps) || ag__norm_eps_ok(op, type, ag__shp_of(nshape, ns), eps);
 }
 
+/* The one place a norm's eps is resolved, by the constructors (x NULL) and
+ * by every forward: eps when set; else the type's default dflt; else, for
+ * torch.nn.RMSNorm whose default is "unset" (dflt NAN too), NAN while there
+ * is no input (the module keeps it, and prints eps=None) and at forward the
+ * machine eps of x's compute dtype, as F.rms_norm takes
+ * finfo(opmath type).eps: f32's for bf16 and f32 input, f64's for f64. */
+static double resolve_eps(double eps, double dflt, const ag_tensor *x) {
+    if (!isnan(eps)) return eps;
+    if (!isnan(dflt)) return dflt;
+    return x ? ag_dtype_eps(ag_compute_dtype(x->dtype)) : NAN;
+}
+
 /* x must be a float tensor whose trailing dims are normalized_shape. */
 static bool input_ok(const char *op, const char *type, int nshape, const int64_t *ns,
                      const ag_tensor *x) {
@@ -167,6 +179,9 @@ static void layernorm_describe(const ag_module *m, char *buf, size_t size) {
 
 const ag_module_type ag_nn_layernorm_type = {"LayerNorm", layernorm_forward, layernorm_describe};
 
+/* nn.LayerNorm's default eps. */
+static const double LAYERNORM_EPS = 1e-5;
+
 /* A new f32 parameter of normalized_shape filled with value, registered under name. */
 static ag_tensor *new_param(ag_module *m, const char *name, int nshape, const int64_t *ns,
                             double value) {
@@ -187,7 +202,7 @@ ag_nn_layernorm *ag_nn_layernorm_new_(ag_arena *P, int nshape, const int64_t *no
     ag_module_init(&l->base, &ag_nn_layernorm_type, P);
     l->nshape = nshape;
     memcpy(l->normalized_shape, normalized_shape, (size_t)nshape * sizeof *normalized_shape);
-    l->eps = isnan(eps) ? 1e-5 : eps; /* AG_EPS_DEFAULT: PyTorch's default */
+    l->eps = resolve_eps(eps, LAYERNORM_EPS, NULL);
     l->elementwise_affine = elementwise_affine;
     if (elementwise_affine) {
         l->weight = new_param(&l->base, "weight", nshape, normalized_shape, 1.0);
@@ -204,7 +219,8 @@ ag_tensor *ag_nn_layernorm_forward_(ag_arena *A, ag_nn_layernorm *m, ag_tensor *
     const char *op = "nn_layernorm_forward";
     if (!m || !x) return NULL;
     if (!input_ok(op, "LayerNorm", m->nshape, m->normalized_shape, x)) return NULL;
-    return ag_layer_norm_(A, x, m->nshape, m->normalized_shape, m->weight, m->bias, m->eps);
+    return ag_layer_norm_(A, x, m->nshape, m->normalized_shape, m->weight, m->bias,
+                          resolve_eps(m->eps, LAYERNORM_EPS, x));
 }
 
 /* ---- the RMSNorm family --------------------------------------------------- */
@@ -235,17 +251,28 @@ static void rmsnorm_describe(const ag_module *m, char *buf, size_t size) {
         put(buf, size, &pos, ", elementwise_affine=false");
 }
 
+/* Each kind: its type name and default eps (NAN: torch.nn.RMSNorm's "unset").
+ * One list makes the types, the defaults and the block constructors. */
+#define RMS_KINDS(X)                                   \
+    X(AG_RMSNORM, "RMSNorm", NAN)                      \
+    X(AG_RMSNORM_LLAMA, "LlamaRMSNorm", 1e-6)          \
+    X(AG_RMSNORM_SQRT, "RMSNormSqrt", 1e-6)            \
+    X(AG_RMSNORM_DEEPSEEK, "DeepseekV2RMSNorm", 1e-6)  \
+    X(AG_RMSNORM_T5, "T5LayerNorm", 1e-6)              \
+    X(AG_RMSNORM_GEMMA, "GemmaRMSNorm", 1e-6)          \
+    X(AG_RMSNORM_WEIGHTLESS, "WeightlessRMSNorm", 1e-5) \
+    X(AG_RMSNORM_SCALE, "ScaleRMSNorm", 1e-8)
+
 /* One distinct type per kind, in ag_rmsnorm_kind order. */
-static const ag_module_type RMS_TYPES[AG_RMSNORM_KINDS] = {
-    {"RMSNorm", rmsnorm_forward, rmsnorm_describe},
-    {"LlamaRMSNorm", rmsnorm_forward, rmsnorm_describe},
-    {"RMSNormSqrt", rmsnorm_forward, rmsnorm_describe},
-    {"DeepseekV2RMSNorm", rmsnorm_forward, rmsnorm_describe},
-    {"T5LayerNorm", rmsnorm_forward, rmsnorm_describe},
-    {"GemmaRMSNorm", rmsnorm_forward, rmsnorm_describe},
-    {"WeightlessRMSNorm", rmsnorm_forward, rmsnorm_describe},
-    {"ScaleRMSNorm", rmsnorm_forward, rmsnorm_describe},
-};
+#define AS_TYPE(K, NAME, EPS) [K] = {NAME, rmsnorm_forward, rmsnorm_describe},
+const ag_module_type ag_rmsnorm_types[AG_RMSNORM_KINDS] = {RMS_KINDS(AS_TYPE)};
+#undef AS_TYPE
+/* This file's short name for the public array. */
+static const ag_module_type *const RMS_TYPES = ag_rmsnorm_types;
+
+#define AS_EPS(K, NAME, EPS) [K] = EPS,
+static const double RMS_EPS[AG_RMSNORM_KINDS] = {RMS_KINDS(AS_EPS)};
+#undef AS_EPS
 
 static bool kind_ok(const char *op, ag_rmsnorm_kind kind) {
     if ((unsigned)kind < AG_RMSNORM_KINDS) return true;
@@ -259,21 +286,7 @@ const ag_module_type *ag_rmsnorm_type(ag_rmsnorm_kind kind) {
 }
 
 double ag_rmsnorm_default_eps(ag_rmsnorm_kind kind) {
-    static const double defaults[AG_RMSNORM_KINDS] = {
-        [AG_RMSNORM] = NAN,          [AG_RMSNORM_LLAMA] = 1e-6, [AG_RMSNORM_SQRT] = 1e-6,
-        [AG_RMSNORM_DEEPSEEK] = 1e-6, [AG_RMSNORM_T5] = 1e-6,   [AG_RMSNORM_GEMMA] = 1e-6,
-        [AG_RMSNORM_WEIGHTLESS] = 1e-5, [AG_RMSNORM_SCALE] = 1e-8,
-    };
-    return kind_ok("rmsnorm_default_eps", kind) ? defaults[kind] : NAN;
-}
-
-int ag__builtin_norm_types(const ag_module_type **out, int max) {
-    int n = 0;
-    if (out && n < max) out[n] = &ag_nn_layernorm_type;
-    n++;
-    for (int k = 0; k < AG_RMSNORM_KINDS; k++, n++)
-        if (out && n < max) out[n] = &RMS_TYPES[k];
-    return n < max ? n : (max > 0 ? max : 0);
+    return kind_ok("rmsnorm_default_eps", kind) ? RMS_EPS[kind] : NAN;
 }
 
 ag_nn_rmsnorm *ag_nn_rmsnorm_new_(ag_arena *P, ag_rmsnorm_kind kind, int nshape,
@@ -291,8 +304,7 @@ ag_nn_rmsnorm *ag_nn_rmsnorm_new_(ag_arena *P, ag_rmsnorm_kind kind, int nshape,
     r->kind = kind;
     r->nshape = nshape;
     memcpy(r->normalized_shape, normalized_shape, (size_t)nshape * sizeof *normalized_shape);
-    /* NAN stays NAN only for torch.nn.RMSNorm ("unset", resolved per forward) */
-    r->eps = isnan(eps) ? ag_rmsnorm_default_eps(kind) : eps;
+    r->eps = resolve_eps(eps, RMS_EPS[kind], NULL);
     r->elementwise_affine = elementwise_affine && kind != AG_RMSNORM_WEIGHTLESS;
     if (r->elementwise_affine) {
         const char *name = kind == AG_RMSNORM_SCALE ? "scale" : "weight";
@@ -305,12 +317,13 @@ ag_nn_rmsnorm *ag_nn_rmsnorm_new_(ag_arena *P, ag_rmsnorm_kind kind, int nshape,
 
 /* Llama, sqrt form, DeepSeek, scale form: h = norm(x in the compute type),
  * h.to(x's dtype), then weight * h (dtype by promotion). */
-static ag_tensor *norm_then_weight(ag_arena *A, ag_nn_rmsnorm *m, ag_tensor *x, unsigned flags) {
+static ag_tensor *norm_then_weight(ag_arena *A, ag_nn_rmsnorm *m, ag_tensor *x, double eps,
+                                   unsigned flags) {
     ag_tensor *w = m->weight;
     if (w && w->dtype == x->dtype && x->dtype != AG_BF16) /* one pass does it all */
-        return ag_rms_norm_(A, x, m->nshape, m->normalized_shape, w, m->eps, flags);
+        return ag_rms_norm_(A, x, m->nshape, m->normalized_shape, w, eps, flags);
     const ag_dtype ct = ag_compute_dtype(x->dtype);
-    ag_tensor *h = ag_rms_norm_(A, ag__as(A, x, ct), m->nshape, m->normalized_shape, NULL, m->eps,
+    ag_tensor *h = ag_rms_norm_(A, ag__as(A, x, ct), m->nshape, m->normalized_shape, NULL, eps,
                                 flags);
     h = ag__as(A, h, x->dtype);
     return w && h ? ag_mul_(A, w, h) : h;
@@ -318,12 +331,12 @@ static ag_tensor *norm_then_weight(ag_arena *A, ag_nn_rmsnorm *m, ag_tensor *x, 
 
 /* T5LayerNorm: h = x * rsqrt(var + eps) in the compute type (f32 for bf16 x,
  * which is not rounded back); h.to(weight dtype) when that is bf16; w * h. */
-static ag_tensor *t5_forward(ag_arena *A, ag_nn_rmsnorm *m, ag_tensor *x) {
+static ag_tensor *t5_forward(ag_arena *A, ag_nn_rmsnorm *m, ag_tensor *x, double eps) {
     ag_tensor *w = m->weight;
     const ag_dtype ct = ag_compute_dtype(x->dtype);
     if (w && w->dtype == ct && x->dtype == ct) /* one pass does it all */
-        return ag_rms_norm_(A, x, m->nshape, m->normalized_shape, w, m->eps, AG_RMS_RSQRT);
-    ag_tensor *h = ag_rms_norm_(A, ag__as(A, x, ct), m->nshape, m->normalized_shape, NULL, m->eps,
+        return ag_rms_norm_(A, x, m->nshape, m->normalized_shape, w, eps, AG_RMS_RSQRT);
+    ag_tensor *h = ag_rms_norm_(A, ag__as(A, x, ct), m->nshape, m->normalized_shape, NULL, eps,
                                 AG_RMS_RSQRT);
     if (!w || !h) return h;
     if (w->dtype == AG_BF16) h = ag_cast_(A, h, AG_BF16);
@@ -338,22 +351,52 @@ ag_tensor *ag_nn_rmsnorm_forward_(ag_arena *A, ag_nn_rmsnorm *m, ag_tensor *x) {
     if (!input_ok(op, type, m->nshape, m->normalized_shape, x)) return NULL;
     const int ns = m->nshape;
     const int64_t *shape = m->normalized_shape;
+    const double eps = resolve_eps(m->eps, RMS_EPS[m->kind], x);
     switch (m->kind) {
-    case AG_RMSNORM: {
-        /* F.rms_norm: eps None -> torch.finfo(compute type).eps */
-        const double eps = isnan(m->eps) ? ag_dtype_eps(x->dtype) : m->eps;
-        return ag_rms_norm_(A, x, ns, shape, m->weight, eps, AG_RMS_RSQRT);
-    }
+    case AG_RMSNORM: return ag_rms_norm_(A, x, ns, shape, m->weight, eps, AG_RMS_RSQRT);
     case AG_RMSNORM_LLAMA:
-    case AG_RMSNORM_DEEPSEEK: return norm_then_weight(A, m, x, AG_RMS_RSQRT);
+    case AG_RMSNORM_DEEPSEEK: return norm_then_weight(A, m, x, eps, AG_RMS_RSQRT);
     case AG_RMSNORM_SQRT:
-    case AG_RMSNORM_SCALE: return norm_then_weight(A, m, x, AG_RMS_SQRT_DIV);
-    case AG_RMSNORM_T5: return t5_forward(A, m, x);
+    case AG_RMSNORM_SCALE: return norm_then_weight(A, m, x, eps, AG_RMS_SQRT_DIV);
+    case AG_RMSNORM_T5: return t5_forward(A, m, x, eps);
     case AG_RMSNORM_GEMMA:
         /* norm(x.float()) * (1 + weight.float()), then .type_as(x): the fused
          * op computes bf16 x in f32, casts the weight, returns x's dtype */
-        return ag_rms_norm_(A, x, ns, shape, m->weight, m->eps, AG_RMS_UNIT_OFFSET);
+        return ag_rms_norm_(A, x, ns, shape, m->weight, eps, AG_RMS_UNIT_OFFSET);
     case AG_RMSNORM_WEIGHTLESS:
-    default: return ag_rms_norm_(A, x, ns, shape, NULL, m->eps, AG_RMS_RSQRT);
+    default: return ag_rms_norm_(A, x, ns, shape, NULL, eps, AG_RMS_RSQRT);
     }
+}
+
+/* ---- block constructors (ag_norm_make_fn) and the registry's start --------- */
+
+static ag_module *layernorm_make(ag_arena *P, int64_t n, double eps) {
+    ag_nn_layernorm *l = ag_nn_layernorm_new_(P, 1, &n, eps, true, true);
+    return l ? &l->base : NULL;
+}
+
+static ag_module *rmsnorm_make(ag_arena *P, ag_rmsnorm_kind kind, int64_t n, double eps) {
+    ag_nn_rmsnorm *r = ag_nn_rmsnorm_new_(P, kind, 1, &n, eps, true);
+    return r ? &r->base : NULL;
+}
+
+/* One per kind, as ag_norm_make_fn has no room for the kind. */
+#define AS_MAKE(K, NAME, EPS)                                        \
+    static ag_module *make_##K(ag_arena *P, int64_t n, double eps) { \
+        return rmsnorm_make(P, K, n, eps);                           \
+    }
+RMS_KINDS(AS_MAKE)
+#undef AS_MAKE
+
+#define AS_MAKE_ENTRY(K, NAME, EPS) [K] = make_##K,
+static ag_norm_make_fn *const RMS_MAKES[AG_RMSNORM_KINDS] = {RMS_KINDS(AS_MAKE_ENTRY)};
+#undef AS_MAKE_ENTRY
+
+int ag__builtin_norms(const ag_module_type **types, ag_norm_make_fn **makes, int max) {
+    int n = 0;
+    for (int k = -1; k < AG_RMSNORM_KINDS && n < max; k++, n++) {
+        types[n] = k < 0 ? &ag_nn_layernorm_type : &RMS_TYPES[k];
+        makes[n] = k < 0 ? layernorm_make : RMS_MAKES[k];
+    }
+    return n;
 }

@@ -7,38 +7,68 @@
 #include "internal.h"
 #include "nn_internal.h"
 
+/* The registered types, in registration order, and each one's constructor
+ * (NULL: none). */
 static const ag_module_type *types[AG_NORM_REGISTRY_MAX];
+static ag_norm_make_fn *makes[AG_NORM_REGISTRY_MAX];
 static int ntypes;
 static bool seeded;
 
 static void seed_builtins(void) {
     if (seeded) return;
     seeded = true;
-    ntypes = ag__builtin_norm_types(types, AG_NORM_REGISTRY_MAX);
+    ntypes = ag__builtin_norms(types, makes, AG_NORM_REGISTRY_MAX);
 }
 
-bool ag_norm_is_registered(const ag_module_type *t) {
+/* t's slot, or -1. */
+static int slot_of(const ag_module_type *t) {
     seed_builtins();
     for (int i = 0; t && i < ntypes; i++)
-        if (types[i] == t) return true;
-    return false;
+        if (types[i] == t) return i;
+    return -1;
 }
 
+bool ag_norm_is_registered(const ag_module_type *t) { return slot_of(t) >= 0; }
+
 bool ag_module_is_norm(const ag_module *m) { return m && ag_norm_is_registered(m->type); }
+
+ag_norm_make_fn *ag_norm_maker(const ag_module_type *t) {
+    const int i = slot_of(t);
+    return i >= 0 ? makes[i] : NULL;
+}
+
+/* Registers t (keeping its constructor when make is NULL). */
+static bool add(const char *op, const ag_module_type *t, ag_norm_make_fn *make) {
+    int i = slot_of(t);
+    if (i < 0) {
+        if (ntypes == AG_NORM_REGISTRY_MAX) {
+            ag__fail(op, "cannot register %s: the registry holds %d types already",
+                     t->name ? t->name : "(unnamed)", AG_NORM_REGISTRY_MAX);
+            return false;
+        }
+        i = ntypes++;
+        types[i] = t;
+        makes[i] = NULL;
+    }
+    if (make) makes[i] = make;
+    return true;
+}
 
 bool ag_norm_register_(const ag_module_type *t) {
     if (!t) {
         ag__fail("norm_register", "module type is NULL");
         return false;
     }
-    if (ag_norm_is_registered(t)) return true;
-    if (ntypes == AG_NORM_REGISTRY_MAX) {
-        ag__fail("norm_register", "cannot register %s: the registry holds %d types already",
-                 t->name ? t->name : "(unnamed)", AG_NORM_REGISTRY_MAX);
+    return add("norm_register", t, NULL);
+}
+
+bool ag_norm_register_make_(const ag_module_type *t, ag_norm_make_fn *make) {
+    if (!t || !make) {
+        ag__fail("norm_register_make", "%s is NULL: expected a module type and its constructor",
+                 t ? "the constructor" : "module type");
         return false;
     }
-    types[ntypes++] = t;
-    return true;
+    return add("norm_register_make", t, make);
 }
 
 int ag_norm_types(const ag_module_type **out, int max) {

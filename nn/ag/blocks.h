@@ -13,6 +13,7 @@
 
 #include "ag/layers.h"
 #include "ag/norms.h"
+#include "ag/registry.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,19 +63,20 @@ ag_tensor *ag_nn_mlp_forward_(ag_arena *A, ag_nn_mlp *m, ag_tensor *x);
 #define ag_nn_mlp_forward(...) AG_AT(ag_nn_mlp_forward_, __VA_ARGS__)
 extern const ag_module_type ag_nn_mlp_type;
 
-/* Which norm a block uses. Write it with the macros below: a zeroed
- * ag_norm_choice means eps 0, which is a legitimate (if risky) value. */
+/* Which norm a block uses: a norm type registered with a constructor
+ * (ag_norm_register_make in ag/registry.h; every built-in has one) and its
+ * eps. A zeroed choice (no type) is reported by ag_norm_new. */
 typedef struct ag_norm_choice {
-    bool layernorm;        /* LayerNorm instead of an RMSNorm kind */
-    ag_rmsnorm_kind kind;  /* when !layernorm */
-    double eps;            /* AG_EPS_DEFAULT: the kind's (LayerNorm: 1e-5) */
+    const ag_module_type *type; /* e.g. &ag_nn_layernorm_type, &ag_rmsnorm_types[kind] */
+    double eps;                 /* AG_EPS_DEFAULT: the type's default */
 } ag_norm_choice;
 
-/* Initializers for an RMSNorm kind / LayerNorm with its default eps:
+/* Constant initializers for an RMSNorm kind / LayerNorm with its default eps:
  *   ag_block_config c = {.n_embd = 64, .n_head = 4, .norm = AG_NORM_RMS(AG_RMSNORM_LLAMA)};
- * (in an assignment: c.norm = (ag_norm_choice)AG_NORM_LAYERNORM;) */
-#define AG_NORM_RMS(kind) {false, (kind), AG_EPS_DEFAULT}
-#define AG_NORM_LAYERNORM {true, AG_RMSNORM, AG_EPS_DEFAULT}
+ * (in an assignment: c.norm = (ag_norm_choice)AG_NORM_LAYERNORM;). A type of
+ * one's own: {&my_norm_type, AG_EPS_DEFAULT}. */
+#define AG_NORM_RMS(kind) {&ag_rmsnorm_types[(kind)], AG_EPS_DEFAULT}
+#define AG_NORM_LAYERNORM {&ag_nn_layernorm_type, AG_EPS_DEFAULT}
 
 typedef struct ag_block_config {
     int64_t n_embd, n_head, n_hidden; /* n_hidden 0: 4 n_embd */
@@ -84,7 +86,11 @@ typedef struct ag_block_config {
     ag_norm_choice norm;
 } ag_block_config;
 
-/* Makes the norm a choice describes, over the last dim n. */
+/* Makes the norm a choice describes, over the last dim n, in P, through its
+ * type's registered constructor; the module's type is c.type. Reports and
+ * returns NULL for a NULL arena, n <= 0, no type, a type that is not a
+ * registered norm or has no constructor, or an eps that is neither
+ * AG_EPS_DEFAULT nor finite. */
 ag_module *ag_norm_new_(ag_arena *P, ag_norm_choice c, int64_t n);
 #define ag_norm_new(...) AG_AT(ag_norm_new_, __VA_ARGS__)
 

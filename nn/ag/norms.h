@@ -1,6 +1,7 @@
 /* ag/norms.h — normalization layers: LayerNorm and the RMSNorm family.
  *
- * Every type here is in the norm-layer registry from the start. They all
+ * Every type here is in the norm-layer registry from the start, with a
+ * constructor, so each can be a transformer block's norm. They all
  * run on the fused ops of ag/norm_ops.h; the variants differ in their
  * defaults, their parameter, and where they cast (the source documents'
  * table, docs/normalization.md):
@@ -9,7 +10,7 @@
  *   AG_RMSNORM            RMSNorm              torch.nn.RMSNorm: x*rsqrt(ms+eps)*w, computed  machine eps of the
  *                                              in f32 for bf16, result in x's dtype           compute type
  *   AG_RMSNORM_LLAMA      LlamaRMSNorm         w * (x * rsqrt(ms + eps)) (Llama "v2")         1e-6
- *   AG_RMSNORM_SQRT       RMSNormSqrt          w * x / sqrt(ms + eps)     (seed "v1")          1e-6
+ *   AG_RMSNORM_SQRT       RMSNormSqrt          w * x / sqrt(ms + eps)     (the sqrt form)      1e-6
  *   AG_RMSNORM_DEEPSEEK   DeepseekV2RMSNorm    upcast to f32, normalize, cast back to x's     1e-6 (the field
  *                                              dtype, then multiply by weight                  variance_epsilon)
  *   AG_RMSNORM_T5         T5LayerNorm          variance in f32, x * rsqrt(var + eps), cast to 1e-6
@@ -64,6 +65,11 @@ typedef enum ag_rmsnorm_kind {
 /* Pass as eps to take the kind's default. Any other eps follows the norm
  * ops' rule (ag/norm_ops.h): a finite number, negative allowed. */
 #define AG_EPS_DEFAULT NAN
+
+/* The module type of each kind, indexed by ag_rmsnorm_kind (the pointers
+ * ag_rmsnorm_type returns). &ag_rmsnorm_types[kind] is a constant, so it can
+ * stand in a static initializer (AG_NORM_RMS in ag/blocks.h). */
+extern const ag_module_type ag_rmsnorm_types[AG_RMSNORM_KINDS];
 
 typedef struct ag_nn_rmsnorm {
     ag_module base;

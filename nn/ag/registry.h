@@ -8,6 +8,8 @@
  *   - ag_decay_groups: no weight decay for norm layers' parameters and biases;
  *   - ag_module_cast to bf16: norm layers' parameters stay f32;
  *   - ag_module_print: norm layers are marked "[norm]".
+ * A type registered with a constructor (every built-in has one) can also be
+ * a transformer block's norm (ag_norm_choice in ag/blocks.h).
  */
 #ifndef AG_REGISTRY_H
 #define AG_REGISTRY_H
@@ -25,6 +27,23 @@ extern "C" {
  * returns false for NULL or a full registry. */
 bool ag_norm_register_(const ag_module_type *t);
 #define ag_norm_register(...) AG_AT(ag_norm_register_, __VA_ARGS__)
+
+/* A norm type's constructor, for the blocks: a new norm of that type over a
+ * last dim of n > 0 features, its parameters in P, with eps (AG_EPS_DEFAULT:
+ * the type's default; otherwise a finite number, already checked). Returns
+ * the module, or NULL after reporting. */
+typedef ag_module *ag_norm_make_fn(ag_arena *P, int64_t n, double eps);
+
+/* Registers t as ag_norm_register does, with make as its constructor, so
+ * that ag_norm_new (ag/blocks.h) can build it; registering t again replaces
+ * its constructor. Reports and returns false for a NULL t or make, or a full
+ * registry. */
+bool ag_norm_register_make_(const ag_module_type *t, ag_norm_make_fn *make);
+#define ag_norm_register_make(...) AG_AT(ag_norm_register_make_, __VA_ARGS__)
+
+/* The constructor registered for t; NULL when t is NULL, not registered, or
+ * registered without one. */
+ag_norm_make_fn *ag_norm_maker(const ag_module_type *t);
 
 /* Is t (is m's type) a registered norm layer? NULL: false. */
 bool ag_norm_is_registered(const ag_module_type *t);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../ops/ops_test.h"
+#include "../check_main.h"
 
 #define ALIGNED(p) ((uintptr_t)(p) % AG_ARENA_ALIGN == 0)
 
@@ -297,8 +298,7 @@ START_TEST(ten_thousand_steps_flat_memory) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("arena");
+static TCase *arena_tcase(void) {
     TCase *tc = tcase_create("arena");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, alignment_of_every_pointer);
@@ -310,10 +310,9 @@ int main(void) {
     tcase_add_test(tc, null_arguments_are_fine);
     tcase_add_test(tc, many_small_allocations);
     tcase_add_test(tc, ten_thousand_steps_flat_memory);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tc;
+}
+
+int main(void) {
+    return run_check_suite("arena", (check_tcase_fn *const[]){arena_tcase, NULL});
 }

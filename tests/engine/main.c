@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../ops/ops_test.h"
+#include "../check_main.h"
 
 static ag_arena *A;
 static int reports;
@@ -425,8 +426,7 @@ START_TEST(grads_live_in_their_own_arena) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("engine");
+static TCase *engine_tcase(void) {
     TCase *tc = tcase_create("engine");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
@@ -446,10 +446,9 @@ int main(void) {
     tcase_add_test(tc, diamond_graph);
     tcase_add_test(tc, mixed_dtype_graph);
     tcase_add_test(tc, grads_live_in_their_own_arena);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tc;
+}
+
+int main(void) {
+    return run_check_suite("engine", (check_tcase_fn *const[]){engine_tcase, NULL});
 }

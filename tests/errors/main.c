@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "errors_test.h"
+#include "../check_main.h"
 
 ag_arena *A;
 int reports;
@@ -255,14 +256,7 @@ static TCase *errors_abort_tcase(void) {
 }
 
 int main(void) {
-    Suite *s = suite_create("errors");
-    suite_add_tcase(s, errors_policy_tcase());
-    suite_add_tcase(s, errors_abort_tcase());
-    suite_add_tcase(s, errors_core_tcase());
-    suite_add_tcase(s, errors_ops_tcase());
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_check_suite("errors", (check_tcase_fn *const[]){
+        errors_policy_tcase, errors_abort_tcase, errors_core_tcase, errors_ops_tcase, NULL,
+    });
 }

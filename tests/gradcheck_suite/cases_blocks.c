@@ -231,7 +231,7 @@ static int make_block_llama(ag_arena *A, ag_rng *r, ag_tensor **in) {
 }
 static int make_block_rmsnorm_2d(ag_arena *A, ag_rng *r, ag_tensor **in) {
     ag_block_config c = {.n_embd = 6, .n_head = 3, .n_hidden = 10, .act = AG_ACT_SILU,
-                         .norm = {false, AG_RMSNORM, 1e-5}};
+                         .norm = {&ag_rmsnorm_types[AG_RMSNORM], 1e-5}};
     return make_block(A, r, in, &c, AG_SHAPE(4, 6), NULL, false);
 }
 static int make_block_gemma(ag_arena *A, ag_rng *r, ag_tensor **in) {

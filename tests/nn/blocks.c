@@ -486,8 +486,9 @@ END_TEST
 
 /* ---- the block ----------------------------------------------------------------------- */
 
-static const ag_norm_choice LLAMA = {false, AG_RMSNORM_LLAMA, AG_EPS_DEFAULT};
-static const ag_norm_choice LAYERNORM = {true, AG_RMSNORM, AG_EPS_DEFAULT};
+/* the initializers are constant expressions: they work at file scope */
+static const ag_norm_choice LLAMA = AG_NORM_RMS(AG_RMSNORM_LLAMA);
+static const ag_norm_choice LAYERNORM = AG_NORM_LAYERNORM;
 
 START_TEST(block_residual_structure) {
     ag_arena *A = ag_arena_new(0);
@@ -623,10 +624,10 @@ START_TEST(norm_new_choices) {
     ag_module *ln = ag_norm_new(A, LAYERNORM, 5);
     ck_assert_str_eq(ln->type->name, "LayerNorm");
     ck_close(((ag_nn_layernorm *)ln)->eps, 1e-5, 0);
-    ag_norm_choice c = {true, AG_RMSNORM, 1e-3};
+    ag_norm_choice c = {&ag_nn_layernorm_type, 1e-3};
     ck_close(((ag_nn_layernorm *)ag_norm_new(A, c, 5))->eps, 1e-3, 0);
     for (int k = 0; k < AG_RMSNORM_KINDS; k++) {
-        ag_norm_choice ck = {false, (ag_rmsnorm_kind)k, AG_EPS_DEFAULT};
+        ag_norm_choice ck = AG_NORM_RMS(k);
         ag_module *m = ag_norm_new(A, ck, 5);
         ck_assert_ptr_nonnull(m);
         ck_assert_ptr_eq(m->type, ag_rmsnorm_type((ag_rmsnorm_kind)k));
@@ -635,8 +636,137 @@ START_TEST(norm_new_choices) {
         ck_assert(rn->eps == want || (isnan(rn->eps) && isnan(want)));
         ck_assert_int_eq(rn->normalized_shape[0], 5);
     }
-    ag_norm_choice c5 = {false, AG_RMSNORM_GEMMA, 1e-4};
+    ag_norm_choice c5 = {&ag_rmsnorm_types[AG_RMSNORM_GEMMA], 1e-4};
     ck_close(((ag_nn_rmsnorm *)ag_norm_new(A, c5, 3))->eps, 1e-4, 0);
+    ag_arena_free(A);
+}
+END_TEST
+
+/* ---- a norm of the user's own as a block's norm ---------------------------------- */
+
+/* MaxAbsNorm: y = gain * x / (max|x| + eps) over the last dim, from core ops.
+ * Its default eps is 0.125 (so that a lost eps shows); its parameter "gain"
+ * starts at ones. */
+typedef struct {
+    ag_module base;
+    double eps;
+    ag_tensor *gain;
+} max_abs_norm;
+
+static ag_tensor *max_abs_forward(ag_module *m, ag_arena *A, ag_tensor *x) {
+    max_abs_norm *n = (max_abs_norm *)m;
+    ag_tensor *s = ag_add_scalar(A, ag_max(A, ag_abs(A, x), AG_DIMS(-1), true), n->eps);
+    return ag_mul(A, ag_div(A, x, s), n->gain);
+}
+
+static const ag_module_type MAX_ABS_NORM = {"MaxAbsNorm", max_abs_forward, NULL};
+
+/* Its constructor for blocks (ag_norm_make_fn). */
+static ag_module *max_abs_make(ag_arena *P, int64_t n, double eps) {
+    max_abs_norm *m = ag_arena_calloc(P, sizeof *m);
+    ag_module_init(&m->base, &MAX_ABS_NORM, P);
+    m->eps = isnan(eps) ? 0.125 : eps;
+    m->gain = ag_ones(P, AG_F32, 1, &n);
+    ck_assert(ag_module_add_param(&m->base, "gain", m->gain));
+    return &m->base;
+}
+
+/* rows x D values: y = g * x / (max|x| + eps) per row, by loops. */
+static void ref_max_abs(const double *x, int64_t rows, int64_t D, double g, double eps,
+                        double *y) {
+    for (int64_t i = 0; i < rows; i++) {
+        double m = 0;
+        for (int64_t d = 0; d < D; d++) m = fmax(m, fabs(x[i * D + d]));
+        for (int64_t d = 0; d < D; d++) y[i * D + d] = g * x[i * D + d] / (m + eps);
+    }
+}
+
+/* Registered with its constructor, MaxAbsNorm is a block's norm like a
+ * built-in: both norms are MaxAbsNorms with the choice's eps, the block's
+ * output is the pre-norm composition worked out by loops here, and its
+ * gains go to no_decay. */
+START_TEST(block_with_a_users_norm) {
+    ag_arena *A = ag_arena_new(0);
+    ag_rng r;
+    ag_rng_seed(&r, 21);
+    ck_assert(ag_norm_register_make(&MAX_ABS_NORM, max_abs_make));
+    ck_assert(ag_norm_maker(&MAX_ABS_NORM) == max_abs_make);
+    ag_block_config c = {.n_embd = 6, .n_head = 2, .n_hidden = 8, .act = AG_ACT_SILU,
+                         .norm = {&MAX_ABS_NORM, 0.25}};
+    ag_nn_block *b = ag_nn_block_new(A, &r, &c);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_ptr_eq(b->input_layernorm->type, &MAX_ABS_NORM);
+    ck_assert_ptr_eq(b->post_attention_layernorm->type, &MAX_ABS_NORM);
+    ck_assert_double_eq(((max_abs_norm *)b->input_layernorm)->eps, 0.25);
+    ck_assert(ag_module_cast(&b->base, AG_F64));
+    ck_assert(ag_init_constant(ag_module_param(&b->base, "input_layernorm.gain"), 2.0));
+    ck_assert(ag_init_constant(ag_module_param(&b->base, "post_attention_layernorm.gain"), 0.5));
+
+    /* by loops: n1 = 2 x / (max|x| + 1/4); h = x + attn(n1);
+     *           n2 = h / 2 / (max|h| + 1/4); y = h + down(silu(up(n2))) */
+    ag_tensor *x = ag_randn(A, &r, AG_F64, AG_SHAPE(2, 3, 6), 0.0, 1.0);
+    double *xs = vals(A, x), n1[36], h[36], n2[36], u[48], y[36];
+    ref_max_abs(xs, 6, 6, 2.0, 0.25, n1);
+    ref_attention(A, b->self_attn, n1, 2, 3, h);
+    for (int i = 0; i < 36; i++) h[i] += xs[i];
+    ref_max_abs(h, 6, 6, 0.5, 0.25, n2);
+    ref_linear(A, n2, 6, b->mlp->up_proj, u);
+    for (int i = 0; i < 48; i++) u[i] = ref_act(u[i], AG_ACT_SILU);
+    ref_linear(A, u, 6, b->mlp->down_proj, y);
+    for (int i = 0; i < 36; i++) y[i] += h[i];
+    ck_values(ag_nn_block_forward(A, b, x), 36, y, 1e-12);
+
+    /* registered as a norm: no weight decay for its gains */
+    ag_param_groups g = ag_decay_groups(&b->base, A);
+    ck_assert_int_eq(g.nno_decay, 2);
+    ck_assert_str_eq(g.no_decay[0].name, "input_layernorm.gain");
+    ck_assert_str_eq(g.no_decay[1].name, "post_attention_layernorm.gain");
+    ck_assert_int_eq(g.ndecay, 6); /* q, k, v, o, up, down */
+
+    /* AG_EPS_DEFAULT leaves the type's default to its constructor */
+    ag_module *d = ag_norm_new(A, ((ag_norm_choice){&MAX_ABS_NORM, AG_EPS_DEFAULT}), 4);
+    ck_assert_double_eq(((max_abs_norm *)d)->eps, 0.125);
+    ag_arena_free(A);
+}
+END_TEST
+
+/* A constructor that makes a module of another type than the one it was
+ * registered for. */
+static const ag_module_type WRONG_MAKE_NORM = {"WrongMakeNorm", NULL, NULL};
+static ag_module *wrong_make(ag_arena *P, int64_t n, double eps) {
+    return &ag_nn_layernorm_new_(P, 1, &n, eps, true, true)->base;
+}
+
+/* What a block's norm cannot be: no type, a type that is not a registered
+ * norm, a norm registered without a constructor, one whose constructor
+ * makes another type; nor can eps be inf or NaN-but-not-the-default. */
+START_TEST(norm_new_refuses) {
+    ag_arena *A = ag_arena_new(0);
+    static const ag_module_type PLAIN_NORM = {"PlainNorm", NULL, NULL};
+    ck_assert(ag_norm_register(&PLAIN_NORM));
+    ck_assert(ag_norm_register_make(&WRONG_MAKE_NORM, wrong_make));
+    const struct {
+        ag_norm_choice c;
+        const char *s1, *s2;
+    } bad[] = {
+        {{NULL, AG_EPS_DEFAULT}, "(no type) over 4 features", "a norm type"},
+        {{&ag_nn_linear_type, AG_EPS_DEFAULT}, "Linear", "not a registered norm type"},
+        {{&PLAIN_NORM, AG_EPS_DEFAULT}, "PlainNorm", "registered without a constructor"},
+        {{&WRONG_MAKE_NORM, AG_EPS_DEFAULT}, "WrongMakeNorm made a LayerNorm", NULL},
+        {{&ag_rmsnorm_types[AG_RMSNORM_LLAMA], INFINITY}, "eps is inf", "expected a finite number"},
+        {{&ag_nn_layernorm_type, -INFINITY}, "eps is -inf", "expected a finite number"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        expect_errors();
+        ck_assert_ptr_null(ag_norm_new(A, bad[i].c, 4));
+        ck_assert_int_eq(ag_error_count(), 1);
+        check_error("norm_new", bad[i].s1, bad[i].s2);
+    }
+    /* registering a constructor later makes PlainNorm's absence of one go away */
+    ck_assert(ag_norm_register_make(&PLAIN_NORM, max_abs_make));
+    expect_errors();
+    ck_assert_ptr_null(ag_norm_new(A, ((ag_norm_choice){&PLAIN_NORM, AG_EPS_DEFAULT}), 4));
+    check_error("norm_new", "PlainNorm made a MaxAbsNorm", NULL);
     ag_arena_free(A);
 }
 END_TEST
@@ -736,10 +866,7 @@ START_TEST(bad_calls) {
     ck_assert_ptr_null(ag_nn_mlp_forward(A, mlp, x));
     check_error("linear", "[2,3]", NULL);
 
-    expect_errors();
-    ag_norm_choice bad = {false, (ag_rmsnorm_kind)42, AG_EPS_DEFAULT};
-    ck_assert_ptr_null(ag_norm_new(A, bad, 4));
-    check_error("norm_new", "RMSNorm", NULL);
+    const ag_norm_choice bad = {&ag_nn_linear_type, AG_EPS_DEFAULT};
     expect_errors();
     ck_assert_ptr_null(ag_norm_new(A, LAYERNORM, 0));
     check_error("norm_new", "LayerNorm over 0", NULL);
@@ -803,6 +930,8 @@ TCase *nn_blocks_tcase(void) {
     tcase_add_test(tc, block_is_prenorm_composition);
     tcase_add_test(tc, block_parameter_names);
     tcase_add_test(tc, norm_new_choices);
+    tcase_add_test(tc, block_with_a_users_norm);
+    tcase_add_test(tc, norm_new_refuses);
     tcase_add_test(tc, block_dropout_eval);
     tcase_add_test(tc, bad_calls);
     return tc;

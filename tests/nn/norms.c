@@ -1,4 +1,4 @@
-/* tests/nn/norms.c — the LayerNorm module and the RMSNorm family: seed 000's
+/* tests/nn/norms.c — the LayerNorm module and the RMSNorm family: the
  * initialisation exercises, each kind's defaults, forward values against
  * hand computation, each kind's dtype flow (bf16 rounding by hand), the
  * describe strings, edge cases and bad calls. */
@@ -69,7 +69,7 @@ static ag_nn_rmsnorm *rms(ag_rmsnorm_kind kind, int64_t D, double eps) {
     return m;
 }
 
-/* ---- seed 000: initialisation exercises ------------------------------------ */
+/* ---- initialisation exercises ---------------------------------------------- */
 
 START_TEST(deepseek_v3_init) {
     /* rms = DeepseekV3RMSNorm(4096, eps=1e-5) */
@@ -201,6 +201,22 @@ START_TEST(rmsnorm_unset_eps_f64) {
     double w32[4];
     rms_ref(values(x32), 1, 4, 1.1920928955078125e-07, NULL, w32);
     for (int j = 0; j < 4; j++) ck_close(ag_get_flat(y32, j), w32[j], 2e-7 * fabs(w32[j]));
+}
+END_TEST
+
+/* bf16 input computes in f32, so the unset eps is f32's 2^-23 (PyTorch: the
+ * machine eps of the op's compute type), not bf16's 2^-7: with mean(x^2)
+ * around 1e-8 the two differ by a factor of ~250 in y. The result is the f32
+ * value rounded to bf16 by hand. */
+START_TEST(rmsnorm_unset_eps_bf16) {
+    ag_nn_rmsnorm *m = rms(AG_RMSNORM, 4, AG_EPS_DEFAULT);
+    ag_tensor *x = ag_from_f64(A, AG_BF16, AG_SHAPE(1, 4), (double[]){1e-4, -2e-4, 3e-4, 0});
+    ag_tensor *y = ag_nn_rmsnorm_forward(A, m, x);
+    ck_assert_int_eq(y->dtype, AG_BF16);
+    double *xv = values(x), want[4];
+    rms_ref(xv, 1, 4, 0x1p-23, NULL, want);
+    for (int j = 0; j < 4; j++)
+        ck_close(ag_get_flat(y, j), bf16_round(want[j]), 0x1p-8 * fabs(want[j]));
 }
 END_TEST
 
@@ -419,7 +435,7 @@ START_TEST(result_dtypes) {
 END_TEST
 
 START_TEST(scale_form) {
-    /* seed 003: RMSNorm(dim=5) with parameter "scale", eps 1e-8, (3, 5) */
+    /* the scale form: RMSNorm(dim=5) with parameter "scale", eps 1e-8, (3, 5) */
     ag_nn_rmsnorm *m = rms(AG_RMSNORM_SCALE, 5, AG_EPS_DEFAULT);
     ck_assert_str_eq(m->base.type->name, "ScaleRMSNorm");
     ck_assert_double_eq(m->eps, 1e-8);
@@ -473,7 +489,7 @@ START_TEST(layernorm_hand_values) {
     ag_nn_layernorm *na = ag_nn_layernorm_new(A, AG_SHAPE(4), 1e-5, false, false);
     ln_ref(values(x), 2, 4, 1e-5, NULL, NULL, want);
     ck_values(ag_nn_layernorm_forward(A, na, x), 8, want, 1e-6);
-    /* seed 001: RMSNorm and LayerNorm differ on a row whose mean is not 0 */
+    /* RMSNorm and LayerNorm differ on a row whose mean is not 0 */
     ag_nn_rmsnorm *r = rms(AG_RMSNORM_LLAMA, 4, 1e-5);
     ck_assert(fabs(ag_get_flat(ag_nn_rmsnorm_forward(A, r, x), 0) - want0[0]) > 0.5);
 }
@@ -697,6 +713,75 @@ END_TEST
 
 /* ---- bad calls ---------------------------------------------------------- */
 
+/* ---- the eps rule: any finite eps, negative allowed (PyTorch) ---------------- */
+
+/* x = [1, 3]. LayerNorm: mean 2, biased var ((-1)^2 + 1^2)/2 = 1; with
+ * eps = -0.5 (an eps PyTorch's own layer_norm tests use) var + eps = 1/2 and
+ * y = (x - 2)/sqrt(1/2) = [-sqrt 2, sqrt 2]. RMSNorm: mean(x^2) = (1 + 9)/2
+ * = 5; with eps = -1, ms + eps = 4 and y = x/2 = [0.5, 1.5], in both the
+ * rsqrt and the sqrt-div form. Ones (Gemma: 1 + zeros) as weights and a zero
+ * bias leave these unchanged, so every module gives the same. */
+static const double LN_NEG[] = {-1.4142135623730951, 1.4142135623730951};
+static const double RMS_NEG[] = {0.5, 1.5};
+
+START_TEST(negative_eps_ops) {
+    for (int k = 0; k < 2; k++) {
+        const ag_dtype dt = k ? AG_F32 : AG_F64;
+        const double tol = k ? 1e-6 : 1e-15;
+        ag_tensor *x = ag_from_f64(A, dt, AG_SHAPE(2), (const double[]){1, 3});
+        ck_values(ag_layer_norm(A, x, AG_SHAPE(2), NULL, NULL, -0.5), 2, LN_NEG, tol);
+        ck_values(ag_rms_norm(A, x, AG_SHAPE(2), NULL, -1.0, AG_RMS_RSQRT), 2, RMS_NEG, tol);
+        ck_values(ag_rms_norm(A, x, AG_SHAPE(2), NULL, -1.0, AG_RMS_SQRT_DIV), 2, RMS_NEG, tol);
+    }
+}
+END_TEST
+
+START_TEST(negative_eps_modules) {
+    ag_tensor *x = ag_from_f64(A, AG_F64, AG_SHAPE(1, 2), (const double[]){1, 3});
+    ag_nn_layernorm *l = ag_nn_layernorm_new(A, AG_SHAPE(2), -0.5, true, true);
+    ck_assert_ptr_nonnull(l);
+    ck_assert_double_eq(l->eps, -0.5);
+    ck_values(ag_nn_layernorm_forward(A, l, x), 2, LN_NEG, 1e-15);
+    for (int k = 0; k < AG_RMSNORM_KINDS; k++) {
+        ag_nn_rmsnorm *m = rms((ag_rmsnorm_kind)k, 2, -1.0);
+        ck_assert_double_eq(m->eps, -1.0);
+        ck_values(ag_nn_rmsnorm_forward(A, m, x), 2, RMS_NEG, 1e-15);
+    }
+    /* and as a block's norm */
+    ag_module *n = ag_norm_new(A, ((ag_norm_choice){&ag_nn_layernorm_type, -0.5}), 2);
+    ck_assert_ptr_nonnull(n);
+    ck_values(ag_module_forward(n, A, x), 2, LN_NEG, 1e-15);
+    n = ag_norm_new(A, ((ag_norm_choice){&ag_rmsnorm_types[AG_RMSNORM], -1.0}), 2);
+    ck_assert_ptr_nonnull(n);
+    ck_values(ag_module_forward(n, A, x), 2, RMS_NEG, 1e-15);
+}
+END_TEST
+
+/* inf, -inf and NaN are refused with one message, by the ops and by the
+ * modules (for which NaN is AG_EPS_DEFAULT, the default, not an error). */
+START_TEST(non_finite_eps_refused) {
+    ag_tensor *x = ag_from_f64(A, AG_F64, AG_SHAPE(1, 2), (const double[]){1, 3});
+    const double bad[] = {INFINITY, -INFINITY, NAN};
+    for (int i = 0; i < 3; i++) {
+        expect_errors();
+        ck_assert_ptr_null(ag_layer_norm(A, x, AG_SHAPE(2), NULL, NULL, bad[i]));
+        check_error("layer_norm", "eps is", "expected a finite number");
+        expect_errors();
+        ck_assert_ptr_null(ag_rms_norm(A, x, AG_SHAPE(2), NULL, bad[i], AG_RMS_RSQRT));
+        check_error("rms_norm", "eps is", "expected a finite number");
+        if (isnan(bad[i])) continue;
+        expect_errors();
+        ck_assert_ptr_null(ag_nn_layernorm_new(A, AG_SHAPE(2), bad[i], true, true));
+        check_error("nn_layernorm_new", "eps is", "expected a finite number");
+        expect_errors();
+        ck_assert_ptr_null(ag_nn_rmsnorm_new(A, AG_RMSNORM_LLAMA, AG_SHAPE(2), bad[i], true));
+        check_error("nn_rmsnorm_new", "eps is", "expected a finite number");
+    }
+    ck_assert_double_eq(ag_nn_layernorm_new(A, AG_SHAPE(2), NAN, true, true)->eps, 1e-5);
+    ck_assert_double_eq(rms(AG_RMSNORM_LLAMA, 2, NAN)->eps, 1e-6);
+}
+END_TEST
+
 START_TEST(bad_constructor_args) {
     expect_errors();
     ck_assert_ptr_null(ag_nn_rmsnorm_new(A, AG_RMSNORM_LLAMA, 0, (const int64_t[]){8}, 1e-6, true));
@@ -790,6 +875,7 @@ TCase *nn_norms_tcase(void) {
     tcase_add_test(tc, default_eps_of_each_kind);
     tcase_add_test(tc, rmsnorm_unset_eps_f32);
     tcase_add_test(tc, rmsnorm_unset_eps_f64);
+    tcase_add_test(tc, rmsnorm_unset_eps_bf16);
     tcase_add_test(tc, rmsnorm_bf16_in_bf16_out);
     tcase_add_test(tc, llama_rsqrt_and_sqrt_forms_agree);
     tcase_add_test(tc, weightless_worked_example);
@@ -805,6 +891,9 @@ TCase *nn_norms_tcase(void) {
     tcase_add_test(tc, describe_strings);
     tcase_add_test(tc, types_and_registry);
     tcase_add_test(tc, edge_cases);
+    tcase_add_test(tc, negative_eps_ops);
+    tcase_add_test(tc, negative_eps_modules);
+    tcase_add_test(tc, non_finite_eps_refused);
     tcase_add_test(tc, bad_constructor_args);
     tcase_add_test(tc, bad_forward_args);
     return tc;

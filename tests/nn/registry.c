@@ -93,9 +93,22 @@ START_TEST(builtins_are_registered) {
     for (int k = 0; k < AG_RMSNORM_KINDS; k++) {
         ck_assert(ag_norm_is_registered(ag_rmsnorm_type((ag_rmsnorm_kind)k)));
         ck_assert_ptr_eq(types[1 + k], ag_rmsnorm_type((ag_rmsnorm_kind)k));
+        ck_assert_ptr_eq(types[1 + k], &ag_rmsnorm_types[k]);
     }
+    /* every built-in has a block constructor that makes its own type */
+    ag_arena *P = ag_arena_new(0);
+    for (int i = 0; i < n; i++) {
+        ag_norm_make_fn *make = ag_norm_maker(types[i]);
+        ck_assert(make != NULL);
+        ag_module *m = make(P, 3, AG_EPS_DEFAULT);
+        ck_assert_ptr_nonnull(m);
+        ck_assert_ptr_eq(m->type, types[i]);
+    }
+    ag_arena_free(P);
     ck_assert(!ag_norm_is_registered(&ag_nn_linear_type));
     ck_assert(!ag_norm_is_registered(NULL));
+    ck_assert(ag_norm_maker(&ag_nn_linear_type) == NULL);
+    ck_assert(ag_norm_maker(NULL) == NULL);
 }
 END_TEST
 
@@ -124,6 +137,7 @@ START_TEST(registering_changes_every_utility) {
     ck_assert(ag_norm_register(&MEAN_ABS_NORM));
     ck_assert(ag_norm_register(&MEAN_ABS_NORM)); /* twice is harmless */
     ck_assert_int_eq(ag_norm_types(NULL, 0), 10);
+    ck_assert(ag_norm_maker(&MEAN_ABS_NORM) == NULL); /* registered without a constructor */
     ck_assert(ag_module_is_norm(&m->custom->base));
 
     /* after: no decay for its parameter ... */
@@ -169,6 +183,31 @@ START_TEST(register_null_is_reported) {
     expect_errors();
     ck_assert(!ag_norm_register(NULL));
     check_error("norm_register", "NULL", NULL);
+    expect_errors();
+    ck_assert(!ag_norm_register_make(NULL, ag_norm_maker(&ag_nn_layernorm_type)));
+    check_error("norm_register_make", "module type is NULL", NULL);
+    expect_errors();
+    ck_assert(!ag_norm_register_make(&MEAN_ABS_NORM, NULL));
+    check_error("norm_register_make", "the constructor is NULL", NULL);
+    ck_assert(!ag_norm_is_registered(&MEAN_ABS_NORM));
+}
+END_TEST
+
+/* A constructor given later is kept by a plain ag_norm_register after it. */
+static ag_module *mean_abs_make(ag_arena *P, int64_t n, double eps) {
+    (void)eps;
+    return &mean_abs_new(P, n)->base;
+}
+
+START_TEST(constructor_is_kept_and_replaced) {
+    ck_assert(ag_norm_register(&MEAN_ABS_NORM));
+    ck_assert(ag_norm_register_make(&MEAN_ABS_NORM, mean_abs_make));
+    ck_assert(ag_norm_register(&MEAN_ABS_NORM));
+    ck_assert(ag_norm_maker(&MEAN_ABS_NORM) == mean_abs_make);
+    ck_assert_int_eq(ag_norm_types(NULL, 0), 10); /* one entry all along */
+    ag_norm_make_fn *ln = ag_norm_maker(&ag_nn_layernorm_type);
+    ck_assert(ag_norm_register_make(&MEAN_ABS_NORM, ln));
+    ck_assert(ag_norm_maker(&MEAN_ABS_NORM) == ln);
 }
 END_TEST
 
@@ -178,5 +217,6 @@ TCase *nn_registry_tcase(void) {
     tcase_add_test(tc, registering_changes_every_utility);
     tcase_add_test(tc, unregistered_custom_norm_is_cast_to_bf16);
     tcase_add_test(tc, register_null_is_reported);
+    tcase_add_test(tc, constructor_is_kept_and_replaced);
     return tc;
 }

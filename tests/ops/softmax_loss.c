@@ -110,6 +110,37 @@ START_TEST(test_softmax_stability) {
 }
 END_TEST
 
+/* One logit dominates: x = [40, 40 - d] with d = 52 ln 2, so that
+ * e^-d = 2^-52 (1 + e), |e| < 4e-15 (d rounded to a double: half an ulp of 36
+ * is 3.6e-15). By hand, with s = 1 + e^-d:
+ *   log_softmax_0 = 40 - log(e^40 + e^(40 - d)) = -log1p(e^-d)
+ *                 = -2^-52 (1 + e) (1 - 2^-53 + ...) = -2^-52 to 1e-14 relative,
+ *   log_softmax_1 = -d - log1p(e^-d) = -(d + 2^-52).
+ * Forming 40 + log(s) first rounds it to 40 (the ulp of 40 is 2^-47) and gives
+ * 0 for log_softmax_0: every digit lost. In f32 the second logit rounds to
+ * x1 = fl32(40 - d), so d becomes d' = 40 - x1 (exact in double) and the same
+ * derivation gives -log1p(e^-d') = -2^-52 (1 + e'), |e'| < 2e-7. cross_entropy
+ * with target 0 is -log_softmax_0 = log1p(e^-d) ~ 2^-52. */
+START_TEST(test_log_softmax_dominant) {
+    ag_arena *A = ag_arena_new(0);
+    const double d = 52 * log(2.0);
+    for (int k = 0; k < 2; k++) {
+        const ag_dtype dt = k ? AG_F32 : AG_F64;
+        const double rel = k ? 1e-6 : 1e-12;
+        const double x1 = k ? (double)(float)(40 - d) : 40 - d;
+        const double dd = 40 - x1; /* d, or d' in f32 */
+        const double want0 = -0x1p-52, want1 = -(dd + 0x1p-52);
+        ag_tensor *x = ag_from_f64(A, dt, AG_SHAPE(1, 2), (const double[]){40, x1});
+        ag_tensor *y = ag_log_softmax(A, x, 1);
+        ck_close(ag_get_flat(y, 0), want0, rel * 0x1p-52);
+        ck_close(ag_get_flat(y, 1), want1, rel * fabs(want1));
+        ag_tensor *t = ag_from_array(A, AG_I32, AG_SHAPE(1), (const int32_t[]){0});
+        ck_close(ag_item(ag_cross_entropy(A, x, t, -100)), 0x1p-52, rel * 0x1p-52);
+    }
+    ag_arena_free(A);
+}
+END_TEST
+
 /* Hand gradients: softmax [0,0] with grad_out [1,0] gives [1/4, -1/4];
  * log_softmax [0,0,0] with grad_out [1,0,0] gives [2/3, -1/3, -1/3]. */
 START_TEST(test_softmax_gradients) {
@@ -450,6 +481,7 @@ TCase *ops_softmax_loss_tcase(void) {
     tcase_add_test(tc, test_softmax_dims);
     tcase_add_test(tc, test_softmax_edges);
     tcase_add_test(tc, test_softmax_stability);
+    tcase_add_test(tc, test_log_softmax_dominant);
     tcase_add_test(tc, test_softmax_gradients);
     tcase_add_test(tc, test_softmax_errors);
     tcase_add_test(tc, test_ce_uniform);

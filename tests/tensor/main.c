@@ -1,7 +1,6 @@
 /* tests/tensor/main.c — dtypes, bf16, creation, element access, RNG, printing. */
-#include <stdlib.h>
-
 #include "tensor_test.h"
+#include "../check_main.h"
 
 int tensor_errors;
 
@@ -12,15 +11,8 @@ void tensor_count_errors(const char *message, void *userdata) {
 }
 
 int main(void) {
-    Suite *s = suite_create("tensor");
-    TCase *(*const cases[])(void) = {
-        tensor_dtype_tcase, tensor_create_tcase, tensor_access_tcase,
-        tensor_rng_tcase,   tensor_print_tcase,
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) suite_add_tcase(s, cases[i]());
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_check_suite("tensor", (check_tcase_fn *const[]){
+        tensor_dtype_tcase, tensor_create_tcase, tensor_access_tcase, tensor_rng_tcase,
+        tensor_print_tcase, NULL,
+    });
 }
