@@ -24,6 +24,13 @@ static inline void set_grad(ag_tensor *p, const double *values) {
     for (int64_t i = 0; i < p->numel; i++) ag_set_flat(p->grad, i, values[i]);
 }
 
+/* Element i of st's state buffer name, which must exist. */
+static inline double state_at(const ag_optim_state *st, const char *name, int64_t i) {
+    const ag_tensor *b = ag_optim_state_buffer(st, name);
+    ck_assert_msg(b != NULL, "no state buffer %s", name);
+    return ag_get_flat(b, i);
+}
+
 /* |got - want| <= rel * |want| (exact equality always passes). */
 #define ck_rel(got, want, rel) ck_close(got, want, (rel) * fabs((double)(want)))
 
