@@ -57,12 +57,16 @@ static const ag_tensor *find_duplicate(ag_tensor *const *list, int n) {
 
 static const char *param_label(const ag_tensor *p) { return p->name ? p->name : "unnamed"; }
 
-/* The type can build an optimizer from opts: it has an update, the options
- * are there and its check accepts them. */
+/* The type can build an optimizer from opts: it has a name and an update,
+ * the options are there and its check accepts them. */
 static bool type_accepts(const char *op, const ag_optim_type *type, const void *opts) {
-    if (!type || !type->update) {
-        ag__fail(op, "optimizer type %s has no update function: expected a type with update",
-                 type && type->name ? type->name : type ? "(unnamed)" : "NULL");
+    if (!type) {
+        ag__fail(op, "optimizer type is NULL: expected a type such as ag_adamw_type");
+        return false;
+    }
+    if (!type->name || !type->update) {
+        ag__fail(op, "optimizer type %s has no %s: expected a name and an update function",
+                 type->name ? type->name : "(unnamed)", type->name ? "update function" : "name");
         return false;
     }
     if (!opts && type->opts_size > 0) {

@@ -265,7 +265,7 @@ extern const ag_optim_type ag_sgd_type, ag_adam_type, ag_adamw_type, ag_rmsprop_
 /* A new optimizer of type over ngroups parameter groups, in P: opts
  * (type->opts_size bytes; NULL only when that is 0) is copied; groups whose
  * lr or weight_decay is AG_OPTIM_INHERIT take lr and weight_decay. Reports
- * and returns NULL (PyTorch's checks): a NULL type or update; opts NULL
+ * and returns NULL (PyTorch's checks): a NULL type, name or update; opts NULL
  * with opts_size > 0; options refused by type->check; a NULL arena; no
  * groups; a group list NULL with nparams > 0 or nparams < 0; a parameter
  * that is i32 or not a leaf; a parameter listed twice; no parameters at

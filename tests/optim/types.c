@@ -152,11 +152,15 @@ START_TEST(test_bad_types) {
     check_error("optim_new", "SignMomentum: options are NULL", NULL);
     expect_errors();
     ck_assert_ptr_null(ag_optim_new(P, NULL, NULL, &g, 1, 0.1, 0.0));
-    check_error("optim_new", "type NULL", "no update");
+    check_error("optim_new", "type is NULL", NULL);
     static const ag_optim_type NO_UPDATE = {.name = "Idle"};
     expect_errors();
     ck_assert_ptr_null(ag_optim_new(P, &NO_UPDATE, NULL, &g, 1, 0.1, 0.0));
-    check_error("optim_new", "Idle", "no update");
+    check_error("optim_new", "Idle has no update function", NULL);
+    static const ag_optim_type NO_NAME = {.update = sign_update};
+    expect_errors();
+    ck_assert_ptr_null(ag_optim_new(P, &NO_NAME, NULL, &g, 1, 0.1, 0.0));
+    check_error("optim_new", "(unnamed) has no name", NULL);
     sign_opts ok = {0.1, 0.5, false};
     expect_errors();
     ck_assert_ptr_null(ag_optim_new(P, &SIGN, &ok, &g, 1, -0.1, 0.0)); /* the inherited lr */
