@@ -28,9 +28,11 @@ static void bf16_round(uint16_t *p16, const float *w, int nb) {
     for (int j = 0; j < nb; j++) p16[j] = ag_f32_to_bf16(w[j]);
 }
 
-/* at[j] = base[j] + off bytes (NULL stays NULL), for j < n. */
+/* at[j] = base[j] + off bytes (NULL stays NULL) for j < n; NULL after. */
 static void offset(void **at, char *const *base, int n, size_t off) {
-    for (int j = 0; j < n; j++) at[j] = base[j] ? base[j] + off : NULL;
+    int j = 0;
+    for (; j < n; j++) at[j] = base[j] ? base[j] + off : NULL;
+    for (; j < AG__OPTIM_MAX_ARRAYS; j++) at[j] = NULL;
 }
 
 void ag__optim_run(ag__optim_kernel kern, const ag_optim_state *st, ag_tensor *const *bufs,
