@@ -86,13 +86,15 @@ static ag_optim *make_optim(ag_arena *P, ag_tensor **params, const config *c) {
 
 /* A one-line description of the optimizer actually used, for plot titles. */
 static void describe(const ag_optim *o, char *buf, size_t n) {
-    if (o->kind == AG_OPTIM_SGD)
-        snprintf(buf, n, "SGD lr %g, momentum %g%s%s", o->groups[0].lr, o->sgd.momentum,
-                 o->sgd.nesterov ? ", nesterov" : "", o->groups[0].weight_decay != 0 ? ", wd" : "");
-    else
-        snprintf(buf, n, "%s lr %g, betas (%g, %g), wd %g%s", o->name, o->groups[0].lr,
-                 o->adam.beta1, o->adam.beta2, o->groups[0].weight_decay,
-                 o->adam.amsgrad ? ", amsgrad" : "");
+    if (o->type == &ag_sgd_type) {
+        const ag_sgd_opts *s = o->opts;
+        snprintf(buf, n, "SGD lr %g, momentum %g%s%s", o->groups[0].lr, s->momentum,
+                 s->nesterov ? ", nesterov" : "", o->groups[0].weight_decay != 0 ? ", wd" : "");
+    } else {
+        const ag_adam_opts *a = o->opts;
+        snprintf(buf, n, "%s lr %g, betas (%g, %g), wd %g%s", o->name, o->groups[0].lr, a->beta1,
+                 a->beta2, o->groups[0].weight_decay, a->amsgrad ? ", amsgrad" : "");
+    }
 }
 
 /* Runs c. path[0..steps] receives (x, y, f) at the start and after each step

@@ -81,8 +81,8 @@ int ag_norm_types(const ag_module_type **out, int max) {
 
 /* Hugging Face Trainer: decay = parameters outside norm layers, minus those
  * whose name contains "bias". */
-static bool decays(const ag_named_param *p) {
-    return !ag_module_is_norm(p->owner) && !strstr(p->name, "bias");
+bool ag_param_is_no_decay(const ag_named_param *p) {
+    return p && (ag_module_is_norm(p->owner) || strstr(p->name, "bias"));
 }
 
 ag_param_groups ag_decay_groups(ag_module *m, ag_arena *A) {
@@ -94,8 +94,8 @@ ag_param_groups ag_decay_groups(ag_module *m, ag_arena *A) {
     g.no_decay = ag_arena_alloc(A, (size_t)(n ? n : 1) * sizeof *all);
     if (!g.decay || !g.no_decay) return (ag_param_groups){0};
     for (int i = 0; i < n; i++) {
-        if (decays(&all[i])) g.decay[g.ndecay++] = all[i];
-        else g.no_decay[g.nno_decay++] = all[i];
+        if (ag_param_is_no_decay(&all[i])) g.no_decay[g.nno_decay++] = all[i];
+        else g.decay[g.ndecay++] = all[i];
     }
     return g;
 }

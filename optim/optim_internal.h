@@ -4,52 +4,54 @@
 
 #include "ag/optim.h"
 
-/* Builds an optimizer of the given kind over the groups after checking them
- * (optimizer.c). op names the public constructor in reports ("adamw_new");
- * lr and weight_decay are the options' values that groups inherit. The
- * caller checks its own options and fills o->adam or o->sgd afterwards. */
-ag_optim *ag__optim_new(const char *op, ag_optim_kind kind, const char *name, ag_arena *P,
+/* ag_optim_new_ reporting under op, the public constructor's name
+ * ("adamw_new"), for the built-in constructors (optimizer.c). */
+ag_optim *ag__optim_new(const char *op, ag_arena *P, const ag_optim_type *type, const void *opts,
                         const ag_optim_group *groups, int ngroups, double lr,
                         double weight_decay);
 
-/* Checks a hyperparameter: reports "invalid <what> <v>: expected <range>"
- * and returns false when v is NAN or outside [lo, hi] (hi_open: [lo, hi)). */
+/* Is v in [lo, hi] (hi_open: [lo, hi))? If not (NAN included), writes
+ * "invalid <what> <v>: expected <range>" into why[size] and returns false.
+ * The types' check functions are made of these. */
+bool ag__optim_in_range(char *why, size_t size, const char *what, double v, double lo,
+                        double hi, bool hi_open);
+
+/* The same check, reported under op instead (ag__fail). */
 bool ag__optim_check(const char *op, const char *what, double v, double lo, double hi,
                      bool hi_open);
 
-/* A zeroed state buffer for param (param's shape, its compute dtype) in
- * o's arena; NULL when out of memory (reported by the arena). */
-ag_tensor *ag__optim_buffer(ag_optim *o, const ag_tensor *param);
+/* ---- the kernels (kernel.c) ----------------------------------------------------
+ * A built-in update is a block function in f32 and in f64; ag__optim_run
+ * walks the parameter in blocks of AG__OPTIM_BLOCK elements (on OpenMP
+ * threads when it is large) and calls it per block. The block sees:
+ *   w[0..nb): what is updated (the parameter's data, or the f32 master copy
+ *             of a bf16 parameter: then ag__optim_run rounds the block back
+ *             into the parameter right after);
+ *   g[0..nb): the gradient (a bf16 one converted to f32 first);
+ *   buf[j]:   the block's part of the j-th array given to ag__optim_run
+ *             (NULL where that array is NULL);
+ *   k:        the update's constants.
+ * A block stays in L1 between the passes a block function makes over it, so
+ * memory traffic is one read of each array and one write of each updated
+ * one. */
+enum { AG__OPTIM_BLOCK = 256, AG__OPTIM_MAX_ARRAYS = AG_OPTIM_MAX_BUFFERS };
 
-/* The kernels walk a tensor of n elements in blocks of AG__OPTIM_BLOCK, on
- * OpenMP threads when n is large (AG_OMP_FOR, AG_PAR_MIN: core's
- * internal.h); the body sees the block's first element i and its length nb. */
-enum { AG__OPTIM_BLOCK = 256 };
-#define AG__OPTIM_BLOCKS(n, i, nb, ...)                                            \
-    do {                                                                           \
-        const int64_t n_ = (n), nblocks_ = (n_ + AG__OPTIM_BLOCK - 1) / AG__OPTIM_BLOCK; \
-        AG_OMP_FOR(n_ >= AG_PAR_MIN)                                               \
-        for (int64_t b_ = 0; b_ < nblocks_; b_++) {                                \
-            const int64_t i = b_ * AG__OPTIM_BLOCK;                                \
-            const int nb = (int)(n_ - i < AG__OPTIM_BLOCK ? n_ - i : AG__OPTIM_BLOCK); \
-            __VA_ARGS__;                                                           \
-        }                                                                          \
-    } while (0)
+typedef void (*ag__optim_block)(int nb, void *w, const void *g, void *const *buf,
+                                const void *k);
 
-/* A bf16 parameter's block: g32[0..nb) = its bf16 gradient g as f32 before
- * the f32 update of the master copy; then p16[0..nb) = the master w rounded. */
-static inline void ag__optim_bf16_grad(float *g32, const uint16_t *g, int nb) {
-    for (int j = 0; j < nb; j++) g32[j] = ag_bf16_to_f32(g[j]);
-}
-static inline void ag__optim_bf16_round(uint16_t *p16, const float *w, int nb) {
-    for (int j = 0; j < nb; j++) p16[j] = ag_f32_to_bf16(w[j]);
-}
+typedef struct ag__optim_kernel {
+    ag__optim_block f32, f64;
+} ag__optim_kernel;
 
-/* One parameter's update with its group's lr and weight decay (adamw.c,
- * sgd.c): st->step has already been incremented; a bf16 parameter's master
- * copy exists. Allocates the state it needs on first use; false when out of
- * memory. */
-bool ag__adam_update(ag_optim *o, ag_optim_state *st, double lr, double weight_decay);
-bool ag__sgd_update(ag_optim *o, ag_optim_state *st, double lr, double weight_decay);
+/* Runs kern over st's parameter (its master copy if it has one) with the
+ * state arrays bufs[0..nbufs) (each NULL or of the parameter's compute dtype
+ * and numel; nbufs <= AG__OPTIM_MAX_ARRAYS) and constants k. */
+void ag__optim_run(ag__optim_kernel kern, const ag_optim_state *st, ag_tensor *const *bufs,
+                   int nbufs, const void *k);
+
+/* bufs[j] = st's buffer named type->buffers[j] (NULL when st has none), for
+ * j < n; an update's arrays, in its type's order. */
+void ag__optim_buffers(const ag_optim_type *type, const ag_optim_state *st, ag_tensor **bufs,
+                       int n);
 
 #endif

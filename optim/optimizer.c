@@ -1,26 +1,32 @@
 /* optim/optimizer.c — what every optimizer shares (see ag/optim.h): checking
- * and copying the parameter groups, the step loop over parameters (skip
- * those without a gradient, allocate state on first use, the bf16 master
- * copy), zero_grad, the lr of the groups and state lookup. The update rules
- * themselves are in adamw.c and sgd.c. */
+ * the options through the type and copying them, checking and copying the
+ * parameter groups, the step loop over parameters (skip those without a
+ * gradient, make the bf16 master copy and the type's state buffers on first
+ * use), zero_grad, the lr of the groups and state lookup. It knows no
+ * optimizer: the update rules are the types' (sgd.c, adam.c, rmsprop.c,
+ * adagrad.c). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "optim_internal.h"
 
-bool ag__optim_check(const char *op, const char *what, double v, double lo, double hi,
-                     bool hi_open) {
+bool ag__optim_in_range(char *why, size_t size, const char *what, double v, double lo,
+                        double hi, bool hi_open) {
     bool ok = v >= lo && (hi_open ? v < hi : v <= hi); /* false for NAN */
     if (ok) return true;
-    if (isinf(hi)) ag__fail(op, "invalid %s %g: expected >= %g", what, v, lo);
-    else ag__fail(op, "invalid %s %g: expected a value in [%g, %g%c", what, v, lo, hi,
+    if (isinf(hi)) snprintf(why, size, "invalid %s %g: expected >= %g", what, v, lo);
+    else snprintf(why, size, "invalid %s %g: expected a value in [%g, %g%c", what, v, lo, hi,
                   hi_open ? ')' : ']');
     return false;
 }
 
-ag_tensor *ag__optim_buffer(ag_optim *o, const ag_tensor *param) {
-    return ag_zeros_(o->arena, ag_compute_dtype(param->dtype), param->ndim, param->shape);
+bool ag__optim_check(const char *op, const char *what, double v, double lo, double hi,
+                     bool hi_open) {
+    char why[200];
+    if (ag__optim_in_range(why, sizeof why, what, v, lo, hi, hi_open)) return true;
+    ag__fail(op, "%s", why);
+    return false;
 }
 
 /* ---- construction ------------------------------------------------------------ */
@@ -51,51 +57,83 @@ static const ag_tensor *find_duplicate(ag_tensor *const *list, int n) {
 
 static const char *param_label(const ag_tensor *p) { return p->name ? p->name : "unnamed"; }
 
-ag_optim *ag__optim_new(const char *op, ag_optim_kind kind, const char *name, ag_arena *P,
-                        const ag_optim_group *groups, int ngroups, double lr,
-                        double weight_decay) {
-    if (!P) {
-        ag__fail(op, "arena is NULL");
-        return NULL;
+/* The type can build an optimizer from opts: it has a name and an update,
+ * the options are there and its check accepts them. */
+static bool type_accepts(const char *op, const ag_optim_type *type, const void *opts) {
+    if (!type) {
+        ag__fail(op, "optimizer type is NULL: expected a type such as ag_adamw_type");
+        return false;
     }
+    if (!type->name || !type->update) {
+        ag__fail(op, "optimizer type %s has no %s: expected a name and an update function",
+                 type->name ? type->name : "(unnamed)", type->name ? "update function" : "name");
+        return false;
+    }
+    if (!opts && type->opts_size > 0) {
+        ag__fail(op, "%s: options are NULL: expected %zu bytes of options", type->name,
+                 type->opts_size);
+        return false;
+    }
+    char why[200];
+    if (type->check && !type->check(opts, why, sizeof why)) {
+        ag__fail(op, "%s", why);
+        return false;
+    }
+    return true;
+}
+
+/* The names of the buffers an optimizer of type with opts uses, into
+ * names[AG_OPTIM_MAX_BUFFERS]; returns how many. */
+static int used_buffers(const ag_optim_type *type, const void *opts, const char **names) {
+    int n = 0;
+    for (int j = 0; j < AG_OPTIM_MAX_BUFFERS && type->buffers[j]; j++)
+        if (!type->uses_buffer || type->uses_buffer(opts, type->buffers[j]))
+            names[n++] = type->buffers[j];
+    return n;
+}
+
+/* Reports and returns false unless every group is well formed and every
+ * parameter a float leaf; *total receives the number of parameters. */
+static bool groups_ok(const char *op, const ag_optim_group *groups, int ngroups, double lr,
+                      double weight_decay, int64_t *total) {
     if (ngroups < 1 || !groups) {
         ag__fail(op, "no parameter groups (%d, list %s): expected at least one group", ngroups,
                  groups ? "given" : "NULL");
-        return NULL;
+        return false;
     }
-    int64_t total = 0;
+    *total = 0;
     for (int g = 0; g < ngroups; g++) {
         const ag_optim_group *G = &groups[g];
         if (G->nparams < 0 || (G->nparams > 0 && !G->params)) {
             ag__fail(op, "group %d lists %d parameters from a %s array: expected nparams >= 0 "
                      "and an array when nparams > 0",
                      g, G->nparams, G->params ? "non-NULL" : "NULL");
-            return NULL;
+            return false;
         }
-        total += G->nparams;
+        *total += G->nparams;
     }
-    if (total == 0) {
+    if (*total == 0) {
         ag__fail(op, "optimizer got an empty parameter list (%d groups, no parameters)", ngroups);
-        return NULL;
+        return false;
     }
-    if (total > INT32_MAX) {
-        ag__fail(op, "too many parameters (%lld): at most %d", (long long)total, INT32_MAX);
-        return NULL;
+    if (*total > INT32_MAX) {
+        ag__fail(op, "too many parameters (%lld): at most %d", (long long)*total, INT32_MAX);
+        return false;
     }
     for (int g = 0; g < ngroups; g++) {
         for (int i = 0; i < groups[g].nparams; i++) {
             const ag_tensor *p = groups[g].params[i];
-            if (!p) return NULL; /* an earlier failure, already reported */
+            if (!p) return false; /* an earlier failure, already reported */
             if (!ag_dtype_is_float(p->dtype)) {
                 ag__fail(op, "parameter %d of group %d (%s %s) is %s: expected f32, f64 or bf16",
                          i, g, param_label(p), ag__shp(p), ag_dtype_name(p->dtype));
-                return NULL;
+                return false;
             }
             if (!ag_is_leaf(p)) {
                 ag__fail(op, "parameter %d of group %d (%s %s) is not a leaf (made by %s): "
                          "an optimizer updates leaf tensors only", i, g, param_label(p),
                          ag__shp(p), p->op && p->op->name ? p->op->name : "an op");
-                return NULL;
+                return false;
             }
         }
         double glr = isnan(groups[g].lr) ? lr : groups[g].lr;
@@ -103,21 +141,39 @@ ag_optim *ag__optim_new(const char *op, ag_optim_kind kind, const char *name, ag
         if (isnan(glr) || isnan(gwd)) { /* the options' own value was NAN */
             ag__fail(op, "group %d: invalid lr %g or weight_decay %g: expected values >= 0", g,
                      glr, gwd);
-            return NULL;
+            return false;
         }
         char what[64];
         snprintf(what, sizeof what, "learning rate (group %d)", g);
-        if (!ag__optim_check(op, what, glr, 0, INFINITY, false)) return NULL;
+        if (!ag__optim_check(op, what, glr, 0, INFINITY, false)) return false;
         snprintf(what, sizeof what, "weight_decay (group %d)", g);
-        if (!ag__optim_check(op, what, gwd, 0, INFINITY, false)) return NULL;
+        if (!ag__optim_check(op, what, gwd, 0, INFINITY, false)) return false;
     }
+    return true;
+}
+
+ag_optim *ag__optim_new(const char *op, ag_arena *P, const ag_optim_type *type, const void *opts,
+                        const ag_optim_group *groups, int ngroups, double lr,
+                        double weight_decay) {
+    if (!type_accepts(op, type, opts)) return NULL;
+    if (!P) {
+        ag__fail(op, "arena is NULL");
+        return NULL;
+    }
+    int64_t total;
+    if (!groups_ok(op, groups, ngroups, lr, weight_decay, &total)) return NULL;
+    const char *names[AG_OPTIM_MAX_BUFFERS];
+    const int nbuf = used_buffers(type, opts, names);
 
     ag_optim *o = ag_arena_calloc(P, sizeof *o);
     ag_tensor **params = ag_arena_alloc(P, (size_t)total * sizeof *params);
     ag_optim_state *state = ag_arena_calloc(P, (size_t)total * sizeof *state);
+    ag_optim_buffer *bufs = ag_arena_calloc(P, (size_t)(total * nbuf + 1) * sizeof *bufs);
     ag_optim_group *gs = ag_arena_alloc(P, (size_t)ngroups * sizeof *gs);
     double *initial_lr = ag_arena_alloc(P, (size_t)ngroups * sizeof *initial_lr);
-    if (!o || !params || !state || !gs || !initial_lr) return NULL;
+    void *opts_copy = ag_arena_alloc(P, type->opts_size ? type->opts_size : 1);
+    if (!o || !params || !state || !bufs || !gs || !initial_lr || !opts_copy) return NULL;
+    if (type->opts_size) memcpy(opts_copy, opts, type->opts_size);
 
     int n = 0;
     for (int g = 0; g < ngroups; g++) {
@@ -132,6 +188,9 @@ ag_optim *ag__optim_new(const char *op, ag_optim_kind kind, const char *name, ag
             params[n] = groups[g].params[i];
             state[n].param = params[n];
             state[n].group = g;
+            state[n].nbuffers = nbuf;
+            state[n].buffers = bufs + (size_t)n * nbuf;
+            for (int j = 0; j < nbuf; j++) state[n].buffers[j].name = names[j];
         }
     }
     const ag_tensor *dup = find_duplicate(params, n);
@@ -140,15 +199,22 @@ ag_optim *ag__optim_new(const char *op, ag_optim_kind kind, const char *name, ag
                  param_label(dup), ag__shp(dup));
         return NULL;
     }
-    o->kind = kind;
-    o->name = name;
+    o->type = type;
+    o->name = type->name;
     o->arena = P;
+    o->opts = opts_copy;
     o->ngroups = ngroups;
     o->groups = gs;
     o->initial_lr = initial_lr;
     o->nparams = n;
     o->state = state;
     return o;
+}
+
+ag_optim *ag_optim_new_(ag_arena *P, const ag_optim_type *type, const void *opts,
+                        const ag_optim_group *groups, int ngroups, double lr,
+                        double weight_decay) {
+    return ag__optim_new("optim_new", P, type, opts, groups, ngroups, lr, weight_decay);
 }
 
 /* ---- the step ------------------------------------------------------------------ */
@@ -161,10 +227,30 @@ static bool fits(const ag_tensor *t, const ag_tensor *p, ag_dtype dt) {
 static bool state_fits(const ag_optim_state *st) {
     const ag_tensor *p = st->param;
     ag_dtype dt = ag_compute_dtype(p->dtype);
-    return p->grad->dtype == p->dtype && p->grad->numel == p->numel && fits(st->exp_avg, p, dt) &&
-           fits(st->exp_avg_sq, p, dt) && fits(st->max_exp_avg_sq, p, dt) &&
-           fits(st->momentum_buffer, p, dt) &&
-           (!st->master || (p->dtype == AG_BF16 && fits(st->master, p, AG_F32)));
+    if (p->grad->dtype != p->dtype || p->grad->numel != p->numel) return false;
+    for (int j = 0; j < st->nbuffers; j++)
+        if (!fits(st->buffers[j].tensor, p, dt)) return false;
+    return !st->master || (p->dtype == AG_BF16 && fits(st->master, p, AG_F32));
+}
+
+/* Makes what st lacks before an update: a bf16 parameter's f32 master copy
+ * (from the parameter) and zeroed buffers. false when out of memory. */
+static bool make_state(ag_optim *o, ag_optim_state *st) {
+    const ag_tensor *p = st->param;
+    if (p->dtype == AG_BF16 && !st->master) {
+        st->master = ag_empty_(o->arena, AG_F32, p->ndim, p->shape);
+        if (!st->master) return false;
+        const uint16_t *src = p->data;
+        float *dst = st->master->data;
+        for (int64_t k = 0; k < p->numel; k++) dst[k] = ag_bf16_to_f32(src[k]);
+    }
+    for (int j = 0; j < st->nbuffers; j++) {
+        ag_optim_buffer *b = &st->buffers[j];
+        if (b->tensor) continue;
+        b->tensor = ag_zeros_(o->arena, ag_compute_dtype(p->dtype), p->ndim, p->shape);
+        if (!b->tensor) return false;
+    }
+    return true;
 }
 
 bool ag_optim_step_(ag_optim *o) {
@@ -179,21 +265,10 @@ bool ag_optim_step_(ag_optim *o) {
                      o->name, i, param_label(p), ag_dtype_name(p->dtype), ag__shp(p));
             return false;
         }
-        if (p->dtype == AG_BF16 && !st->master) { /* the f32 master copy, made once */
-            st->master = ag_empty_(o->arena, AG_F32, p->ndim, p->shape);
-            if (!st->master) return false;
-            const uint16_t *src = p->data;
-            float *dst = st->master->data;
-            for (int64_t k = 0; k < p->numel; k++) dst[k] = ag_bf16_to_f32(src[k]);
-        }
+        if (!make_state(o, st)) return false;
         const ag_optim_group *g = &o->groups[st->group];
         st->step++;
-        bool ok = o->kind == AG_OPTIM_SGD ? ag__sgd_update(o, st, g->lr, g->weight_decay)
-                                          : ag__adam_update(o, st, g->lr, g->weight_decay);
-        if (!ok) {
-            st->step--;
-            return false;
-        }
+        o->type->update(o, st, g->lr, g->weight_decay);
     }
     o->steps++;
     return true;
@@ -216,4 +291,16 @@ ag_optim_state *ag_optim_state_of(ag_optim *o, const ag_tensor *param) {
     for (int i = 0; i < o->nparams; i++)
         if (o->state[i].param == param) return &o->state[i];
     return NULL;
+}
+
+ag_tensor *ag_optim_state_buffer(const ag_optim_state *st, const char *name) {
+    if (!st || !name) return NULL;
+    for (int j = 0; j < st->nbuffers; j++)
+        if (strcmp(st->buffers[j].name, name) == 0) return st->buffers[j].tensor;
+    return NULL;
+}
+
+void ag__optim_buffers(const ag_optim_type *type, const ag_optim_state *st, ag_tensor **bufs,
+                       int n) {
+    for (int j = 0; j < n; j++) bufs[j] = ag_optim_state_buffer(st, type->buffers[j]);
 }

@@ -23,26 +23,49 @@ ag_sgd_opts ag_sgd_defaults(void) {
     };
 }
 
+/* ---- the type ------------------------------------------------------------------- */
+
+/* The state buffer, in the type's list and the kernel's arrays. */
+enum { MOMENTUM_BUFFER, NBUF };
+
+static bool sgd_uses(const void *opts, const char *name) {
+    (void)name; /* momentum_buffer, the only one */
+    return ((const ag_sgd_opts *)opts)->momentum != 0;
+}
+
+static bool sgd_check(const void *opts, char *why, size_t size) {
+    const ag_sgd_opts *s = opts;
+    if (!ag__optim_in_range(why, size, "learning rate", s->lr, 0, INFINITY, false) ||
+        !ag__optim_in_range(why, size, "momentum", s->momentum, 0, INFINITY, false) ||
+        !ag__optim_in_range(why, size, "weight_decay", s->weight_decay, 0, INFINITY, false))
+        return false;
+    if (isnan(s->dampening)) {
+        snprintf(why, size, "invalid dampening nan: expected a number");
+        return false;
+    }
+    if (s->nesterov && (s->momentum <= 0 || s->dampening != 0)) {
+        snprintf(why, size, "Nesterov momentum requires a momentum and zero dampening "
+                 "(momentum %g, dampening %g)", s->momentum, s->dampening);
+        return false;
+    }
+    return true;
+}
+
+static void sgd_update(const ag_optim *o, ag_optim_state *st, double lr, double weight_decay);
+
+const ag_optim_type ag_sgd_type = {
+    .name = "SGD",
+    .buffers = {[MOMENTUM_BUFFER] = "momentum_buffer"},
+    .uses_buffer = sgd_uses,
+    .opts_size = sizeof(ag_sgd_opts),
+    .check = sgd_check,
+    .update = sgd_update,
+};
+
 ag_optim *ag_sgd_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
                       const ag_sgd_opts *opts) {
-    const char *op = "sgd_new";
     ag_sgd_opts s = opts ? *opts : ag_sgd_defaults();
-    if (!ag__optim_check(op, "learning rate", s.lr, 0, INFINITY, false) ||
-        !ag__optim_check(op, "momentum", s.momentum, 0, INFINITY, false) ||
-        !ag__optim_check(op, "weight_decay", s.weight_decay, 0, INFINITY, false))
-        return NULL;
-    if (isnan(s.dampening)) {
-        ag__fail(op, "invalid dampening nan: expected a number");
-        return NULL;
-    }
-    if (s.nesterov && (s.momentum <= 0 || s.dampening != 0)) {
-        ag__fail(op, "Nesterov momentum requires a momentum and zero dampening "
-                 "(momentum %g, dampening %g)", s.momentum, s.dampening);
-        return NULL;
-    }
-    ag_optim *o = ag__optim_new(op, AG_OPTIM_SGD, "SGD", P, groups, ngroups, s.lr, s.weight_decay);
-    if (o) o->sgd = s;
-    return o;
+    return ag__optim_new("sgd_new", P, &ag_sgd_type, &s, groups, ngroups, s.lr, s.weight_decay);
 }
 
 /* ---- the kernel ------------------------------------------------------------------ */
@@ -53,11 +76,12 @@ typedef struct {
 } sgd_consts;
 
 /* One block of nb elements in type T: p[nb] updated, g[nb] read, b[nb] the
- * momentum buffer (NULL without momentum). Each pass is a plain loop over
- * the block (which stays in L1), so each vectorizes. */
+ * momentum buffer (NULL without momentum); then the kernel's block function
+ * NAME over buf[MOMENTUM_BUFFER]. Each pass is a plain loop over the
+ * block (which stays in L1), so each vectorizes. */
 #define SGD_BLOCK(NAME, T)                                                                  \
-    static void NAME(int nb, T *restrict p, const T *restrict g, T *restrict b,              \
-                     const sgd_consts *k) {                                                   \
+    static inline void NAME##_arrays(int nb, T *restrict p, const T *restrict g,             \
+                                     T *restrict b, const sgd_consts *k) {                   \
         const T sign = (T)k->sign, wd = (T)k->wd, mom = (T)k->momentum, omd = (T)k->omd;     \
         const T neg_lr = (T)k->neg_lr;                                                       \
         T d[AG__OPTIM_BLOCK]; /* the direction: g, then the momentum's */                    \
@@ -76,42 +100,16 @@ typedef struct {
                 for (int j = 0; j < nb; j++) d[j] = b[j];                                    \
         }                                                                                    \
         for (int j = 0; j < nb; j++) p[j] = p[j] + neg_lr * d[j];                            \
+    }                                                                                        \
+    static void NAME(int nb, void *w, const void *g, void *const *buf, const void *k) {      \
+        NAME##_arrays(nb, w, g, buf[MOMENTUM_BUFFER], k);                                    \
     }
 
 SGD_BLOCK(sgd_block_f32, float)
 SGD_BLOCK(sgd_block_f64, double)
 
-static void sgd_kernel(ag_dtype dt, int64_t n, void *w, const void *grad, void *buf,
-                       uint16_t *p16, const sgd_consts *k) {
-    if (dt == AG_F64) {
-        double *W = w, *B = buf;
-        const double *G = grad;
-        AG__OPTIM_BLOCKS(n, i, nb, sgd_block_f64(nb, W + i, G + i, B ? B + i : NULL, k));
-    } else if (!p16) {
-        float *W = w, *B = buf;
-        const float *G = grad;
-        AG__OPTIM_BLOCKS(n, i, nb, sgd_block_f32(nb, W + i, G + i, B ? B + i : NULL, k));
-    } else { /* bf16: gradient read as f32, master updated, parameter rounded */
-        float *W = w, *B = buf;
-        const uint16_t *G = grad;
-        AG__OPTIM_BLOCKS(n, i, nb, {
-            float g32[AG__OPTIM_BLOCK];
-            ag__optim_bf16_grad(g32, G + i, nb);
-            sgd_block_f32(nb, W + i, g32, B ? B + i : NULL, k);
-            ag__optim_bf16_round(p16 + i, W + i, nb);
-        });
-    }
-}
-
-bool ag__sgd_update(ag_optim *o, ag_optim_state *st, double lr, double weight_decay) {
-    const ag_tensor *p = st->param;
-    const ag_sgd_opts *s = &o->sgd;
-    bool first = false;
-    if (s->momentum != 0 && !st->momentum_buffer) {
-        st->momentum_buffer = ag__optim_buffer(o, p);
-        if (!st->momentum_buffer) return false;
-        first = true;
-    }
+static void sgd_update(const ag_optim *o, ag_optim_state *st, double lr, double weight_decay) {
+    const ag_sgd_opts *s = o->opts;
     const sgd_consts k = {
         .sign = s->maximize ? -1.0 : 1.0,
         .wd = weight_decay,
@@ -119,12 +117,10 @@ bool ag__sgd_update(ag_optim *o, ag_optim_state *st, double lr, double weight_de
         .momentum = s->momentum,
         .omd = 1 - s->dampening,
         .neg_lr = -lr,
-        .first = first,
+        .first = st->step == 1, /* the buffer starts as g (torch.clone(grad)) */
         .nesterov = s->nesterov,
     };
-    ag_tensor *w = st->master ? st->master : st->param;
-    sgd_kernel(w->dtype, p->numel, w->data, p->grad->data,
-               s->momentum != 0 ? st->momentum_buffer->data : NULL,
-               st->master ? (uint16_t *)p->data : NULL, &k);
-    return true;
+    ag_tensor *bufs[NBUF];
+    ag__optim_buffers(o->type, st, bufs, NBUF);
+    ag__optim_run((ag__optim_kernel){sgd_block_f32, sgd_block_f64}, st, bufs, NBUF, &k);
 }

@@ -5,7 +5,8 @@
  * norms (LayerNorm and the RMSNorm family) are in it from the start; a
  * program registers a module type of its own with one call. Utilities
  * consult it instead of type names:
- *   - ag_decay_groups: no weight decay for norm layers' parameters and biases;
+ *   - ag_decay_groups, ag_param_is_no_decay: no weight decay for norm
+ *     layers' parameters and biases;
  *   - ag_module_cast to bf16: norm layers' parameters stay f32;
  *   - ag_module_print: norm layers are marked "[norm]".
  * A type registered with a constructor (every built-in has one) can also be
@@ -61,6 +62,11 @@ typedef struct ag_param_groups {
     int ndecay, nno_decay;
 } ag_param_groups;
 ag_param_groups ag_decay_groups(ag_module *m, ag_arena *A);
+
+/* The rule behind those groups, for one parameter: true (no weight decay)
+ * when p's owner is a registered norm layer or p's dotted name contains
+ * "bias". NULL: false. */
+bool ag_param_is_no_decay(const ag_named_param *p);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
-/* ag/optim.h — optimizers (SGD, Adam, AdamW), parameter groups, gradient
- * clipping and learning-rate schedules. PyTorch is the reference for every
- * rule; where ag differs, the comment says so.
+/* ag/optim.h — optimizers (SGD, Adam, AdamW, RMSprop, Adagrad, and types
+ * a program writes), parameter groups, gradient clipping and learning-rate
+ * schedules. PyTorch is the reference for every rule; where ag differs, the
+ * comment says so.
  *
  * A training step:
  *
@@ -16,10 +17,10 @@
  *       ag_optim_zero_grad(opt);
  *   }
  *
- * The optimizer, its copy of the parameter lists and its state (moments,
- * momentum buffers, bf16 master copies) live in the arena given to the
- * constructor, normally the long-lived parameter arena; nothing is freed
- * one by one. A step works on the parameters' data with plain loops and
+ * The optimizer, its copy of the parameter lists and options, and its
+ * state (moments, momentum buffers, bf16 master copies) live in the arena
+ * given to the constructor, normally the long-lived parameter arena;
+ * nothing is freed one by one. A step works on the parameters' data with plain loops and
  * records no graph.
  *
  * Parameters of dtype f32 and f64 are updated in their own dtype (the
@@ -33,6 +34,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ag/module.h"
@@ -79,6 +81,35 @@ typedef struct ag_sgd_opts {
  * maximize (PyTorch's defaults). */
 ag_sgd_opts ag_sgd_defaults(void);
 
+/* RMSprop (torch.optim.RMSprop). */
+typedef struct ag_rmsprop_opts {
+    double lr;           /* >= 0 */
+    double alpha;        /* >= 0: smoothing constant of the square average */
+    double eps;          /* >= 0 */
+    double weight_decay; /* >= 0; L2, added to the gradient */
+    double momentum;     /* >= 0; 0: no buffer */
+    bool centered;       /* normalise by an estimate of the gradient's variance */
+    bool maximize;
+} ag_rmsprop_opts;
+
+/* RMSprop: lr 1e-2, alpha 0.99, eps 1e-8, weight_decay 0, momentum 0, not
+ * centered, no maximize (PyTorch's defaults). */
+ag_rmsprop_opts ag_rmsprop_defaults(void);
+
+/* Adagrad (torch.optim.Adagrad). */
+typedef struct ag_adagrad_opts {
+    double lr;                        /* >= 0 */
+    double lr_decay;                  /* >= 0: step t uses lr / (1 + (t-1)*lr_decay) */
+    double weight_decay;              /* >= 0; L2, added to the gradient */
+    double initial_accumulator_value; /* >= 0: where the sum of squares starts */
+    double eps;                       /* >= 0 */
+    bool maximize;
+} ag_adagrad_opts;
+
+/* Adagrad: lr 1e-2, lr_decay 0, weight_decay 0, initial_accumulator_value
+ * 0, eps 1e-10, no maximize (PyTorch's defaults). */
+ag_adagrad_opts ag_adagrad_defaults(void);
+
 /* ---- parameter groups ------------------------------------------------------ */
 
 /* A list of parameters with its own lr and weight decay (PyTorch's
@@ -103,7 +134,7 @@ ag_optim_group ag_optim_group_of(ag_tensor **params, int nparams);
 ag_optim_group ag_optim_group_of_module_(ag_module *m, ag_arena *A);
 #define ag_optim_group_of_module(...) AG_AT(ag_optim_group_of_module_, __VA_ARGS__)
 
-/* Hugging Face Trainer's two groups, from ag_decay_groups (ag/registry.h):
+/* Hugging Face Trainer's two groups, by ag_param_is_no_decay (ag/registry.h):
  *   [0] the parameters that decay: weight_decay as given;
  *   [1] the parameters of registered norm layers and every parameter whose
  *       dotted name contains "bias": weight_decay 0.
@@ -117,48 +148,139 @@ ag_optim_group *ag_optim_groups_from_model_(ag_module *m, ag_arena *A, double lr
 
 /* ---- the optimizer ---------------------------------------------------------- */
 
-typedef enum { AG_OPTIM_SGD, AG_OPTIM_ADAM, AG_OPTIM_ADAMW } ag_optim_kind;
+typedef struct ag_optim ag_optim;
+typedef struct ag_optim_type ag_optim_type;
 
-/* The state of one parameter (PyTorch's optimizer.state[p]). Tensors are
- * NULL until the first step that finds a gradient for the parameter (state
- * is allocated on first use); they have the parameter's shape and its
- * compute dtype (f32 for a bf16 parameter, else the parameter's dtype). */
+/* A named state buffer of one parameter (an entry of PyTorch's
+ * optimizer.state[p]). */
+typedef struct ag_optim_buffer {
+    const char *name;  /* the state key: "exp_avg", "momentum_buffer", ... */
+    ag_tensor *tensor; /* NULL until the parameter's first step */
+} ag_optim_buffer;
+
+/* The state of one parameter (PyTorch's optimizer.state[p]). Buffers are
+ * made on the first step that finds a gradient for the parameter; they have
+ * the parameter's shape and its compute dtype (f32 for a bf16 parameter,
+ * else the parameter's dtype). Which buffers a parameter has depends on the
+ * optimizer and its options (Adam: exp_avg, exp_avg_sq, and max_exp_avg_sq
+ * with amsgrad); ag_optim_state_buffer finds one by name. */
 typedef struct ag_optim_state {
     ag_tensor *param;
-    int group;                 /* index into groups */
-    int64_t step;              /* steps that updated this parameter (state['step']) */
-    ag_tensor *exp_avg;        /* Adam, AdamW: first moment m */
-    ag_tensor *exp_avg_sq;     /* Adam, AdamW: second moment v */
-    ag_tensor *max_exp_avg_sq; /* Adam, AdamW with amsgrad: running max of v */
-    ag_tensor *momentum_buffer; /* SGD with momentum */
-    ag_tensor *master;         /* bf16 parameters: the f32 master copy */
+    int group;                /* index into groups */
+    int64_t step;             /* steps that updated this parameter (state['step']) */
+    int nbuffers;
+    ag_optim_buffer *buffers; /* nbuffers entries, in the type's order */
+    ag_tensor *master;        /* bf16 parameters: the f32 master copy */
 } ag_optim_state;
 
 /* Fields a user may read. A program may also write groups[g].lr (what
  * ag_optim_set_lr and schedules do) and groups[g].weight_decay; a
- * checkpoint loader may fill state[] (allocating in arena). */
-typedef struct ag_optim {
-    ag_optim_kind kind;
-    const char *name;      /* "SGD", "Adam", "AdamW" */
+ * checkpoint loader may fill the state's tensors (allocating in arena). */
+struct ag_optim {
+    const ag_optim_type *type;
+    const char *name;      /* type->name: "SGD", "Adam", "AdamW", ... */
     ag_arena *arena;       /* the optimizer and its state live here */
-    ag_adam_opts adam;     /* Adam, AdamW: options (lr, weight_decay: see groups) */
-    ag_sgd_opts sgd;       /* SGD: options (lr, weight_decay: see groups) */
+    const void *opts;      /* the optimizer's copy of its options (type->opts_size
+                            * bytes: an ag_adam_opts for Adam and AdamW, ...);
+                            * lr and weight_decay in it: see groups */
     int ngroups;
     ag_optim_group *groups; /* resolved: lr and weight_decay are never NAN */
     double *initial_lr;    /* per group: the lr at construction (schedules scale it) */
     int nparams;
     ag_optim_state *state; /* nparams entries, group after group */
     int64_t steps;         /* ag_optim_step calls so far */
-} ag_optim;
+};
 
-/* New optimizers over ngroups parameter groups, in P. opts NULL means the
- * defaults. Reports and returns NULL (PyTorch's checks): a NULL arena; no
+/* ---- optimizer types -----------------------------------------------------------
+ * An optimizer is a type (a static descriptor, as ag_op is for ops and
+ * ag_module_type for modules) and a copy of its options. The generic part
+ * (ag_optim_new, ag_optim_step, zero_grad, lr, state lookup) owns the
+ * groups, the per-parameter state, the step loop and the bf16 master
+ * copies, and knows no optimizer; the type owns its options and its update
+ * rule. SGD, Adam, AdamW, RMSprop and Adagrad below are types like one a
+ * program writes:
+ *
+ *   typedef struct { double lr, beta; } lion_opts;
+ *   static bool lion_check(const void *opts, char *why, size_t size) {...}
+ *   static void lion_update(const ag_optim *o, ag_optim_state *st, double lr,
+ *                           double weight_decay) {...}
+ *   static const ag_optim_type LION = {
+ *       .name = "Lion", .buffers = {"exp_avg"}, .opts_size = sizeof(lion_opts),
+ *       .check = lion_check, .update = lion_update,
+ *   };
+ *   lion_opts lo = {1e-4, 0.9};
+ *   ag_optim *o = ag_optim_new(P, &LION, &lo, groups, ngroups, lo.lr, 0.0);
+ *
+ * The contract of update(o, st, lr, weight_decay). ag_optim_step calls it
+ * once per parameter that has a gradient, one parameter at a time, with:
+ *   - lr and weight_decay: the parameter's group's (resolved, >= 0);
+ *     o->opts: the optimizer's copy of the options, valid by check;
+ *   - st->step already incremented (1 on the parameter's first update);
+ *   - every buffer of st->buffers made: the type's names kept by
+ *     uses_buffer, each with the parameter's shape and compute dtype (f32
+ *     for a bf16 parameter, else the parameter's dtype), zeroed before the
+ *     first update. An update that starts a buffer elsewhere does it when
+ *     st->step == 1 (SGD's momentum buffer takes the first gradient,
+ *     Adagrad's sum takes initial_accumulator_value). ag_optim_state_buffer
+ *     (st, "exp_avg") finds one;
+ *   - st->param->grad of the parameter's dtype and numel (checked before).
+ * An f32 or f64 parameter is updated in place in its own dtype
+ * (st->param->data). A bf16 parameter has an f32 master copy, st->master
+ * (made from the parameter on its first step): the update reads the bf16
+ * gradient as f32 (ag_bf16_to_f32), updates the master, and writes every
+ * element of the parameter back as the master rounded (ag_f32_to_bf16);
+ * the master, not the bf16 data, carries the value from step to step.
+ * update may read and write the parameter's data, the master and the
+ * buffers, and may thread its loops; it must not change the gradient,
+ * record a graph, allocate per step, or keep pointers past the call. It
+ * cannot fail and reports nothing: options are checked once, at
+ * construction. */
+
+/* Most state buffers one type can name. */
+#define AG_OPTIM_MAX_BUFFERS 8
+
+struct ag_optim_type {
+    const char *name; /* "AdamW": the optimizer's name in o->name and reports */
+    /* The names of the per-parameter state buffers update may use (PyTorch's
+     * state keys), NULL after the last. */
+    const char *buffers[AG_OPTIM_MAX_BUFFERS];
+    /* Does an optimizer with these options use buffer name? Those it does
+     * not use are never made (Adam without amsgrad has no max_exp_avg_sq).
+     * NULL: every buffer is used. */
+    bool (*uses_buffer)(const void *opts, const char *name);
+    size_t opts_size; /* bytes of the options struct that ag_optim_new copies */
+    /* Are the options valid? If not, writes why (one line, e.g. "invalid
+     * beta1 1: expected a value in [0, 1)") into why[size] and returns
+     * false; the constructor reports it. NULL: every option is valid. */
+    bool (*check)(const void *opts, char *why, size_t size);
+    /* One parameter's update (the contract is above). */
+    void (*update)(const ag_optim *o, ag_optim_state *st, double lr, double weight_decay);
+};
+
+/* The built-in types; o->type is one of them for the optimizers that the
+ * constructors below make. */
+extern const ag_optim_type ag_sgd_type, ag_adam_type, ag_adamw_type, ag_rmsprop_type,
+    ag_adagrad_type;
+
+/* A new optimizer of type over ngroups parameter groups, in P: opts
+ * (type->opts_size bytes; NULL only when that is 0) is copied; groups whose
+ * lr or weight_decay is AG_OPTIM_INHERIT take lr and weight_decay. Reports
+ * and returns NULL (PyTorch's checks): a NULL type, name or update; opts NULL
+ * with opts_size > 0; options refused by type->check; a NULL arena; no
  * groups; a group list NULL with nparams > 0 or nparams < 0; a parameter
  * that is i32 or not a leaf; a parameter listed twice; no parameters at
- * all; lr or eps or weight decay < 0 (or NAN) after resolving the groups;
- * a beta outside [0, 1); momentum < 0; nesterov without momentum > 0 and
- * dampening 0. A NULL parameter (an earlier failure) returns NULL without a
- * report. */
+ * all; lr or weight decay < 0 (or NAN) after resolving the groups. A NULL
+ * parameter (an earlier failure) returns NULL without a report. */
+ag_optim *ag_optim_new_(ag_arena *P, const ag_optim_type *type, const void *opts,
+                        const ag_optim_group *groups, int ngroups, double lr,
+                        double weight_decay);
+#define ag_optim_new(...) AG_AT(ag_optim_new_, __VA_ARGS__)
+
+/* New SGD, Adam and AdamW optimizers: ag_optim_new with the type, the
+ * options (opts NULL: the defaults) and their lr and weight_decay; reports
+ * under "sgd_new", "adam_new", "adamw_new". Options refused: lr or eps or
+ * weight decay < 0 (or NAN); a beta outside [0, 1); momentum < 0; dampening
+ * NAN; nesterov without momentum > 0 and dampening 0. */
 ag_optim *ag_adamw_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
                         const ag_adam_opts *opts);
 ag_optim *ag_adam_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
@@ -169,10 +291,23 @@ ag_optim *ag_sgd_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
 #define ag_adam_new(...) AG_AT(ag_adam_new_, __VA_ARGS__)
 #define ag_sgd_new(...) AG_AT(ag_sgd_new_, __VA_ARGS__)
 
+/* New RMSprop and Adagrad optimizers, as above (reports under
+ * "rmsprop_new", "adagrad_new"). Options refused: RMSprop: lr, eps,
+ * weight_decay, momentum or alpha < 0 (or NAN); Adagrad: lr, lr_decay,
+ * weight_decay, initial_accumulator_value or eps < 0 (or NAN). */
+ag_optim *ag_rmsprop_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
+                          const ag_rmsprop_opts *opts);
+ag_optim *ag_adagrad_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
+                          const ag_adagrad_opts *opts);
+#define ag_rmsprop_new(...) AG_AT(ag_rmsprop_new_, __VA_ARGS__)
+#define ag_adagrad_new(...) AG_AT(ag_adagrad_new_, __VA_ARGS__)
+
 /* One optimization step over every parameter that has a gradient
  * (parameters whose grad is NULL are skipped, as PyTorch skips grad None;
- * their state and step count do not change). Per parameter, with its
- * group's lr and weight decay, t = the parameter's step count after +1:
+ * their state and step count do not change): the bf16 master copy and the
+ * state buffers are made on a parameter's first step, its step count goes
+ * up, and its type's update runs with its group's lr and weight decay. The
+ * built-in rules, t = the parameter's step count after +1:
  *
  * Adam / AdamW (amsgrad: vmax = max(vmax, v), used in place of v):
  *   g = maximize ? -grad : grad
@@ -186,6 +321,16 @@ ag_optim *ag_sgd_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
  *   momentum != 0: b = (t == 1) ? g : momentum*b + (1-dampening)*g;
  *                  g = nesterov ? g + momentum*b : b
  *   p = p + (-lr)*g
+ * RMSprop (centered: a = lerp(a, g, 1-alpha) = a + (1-alpha)*(g - a)):
+ *   g = maximize ? -grad : grad;  g = g + wd*p  (when wd != 0)
+ *   v = alpha*v + (1-alpha)*g*g
+ *   avg = sqrt(centered ? v - a*a : v) + eps
+ *   momentum > 0: b = momentum*b + g/avg;  p = p + (-lr)*b
+ *   else:         p = p + (-lr)*g/avg
+ * Adagrad (s starts at initial_accumulator_value):
+ *   g = maximize ? -grad : grad;  g = g + wd*p  (when wd != 0)
+ *   s = s + g*g
+ *   p = p + (-lr / (1 + (t-1)*lr_decay))*g / (sqrt(s) + eps)
  *
  * Scalars are computed in double and used in the parameter's compute
  * dtype. Reports and returns false when a parameter changed dtype or shape
@@ -207,6 +352,12 @@ bool ag_optim_set_lr_(ag_optim *o, double lr);
 
 /* The state of param in o, or NULL when param is not one of o's. */
 ag_optim_state *ag_optim_state_of(ag_optim *o, const ag_tensor *param);
+
+/* The state buffer named name ("exp_avg", ...) of st, or NULL when st has
+ * none by that name (the optimizer does not use it with its options) or it
+ * is not made yet (the parameter has not been updated). NULL st or name:
+ * NULL. */
+ag_tensor *ag_optim_state_buffer(const ag_optim_state *st, const char *name);
 
 /* ---- gradient clipping ----------------------------------------------------------
  * Parameters without a gradient are ignored. Sums are taken in double. */

@@ -55,6 +55,35 @@ START_TEST(test_trainer_groups) {
 }
 END_TEST
 
+/* The rule the groups are built by, per named parameter: norm layers'
+ * parameters and every name containing "bias" take no decay. */
+START_TEST(test_no_decay_rule) {
+    ag_arena *P = ag_arena_new(0);
+    model *m = model_new(P, AG_F32);
+    ag_module_list *extra = ag_module_list_new(P);
+    ag_tensor *w = param_of(P, AG_F32, 2, (double[]){1, 2});
+    ag_module_add_param(&extra->base, "unbiased_scale", w); /* "bias" inside the name */
+    ag_module_add_param(&extra->base, "scale", param_of(P, AG_F32, 1, (double[]){1}));
+    ag_module_add_child(&m->base, "extra", &extra->base);
+    static const struct {
+        const char *name;
+        bool no_decay;
+    } WANT[] = {
+        {"fc.weight", false}, {"fc.bias", true}, {"rms.weight", true}, {"ln.weight", true},
+        {"ln.bias", true},    {"extra.unbiased_scale", true}, {"extra.scale", false},
+    };
+    ag_named_param *all;
+    int n = ag_module_parameters(&m->base, P, &all);
+    ck_assert_int_eq(n, 7);
+    for (int i = 0; i < n; i++) {
+        ck_assert_str_eq(all[i].name, WANT[i].name);
+        ck_assert_msg(ag_param_is_no_decay(&all[i]) == WANT[i].no_decay, "%s", all[i].name);
+    }
+    ck_assert(!ag_param_is_no_decay(NULL));
+    ag_arena_free(P);
+}
+END_TEST
+
 /* Frozen parameters are left out; a parameter registered twice (tied) is
  * listed once, in the group of its first name. */
 START_TEST(test_trainer_groups_frozen_and_tied) {
@@ -152,9 +181,9 @@ START_TEST(test_zero_grad_and_state) {
     for (int i = 0; i < o->nparams; i++) {
         const ag_optim_state *st = &o->state[i];
         ck_assert_int_eq(st->step, 1);
-        ck_assert_ptr_nonnull(st->momentum_buffer);
-        ck_assert(ag_same_shape(st->momentum_buffer, st->param));
-        ck_assert_ptr_null(st->exp_avg);
+        ck_assert_ptr_nonnull(ag_optim_state_buffer(st, "momentum_buffer"));
+        ck_assert(ag_same_shape(ag_optim_state_buffer(st, "momentum_buffer"), st->param));
+        ck_assert_ptr_null(ag_optim_state_buffer(st, "exp_avg"));
     }
     ag_optim_zero_grad(o);
     for (int i = 0; i < o->nparams; i++) {
@@ -277,6 +306,7 @@ END_TEST
 TCase *optim_groups_tcase(void) {
     TCase *tc = tcase_create("groups");
     tcase_add_test(tc, test_trainer_groups);
+    tcase_add_test(tc, test_no_decay_rule);
     tcase_add_test(tc, test_trainer_groups_frozen_and_tied);
     tcase_add_test(tc, test_decay_applies_per_group);
     tcase_add_test(tc, test_group_lr);

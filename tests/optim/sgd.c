@@ -19,8 +19,8 @@ static void run_scalar(const ag_sgd_opts *o, const double want[3], const double 
         ck_assert(ag_optim_step(opt));
         ck_rel(ag_get_flat(p, 0), want[t], 1e-15);
         const ag_optim_state *st = ag_optim_state_of(opt, p);
-        if (want_buf) ck_rel(ag_get_flat(st->momentum_buffer, 0), want_buf[t], 1e-15);
-        else ck_assert_ptr_null(st->momentum_buffer);
+        if (want_buf) ck_rel(state_at(st, "momentum_buffer", 0), want_buf[t], 1e-15);
+        else ck_assert_ptr_null(ag_optim_state_buffer(st, "momentum_buffer"));
     }
     ag_arena_free(P);
 }
