@@ -182,7 +182,7 @@ ag_nn_layernorm *ag_nn_layernorm_new_(ag_arena *P, int nshape, const int64_t *no
     if (!shape_ok(op, "LayerNorm", P, nshape, normalized_shape) ||
         !eps_ok(op, "LayerNorm", nshape, normalized_shape, eps))
         return NULL;
-    ag_nn_layernorm *l = ag_arena_calloc(P, sizeof *l);
+    ag_nn_layernorm *l = ag_arena_calloc_(P, sizeof *l);
     if (!l) return NULL;
     ag_module_init(&l->base, &ag_nn_layernorm_type, P);
     l->nshape = nshape;
@@ -254,11 +254,11 @@ static bool kind_ok(const char *op, ag_rmsnorm_kind kind) {
     return false;
 }
 
-const ag_module_type *ag_rmsnorm_type(ag_rmsnorm_kind kind) {
+const ag_module_type *ag_rmsnorm_type_(ag_rmsnorm_kind kind) {
     return kind_ok("rmsnorm_type", kind) ? &RMS_TYPES[kind] : NULL;
 }
 
-double ag_rmsnorm_default_eps(ag_rmsnorm_kind kind) {
+double ag_rmsnorm_default_eps_(ag_rmsnorm_kind kind) {
     static const double defaults[AG_RMSNORM_KINDS] = {
         [AG_RMSNORM] = NAN,          [AG_RMSNORM_LLAMA] = 1e-6, [AG_RMSNORM_SQRT] = 1e-6,
         [AG_RMSNORM_DEEPSEEK] = 1e-6, [AG_RMSNORM_T5] = 1e-6,   [AG_RMSNORM_GEMMA] = 1e-6,
@@ -285,14 +285,14 @@ ag_nn_rmsnorm *ag_nn_rmsnorm_new_(ag_arena *P, ag_rmsnorm_kind kind, int nshape,
     if (!shape_ok(op, type, P, nshape, normalized_shape) ||
         !eps_ok(op, type, nshape, normalized_shape, eps))
         return NULL;
-    ag_nn_rmsnorm *r = ag_arena_calloc(P, sizeof *r);
+    ag_nn_rmsnorm *r = ag_arena_calloc_(P, sizeof *r);
     if (!r) return NULL;
     ag_module_init(&r->base, &RMS_TYPES[kind], P);
     r->kind = kind;
     r->nshape = nshape;
     memcpy(r->normalized_shape, normalized_shape, (size_t)nshape * sizeof *normalized_shape);
     /* NAN stays NAN only for torch.nn.RMSNorm ("unset", resolved per forward) */
-    r->eps = isnan(eps) ? ag_rmsnorm_default_eps(kind) : eps;
+    r->eps = isnan(eps) ? ag_rmsnorm_default_eps_(kind) : eps;
     r->elementwise_affine = elementwise_affine && kind != AG_RMSNORM_WEIGHTLESS;
     if (r->elementwise_affine) {
         const char *name = kind == AG_RMSNORM_SCALE ? "scale" : "weight";

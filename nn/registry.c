@@ -55,13 +55,17 @@ static bool decays(const ag_named_param *p) {
     return !ag_module_is_norm(p->owner) && !strstr(p->name, "bias");
 }
 
-ag_param_groups ag_decay_groups(ag_module *m, ag_arena *A) {
+ag_param_groups ag_decay_groups_(ag_module *m, ag_arena *A) {
     ag_param_groups g = {0};
+    if (m && !A) {
+        ag__fail("decay_groups", "arena is NULL");
+        return g;
+    }
     ag_named_param *all;
-    int n = ag_module_parameters(m, A, &all);
+    int n = ag_module_parameters_(m, A, &all);
     if (n < 0) return g;
-    g.decay = ag_arena_alloc(A, (size_t)(n ? n : 1) * sizeof *all);
-    g.no_decay = ag_arena_alloc(A, (size_t)(n ? n : 1) * sizeof *all);
+    g.decay = ag_arena_alloc_(A, (size_t)(n ? n : 1) * sizeof *all);
+    g.no_decay = ag_arena_alloc_(A, (size_t)(n ? n : 1) * sizeof *all);
     if (!g.decay || !g.no_decay) return (ag_param_groups){0};
     for (int i = 0; i < n; i++) {
         if (decays(&all[i])) g.decay[g.ndecay++] = all[i];

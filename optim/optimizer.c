@@ -112,11 +112,11 @@ ag_optim *ag__optim_new(const char *op, ag_optim_kind kind, const char *name, ag
         if (!ag__optim_check(op, what, gwd, 0, INFINITY, false)) return NULL;
     }
 
-    ag_optim *o = ag_arena_calloc(P, sizeof *o);
-    ag_tensor **params = ag_arena_alloc(P, (size_t)total * sizeof *params);
-    ag_optim_state *state = ag_arena_calloc(P, (size_t)total * sizeof *state);
-    ag_optim_group *gs = ag_arena_alloc(P, (size_t)ngroups * sizeof *gs);
-    double *initial_lr = ag_arena_alloc(P, (size_t)ngroups * sizeof *initial_lr);
+    ag_optim *o = ag_arena_calloc_(P, sizeof *o);
+    ag_tensor **params = ag_arena_alloc_(P, (size_t)total * sizeof *params);
+    ag_optim_state *state = ag_arena_calloc_(P, (size_t)total * sizeof *state);
+    ag_optim_group *gs = ag_arena_alloc_(P, (size_t)ngroups * sizeof *gs);
+    double *initial_lr = ag_arena_alloc_(P, (size_t)ngroups * sizeof *initial_lr);
     if (!o || !params || !state || !gs || !initial_lr) return NULL;
 
     int n = 0;

@@ -41,7 +41,10 @@ typedef struct ag_param_groups {
     ag_named_param *decay, *no_decay;
     int ndecay, nno_decay;
 } ag_param_groups;
-ag_param_groups ag_decay_groups(ag_module *m, ag_arena *A);
+/* A NULL A is reported; a NULL m (an earlier failure) is not. Either gives
+ * zeroed groups, as does A running out of memory (reported). */
+ag_param_groups ag_decay_groups_(ag_module *m, ag_arena *A);
+#define ag_decay_groups(...) AG_AT(ag_decay_groups_, __VA_ARGS__)
 
 #ifdef __cplusplus
 }
