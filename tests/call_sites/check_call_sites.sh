@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# tests/call_sites/check_call_sites.sh LIBAG HEADER_DIR...
+# tests/call_sites/check_call_sites.sh [--rows DIR] LIBAG HEADER_DIR...
 #
 # Fails when a public function that can report an error does not name its
-# caller's line, or when library code records a call site itself.
+# caller's line, or when library code records a call site itself; with
+# --rows, also when such a function has no SITE_CASE(ag_foo) row in
+# DIR/*.c (the errors suite's call-site test, tests/errors/call_sites.c).
 #
 # The rule (ag/error.h): every public function that can reach ag__fail is
 # declared as ag_foo_ with a call-site macro
@@ -28,8 +30,13 @@
 # does a library without ag__fail.
 set -euo pipefail
 
+rows_dir=
+if [ "${1:-}" = --rows ] && [ $# -ge 2 ]; then
+    rows_dir=$2
+    shift 2
+fi
 if [ $# -lt 2 ]; then
-    echo "usage: $0 LIBAG HEADER_DIR..." >&2
+    echo "usage: $0 [--rows DIR] LIBAG HEADER_DIR..." >&2
     exit 2
 fi
 lib=$1
@@ -40,9 +47,19 @@ objdump=${OBJDUMP:-objdump}
 #   #define ag_foo(...) AG_AT(ag_foo_, ...
 wrappers=$(for d in "$@"; do cat "$d"/*.h; done | sed -n 's/^[[:space:]]*#[[:space:]]*define[[:space:]]\{1,\}\(ag_[A-Za-z0-9_]*\)(\.\.\.)[[:space:]]*AG_AT(\([A-Za-z0-9_]*\),.*/\1 \2/p')
 
+# The functions with a call-site test row: "SITE_CASE(ag_foo)" -> "ag_foo".
+rows=
+if [ -n "$rows_dir" ]; then
+    rows=$(cat "$rows_dir"/*.c | grep -o 'SITE_CASE(ag_[A-Za-z0-9_]*)' | sed 's/^SITE_CASE(//; s/)$//')
+fi
+
 {
     echo "#WRAPPERS"
     printf '%s\n' "$wrappers"
+    if [ -n "$rows_dir" ]; then
+        echo "#ROWS"
+        printf '%s\n' "$rows"
+    fi
     echo "#SYMBOLS"
     "$objdump" -t "$lib"
     echo "#CODE"
@@ -54,13 +71,15 @@ function node(o, s) { return ((o SUBSEP s) in local_fn) ? o ":" s : s }
 function edge(from, to) { if (from != "" && to != from) rev[to] = rev[to] " " from }
 
 /^#WRAPPERS$/ { part = "w"; next }
+/^#ROWS$/     { part = "r"; check_rows = 1; next }
 /^#SYMBOLS$/  { part = "s"; next }
 /^#CODE$/     { part = "c"; next }
 
 part == "w" && NF == 2 { macro_of[$2] = $1; next }
+part == "r" && NF == 1 { has_row[$1] = 1; next }
 
 # objdump -t: "addr flags section size name"; flags are 7 columns (g/l ... F).
-part != "w" && /:[[:space:]]+file format / { obj = $1; sub(/:$/, "", obj); fn = ""; next }
+(part == "s" || part == "c") && /:[[:space:]]+file format / { obj = $1; sub(/:$/, "", obj); fn = ""; next }
 part == "s" && NF >= 6 && $3 == "F" && $4 != "*UND*" {
     name = $NF
     if ($2 == "l") local_fn[obj, name] = 1
@@ -110,6 +129,9 @@ END {
         } else if (!(f in macro_of) || macro_of[f] "_" != f) {
             m = f; sub(/_$/, "", m)
             printf "call-sites: %s can report an error but no public header has #define %s(...) AG_AT(%s, __VA_ARGS__)\n", f, m, f
+            bad++
+        } else if (check_rows && !(macro_of[f] in has_row)) {
+            printf "call-sites: %s can report an error but has no row in the call-site test: add SITE_CASE(%s) to tests/errors/sites_*.c\n", macro_of[f], macro_of[f]
             bad++
         }
     }

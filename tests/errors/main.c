@@ -260,6 +260,7 @@ int main(void) {
     suite_add_tcase(s, errors_abort_tcase());
     suite_add_tcase(s, errors_core_tcase());
     suite_add_tcase(s, errors_ops_tcase());
+    suite_add_tcase(s, errors_sites_tcase());
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
