@@ -17,7 +17,8 @@
 # .constprop and ._omp_fn clones) and what each refers to: direct call and
 # jmp targets, relocations (calls to other objects, tail calls, addresses
 # taken, e.g. an OpenMP body handed to the runtime) and a function's .cold
-# part. From that call graph it finds every global ag_* function that can
+# part; names sharing one address (folded identical functions) count as one.
+# From that call graph it finds every global ag_* function that can
 # reach ag__fail, and checks each against the headers.
 #
 # Not followed: calls through function pointers stored in data (an op's
@@ -84,6 +85,10 @@ part == "s" && NF >= 6 && $3 == "F" && $4 != "*UND*" {
     name = $NF
     if ($2 == "l") local_fn[obj, name] = 1
     else if ($2 == "g") global_fn[name] = 1
+    # names for one address (identical functions folded into one body)
+    at = obj SUBSEP $4 SUBSEP $1
+    names_at[at] = names_at[at] " " name
+    obj_at[at] = obj
     next
 }
 
@@ -110,6 +115,14 @@ part == "c" && fn != "" {
 }
 
 END {
+    # A body under several names: each name reaches what the body reaches.
+    for (at in names_at) {
+        n = split(names_at[at], names, " ")
+        for (i = 2; i <= n; i++) {
+            edge(node(obj_at[at], names[i - 1]), node(obj_at[at], names[i]))
+            edge(node(obj_at[at], names[i]), node(obj_at[at], names[i - 1]))
+        }
+    }
     if (!("ag__fail" in defined)) { print "call-sites: ag__fail is not in the library (did the parse fail?)"; exit 1 }
     # Everything that can reach ag__fail: a walk over the reversed edges.
     queue[1] = "ag__fail"; reach["ag__fail"] = 1; head = 1; tail = 1

@@ -1,7 +1,8 @@
 /* tests/errors/main.c — the error policy: the shared checks, the handler
  * machinery itself, and the default handler's abort. The bad calls are in
- * bad_core.c (creation, access, engine, binary, cast, gradcheck) and
- * bad_ops.c (the other ops). */
+ * bad_core.c (creation, access, engine, binary, cast, gradcheck, arena),
+ * bad_ops.c (the other ops) and bad_nn.c (nn helpers); call_sites.c checks
+ * that every public function that can report names its own call's line. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +261,7 @@ int main(void) {
     suite_add_tcase(s, errors_abort_tcase());
     suite_add_tcase(s, errors_core_tcase());
     suite_add_tcase(s, errors_ops_tcase());
+    suite_add_tcase(s, errors_nn_tcase());
     suite_add_tcase(s, errors_sites_tcase());
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
