@@ -46,12 +46,15 @@ objdump=${OBJDUMP:-objdump}
 
 # Every wrapper macro in the public headers: lines "ag_foo ag_foo_" for
 #   #define ag_foo(...) AG_AT(ag_foo_, ...
-wrappers=$(for d in "$@"; do cat "$d"/*.h; done | sed -n 's/^[[:space:]]*#[[:space:]]*define[[:space:]]\{1,\}\(ag_[A-Za-z0-9_]*\)(\.\.\.)[[:space:]]*AG_AT(\([A-Za-z0-9_]*\),.*/\1 \2/p')
+define_re='^[[:space:]]*#[[:space:]]*define[[:space:]]\{1,\}'
+wrapper_re="${define_re}"'\(ag_[A-Za-z0-9_]*\)(\.\.\.)[[:space:]]*AG_AT(\([A-Za-z0-9_]*\),.*'
+wrappers=$(for d in "$@"; do cat "$d"/*.h; done | sed -n "s/${wrapper_re}/\\1 \\2/p")
 
 # The functions with a call-site test row: "SITE_CASE(ag_foo)" -> "ag_foo".
 rows=
 if [ -n "$rows_dir" ]; then
-    rows=$(cat "$rows_dir"/*.c | grep -o 'SITE_CASE(ag_[A-Za-z0-9_]*)' | sed 's/^SITE_CASE(//; s/)$//')
+    rows=$(cat "$rows_dir"/*.c | { grep -o 'SITE_CASE(ag_[A-Za-z0-9_]*)' || true; } |
+        sed 's/^SITE_CASE(//; s/)$//')
 fi
 
 {
@@ -70,6 +73,7 @@ function base(s) { sub(/[-+]0x[0-9a-f]+$/, "", s); return s }
 # The graph node of name s seen in object o: static names belong to their object.
 function node(o, s) { return ((o SUBSEP s) in local_fn) ? o ":" s : s }
 function edge(from, to) { if (from != "" && to != from) rev[to] = rev[to] " " from }
+function problem(text) { print "call-sites: " text; bad++ }
 
 /^#WRAPPERS$/ { part = "w"; next }
 /^#ROWS$/     { part = "r"; check_rows = 1; next }
@@ -80,7 +84,9 @@ part == "w" && NF == 2 { macro_of[$2] = $1; next }
 part == "r" && NF == 1 { has_row[$1] = 1; next }
 
 # objdump -t: "addr flags section size name"; flags are 7 columns (g/l ... F).
-(part == "s" || part == "c") && /:[[:space:]]+file format / { obj = $1; sub(/:$/, "", obj); fn = ""; next }
+(part == "s" || part == "c") && /:[[:space:]]+file format / {
+    obj = $1; sub(/:$/, "", obj); fn = ""; next
+}
 part == "s" && NF >= 6 && $3 == "F" && $4 != "*UND*" {
     name = $NF
     if ($2 == "l") local_fn[obj, name] = 1
@@ -97,7 +103,9 @@ part == "c" && /^[0-9a-f]+ <[^>]+>:$/ {
     name = $2; sub(/^</, "", name); sub(/>:$/, "", name)
     fn = node(obj, name)
     defined[fn] = 1
-    if (name ~ /\.cold$/) { parent = name; sub(/\.cold$/, "", parent); edge(node(obj, parent), fn) }
+    if (name ~ /\.cold$/) {
+        parent = name; sub(/\.cold$/, "", parent); edge(node(obj, parent), fn)
+    }
     next
 }
 part == "c" && fn != "" {
@@ -123,7 +131,9 @@ END {
             edge(node(obj_at[at], names[i]), node(obj_at[at], names[i - 1]))
         }
     }
-    if (!("ag__fail" in defined)) { print "call-sites: ag__fail is not in the library (did the parse fail?)"; exit 1 }
+    if (!("ag__fail" in defined)) {
+        print "call-sites: ag__fail is not in the library (did the parse fail?)"; exit 1
+    }
     # Everything that can reach ag__fail: a walk over the reversed edges.
     queue[1] = "ag__fail"; reach["ag__fail"] = 1; head = 1; tail = 1
     while (head <= tail) {
@@ -136,26 +146,25 @@ END {
     for (f in reach) {
         if (!(f in global_fn) || f !~ /^ag_[^_]/) continue
         reporters++
-        if (f !~ /_$/) {
-            printf "call-sites: %s can report an error but has no call-site macro: rename it %s_ and add #define %s(...) AG_AT(%s_, __VA_ARGS__)\n", f, f, f, f
-            bad++
-        } else if (!(f in macro_of) || macro_of[f] "_" != f) {
-            m = f; sub(/_$/, "", m)
-            printf "call-sites: %s can report an error but no public header has #define %s(...) AG_AT(%s, __VA_ARGS__)\n", f, m, f
-            bad++
-        } else if (check_rows && !(macro_of[f] in has_row)) {
-            printf "call-sites: %s can report an error but has no row in the call-site test: add SITE_CASE(%s) to tests/errors/sites_*.c\n", macro_of[f], macro_of[f]
-            bad++
-        }
+        m = f; sub(/_$/, "", m)
+        if (f !~ /_$/)
+            problem(f " can report an error but has no call-site macro: rename it " f "_ and " \
+                    "add #define " f "(...) AG_AT(" f "_, __VA_ARGS__)")
+        else if (!(f in macro_of) || macro_of[f] != m)
+            problem(f " can report an error but no public header has #define " m "(...) " \
+                    "AG_AT(" f ", __VA_ARGS__)")
+        else if (check_rows && !(m in has_row))
+            problem(m " can report an error but has no row in the call-site test: add " \
+                    "SITE_CASE(" m ") to tests/errors/sites_*.c")
     }
     # Library code that records a call site uses a public macro internally.
     n = split(rev["ag_set_call_site"], callers, " ")
-    for (i = 1; i <= n; i++) {
-        printf "call-sites: %s calls ag_set_call_site: library code must call the ag_foo_ form, not the ag_foo macro\n", callers[i]
-        bad++
-    }
+    for (i = 1; i <= n; i++)
+        problem(callers[i] " calls ag_set_call_site: library code must call the ag_foo_ " \
+                "form, not the ag_foo macro")
     if (reporters == 0 || !("ag_add_" in reach)) {
-        print "call-sites: found no public reporter (ag_add_ should be one): the objdump output was not understood"
+        print "call-sites: found no public reporter (ag_add_ should be one): the objdump " \
+              "output was not understood"
         exit 1
     }
     printf "call-sites: %d public functions can report; %d problem(s)\n", reporters, bad
