@@ -31,8 +31,8 @@
  * ag_matmul(A, f(), x) a report from matmul names the line of the last ag
  * call made inside f; and a callback that makes ag calls (a gradcheck
  * function, a module type's forward) leaves the line of its last call as the
- * site for the rest of the call that ran it. No library function reports
- * after running a callback today; one that does must record the site again.
+ * site for the rest of the call that ran it (today only an out-of-memory
+ * report inside ag_gradcheck can come after its function ran).
  */
 #ifndef AG_ERROR_H
 #define AG_ERROR_H
