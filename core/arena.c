@@ -49,7 +49,12 @@ static block *block_new(size_t size) {
     return b;
 }
 
-ag_arena *ag_arena_new(size_t block_bytes) {
+ag_arena *ag_arena_new_(size_t block_bytes) {
+    if (align_up(block_bytes) < block_bytes) {
+        ag__fail("arena_new", "block size of %zu bytes overflows when rounded up to a "
+                 "multiple of %d", block_bytes, AG_ARENA_ALIGN);
+        return NULL;
+    }
     ag_arena *a = calloc(1, sizeof *a);
     if (!a) {
         ag__fail("arena_new", "out of memory");
@@ -93,7 +98,7 @@ static block *grow(ag_arena *a, size_t need) {
     return b;
 }
 
-void *ag_arena_alloc(ag_arena *a, size_t bytes) {
+void *ag_arena_alloc_(ag_arena *a, size_t bytes) {
     if (!a) return NULL;
     size_t need = align_up(bytes ? bytes : 1);
     if (need < bytes) {
@@ -123,8 +128,8 @@ void *ag_arena_alloc(ag_arena *a, size_t bytes) {
     return p;
 }
 
-void *ag_arena_calloc(ag_arena *a, size_t bytes) {
-    void *p = ag_arena_alloc(a, bytes);
+void *ag_arena_calloc_(ag_arena *a, size_t bytes) {
+    void *p = ag_arena_alloc_(a, bytes);
     if (p) memset(p, 0, bytes);
     return p;
 }

@@ -50,7 +50,7 @@ bool ag__needs_grad(int n, ag_tensor *const *srcs) {
 
 void ag__record(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs) {
     if (!out || !ag__needs_grad(n, srcs)) return;
-    ag_tensor **copy = ag_arena_alloc(out->arena, (size_t)n * sizeof *copy);
+    ag_tensor **copy = ag_arena_alloc_(out->arena, (size_t)n * sizeof *copy);
     if (!copy) return;
     memcpy(copy, srcs, (size_t)n * sizeof *copy);
     out->op = op;

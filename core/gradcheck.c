@@ -167,8 +167,8 @@ bool ag_gradcheck_(ag_gradcheck_fn f, int n, ag_tensor *const *inputs, void *use
         return false;
     }
     check c = {.f = f, .in = inputs, .n = n, .ud = userdata, .o = o};
-    c.graph = ag_arena_new(0);
-    c.scratch = ag_arena_new(0);
+    c.graph = ag_arena_new_(0);
+    c.scratch = ag_arena_new_(0);
     double *J[AG_GRADCHECK_MAX_INPUTS] = {0};
     ag_tensor *saved_grad[AG_GRADCHECK_MAX_INPUTS];
     double *saved_vals[AG_GRADCHECK_MAX_INPUTS] = {0};

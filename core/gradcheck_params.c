@@ -285,8 +285,8 @@ bool ag_gradcheck_params_(ag_loss_fn loss, void *userdata, int n, ag_tensor *con
     if (o.atol == 0) o.atol = AG__GC_ATOL;
     if (o.rtol == 0) o.rtol = AG__GC_RTOL;
     check c = {.loss = loss, .ud = userdata, .n = n, .p = params, .o = o};
-    c.graph = ag_arena_new(0);
-    c.scratch = ag_arena_new(0);
+    c.graph = ag_arena_new_(0);
+    c.scratch = ag_arena_new_(0);
     ag_tensor **saved = calloc((size_t)n, sizeof *saved);
     r->param = calloc((size_t)n, sizeof *r->param);
     bool ok = c.graph && c.scratch && saved && r->param;

@@ -259,8 +259,8 @@ typedef struct {
 } mask_info;
 
 static mask_info *mask_of(ag_arena *A, const ag_tensor *m, int ndim) {
-    mask_info *mi = ag_arena_alloc(A, sizeof *mi);
-    uint8_t *on = ag_arena_alloc(A, (size_t)m->numel);
+    mask_info *mi = ag_arena_alloc_(A, sizeof *mi);
+    uint8_t *on = ag_arena_alloc_(A, (size_t)m->numel);
     if (!mi || !on) return NULL;
     const int64_t n = m->numel;
     switch (m->dtype) {

@@ -114,7 +114,7 @@ ag_tensor *ag_cross_entropy_(ag_arena *A, ag_tensor *logits, ag_tensor *target,
     const ag_dtype ct = ag_compute_dtype(logits->dtype);
     ag_tensor *x = ag__as(A, logits, ct);
     ag_tensor *out = x ? ag__result(A, ct, 0, NULL) : NULL;
-    double *st = out ? ag_arena_alloc(A, 2 * (size_t)P * sizeof *st) : NULL;
+    double *st = out ? ag_arena_alloc_(A, 2 * (size_t)P * sizeof *st) : NULL;
     if (!st) return NULL;
 
     /* m and log(s) per counted position (threads over positions), then the mean */

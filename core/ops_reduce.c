@@ -452,8 +452,8 @@ static ag_tensor *reduce(kind k, ag_arena *A, ag_tensor *x, int ndims, const int
     reduction R = {.k = k, .correction = correction, .x = xc, .out = out};
     make_plan(&R.p, x->ndim, x->shape, mask);
     const bool grad = ag__needs_grad(1, &xc);
-    if (grad && k == VAR) R.mean = ag_arena_alloc(A, (size_t)out->numel * sizeof *R.mean);
-    if (grad && k == MAX) R.pos = ag_arena_alloc(A, (size_t)out->numel * sizeof *R.pos);
+    if (grad && k == VAR) R.mean = ag_arena_alloc_(A, (size_t)out->numel * sizeof *R.mean);
+    if (grad && k == MAX) R.pos = ag_arena_alloc_(A, (size_t)out->numel * sizeof *R.pos);
     if (grad && (k == VAR || k == MAX) && !R.mean && !R.pos) return NULL;
     forward(&R);
     out->iparam[0] = k;

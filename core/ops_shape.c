@@ -410,7 +410,7 @@ ag_tensor *ag_concat_(ag_arena *A, int n, ag_tensor *const *xs, int dim) {
         shape[d] += x->shape[d];
     }
     const ag_dtype ct = dt == AG_BF16 && ag__needs_grad(n, xs) ? AG_F32 : dt;
-    ag_tensor **ys = ag_arena_alloc(A, (size_t)n * sizeof *ys);
+    ag_tensor **ys = ag_arena_alloc_(A, (size_t)n * sizeof *ys);
     if (!ys) return NULL;
     for (int i = 0; i < n; i++)
         if (!(ys[i] = ag__as(A, xs[i], ct))) return NULL;

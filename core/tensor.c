@@ -87,7 +87,7 @@ static ag_tensor *new_header(const char *op, ag_arena *A, ag_dtype dt, int ndim,
     }
     *numel = check_shape(op, ndim, shape);
     if (*numel < 0) return NULL;
-    ag_tensor *t = ag_arena_calloc(A, sizeof *t);
+    ag_tensor *t = ag_arena_calloc_(A, sizeof *t);
     if (!t) return NULL;
     t->dtype = dt;
     t->ndim = ndim;
@@ -102,7 +102,7 @@ static ag_tensor *make(const char *op, ag_arena *A, ag_dtype dt, int ndim,
     int64_t numel;
     ag_tensor *t = new_header(op, A, dt, ndim, shape, &numel);
     if (!t) return NULL;
-    t->data = ag_arena_alloc(A, (size_t)numel * ag_dtype_size(dt));
+    t->data = ag_arena_alloc_(A, (size_t)numel * ag_dtype_size(dt));
     return t->data ? t : NULL;
 }
 

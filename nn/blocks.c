@@ -88,7 +88,7 @@ ag_nn_attention *ag_nn_attention_new_(ag_arena *P, ag_rng *r, int64_t n_embd, in
                  (long long)n_embd, (long long)n_head, dropout);
         return NULL;
     }
-    ag_nn_attention *a = ag_arena_calloc(P, sizeof *a);
+    ag_nn_attention *a = ag_arena_calloc_(P, sizeof *a);
     if (!a) return NULL;
     ag_module_init(&a->base, &ag_nn_attention_type, P);
     a->n_embd = n_embd;
@@ -168,7 +168,7 @@ ag_nn_mlp *ag_nn_mlp_new_(ag_arena *P, ag_rng *r, int64_t n_embd, int64_t n_hidd
                  (long long)n_embd, (long long)n_hidden, (int)act, dropout);
         return NULL;
     }
-    ag_nn_mlp *m = ag_arena_calloc(P, sizeof *m);
+    ag_nn_mlp *m = ag_arena_calloc_(P, sizeof *m);
     if (!m) return NULL;
     ag_module_init(&m->base, &ag_nn_mlp_type, P);
     m->act = act;
@@ -204,7 +204,7 @@ ag_module *ag_norm_new_(ag_arena *P, ag_norm_choice c, int64_t n) {
         return NULL;
     }
     if (!isnan(c.eps) && !ag__norm_eps_ok(op, name, ag__shp_of(1, &n), c.eps)) return NULL;
-    ag_module *m = make(P, n, c.eps);
+    ag_module *m = make(P, c.type, n, c.eps);
     if (m && m->type != c.type) {
         ag__fail(op, "the constructor registered for %s made a %s: expected a %s", name,
                  m->type && m->type->name ? m->type->name : "module of another type", name);
@@ -236,7 +236,7 @@ ag_nn_block *ag_nn_block_new_(ag_arena *P, ag_rng *r, const ag_block_config *c) 
                  c->dropout);
         return NULL;
     }
-    ag_nn_block *b = ag_arena_calloc(P, sizeof *b);
+    ag_nn_block *b = ag_arena_calloc_(P, sizeof *b);
     if (!b) return NULL;
     ag_module_init(&b->base, &ag_nn_block_type, P);
     const int64_t n_hidden = c->n_hidden ? c->n_hidden : 4 * c->n_embd;

@@ -24,11 +24,11 @@ bool ag_gradcheck_module_(ag_module *m, ag_loss_fn loss, void *userdata,
         return refused(result);
     }
     const char *type = m->type ? m->type->name : "module";
-    ag_arena *A = ag_arena_new(0); /* the names and the lists */
+    ag_arena *A = ag_arena_new_(0); /* the names and the lists */
     ag_named_param *all = NULL;
-    const int n = A ? ag_module_parameters(m, A, &all) : -1;
-    ag_tensor **params = n > 0 ? ag_arena_alloc(A, (size_t)n * sizeof *params) : NULL;
-    const char **names = n > 0 ? ag_arena_alloc(A, (size_t)n * sizeof *names) : NULL;
+    const int n = A ? ag_module_parameters_(m, A, &all) : -1;
+    ag_tensor **params = n > 0 ? ag_arena_alloc_(A, (size_t)n * sizeof *params) : NULL;
+    const char **names = n > 0 ? ag_arena_alloc_(A, (size_t)n * sizeof *names) : NULL;
     if (n < 0 || (n > 0 && (!params || !names))) {
         ag_arena_free(A);
         ag__fail(OP, "out of memory listing the parameters of %s", type);

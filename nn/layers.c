@@ -59,7 +59,7 @@ ag_nn_embedding *ag_nn_embedding_new_(ag_arena *P, ag_rng *r, int64_t num_embedd
                  (long long)num_embeddings, (long long)embedding_dim);
         return NULL;
     }
-    ag_nn_embedding *e = ag_arena_calloc(P, sizeof *e);
+    ag_nn_embedding *e = ag_arena_calloc_(P, sizeof *e);
     if (!e) return NULL;
     ag_module_init(&e->base, &ag_nn_embedding_type, P);
     e->num_embeddings = num_embeddings;
@@ -93,7 +93,7 @@ ag_nn_dropout *ag_nn_dropout_new_(ag_arena *P, double p, uint64_t seed) {
         ag__fail("nn_dropout_new", "Dropout(p=%g): expected an arena and 0 <= p < 1", p);
         return NULL;
     }
-    ag_nn_dropout *d = ag_arena_calloc(P, sizeof *d);
+    ag_nn_dropout *d = ag_arena_calloc_(P, sizeof *d);
     if (!d) return NULL;
     ag_module_init(&d->base, &ag_nn_dropout_type, P);
     d->p = p;

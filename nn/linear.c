@@ -112,7 +112,7 @@ ag_nn_linear *ag_nn_linear_new_(ag_arena *P, ag_rng *r, int64_t in_features,
                  (long long)in_features, (long long)out_features);
         return NULL;
     }
-    ag_nn_linear *l = ag_arena_calloc(P, sizeof *l);
+    ag_nn_linear *l = ag_arena_calloc_(P, sizeof *l);
     if (!l) return NULL;
     ag_module_init(&l->base, &ag_nn_linear_type, P);
     l->in_features = in_features;

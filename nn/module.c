@@ -46,14 +46,14 @@ static bool name_ok(const char *op, ag_module *m, const char *name) {
 static bool append(ag_arena *P, ag_module_entry **arr, int *n, int *cap, ag_module_entry e) {
     if (*n == *cap) {
         int ncap = *cap ? 2 * *cap : 4;
-        ag_module_entry *a = ag_arena_alloc(P, (size_t)ncap * sizeof *a);
+        ag_module_entry *a = ag_arena_alloc_(P, (size_t)ncap * sizeof *a);
         if (!a) return false;
         if (*n) memcpy(a, *arr, (size_t)*n * sizeof *a);
         *arr = a;
         *cap = ncap;
     }
     size_t len = strlen(e.name) + 1;
-    char *copy = ag_arena_alloc(P, len);
+    char *copy = ag_arena_alloc_(P, len);
     if (!copy) return false;
     memcpy(copy, e.name, len);
     e.name = copy;
@@ -140,7 +140,7 @@ typedef struct {
 static void collect_one(const ag_named_param *p, void *ud) {
     collector *c = ud;
     size_t len = strlen(p->name) + 1;
-    char *name = ag_arena_alloc(c->A, len);
+    char *name = ag_arena_alloc_(c->A, len);
     if (!name) {
         c->ok = false;
         return;
@@ -150,11 +150,15 @@ static void collect_one(const ag_named_param *p, void *ud) {
     c->out[c->n++].name = name;
 }
 
-int ag_module_parameters(ag_module *m, ag_arena *A, ag_named_param **out) {
-    if (!m || !A || !out) return -1;
+int ag_module_parameters_(ag_module *m, ag_arena *A, ag_named_param **out) {
+    if (!m) return -1;
+    if (!A || !out) {
+        ag__fail("module_parameters", "%s is NULL", A ? "out" : "arena");
+        return -1;
+    }
     int n = 0;
     ag_module_visit_params(m, count_one, &n);
-    collector c = {A, ag_arena_alloc(A, (size_t)(n ? n : 1) * sizeof *c.out), 0, true};
+    collector c = {A, ag_arena_alloc_(A, (size_t)(n ? n : 1) * sizeof *c.out), 0, true};
     if (!c.out) return -1;
     ag_module_visit_params(m, collect_one, &c);
     *out = c.out;
@@ -307,7 +311,7 @@ ag_module_list *ag_module_list_new_(ag_arena *P) {
         ag__fail("module_list_new", "arena is NULL");
         return NULL;
     }
-    ag_module_list *l = ag_arena_calloc(P, sizeof *l);
+    ag_module_list *l = ag_arena_calloc_(P, sizeof *l);
     if (l) ag_module_init(&l->base, &MODULE_LIST, P);
     return l;
 }

@@ -6,12 +6,19 @@
 #include <stdint.h>
 
 #include "ag/module.h"
+#include "ag/norms.h"
+#include "ag/registry.h"
 #include "ag/registry.h"
 
-/* The built-in norm types (LayerNorm, then each RMSNorm kind) and their
- * block constructors into types[i], makes[i] for i < max; returns how many
- * were written (nn/norms.c). The registry starts from them. */
-int ag__builtin_norms(const ag_module_type **types, ag_norm_make_fn **makes, int max);
+/* The built-in norm types, LayerNorm then each RMSNorm kind, with their
+ * block constructors (nn/norms.c): the registry starts from them. A table
+ * of data, so that reading the registry calls no constructor. */
+typedef struct {
+    const ag_module_type *type;
+    ag_norm_make_fn *make;
+} ag__builtin_norm;
+enum { AG__BUILTIN_NORMS = 1 + AG_RMSNORM_KINDS };
+extern const ag__builtin_norm ag__builtin_norms[AG__BUILTIN_NORMS];
 
 /* The one rule for a norm's eps, shared by the ops (norm_ops.c) and the
  * modules (norms.c): any finite number. A negative eps is accepted, as

@@ -532,7 +532,7 @@ ag_tensor *ag_rms_norm_(ag_arena *A, ag_tensor *x, int nshape, const int64_t *no
     const int nsrc = w ? 2 : 1;
     double *rs = NULL;
     if (y->numel > 0 && ag__needs_grad(nsrc, srcs)) {
-        rs = ag_arena_alloc(A, (size_t)rows * sizeof *rs);
+        rs = ag_arena_alloc_(A, (size_t)rows * sizeof *rs);
         if (!rs) return NULL;
     }
     if (y->numel > 0) {
@@ -763,7 +763,7 @@ ag_tensor *ag_layer_norm_(ag_arena *A, ag_tensor *x, int nshape,
     if (b) srcs[nsrc++] = b;
     double *mr = NULL;
     if (y->numel > 0 && ag__needs_grad(nsrc, srcs)) {
-        mr = ag_arena_alloc(A, 2 * (size_t)rows * sizeof *mr);
+        mr = ag_arena_alloc_(A, 2 * (size_t)rows * sizeof *mr);
         if (!mr) return NULL;
     }
     if (y->numel > 0) {

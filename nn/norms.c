@@ -197,7 +197,7 @@ ag_nn_layernorm *ag_nn_layernorm_new_(ag_arena *P, int nshape, const int64_t *no
     if (!shape_ok(op, "LayerNorm", P, nshape, normalized_shape) ||
         !eps_ok(op, "LayerNorm", nshape, normalized_shape, eps))
         return NULL;
-    ag_nn_layernorm *l = ag_arena_calloc(P, sizeof *l);
+    ag_nn_layernorm *l = ag_arena_calloc_(P, sizeof *l);
     if (!l) return NULL;
     ag_module_init(&l->base, &ag_nn_layernorm_type, P);
     l->nshape = nshape;
@@ -281,11 +281,11 @@ static bool kind_ok(const char *op, ag_rmsnorm_kind kind) {
     return false;
 }
 
-const ag_module_type *ag_rmsnorm_type(ag_rmsnorm_kind kind) {
+const ag_module_type *ag_rmsnorm_type_(ag_rmsnorm_kind kind) {
     return kind_ok("rmsnorm_type", kind) ? &RMS_TYPES[kind] : NULL;
 }
 
-double ag_rmsnorm_default_eps(ag_rmsnorm_kind kind) {
+double ag_rmsnorm_default_eps_(ag_rmsnorm_kind kind) {
     return kind_ok("rmsnorm_default_eps", kind) ? RMS_EPS[kind] : NAN;
 }
 
@@ -298,7 +298,7 @@ ag_nn_rmsnorm *ag_nn_rmsnorm_new_(ag_arena *P, ag_rmsnorm_kind kind, int nshape,
     if (!shape_ok(op, type, P, nshape, normalized_shape) ||
         !eps_ok(op, type, nshape, normalized_shape, eps))
         return NULL;
-    ag_nn_rmsnorm *r = ag_arena_calloc(P, sizeof *r);
+    ag_nn_rmsnorm *r = ag_arena_calloc_(P, sizeof *r);
     if (!r) return NULL;
     ag_module_init(&r->base, &RMS_TYPES[kind], P);
     r->kind = kind;
@@ -370,33 +370,22 @@ ag_tensor *ag_nn_rmsnorm_forward_(ag_arena *A, ag_nn_rmsnorm *m, ag_tensor *x) {
 
 /* ---- block constructors (ag_norm_make_fn) and the registry's start --------- */
 
-static ag_module *layernorm_make(ag_arena *P, int64_t n, double eps) {
+static ag_module *layernorm_make(ag_arena *P, const ag_module_type *type, int64_t n, double eps) {
+    (void)type;
     ag_nn_layernorm *l = ag_nn_layernorm_new_(P, 1, &n, eps, true, true);
     return l ? &l->base : NULL;
 }
 
-static ag_module *rmsnorm_make(ag_arena *P, ag_rmsnorm_kind kind, int64_t n, double eps) {
-    ag_nn_rmsnorm *r = ag_nn_rmsnorm_new_(P, kind, 1, &n, eps, true);
+/* One constructor for every kind: the kind is the type's place in the array. */
+static ag_module *rmsnorm_make(ag_arena *P, const ag_module_type *type, int64_t n, double eps) {
+    ag_nn_rmsnorm *r =
+        ag_nn_rmsnorm_new_(P, (ag_rmsnorm_kind)(type - ag_rmsnorm_types), 1, &n, eps, true);
     return r ? &r->base : NULL;
 }
 
-/* One per kind, as ag_norm_make_fn has no room for the kind. */
-#define AS_MAKE(K, NAME, EPS)                                        \
-    static ag_module *make_##K(ag_arena *P, int64_t n, double eps) { \
-        return rmsnorm_make(P, K, n, eps);                           \
-    }
-RMS_KINDS(AS_MAKE)
-#undef AS_MAKE
-
-#define AS_MAKE_ENTRY(K, NAME, EPS) [K] = make_##K,
-static ag_norm_make_fn *const RMS_MAKES[AG_RMSNORM_KINDS] = {RMS_KINDS(AS_MAKE_ENTRY)};
-#undef AS_MAKE_ENTRY
-
-int ag__builtin_norms(const ag_module_type **types, ag_norm_make_fn **makes, int max) {
-    int n = 0;
-    for (int k = -1; k < AG_RMSNORM_KINDS && n < max; k++, n++) {
-        types[n] = k < 0 ? &ag_nn_layernorm_type : &RMS_TYPES[k];
-        makes[n] = k < 0 ? layernorm_make : RMS_MAKES[k];
-    }
-    return n;
-}
+#define AS_BUILTIN(K, NAME, EPS) {&ag_rmsnorm_types[K], rmsnorm_make},
+const ag__builtin_norm ag__builtin_norms[AG__BUILTIN_NORMS] = {
+    {&ag_nn_layernorm_type, layernorm_make},
+    RMS_KINDS(AS_BUILTIN)
+};
+#undef AS_BUILTIN

@@ -17,7 +17,11 @@ static bool seeded;
 static void seed_builtins(void) {
     if (seeded) return;
     seeded = true;
-    ntypes = ag__builtin_norms(types, makes, AG_NORM_REGISTRY_MAX);
+    _Static_assert(AG__BUILTIN_NORMS <= AG_NORM_REGISTRY_MAX, "room for the built-ins");
+    for (ntypes = 0; ntypes < AG__BUILTIN_NORMS; ntypes++) {
+        types[ntypes] = ag__builtin_norms[ntypes].type;
+        makes[ntypes] = ag__builtin_norms[ntypes].make;
+    }
 }
 
 /* t's slot, or -1. */
@@ -85,13 +89,17 @@ bool ag_param_is_no_decay(const ag_named_param *p) {
     return p && (ag_module_is_norm(p->owner) || strstr(p->name, "bias"));
 }
 
-ag_param_groups ag_decay_groups(ag_module *m, ag_arena *A) {
+ag_param_groups ag_decay_groups_(ag_module *m, ag_arena *A) {
     ag_param_groups g = {0};
+    if (m && !A) {
+        ag__fail("decay_groups", "arena is NULL");
+        return g;
+    }
     ag_named_param *all;
-    int n = ag_module_parameters(m, A, &all);
+    int n = ag_module_parameters_(m, A, &all);
     if (n < 0) return g;
-    g.decay = ag_arena_alloc(A, (size_t)(n ? n : 1) * sizeof *all);
-    g.no_decay = ag_arena_alloc(A, (size_t)(n ? n : 1) * sizeof *all);
+    g.decay = ag_arena_alloc_(A, (size_t)(n ? n : 1) * sizeof *all);
+    g.no_decay = ag_arena_alloc_(A, (size_t)(n ? n : 1) * sizeof *all);
     if (!g.decay || !g.no_decay) return (ag_param_groups){0};
     for (int i = 0; i < n; i++) {
         if (ag_param_is_no_decay(&all[i])) g.no_decay[g.nno_decay++] = all[i];

@@ -26,9 +26,9 @@ ag_optim_group ag_optim_group_of_module_(ag_module *m, ag_arena *A) {
         return g;
     }
     ag_named_param *all;
-    int n = ag_module_parameters(m, A, &all);
+    int n = ag_module_parameters_(m, A, &all);
     if (n < 0) return g;
-    g.params = ag_arena_alloc(A, (size_t)(n ? n : 1) * sizeof *g.params);
+    g.params = ag_arena_alloc_(A, (size_t)(n ? n : 1) * sizeof *g.params);
     if (!g.params) return g;
     for (int i = 0; i < n; i++) {
         ag_tensor *t = all[i].tensor;
@@ -45,11 +45,11 @@ ag_optim_group *ag_optim_groups_from_model_(ag_module *m, ag_arena *A, double lr
         return NULL;
     }
     ag_named_param *all;
-    int n = ag_module_parameters(m, A, &all);
+    int n = ag_module_parameters_(m, A, &all);
     if (n < 0) return NULL;
-    ag_optim_group *g = ag_arena_alloc(A, 2 * sizeof *g);
-    ag_tensor **decay = ag_arena_alloc(A, (size_t)(n ? n : 1) * sizeof *decay);
-    ag_tensor **no_decay = ag_arena_alloc(A, (size_t)(n ? n : 1) * sizeof *no_decay);
+    ag_optim_group *g = ag_arena_alloc_(A, 2 * sizeof *g);
+    ag_tensor **decay = ag_arena_alloc_(A, (size_t)(n ? n : 1) * sizeof *decay);
+    ag_tensor **no_decay = ag_arena_alloc_(A, (size_t)(n ? n : 1) * sizeof *no_decay);
     if (!g || !decay || !no_decay) return NULL;
     g[0] = (ag_optim_group){decay, 0, lr, weight_decay};
     g[1] = (ag_optim_group){no_decay, 0, lr, 0.0};

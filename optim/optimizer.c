@@ -165,13 +165,13 @@ ag_optim *ag__optim_new(const char *op, ag_arena *P, const ag_optim_type *type, 
     const char *names[AG_OPTIM_MAX_BUFFERS];
     const int nbuf = used_buffers(type, opts, names);
 
-    ag_optim *o = ag_arena_calloc(P, sizeof *o);
-    ag_tensor **params = ag_arena_alloc(P, (size_t)total * sizeof *params);
-    ag_optim_state *state = ag_arena_calloc(P, (size_t)total * sizeof *state);
-    ag_optim_buffer *bufs = ag_arena_calloc(P, (size_t)(total * nbuf + 1) * sizeof *bufs);
-    ag_optim_group *gs = ag_arena_alloc(P, (size_t)ngroups * sizeof *gs);
-    double *initial_lr = ag_arena_alloc(P, (size_t)ngroups * sizeof *initial_lr);
-    void *opts_copy = ag_arena_alloc(P, type->opts_size ? type->opts_size : 1);
+    ag_optim *o = ag_arena_calloc_(P, sizeof *o);
+    ag_tensor **params = ag_arena_alloc_(P, (size_t)total * sizeof *params);
+    ag_optim_state *state = ag_arena_calloc_(P, (size_t)total * sizeof *state);
+    ag_optim_buffer *bufs = ag_arena_calloc_(P, (size_t)(total * nbuf + 1) * sizeof *bufs);
+    ag_optim_group *gs = ag_arena_alloc_(P, (size_t)ngroups * sizeof *gs);
+    double *initial_lr = ag_arena_alloc_(P, (size_t)ngroups * sizeof *initial_lr);
+    void *opts_copy = ag_arena_alloc_(P, type->opts_size ? type->opts_size : 1);
     if (!o || !params || !state || !bufs || !gs || !initial_lr || !opts_copy) return NULL;
     if (type->opts_size) memcpy(opts_copy, opts, type->opts_size);
 

@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#include "error.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -25,8 +27,11 @@ typedef struct ag_arena ag_arena;
 #define AG_ARENA_ALIGN 64
 
 /* A new, empty arena whose blocks hold at least block_bytes (0: 1 MiB).
- * Returns NULL, after reporting through the error handler, when out of memory. */
-ag_arena *ag_arena_new(size_t block_bytes);
+ * Returns NULL, after reporting through the error handler, when out of memory
+ * or when block_bytes is too large to round up to AG_ARENA_ALIGN. The caller
+ * owns the arena and frees it with ag_arena_free. */
+ag_arena *ag_arena_new_(size_t block_bytes);
+#define ag_arena_new(...) AG_AT(ag_arena_new_, __VA_ARGS__)
 
 /* Returns every block to the system. NULL is allowed. Every tensor allocated
  * in the arena is invalid afterwards. */
@@ -37,13 +42,16 @@ void ag_arena_free(ag_arena *a);
 void ag_arena_reset(ag_arena *a);
 
 /* bytes of uninitialised memory aligned to AG_ARENA_ALIGN, valid until the
- * next reset or free. Returns NULL only when the system is out of memory
- * (reported through the error handler). A request of 0 bytes returns a
- * valid, unique pointer. */
-void *ag_arena_alloc(ag_arena *a, size_t bytes);
+ * next reset or free; the arena owns it. Returns NULL after reporting when
+ * the system is out of memory or bytes is too large to round up (near
+ * SIZE_MAX); a NULL arena returns NULL without a report (an earlier failure).
+ * A request of 0 bytes returns a valid, unique pointer. */
+void *ag_arena_alloc_(ag_arena *a, size_t bytes);
+#define ag_arena_alloc(...) AG_AT(ag_arena_alloc_, __VA_ARGS__)
 
 /* Like ag_arena_alloc, but the memory is zeroed. */
-void *ag_arena_calloc(ag_arena *a, size_t bytes);
+void *ag_arena_calloc_(ag_arena *a, size_t bytes);
+#define ag_arena_calloc(...) AG_AT(ag_arena_calloc_, __VA_ARGS__)
 
 /* Bytes handed out since the last reset (including alignment padding). */
 size_t ag_arena_used(const ag_arena *a);

@@ -12,6 +12,27 @@
  *
  * File input never goes through the abort path: loaders return an error code
  * and leave their destination unchanged.
+ *
+ * The caller's line. Every public function that can report is declared as
+ * ag_foo_ and called through the macro ag_foo, which records the caller's
+ * file and line just before the call (AG_AT below). Three rules keep the
+ * recorded site right:
+ *   - a report uses the site and clears it: one site, at most one report;
+ *   - library code calls only the ag_foo_ forms, never the macros, so the
+ *     user's site survives the library's internal calls (a bad input found
+ *     deep inside ag_nn_block_forward names the line that called it);
+ *   - every public function that can reach a report is such a macro. The
+ *     test "call-sites" reads the call graph of the built library and fails
+ *     on a public function that can report without one, and on library code
+ *     that records a site.
+ * So a report names the line of the public call that led to it, or no line
+ * at all (never the line of an earlier call that succeeded), with two known
+ * exceptions: the site is recorded before the arguments are evaluated, so in
+ * ag_matmul(A, f(), x) a report from matmul names the line of the last ag
+ * call made inside f; and a callback that makes ag calls (a gradcheck
+ * function, a module type's forward) leaves the line of its last call as the
+ * site for the rest of the call that ran it (today only an out-of-memory
+ * report inside ag_gradcheck can come after its function ran).
  */
 #ifndef AG_ERROR_H
 #define AG_ERROR_H
@@ -42,10 +63,10 @@ int ag_error_count(void);
 /* Forgets the last error on this thread. */
 void ag_clear_error(void);
 
-/* Records the caller's file and line for the next error message. The public
- * macros (ag_add, ag_matmul, ...) call it; the functions they wrap (ag_add_,
- * ag_matmul_, ...) do not, so library code calling those keeps the user's
- * site. */
+/* Records the caller's file and line for the next error message (file must
+ * outlive the call: a string literal). The public macros (ag_add, ag_matmul,
+ * ...) call it; the functions they wrap (ag_add_, ag_matmul_, ...) and the
+ * rest of the library never do, so library code keeps the user's site. */
 void ag_set_call_site(const char *file, int line);
 
 /* Calls fn with the caller's file and line recorded first. */

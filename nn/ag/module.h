@@ -79,8 +79,10 @@ typedef void (*ag_param_visitor)(const ag_named_param *p, void *userdata);
 void ag_module_visit_params(ag_module *m, ag_param_visitor fn, void *userdata);
 
 /* Every parameter, with names copied into A; *out points at an array in A.
- * Returns the count (-1 when A runs out of memory). */
-int ag_module_parameters(ag_module *m, ag_arena *A, ag_named_param **out);
+ * Returns the count, or -1: after reporting a NULL A or out, or A running
+ * out of memory; without a report for a NULL m (an earlier failure). */
+int ag_module_parameters_(ag_module *m, ag_arena *A, ag_named_param **out);
+#define ag_module_parameters(...) AG_AT(ag_module_parameters_, __VA_ARGS__)
 
 /* The parameter or the module at a dotted path ("layers.0.attn"), or NULL. */
 ag_tensor *ag_module_param(ag_module *m, const char *path);

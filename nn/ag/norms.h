@@ -98,10 +98,14 @@ ag_tensor *ag_nn_rmsnorm_forward_(ag_arena *A, ag_nn_rmsnorm *m, ag_tensor *x);
 #define ag_nn_rmsnorm_new(...) AG_AT(ag_nn_rmsnorm_new_, __VA_ARGS__)
 #define ag_nn_rmsnorm_forward(...) AG_AT(ag_nn_rmsnorm_forward_, __VA_ARGS__)
 
-/* The module type of each kind (its own type name, each registered). */
-const ag_module_type *ag_rmsnorm_type(ag_rmsnorm_kind kind);
-/* The kind's default eps (NAN for AG_RMSNORM: resolved at forward time). */
-double ag_rmsnorm_default_eps(ag_rmsnorm_kind kind);
+/* The module type of each kind (its own type name, each registered; static,
+ * not to be freed). An unknown kind is reported and returns NULL. */
+const ag_module_type *ag_rmsnorm_type_(ag_rmsnorm_kind kind);
+#define ag_rmsnorm_type(...) AG_AT(ag_rmsnorm_type_, __VA_ARGS__)
+/* The kind's default eps (NAN for AG_RMSNORM: resolved at forward time). An
+ * unknown kind is reported and returns NAN. */
+double ag_rmsnorm_default_eps_(ag_rmsnorm_kind kind);
+#define ag_rmsnorm_default_eps(...) AG_AT(ag_rmsnorm_default_eps_, __VA_ARGS__)
 
 #ifdef __cplusplus
 }

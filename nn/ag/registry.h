@@ -29,11 +29,13 @@ extern "C" {
 bool ag_norm_register_(const ag_module_type *t);
 #define ag_norm_register(...) AG_AT(ag_norm_register_, __VA_ARGS__)
 
-/* A norm type's constructor, for the blocks: a new norm of that type over a
- * last dim of n > 0 features, its parameters in P, with eps (AG_EPS_DEFAULT:
- * the type's default; otherwise a finite number, already checked). Returns
- * the module, or NULL after reporting. */
-typedef ag_module *ag_norm_make_fn(ag_arena *P, int64_t n, double eps);
+/* A norm type's constructor, for the blocks: a new norm of type `type` (the
+ * type it was registered for, so one function may serve several types) over
+ * a last dim of n > 0 features, its parameters in P, with eps
+ * (AG_EPS_DEFAULT: the type's default; otherwise a finite number, already
+ * checked). Returns the module, or NULL after reporting. */
+typedef ag_module *ag_norm_make_fn(ag_arena *P, const ag_module_type *type, int64_t n,
+                                   double eps);
 
 /* Registers t as ag_norm_register does, with make as its constructor, so
  * that ag_norm_new (ag/blocks.h) can build it; registering t again replaces
@@ -61,7 +63,10 @@ typedef struct ag_param_groups {
     ag_named_param *decay, *no_decay;
     int ndecay, nno_decay;
 } ag_param_groups;
-ag_param_groups ag_decay_groups(ag_module *m, ag_arena *A);
+/* A NULL A is reported; a NULL m (an earlier failure) is not. Either gives
+ * zeroed groups, as does A running out of memory (reported). */
+ag_param_groups ag_decay_groups_(ag_module *m, ag_arena *A);
+#define ag_decay_groups(...) AG_AT(ag_decay_groups_, __VA_ARGS__)
 
 /* The rule behind those groups, for one parameter: true (no weight decay)
  * when p's owner is a registered norm layer or p's dotted name contains

@@ -1,6 +1,7 @@
 /* tests/errors/bad_core.c — bad calls to creation, element access, the
  * engine, binary ops, cast and gradcheck. One bad call per test; see
  * errors_test.h for what every report must look like. */
+#include <stdint.h>
 #include <string.h>
 
 #include "errors_test.h"
@@ -193,6 +194,23 @@ START_TEST(gradcheck_without_grad_inputs) {
 }
 END_TEST
 
+/* SIZE_MAX bytes cannot be rounded up to AG_ARENA_ALIGN. */
+START_TEST(arena_new_with_block_too_large) {
+    ag_arena *a = ag_arena_new(SIZE_MAX); const int line = __LINE__;
+    ck_assert_ptr_null(a);
+    EXPECT_REPORT("arena_new", line, "18446744073709551615|4294967295", "overflows");
+}
+END_TEST
+
+START_TEST(arena_alloc_too_large) {
+    void *p = ag_arena_calloc(A, SIZE_MAX); const int line = __LINE__;
+    ck_assert_ptr_null(p);
+    EXPECT_REPORT("arena_alloc", line, "overflows");
+    /* the arena still works */
+    ck_assert_ptr_nonnull(ag_arena_alloc(A, 16));
+}
+END_TEST
+
 TCase *errors_core_tcase(void) {
     TCase *tc = tcase_create("bad_core");
     tcase_add_checked_fixture(tc, errors_setup, errors_teardown);
@@ -219,5 +237,7 @@ TCase *errors_core_tcase(void) {
     tcase_add_test(tc, detach_into_null_arena);
     tcase_add_test(tc, gradcheck_of_f32_input);
     tcase_add_test(tc, gradcheck_without_grad_inputs);
+    tcase_add_test(tc, arena_new_with_block_too_large);
+    tcase_add_test(tc, arena_alloc_too_large);
     return tc;
 }

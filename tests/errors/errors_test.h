@@ -1,6 +1,6 @@
 /* tests/errors/errors_test.h — shared by the errors suite's files.
  *
- * The policy under test (ag/error.h, DESIGN.md section 8): a bad call makes
+ * The policy under test (ag/error.h): a bad call makes
  * exactly one report, a single line
  *     ag: <op>: <shapes and what was expected> (<caller's file>:<line>)
  * through the handler; with a handler that returns, the call returns NULL
@@ -42,7 +42,38 @@ ag_tensor *f32_of(int ndim, const int64_t *shape);  /* f32, values 0.1 * i */
 ag_tensor *i32_of(int ndim, const int64_t *shape, const int32_t *values);
 #define F32(...) f32_of(AG_SHAPE(__VA_ARGS__))
 
+/* ---- call sites (call_sites.c) ---------------------------------------------
+ * One row per public function that can report: its case makes that
+ * function's failing call, on one line with  return __LINE__;  after a
+ * successful call elsewhere, and the report must name that line. The
+ * failing call takes its arguments from site_inputs (made before the
+ * successful call), so nothing else records a site in between. */
+typedef struct site_inputs {
+    ag_tensor *x;       /* f32 [2,3] */
+    ag_tensor *y;       /* f32 [4,5] */
+    ag_tensor *ids;     /* i32 [2] {0, 1} */
+    ag_rng rng;
+    ag_nn_linear *lin;  /* Linear(3, 2) with bias */
+    ag_module_list *list;
+    ag_optim_group group; /* lin's parameters */
+    ag_optim *opt;      /* AdamW over group */
+} site_inputs;
+
+typedef struct site_case {
+    const char *fn;                       /* the public name */
+    int (*bad)(site_inputs *in);          /* makes the failing call; returns its line */
+    const char *file;                     /* the file of bad */
+} site_case;
+#define SITE_CASE(fn) {#fn, bad_##fn, __FILE__}
+
+extern const site_case site_cases_core[];
+extern const int n_site_cases_core;
+extern const site_case site_cases_nn[];
+extern const int n_site_cases_nn;
+
+TCase *errors_sites_tcase(void);
 TCase *errors_core_tcase(void);
+TCase *errors_nn_tcase(void);
 TCase *errors_ops_tcase(void);
 TCase *errors_policy_tcase(void);
 

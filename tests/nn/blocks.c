@@ -662,7 +662,9 @@ static ag_tensor *max_abs_forward(ag_module *m, ag_arena *A, ag_tensor *x) {
 static const ag_module_type MAX_ABS_NORM = {"MaxAbsNorm", max_abs_forward, NULL};
 
 /* Its constructor for blocks (ag_norm_make_fn). */
-static ag_module *max_abs_make(ag_arena *P, int64_t n, double eps) {
+static ag_module *max_abs_make(ag_arena *P, const ag_module_type *type, int64_t n,
+                               double eps) {
+    (void)type;
     max_abs_norm *m = ag_arena_calloc(P, sizeof *m);
     ag_module_init(&m->base, &MAX_ABS_NORM, P);
     m->eps = isnan(eps) ? 0.125 : eps;
@@ -733,7 +735,8 @@ END_TEST
 /* A constructor that makes a module of another type than the one it was
  * registered for. */
 static const ag_module_type WRONG_MAKE_NORM = {"WrongMakeNorm", NULL, NULL};
-static ag_module *wrong_make(ag_arena *P, int64_t n, double eps) {
+static ag_module *wrong_make(ag_arena *P, const ag_module_type *type, int64_t n, double eps) {
+    (void)type;
     return &ag_nn_layernorm_new_(P, 1, &n, eps, true, true)->base;
 }
 

@@ -100,7 +100,7 @@ START_TEST(builtins_are_registered) {
     for (int i = 0; i < n; i++) {
         ag_norm_make_fn *make = ag_norm_maker(types[i]);
         ck_assert(make != NULL);
-        ag_module *m = make(P, 3, AG_EPS_DEFAULT);
+        ag_module *m = make(P, types[i], 3, AG_EPS_DEFAULT);
         ck_assert_ptr_nonnull(m);
         ck_assert_ptr_eq(m->type, types[i]);
     }
@@ -194,8 +194,9 @@ START_TEST(register_null_is_reported) {
 END_TEST
 
 /* A constructor given later is kept by a plain ag_norm_register after it. */
-static ag_module *mean_abs_make(ag_arena *P, int64_t n, double eps) {
-    (void)eps;
+static ag_module *mean_abs_make(ag_arena *P, const ag_module_type *type, int64_t n,
+                                double eps) {
+    (void)type, (void)eps;
     return &mean_abs_new(P, n)->base;
 }
 

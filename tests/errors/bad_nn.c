@@ -1,0 +1,77 @@
+/* tests/errors/bad_nn.c — bad calls to the nn helpers that take an arena or
+ * a kind: module_parameters, decay_groups, rmsnorm_type and
+ * rmsnorm_default_eps. One bad call per test; see errors_test.h for what
+ * every report must look like. */
+#include <math.h>
+
+#include "errors_test.h"
+
+static ag_module *linear_3_2(void) {
+    ag_rng r;
+    ag_rng_seed(&r, 1);
+    ag_nn_linear *l = ag_nn_linear_new(A, &r, 3, 2, true);
+    ck_assert_ptr_nonnull(l);
+    return &l->base;
+}
+
+START_TEST(module_parameters_into_null_arena) {
+    ag_module *m = linear_3_2();
+    ag_named_param *ps = NULL;
+    int n = ag_module_parameters(m, NULL, &ps); const int line = __LINE__;
+    ck_assert_int_eq(n, -1);
+    ck_assert_ptr_null(ps);
+    EXPECT_REPORT("module_parameters", line, "arena", "NULL");
+}
+END_TEST
+
+START_TEST(module_parameters_without_out) {
+    ag_module *m = linear_3_2();
+    int n = ag_module_parameters(m, A, NULL); const int line = __LINE__;
+    ck_assert_int_eq(n, -1);
+    EXPECT_REPORT("module_parameters", line, "out", "NULL");
+}
+END_TEST
+
+/* A NULL module is an earlier failure: -1, no second report. */
+START_TEST(module_parameters_of_null_module) {
+    ag_named_param *ps = NULL;
+    ck_assert_int_eq(ag_module_parameters(NULL, A, &ps), -1);
+    ck_assert_int_eq(reports, 0);
+}
+END_TEST
+
+START_TEST(decay_groups_into_null_arena) {
+    ag_module *m = linear_3_2();
+    ag_param_groups g = ag_decay_groups(m, NULL); const int line = __LINE__;
+    ck_assert_ptr_null(g.decay);
+    ck_assert_ptr_null(g.no_decay);
+    ck_assert_int_eq(g.ndecay + g.nno_decay, 0);
+    EXPECT_REPORT("decay_groups", line, "arena", "NULL");
+}
+END_TEST
+
+START_TEST(rmsnorm_type_of_unknown_kind) {
+    const ag_module_type *t = ag_rmsnorm_type(AG_RMSNORM_KINDS); const int line = __LINE__;
+    ck_assert_ptr_null(t);
+    EXPECT_REPORT("rmsnorm_type", line, "kind 8", "0 to 7");
+}
+END_TEST
+
+START_TEST(rmsnorm_default_eps_of_unknown_kind) {
+    double eps = ag_rmsnorm_default_eps((ag_rmsnorm_kind)-1); const int line = __LINE__;
+    ck_assert(isnan(eps));
+    EXPECT_REPORT("rmsnorm_default_eps", line, "kind -1", "0 to 7");
+}
+END_TEST
+
+TCase *errors_nn_tcase(void) {
+    TCase *tc = tcase_create("bad_nn");
+    tcase_add_checked_fixture(tc, errors_setup, errors_teardown);
+    tcase_add_test(tc, module_parameters_into_null_arena);
+    tcase_add_test(tc, module_parameters_without_out);
+    tcase_add_test(tc, module_parameters_of_null_module);
+    tcase_add_test(tc, decay_groups_into_null_arena);
+    tcase_add_test(tc, rmsnorm_type_of_unknown_kind);
+    tcase_add_test(tc, rmsnorm_default_eps_of_unknown_kind);
+    return tc;
+}
