@@ -1,5 +1,5 @@
 /* tests/optim/adam.c — Adam and AdamW against values computed here from the
- * formulas of DESIGN.md section 6 (PyTorch's AdamW):
+ * formulas of torch.optim.AdamW (and Adam):
  *   p *= 1 - lr*wd                         (AdamW; Adam adds wd*p to g instead)
  *   m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g*g     (amsgrad: vmax = max(vmax, v))
  *   denom = sqrt(v)/sqrt(1 - b2^t) + eps;  p -= lr/(1 - b1^t) * m/denom */
