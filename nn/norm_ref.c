@@ -67,10 +67,15 @@ bool ag_layer_norm_ref_forward_(const ag_layer_norm_ref *L) {
     for (int64_t i = 0; i < rows; i++) {
         const double *x = L->inp + i * D; /* [D] this row of the input */
         double *out = L->out + i * D;     /* [D] this row of the output */
-        /* the mean */
+        /* the mean, then corrected by the mean of x - m: a sum of D values
+         * of size |mean| rounds to about D ulps of the mean, which is a lot
+         * of the spread when |mean| >> std; the correction leaves ~1 ulp */
         double m = 0;
         for (int64_t j = 0; j < D; j++) m += x[j];
         m = m / (double)D;
+        double c = 0;
+        for (int64_t j = 0; j < D; j++) c += x[j] - m;
+        m = m + c / (double)D;
         /* the biased variance, from the centred values: a second pass */
         double v = 0;
         for (int64_t j = 0; j < D; j++) {
