@@ -47,8 +47,8 @@
  * What is saved: an ag__norm_saved (nn/norm_job.h) in the result's arena,
  * only when a gradient will be needed: D, the flags, which of weight and
  * bias are present, and per row r (RMSNorm) or mean and r (LayerNorm), as
- * double (8 or 16 bytes per row); backward recomputes xh from x. RMSNorm's forward writes y in the
- * compute type (x * (T)r * w). LayerNorm forms xh = ((x - mh) - ml) * r in
+ * double (8 or 16 bytes per row); backward recomputes xh from x. RMSNorm's
+ * forward writes y in the compute type (x * (T)r * w). LayerNorm forms xh = ((x - mh) - ml) * r in
  * the compute type from the mean split as mh + ml (mh = (T)mean, ml the
  * rest): x - mh is exact when x is near the mean, so xh keeps the digits
  * that (x - (T)mean) would lose when |mean| >> std; its backward forms the
