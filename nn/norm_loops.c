@@ -32,14 +32,6 @@ static wform wform_of(bool has_w, bool offset) {
     return !has_w ? W_NONE : offset ? W_OFFSET : W_PLAIN;
 }
 
-/* Where a tile of y or dx goes: stored, added (dx += when x has a gradient
- * already), or streamed (non-temporal stores, for outputs of AG_STREAM_MIN
- * bytes or more, written fresh). */
-typedef enum { OUT_STORE, OUT_ADD, OUT_STREAM } out_mode;
-static out_mode out_mode_of(bool stream, bool add) {
-    return stream ? OUT_STREAM : add ? OUT_ADD : OUT_STORE;
-}
-
 /* A row's term of a parameter gradient: dy * (x * r) (RMSNorm's dw), dy * xh
  * (LayerNorm's dw), dy (db). */
 typedef enum { TERM_DY_XR, TERM_DY_V, TERM_DY } term;

@@ -2,7 +2,7 @@
  * element type. Not a header to include anywhere else: nn/norm_loops.c
  * includes it once per type with T (float, double) and FN(name) (name_f32,
  * name_f64) defined, after its type-independent helpers (LANES, TILE,
- * lanes_sum, wform, out_mode, term).
+ * lanes_sum, wform, term).
  *
  * Every tile helper takes pointers to the tile's first column and its
  * length n: element k of the tile is column j0 + k of the row, and since j0
@@ -116,18 +116,16 @@ static inline void FN(ln_sums)(double *restrict ag, double *restrict agx, const 
 
 /* ---- outputs ------------------------------------------------------------------- */
 
-/* Where the n outputs of a tile bound for dst are computed: dst itself when
- * they are stored, else buf (a tile in L1), which tile_out then sends on. */
-static inline T *FN(tile_at)(T *dst, T *buf, out_mode m) {
-    return m == OUT_STORE ? dst : buf;
+/* Where the n outputs of a tile bound for dst are computed: dst itself, or,
+ * when they are streamed (outputs of AG_STREAM_MIN bytes or more, written
+ * fresh), buf (a tile in L1), which tile_out then copies to dst with
+ * non-temporal stores. */
+static inline T *FN(tile_at)(T *dst, T *buf, bool stream) {
+    return stream ? buf : dst;
 }
 
-static inline void FN(tile_out)(T *restrict dst, const T *restrict buf, out_mode m, int64_t n) {
-    if (m == OUT_STREAM) {
-        ag__copy_nt(dst, buf, (size_t)n * sizeof(T));
-    } else if (m == OUT_ADD) {
-        for (int64_t k = 0; k < n; k++) dst[k] += buf[k];
-    }
+static inline void FN(tile_out)(T *restrict dst, const T *restrict buf, bool stream, int64_t n) {
+    if (stream) ag__copy_nt(dst, buf, (size_t)n * sizeof(T));
 }
 
 /* RMSNorm's y: x * r * w_eff, or x / s * w_eff when div (scale is r, or s). */
@@ -139,10 +137,19 @@ static inline void FN(rms_y)(T *restrict o, const T *restrict x, const T *restri
     }
 }
 
-/* RMSNorm's dx: r * (g - xh * m), xh = x * r. */
-static inline void FN(rms_dx)(T *restrict o, const T *restrict x, const T *restrict dy,
-                              const T *restrict w, wform wf, T r, T m, int64_t n) {
-    for (int64_t k = 0; k < n; k++) o[k] = r * (FN(g_at)(dy, w, wf, k) - x[k] * r * m);
+/* A row's constants in backward's dx, in T: r, and m = mean(g * xh)
+ * (RMSNorm), or mg = mean(g) and mgx = mean(g * xh) (LayerNorm). */
+typedef struct {
+    T r, m, mg, mgx;
+} FN(dx_k);
+
+/* RMSNorm's dx: r * (g - xh * m), xh = x * r; added to o when add. */
+static inline void FN(rms_dx)(T *restrict o, bool add, const T *restrict x, const T *restrict dy,
+                              const T *restrict w, wform wf, FN(dx_k) c, int64_t n) {
+    for (int64_t k = 0; k < n; k++) {
+        const T d = c.r * (FN(g_at)(dy, w, wf, k) - x[k] * c.r * c.m);
+        o[k] = add ? o[k] + d : d;
+    }
 }
 
 /* A row's mean split as mh + ml in T (mh = (T)mean, ml the rest), and its
@@ -175,12 +182,14 @@ static inline void FN(ln_y)(T *restrict o, const T *restrict x, const T *restric
     }
 }
 
-/* LayerNorm's dx: r * (g - mean(g) - xh * mean(g * xh)), g = dy * w. */
-static inline void FN(ln_dx)(T *restrict o, const T *restrict xh, const T *restrict dy,
-                             const T *restrict w, T r, T mg, T mgx, int64_t n) {
+/* LayerNorm's dx: r * (g - mean(g) - xh * mean(g * xh)), g = dy * w;
+ * added to o when add. */
+static inline void FN(ln_dx)(T *restrict o, bool add, const T *restrict xh, const T *restrict dy,
+                             const T *restrict w, FN(dx_k) c, int64_t n) {
     for (int64_t k = 0; k < n; k++) {
         const T g = w ? dy[k] * w[k] : dy[k];
-        o[k] = r * (g - mg - xh[k] * mgx);
+        const T d = c.r * (g - c.mg - xh[k] * c.mgx);
+        o[k] = add ? o[k] + d : d;
     }
 }
 
@@ -224,7 +233,7 @@ static inline void FN(block_acc)(double *restrict acc, T *restrict blk, ag__bloc
 static void FN(rms_forward)(const ag__norm_job *job) {
     const bool div = job->flags & AG_RMS_SQRT_DIV;
     const wform wf = wform_of(job->w != NULL, job->flags & AG_RMS_UNIT_OFFSET);
-    const out_mode om = out_mode_of(job->stream, false);
+    const bool st = job->stream;
     const int64_t D = job->D;
     const T *px = job->x, *pw = job->w;
     T *py = job->y;
@@ -246,9 +255,9 @@ static void FN(rms_forward)(const ag__norm_job *job) {
             for (int64_t j0 = 0; j0 < D; j0 += TILE) {
                 const int64_t n = ag__norm_tile_end(j0, D) - j0;
                 if (next) FN(acc_squares)(acc, xn + j0, n);
-                FN(rms_y)(FN(tile_at)(yi + j0, buf, om), xi + j0, FN(at)(pw, j0), wf, div, scale,
+                FN(rms_y)(FN(tile_at)(yi + j0, buf, st), xi + j0, FN(at)(pw, j0), wf, div, scale,
                           n);
-                FN(tile_out)(yi + j0, buf, om, n);
+                FN(tile_out)(yi + j0, buf, st, n);
             }
             ss = lanes_sum(acc);
         }
@@ -260,7 +269,7 @@ static void FN(rms_forward)(const ag__norm_job *job) {
  * accumulated while row i's dx is written. */
 static void FN(rms_backward)(const ag__norm_job *job) {
     const wform wf = wform_of(job->w != NULL, job->flags & AG_RMS_UNIT_OFFSET);
-    const out_mode om = out_mode_of(job->stream, job->add);
+    const bool st = job->stream, add = job->add && !st; /* a streamed dx is fresh */
     const int64_t D = job->D;
     const T *px = job->x, *pdy = job->dy, *pw = job->w;
     T *pdx = job->dx;
@@ -281,19 +290,19 @@ static void FN(rms_backward)(const ag__norm_job *job) {
             const bool next = pdx && i + 1 < rr.i1;
             T *dxi = pdx ? pdx + i * D : NULL;
             const double r = job->stats[i];
-            const T rT = (T)r, mT = (T)(r * sgx / (double)D);
+            const FN(dx_k) dk = {.r = (T)r, .m = (T)(r * sgx / (double)D)}; /* m = mean(g * xh) */
             const ag__block_mode bm = ag__norm_block_mode(dw != NULL, i, rr);
             lanes_zero(acc);
             for (int64_t j0 = 0; j0 < D; j0 += TILE) {
                 const int64_t n = ag__norm_tile_end(j0, D) - j0;
                 if (next) FN(rms_gx_sum)(acc, xi + D + j0, dyi + D + j0, FN(at)(pw, j0), wf, n);
                 if (dxi) {
-                    FN(rms_dx)(FN(tile_at)(dxi + j0, buf, om), xi + j0, dyi + j0, FN(at)(pw, j0),
-                               wf, rT, mT, n);
-                    FN(tile_out)(dxi + j0, buf, om, n);
+                    FN(rms_dx)(FN(tile_at)(dxi + j0, buf, st), add, xi + j0, dyi + j0,
+                               FN(at)(pw, j0), wf, dk, n);
+                    FN(tile_out)(dxi + j0, buf, st, n);
                 }
                 /* dw += dy * xh, each term in T */
-                if (dw) FN(block_acc)(dw + j0, wb + j0, bm, TERM_DY_XR, dyi + j0, xi + j0, rT, n);
+                if (dw) FN(block_acc)(dw + j0, wb + j0, bm, TERM_DY_XR, dyi + j0, xi + j0, dk.r, n);
             }
             sgx = lanes_sum(acc);
         }
@@ -309,7 +318,7 @@ static void FN(rms_backward)(const ag__norm_job *job) {
  * second from cache): only its sum is accumulated ahead (sq NULL). */
 static void FN(ln_forward)(const ag__norm_job *job) {
     const bool one_pass = sizeof(T) < sizeof(double);
-    const out_mode om = out_mode_of(job->stream, false);
+    const bool st = job->stream;
     const int64_t D = job->D;
     const T *px = job->x, *pw = job->w, *pb = job->b;
     T *py = job->y;
@@ -333,9 +342,9 @@ static void FN(ln_forward)(const ag__norm_job *job) {
             for (int64_t j0 = 0; j0 < D; j0 += TILE) {
                 const int64_t n = ag__norm_tile_end(j0, D) - j0;
                 if (next) FN(acc_sum_squares)(as, sq, xn + j0, n);
-                FN(ln_y)(FN(tile_at)(yi + j0, buf, om), xi + j0, FN(at)(pw, j0), FN(at)(pb, j0), s,
+                FN(ln_y)(FN(tile_at)(yi + j0, buf, st), xi + j0, FN(at)(pw, j0), FN(at)(pb, j0), s,
                          n);
-                FN(tile_out)(yi + j0, buf, om, n);
+                FN(tile_out)(yi + j0, buf, st, n);
             }
         }
         if (job->stream) ag__stream_fence();
@@ -345,10 +354,10 @@ static void FN(ln_forward)(const ag__norm_job *job) {
 /* Row i+1's xh (into a scratch row of the chunk) and sums are formed while
  * row i's dx is written; its sums only when dx is wanted. */
 static void FN(ln_backward)(const ag__norm_job *job) {
-    const out_mode om = out_mode_of(job->stream, job->add);
+    const bool st = job->stream, add = job->add && !st; /* a streamed dx is fresh */
     const int64_t D = job->D;
     const T *px = job->x, *pdy = job->dy, *pw = job->w;
-    const double *st = job->stats;
+    const double *stats = job->stats;
     T *pdx = job->dx;
     const bool sums = pdx != NULL;
     AG_OMP_FOR(job->nchunks > 1)
@@ -361,7 +370,7 @@ static void FN(ln_backward)(const ag__norm_job *job) {
         const ag__norm_rows rr = ag__norm_chunk(job, c);
         _Alignas(64) T buf[TILE];
         double ag[LANES] = {0}, agx[LANES] = {0};
-        const FN(ln_stats) s0 = FN(ln_split)(st[2 * rr.i0], st[2 * rr.i0 + 1]);
+        const FN(ln_stats) s0 = FN(ln_split)(stats[2 * rr.i0], stats[2 * rr.i0 + 1]);
         for (int64_t j0 = 0; j0 < D; j0 += TILE) {
             const int64_t n = ag__norm_tile_end(j0, D) - j0;
             FN(ln_xh)(cur + j0, px + rr.i0 * D + j0, s0, n);
@@ -371,9 +380,10 @@ static void FN(ln_backward)(const ag__norm_job *job) {
             const T *dyi = pdy + i * D, *xn = px + (i + 1) * D;
             const bool next = i + 1 < rr.i1;
             T *dxi = pdx ? pdx + i * D : NULL;
-            const T rT = (T)st[2 * i + 1];
-            const T mg = (T)(lanes_sum(ag) / (double)D), mgx = (T)(lanes_sum(agx) / (double)D);
-            const FN(ln_stats) sn = next ? FN(ln_split)(st[2 * i + 2], st[2 * i + 3]) : s0;
+            const FN(dx_k) dk = {.r = (T)stats[2 * i + 1],
+                                 .mg = (T)(lanes_sum(ag) / (double)D),
+                                 .mgx = (T)(lanes_sum(agx) / (double)D)};
+            const FN(ln_stats) sn = next ? FN(ln_split)(stats[2 * i + 2], stats[2 * i + 3]) : s0;
             const ag__block_mode bm = ag__norm_block_mode(dw || db, i, rr);
             lanes_zero(ag), lanes_zero(agx);
             for (int64_t j0 = 0; j0 < D; j0 += TILE) {
@@ -383,9 +393,9 @@ static void FN(ln_backward)(const ag__norm_job *job) {
                     if (sums) FN(ln_sums)(ag, agx, dyi + D + j0, FN(at)(pw, j0), nxt + j0, n);
                 }
                 if (dxi) {
-                    FN(ln_dx)(FN(tile_at)(dxi + j0, buf, om), cur + j0, dyi + j0, FN(at)(pw, j0),
-                              rT, mg, mgx, n);
-                    FN(tile_out)(dxi + j0, buf, om, n);
+                    FN(ln_dx)(FN(tile_at)(dxi + j0, buf, st), add, cur + j0, dyi + j0,
+                              FN(at)(pw, j0), dk, n);
+                    FN(tile_out)(dxi + j0, buf, st, n);
                 }
                 /* dw += dy * xh, db += dy: each term in T */
                 if (dw) FN(block_acc)(dw + j0, wb + j0, bm, TERM_DY_V, dyi + j0, cur + j0, 0, n);
