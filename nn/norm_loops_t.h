@@ -9,12 +9,15 @@
  * is a multiple of LANES it lands in lane k % LANES, as a whole-row sum
  * would put it. Each helper is one loop with conditions that do not change
  * inside it (w present or not, the flags): the compiler makes a branch-free
- * vectorized copy per case ("unswitching"). Operations are written in the
+ * vectorized copy per case ("unswitching"). The lane sums in T are the
+ * exception: unswitched, their lanes left the registers for the stack, so
+ * rms_gx_sum and ln_sums branch first and call the loop with the case as a
+ * constant. Operations are written in the
  * order the AVX2 loops of nn/norm_simd.c perform them, one rounding each
  * (no fused multiply-add: the build uses ISO C, where GCC does not contract),
  * so both give bitwise the same results. */
 
-/* p + j, or NULL when p is (a parameter that is absent). */
+/* p + j; NULL when p is NULL (an absent parameter). */
 static inline const T *FN(at)(const T *p, int64_t j) {
     return p ? p + j : NULL;
 }

@@ -26,7 +26,7 @@ extern "C" {
 /* How ag_rms_norm scales (flags may be or-ed). */
 enum {
     AG_RMS_RSQRT = 0,       /* y = x * rsqrt(mean(x^2) + eps)         (PyTorch, Llama "v2") */
-    AG_RMS_SQRT_DIV = 1,    /* y = x / sqrt(mean(x^2) + eps)          (seed "v1", "scale" form) */
+    AG_RMS_SQRT_DIV = 1,    /* y = x / sqrt(mean(x^2) + eps)          (Llama "v1", "scale" form) */
     AG_RMS_UNIT_OFFSET = 2, /* the weight multiplies as (1 + weight)  (Gemma) */
 };
 
