@@ -216,7 +216,7 @@ static ag__norm_saved *saved_new(ag_arena *A, ag__norm_saved head, int64_t nstat
  * Runs both norms' backward: dx, dw and db in one pass over the rows. */
 static void norm_backward(ag_tensor *out, bool layer) {
     const char *op = layer ? "layer_norm" : "rms_norm";
-    const ag__norm_saved *sv = out->saved;
+    ag__norm_saved *sv = out->saved;
     ag_tensor *x = out->src[0];
     ag_tensor *w = sv->has_weight ? out->src[1] : NULL;
     ag_tensor *b = sv->has_bias ? out->src[sv->has_weight ? 2 : 1] : NULL;
@@ -233,7 +233,7 @@ static void norm_backward(ag_tensor *out, bool layer) {
     job.add = add;
     job.flags = sv->flags;
     job.x = x->data, job.dy = out->grad->data, job.w = w ? w->data : NULL;
-    job.stats = (double *)sv->stats;
+    job.stats = sv->stats; /* read only */
     bool ok = true;
     job.wpart = partials(op, want_w, &job, &ok);
     job.bpart = partials(op, want_b, &job, &ok);
