@@ -3,11 +3,12 @@
  * Each normalizes x over its trailing dims, which must equal
  * normalized_shape (1 to 8 dims, as torch.nn.functional takes them): x is
  * viewed as rows x D with D the product of normalized_shape. The forward
- * reduces each row once (in double for f32) and saves one or two numbers
- * per row; the backward is derived by hand (docs/normalization.md) and
- * computes dx, dweight and dbias in one pass over the rows, with dweight and
- * dbias summed through per-thread partial sums in a fixed order, so results
- * are deterministic for a given thread count.
+ * reduces each row in double whatever the dtype (once, except LayerNorm in
+ * f64: see ag_layer_norm) and saves one or two numbers per row; the
+ * backward is derived by hand (docs/normalization.md) and computes dx,
+ * dweight and dbias in one pass over the rows, with dweight and dbias
+ * summed through per-thread partial sums in a fixed order, so results are
+ * deterministic for a given thread count.
  *
  * Dtypes: x is f32, f64 or bf16; the compute type is f32 for bf16 input;
  * weight and bias are cast (recorded) to the compute type when they differ;
@@ -25,7 +26,7 @@ extern "C" {
 /* How ag_rms_norm scales (flags may be or-ed). */
 enum {
     AG_RMS_RSQRT = 0,       /* y = x * rsqrt(mean(x^2) + eps)         (PyTorch, Llama "v2") */
-    AG_RMS_SQRT_DIV = 1,    /* y = x / sqrt(mean(x^2) + eps)          (seed "v1", "scale" form) */
+    AG_RMS_SQRT_DIV = 1,    /* y = x / sqrt(mean(x^2) + eps)          (Llama "v1", "scale" form) */
     AG_RMS_UNIT_OFFSET = 2, /* the weight multiplies as (1 + weight)  (Gemma) */
 };
 
@@ -54,13 +55,49 @@ ag_tensor *ag_rms_norm_composed_(ag_arena *A, ag_tensor *x, int nshape,
                                  const int64_t *normalized_shape, ag_tensor *weight, double eps);
 #define ag_rms_norm_composed(...) AG_AT(ag_rms_norm_composed_, __VA_ARGS__)
 
-/* LayerNorm (F.layer_norm): mean and biased variance per row, two-pass and
- * centred; xh = (x - mean) * r with r = 1/sqrt(var + eps); y = xh * weight +
- * bias (either may be NULL). Saves mean and r per row (as double). */
+/* LayerNorm (F.layer_norm): mean and biased variance per row; xh = (x -
+ * mean) * r with r = 1/sqrt(var + eps); y = xh * weight + bias (either may
+ * be NULL). The variance of an f32 (or bf16) row is one pass, E[x^2] -
+ * mean^2 with both sums accumulated in double; of an f64 row two passes,
+ * centred (mean((x - mean)^2)). Saves mean and r per row (as double).
+ * Reports what ag_rms_norm reports (no flags). */
 ag_tensor *ag_layer_norm_(ag_arena *A, ag_tensor *x, int nshape,
                           const int64_t *normalized_shape, ag_tensor *weight, ag_tensor *bias,
                           double eps);
 #define ag_layer_norm(...) AG_AT(ag_layer_norm_, __VA_ARGS__)
+
+/* ---- the reference LayerNorm -----------------------------------------------------
+ * LayerNorm as plain loops in double, forward and backward, written to be
+ * read (nn/norm_ref.c): the tests hold ag_layer_norm to it (1e-12 in f64).
+ * The buffers, with their shapes; x is viewed as rows x D. */
+typedef struct {
+    int64_t rows, D;
+    double eps;
+    const double *inp;    /* [rows, D] the input */
+    const double *weight; /* [D] or NULL (a weight of 1) */
+    const double *bias;   /* [D] or NULL (a bias of 0) */
+    double *out;          /* [rows, D] forward: the output */
+    double *mean;         /* [rows] forward writes each row's mean, backward reads it */
+    double *rstd;         /* [rows] forward writes 1/sqrt(var + eps), backward reads it */
+    const double *dout;   /* [rows, D] backward: the gradient arriving at out */
+    double *dinp;         /* [rows, D] backward adds inp's gradient (NULL: not wanted) */
+    double *dweight;      /* [D] backward adds weight's gradient (NULL: not wanted) */
+    double *dbias;        /* [D] backward adds bias's gradient (NULL: not wanted) */
+} ag_layer_norm_ref;
+
+/* Forward: out, mean and rstd from inp, weight, bias and eps; the variance
+ * is two-pass and centred. The caller owns every buffer. Returns true;
+ * reports and returns false, writing nothing, when L is NULL, rows < 0 or
+ * D < 1, inp, out, mean or rstd is NULL, or eps is not finite. */
+bool ag_layer_norm_ref_forward_(const ag_layer_norm_ref *L);
+#define ag_layer_norm_ref_forward(...) AG_AT(ag_layer_norm_ref_forward_, __VA_ARGS__)
+
+/* Backward: adds to dinp, dweight and dbias (those not NULL) the gradients
+ * of sum(out * dout), from inp, weight, and the mean and rstd forward
+ * saved. Returns true; reports and returns false, writing nothing, when L
+ * is NULL, rows < 0 or D < 1, or inp, dout, mean or rstd is NULL. */
+bool ag_layer_norm_ref_backward_(const ag_layer_norm_ref *L);
+#define ag_layer_norm_ref_backward(...) AG_AT(ag_layer_norm_ref_backward_, __VA_ARGS__)
 
 #ifdef __cplusplus
 }

@@ -180,6 +180,15 @@ static int bad_ag_adamw_new(site_inputs *in) {
 static int bad_ag_adam_new(site_inputs *in) {
     (void)ag_adam_new(NULL, &in->group, 1, NULL); return __LINE__;
 }
+/* no buffers at all */
+static int bad_ag_layer_norm_ref_forward(site_inputs *in) {
+    (void)in;
+    (void)ag_layer_norm_ref_forward(NULL); return __LINE__;
+}
+static int bad_ag_layer_norm_ref_backward(site_inputs *in) {
+    (void)in;
+    (void)ag_layer_norm_ref_backward(NULL); return __LINE__;
+}
 static int bad_ag_rmsprop_new(site_inputs *in) {
     (void)ag_rmsprop_new(NULL, &in->group, 1, NULL); return __LINE__;
 }
@@ -258,7 +267,8 @@ const site_case site_cases_nn[] = {
     SITE_CASE(ag_optim_groups_from_model), SITE_CASE(ag_adamw_new),
     SITE_CASE(ag_rmsprop_new),      SITE_CASE(ag_adagrad_new),
     SITE_CASE(ag_optim_new),        SITE_CASE(ag_norm_register_make),
-    SITE_CASE(ag_gradcheck_module),
+    SITE_CASE(ag_gradcheck_module), SITE_CASE(ag_layer_norm_ref_forward),
+    SITE_CASE(ag_layer_norm_ref_backward),
     SITE_CASE(ag_adam_new),         SITE_CASE(ag_sgd_new),
     SITE_CASE(ag_optim_step),       SITE_CASE(ag_optim_set_lr),
     SITE_CASE(ag_clip_grad_norm),   SITE_CASE(ag_optim_clip_grad_norm),

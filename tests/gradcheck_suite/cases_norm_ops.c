@@ -151,7 +151,8 @@ const gc_case gc_norm_ops[] = {
        GC_N(4)),
     /* a constant row (zero variance), eps > 0 */
     LN_MAKE("[3,4] constant row, w b", SPEC(NS(4), 1e-5, 0, true, true), make_const_row_wb),
-    /* magnitudes and a large common offset (the two-pass variance) */
+    /* magnitudes and a large common offset (in f64, the two-pass variance; the
+     * f32 one-pass variance at such an offset: tests/nn/norm_ref.c) */
     LN_MAKE("[3,4] x~1e3 w b", SPEC(NS(4), 1e-5, 0, true, true), make_big_wb),
     LN_MAKE("[3,4] x~1e-3 w b eps 1e-8", SPEC(NS(4), 1e-8, 0, true, true), make_tiny_wb),
     LN_MAKE("[3,4] x = 1e3 + N(0,1) w b", SPEC(NS(4), 1e-5, 0, true, true), make_offset_wb),
