@@ -28,6 +28,11 @@ typedef struct {
     ag_tensor *out;
     int64_t nout, rows;
     double *v;         /* fast mode: the projection, nout values */
+    /* per input: */
+    double *J[AG_GRADCHECK_MAX_INPUTS];          /* analytic Jacobian, rows x numel */
+    double *saved_vals[AG_GRADCHECK_MAX_INPUTS]; /* the values to put back */
+    ag_tensor *saved_grad[AG_GRADCHECK_MAX_INPUTS];
+    double worst_excess[AG_GRADCHECK_MAX_INPUTS]; /* err / tol of each input's worst */
 } check;
 
 /* The tensor grad_out for row k: e_k, or v in fast mode. */
@@ -47,7 +52,8 @@ static bool same_value(double a, double b) { return a == b || (isnan(a) && isnan
 
 /* Analytic rows into J[i] (rows x numel_i), twice; false if backward failed.
  * *reentrant is cleared when the two runs differ anywhere. */
-static bool analytic(check *c, double **J, bool *reentrant) {
+static bool analytic(check *c, bool *reentrant) {
+    double *const *J = c->J;
     *reentrant = true;
     for (int pass = 0; pass < 2; pass++) {
         for (int64_t k = 0; k < c->rows; k++) {
@@ -88,9 +94,10 @@ static bool evaluate(check *c, double *y) {
 }
 
 /* Compares column j of input i: analytic J against numeric. */
-static void compare(const check *c, int i, int64_t j, const double *Ji, const double *num,
-                    ag_gradcheck_result *r, double *worst_excess) {
+static void compare(check *c, int i, int64_t j, const double *num, ag_gradcheck_result *r) {
     const int64_t numel = c->in[i]->numel;
+    const double *Ji = c->J[i];
+    double *worst_excess = c->worst_excess;
     for (int64_t k = 0; k < c->rows; k++) {
         double a = Ji[k * numel + j], nv = num[k];
         const ag__gc_cmp m = ag__gc_compare(a, nv, c->o.atol, c->o.rtol);
@@ -153,6 +160,96 @@ static void describe_failure(const check *c, ag_gradcheck_result *r) {
                  "backward is not reentrant: two runs with the same grad_out differ");
 }
 
+/* Step 1: the output, and the projection v in fast mode. */
+static bool run_forward(check *c, ag_gradcheck_result *r) {
+    c->out = c->f(c->graph, c->in, c->n, c->ud);
+    if (!c->out) {
+        snprintf(r->message, sizeof r->message, "the function returned NULL%s%s",
+                 ag_last_error()[0] ? ": " : "", ag_last_error());
+        return false;
+    }
+    c->nout = c->out->numel;
+    c->rows = c->o.fast ? 1 : c->nout;
+    if (!c->o.fast) return true;
+    ag_rng rng;
+    ag_rng_seed(&rng, c->o.seed);
+    c->v = malloc((size_t)(c->nout ? c->nout : 1) * sizeof *c->v);
+    if (!c->v) return false;
+    for (int64_t i = 0; i < c->nout; i++) c->v[i] = ag_rng_normal(&rng);
+    return true;
+}
+
+/* Step 2: room for the Jacobians, the inputs' values saved, and gradient
+ * buffers lent from the graph arena. The inputs' own gradients are put back
+ * by restore(); backward would otherwise allocate new ones in their arenas. */
+static bool lend_buffers(check *c, ag_gradcheck_result *r) {
+    int64_t entries = 0;
+    for (int i = 0; i < c->n; i++)
+        if (r->checked[i]) entries += c->rows * c->in[i]->numel;
+    if (entries > MAX_ENTRIES) {
+        snprintf(r->message, sizeof r->message,
+                 "the Jacobian has %lld entries: too many for a full check; set fast",
+                 (long long)entries);
+        return false;
+    }
+    for (int i = 0; i < c->n; i++) {
+        ag_tensor *x = c->in[i];
+        x->grad = NULL;
+        if (!r->checked[i]) continue;
+        x->grad = ag_zeros_(c->graph, x->dtype, x->ndim, x->shape);
+        c->J[i] = calloc((size_t)(c->rows * x->numel) + 1, sizeof **c->J);
+        c->saved_vals[i] = malloc(((size_t)x->numel + 1) * sizeof **c->saved_vals);
+        if (!x->grad || !c->J[i] || !c->saved_vals[i]) return false;
+        ag_to_f64(x, c->saved_vals[i]);
+    }
+    return true;
+}
+
+/* Step 4: every element of every checked input perturbed by +-eps, the
+ * central difference compared with the analytic column. */
+static bool numeric(check *c, ag_gradcheck_result *r) {
+    double *plus = malloc((size_t)(c->rows + 1) * sizeof *plus);
+    double *num = malloc((size_t)(c->rows + 1) * sizeof *num);
+    bool evaluated = plus && num;
+    const double eps = c->o.eps;
+    for (int i = 0; i < c->n && evaluated; i++) {
+        if (!r->checked[i]) continue;
+        ag_tensor *x = c->in[i];
+        for (int64_t j = 0; j < x->numel && evaluated; j++) {
+            const double x0 = c->saved_vals[i][j];
+            ag_set_flat_(x, j, x0 + eps);
+            evaluated = evaluate(c, plus);
+            ag_set_flat_(x, j, x0 - eps);
+            evaluated = evaluated && evaluate(c, num);
+            ag_set_flat_(x, j, x0);
+            for (int64_t k = 0; k < c->rows; k++) num[k] = (plus[k] - num[k]) / (2 * eps);
+            if (evaluated) compare(c, i, j, num, r);
+        }
+    }
+    if (!evaluated && plus && num)
+        snprintf(r->message, sizeof r->message, "a perturbed evaluation failed%s%s",
+                 ag_last_error()[0] ? ": " : "", ag_last_error());
+    free(plus);
+    free(num);
+    return evaluated;
+}
+
+/* Last: the inputs' exact original values and own gradients back, whatever
+ * happened; everything the check allocated freed. */
+static void restore(check *c) {
+    for (int i = 0; i < c->n; i++) {
+        ag_tensor *x = c->in[i];
+        if (c->saved_vals[i])
+            for (int64_t j = 0; j < x->numel; j++) ag_set_flat_(x, j, c->saved_vals[i][j]);
+        x->grad = c->saved_grad[i];
+        free(c->J[i]);
+        free(c->saved_vals[i]);
+    }
+    free(c->v);
+    ag_arena_free(c->graph);
+    ag_arena_free(c->scratch);
+}
+
 bool ag_gradcheck_(ag_gradcheck_fn f, int n, ag_tensor *const *inputs, void *userdata,
                    const ag_gradcheck_opts *opts, ag_gradcheck_result *result) {
     ag_gradcheck_result local;
@@ -169,109 +266,27 @@ bool ag_gradcheck_(ag_gradcheck_fn f, int n, ag_tensor *const *inputs, void *use
     check c = {.f = f, .in = inputs, .n = n, .ud = userdata, .o = o};
     c.graph = ag_arena_new_(0);
     c.scratch = ag_arena_new_(0);
-    double *J[AG_GRADCHECK_MAX_INPUTS] = {0};
-    ag_tensor *saved_grad[AG_GRADCHECK_MAX_INPUTS];
-    double *saved_vals[AG_GRADCHECK_MAX_INPUTS] = {0};
-    double worst_excess[AG_GRADCHECK_MAX_INPUTS]; /* err / tol of each input's worst */
-    double *num = NULL;
-    bool ok = false;
     r->n_inputs = n;
     for (int i = 0; i < n; i++) {
-        saved_grad[i] = inputs[i]->grad;
+        c.saved_grad[i] = inputs[i]->grad;
+        c.worst_excess[i] = -INFINITY;
         r->checked[i] = inputs[i]->requires_grad;
         r->input_pass[i] = true;
         r->worst[i].index = -1;
         r->worst[i].out_index = -1;
-        worst_excess[i] = -INFINITY;
     }
-    if (!c.graph || !c.scratch) goto done;
-
-    c.out = f(c.graph, inputs, n, userdata);
-    if (!c.out) {
-        snprintf(r->message, sizeof r->message, "the function returned NULL%s%s",
-                 ag_last_error()[0] ? ": " : "", ag_last_error());
-        goto done;
-    }
-    c.nout = c.out->numel;
-    c.rows = o.fast ? 1 : c.nout;
-    if (o.fast) {
-        ag_rng rng;
-        ag_rng_seed(&rng, o.seed);
-        c.v = malloc((size_t)(c.nout ? c.nout : 1) * sizeof *c.v);
-        if (!c.v) goto done;
-        for (int64_t i = 0; i < c.nout; i++) c.v[i] = ag_rng_normal(&rng);
-    }
-    int64_t entries = 0;
-    for (int i = 0; i < n; i++)
-        if (r->checked[i]) entries += c.rows * inputs[i]->numel;
-    if (entries > MAX_ENTRIES) {
-        snprintf(r->message, sizeof r->message,
-                 "the Jacobian has %lld entries: too many for a full check; set fast",
-                 (long long)entries);
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        /* the inputs' own gradients are put back afterwards; backward
-         * accumulates into buffers lent from the graph arena meanwhile (it
-         * would otherwise allocate new ones in the inputs' arenas) */
-        inputs[i]->grad = NULL;
-        if (!r->checked[i]) continue;
-        ag_tensor *x = inputs[i];
-        x->grad = ag_zeros_(c.graph, x->dtype, x->ndim, x->shape);
-        J[i] = calloc((size_t)(c.rows * x->numel) + 1, sizeof **J);
-        saved_vals[i] = malloc(((size_t)x->numel + 1) * sizeof **saved_vals);
-        if (!x->grad || !J[i] || !saved_vals[i]) goto done;
-        ag_to_f64(inputs[i], saved_vals[i]);
-    }
-    if (!analytic(&c, J, &r->reentrant)) {
+    bool ok = c.graph && c.scratch && run_forward(&c, r) && lend_buffers(&c, r);
+    if (ok && !analytic(&c, &r->reentrant)) { /* step 3 */
         snprintf(r->message, sizeof r->message, "backward failed: %s", ag_last_error());
-        goto done;
+        ok = false;
     }
-
-    double *plus = malloc((size_t)(c.rows + 1) * sizeof *plus);
-    num = malloc((size_t)(c.rows + 1) * sizeof *num);
-    if (!plus || !num) {
-        free(plus);
-        goto done;
-    }
-    bool evaluated = true;
-    for (int i = 0; i < n && evaluated; i++) {
-        if (!r->checked[i]) continue;
-        ag_tensor *x = inputs[i];
-        for (int64_t j = 0; j < x->numel && evaluated; j++) {
-            double x0 = saved_vals[i][j];
-            ag_set_flat_(x, j, x0 + o.eps);
-            evaluated = evaluate(&c, plus);
-            ag_set_flat_(x, j, x0 - o.eps);
-            evaluated = evaluated && evaluate(&c, num);
-            ag_set_flat_(x, j, x0);
-            for (int64_t k = 0; k < c.rows; k++) num[k] = (plus[k] - num[k]) / (2 * o.eps);
-            if (evaluated) compare(&c, i, j, J[i], num, r, worst_excess);
-        }
-    }
-    free(plus);
-    if (!evaluated) {
-        snprintf(r->message, sizeof r->message, "a perturbed evaluation failed%s%s",
-                 ag_last_error()[0] ? ": " : "", ag_last_error());
-        goto done;
-    }
-    ok = r->reentrant;
+    const bool compared = ok && numeric(&c, r); /* step 4 */
+    ok = compared && r->reentrant;
     for (int i = 0; i < n; i++) ok = ok && r->input_pass[i];
-    if (!ok) describe_failure(&c, r);
-
-done:
-    for (int i = 0; i < n; i++) {
-        if (saved_vals[i]) /* exact original values, whatever the perturbation did */
-            for (int64_t j = 0; j < inputs[i]->numel; j++)
-                ag_set_flat_(inputs[i], j, saved_vals[i][j]);
-        inputs[i]->grad = saved_grad[i];
-        free(J[i]);
-        free(saved_vals[i]);
-    }
-    free(num);
-    free(c.v);
-    ag_arena_free(c.graph);
-    ag_arena_free(c.scratch);
+    if (compared && !ok) describe_failure(&c, r);
+    else if (!ok && !r->message[0])
+        snprintf(r->message, sizeof r->message, "out of memory");
+    restore(&c);
     r->pass = ok;
     return ok;
 }
