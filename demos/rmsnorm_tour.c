@@ -527,15 +527,18 @@ typedef struct {
     int per_element, per_row;
 } flop_item;
 
-/* Read off the kernels' loops (nn/norm_ops.c: rms_forward, ln_forward). */
+/* Read off the kernels' f32 loops (nn/norm_loops_t.h: the RMSNorm and
+ * LayerNorm forwards; docs/normalization.md section 7 counts the same).
+ * LayerNorm's f32 forward takes sum(x) and sum(x^2) in one pass and forms
+ * xh = ((x - mh) - ml) * r from the mean split in two (mh + ml). */
 static const flop_item RMS_FLOPS[] = {
     {"x*x", 1, 0}, {"+= (sum of squares)", 1, 0}, {"/D, +eps, sqrt, 1/s", 0, 4},
     {"x * r", 1, 0}, {"* w", 1, 0},
 };
 static const flop_item LN_FLOPS[] = {
-    {"+= x (sum)", 1, 0},        {"/D (mean)", 0, 1},      {"x - mean", 1, 0},
-    {"(.)^2", 1, 0},             {"+= (sum of squares)", 1, 0},
-    {"/D, +eps, sqrt, 1/s", 0, 4}, {"x - mean (again)", 1, 0}, {"* r", 1, 0},
+    {"+= x (sum)", 1, 0},        {"x*x", 1, 0},             {"+= (sum of squares)", 1, 0},
+    {"/D (mean)", 0, 1},         {"/D - mean^2 (var)", 0, 3}, {"+eps, sqrt, 1/s", 0, 3},
+    {"x - mh", 1, 0},            {"- ml", 1, 0},            {"* r", 1, 0},
     {"* w", 1, 0},               {"+ b", 1, 0},
 };
 #define COUNT_OF(a) ((int)(sizeof(a) / sizeof *(a)))

@@ -1,5 +1,5 @@
 /* tests/nn/norm_ops.c — the fused RMSNorm / LayerNorm ops and the composed
- * reference: the worked example of seed 002, hand-computed values and
+ * reference: microgpt's worked example, hand-computed values and
  * gradients, fused against composed (f64, 1e-12) on several shapes, the
  * sqrt-div and unit-offset forms, edge cases (rows of zeros, eps = 0, |x| ~
  * 1e20 and 1e-20 in f32, D = 1, empty batch, multi-dim normalized shapes),
@@ -69,7 +69,7 @@ static ag_tensor *ln_composed(ag_arena *A, ag_tensor *x, int nshape, ag_tensor *
 
 /* ---- RMSNorm: values ------------------------------------------------------------------ */
 
-/* seed 002 (microgpt): x = [3, 4, 0], eps 1e-5, no weight: mean(x^2) = 25/3,
+/* microgpt's worked example: x = [3, 4, 0], eps 1e-5, no weight: mean(x^2) = 25/3,
  * y = x / sqrt(25/3 + 1e-5) = [1.0392, 1.3856, 0.0]. */
 START_TEST(test_rms_seed_example) {
     ag_arena *A = ag_arena_new(0);
