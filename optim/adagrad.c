@@ -73,10 +73,7 @@ typedef struct {
         const T sign = (T)k->sign, wd = (T)k->wd, init = (T)k->init, eps = (T)k->eps;        \
         const T neg_clr = (T)k->neg_clr;                                                     \
         T d[AG__OPTIM_BLOCK], std[AG__OPTIM_BLOCK]; /* g, then sqrt(s) */                    \
-        if (k->wdon)                                                                         \
-            for (int j = 0; j < nb; j++) d[j] = sign * g[j] + wd * p[j];                     \
-        else                                                                                 \
-            for (int j = 0; j < nb; j++) d[j] = sign * g[j];                                 \
+        ag__optim_direction(nb, d, g, p, sign, wd, k->wdon);                                 \
         if (k->first)                                                                        \
             for (int j = 0; j < nb; j++) std[j] = s[j] = init + d[j] * d[j];                 \
         else                                                                                 \

@@ -43,6 +43,31 @@ typedef struct ag__optim_kernel {
     ag__optim_block f32, f64;
 } ag__optim_kernel;
 
+/* d[0..nb) = sign * g + wd * p, or sign * g when !decay: the direction a
+ * step follows, with maximize's sign and L2 weight decay added to the
+ * gradient (PyTorch's grad.add(param, alpha=weight_decay), skipped when the
+ * decay is 0). For the block functions of SGD, RMSprop and Adagrad;
+ * ag__optim_direction picks the f32 or f64 one by d's type. */
+static inline void ag__optim_direction_f32(int nb, float *restrict d, const float *restrict g,
+                                           const float *restrict p, float sign, float wd,
+                                           bool decay) {
+    if (decay)
+        for (int j = 0; j < nb; j++) d[j] = sign * g[j] + wd * p[j];
+    else
+        for (int j = 0; j < nb; j++) d[j] = sign * g[j];
+}
+static inline void ag__optim_direction_f64(int nb, double *restrict d, const double *restrict g,
+                                           const double *restrict p, double sign, double wd,
+                                           bool decay) {
+    if (decay)
+        for (int j = 0; j < nb; j++) d[j] = sign * g[j] + wd * p[j];
+    else
+        for (int j = 0; j < nb; j++) d[j] = sign * g[j];
+}
+#define ag__optim_direction(nb, d, g, p, sign, wd, decay)                                  \
+    _Generic((d), float *: ag__optim_direction_f32, double *: ag__optim_direction_f64)(    \
+        nb, d, g, p, sign, wd, decay)
+
 /* Runs kern over st's parameter (its master copy if it has one) with the
  * state arrays bufs[0..nbufs) (each NULL or of the parameter's compute dtype
  * and numel; nbufs <= AG__OPTIM_MAX_ARRAYS) and constants k. */

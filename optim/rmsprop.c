@@ -91,10 +91,7 @@ typedef struct {
         const T omalpha = (T)k->omalpha, eps = (T)k->eps, mom = (T)k->momentum;              \
         const T neg_lr = (T)k->neg_lr, one_minus_w = (T)1 - omalpha;                         \
         T d[AG__OPTIM_BLOCK], avg[AG__OPTIM_BLOCK]; /* g, then sqrt(v) */                    \
-        if (k->wdon)                                                                         \
-            for (int j = 0; j < nb; j++) d[j] = sign * g[j] + wd * p[j];                     \
-        else                                                                                 \
-            for (int j = 0; j < nb; j++) d[j] = sign * g[j];                                 \
+        ag__optim_direction(nb, d, g, p, sign, wd, k->wdon);                                 \
         for (int j = 0; j < nb; j++) avg[j] = v[j] = alpha * v[j] + omalpha * d[j] * d[j];   \
         if (a) { /* lerp(a, d, omalpha), ATen's two branches */                              \
             if (fabs(omalpha) < 0.5)                                                         \

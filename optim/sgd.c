@@ -85,10 +85,7 @@ typedef struct {
         const T sign = (T)k->sign, wd = (T)k->wd, mom = (T)k->momentum, omd = (T)k->omd;     \
         const T neg_lr = (T)k->neg_lr;                                                       \
         T d[AG__OPTIM_BLOCK]; /* the direction: g, then the momentum's */                    \
-        if (k->wdon)                                                                         \
-            for (int j = 0; j < nb; j++) d[j] = sign * g[j] + wd * p[j];                     \
-        else                                                                                 \
-            for (int j = 0; j < nb; j++) d[j] = sign * g[j];                                 \
+        ag__optim_direction(nb, d, g, p, sign, wd, k->wdon);                                 \
         if (b) {                                                                             \
             if (k->first)                                                                    \
                 for (int j = 0; j < nb; j++) b[j] = d[j];                                    \
