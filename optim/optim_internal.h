@@ -48,22 +48,17 @@ typedef struct ag__optim_kernel {
  * gradient (PyTorch's grad.add(param, alpha=weight_decay), skipped when the
  * decay is 0). For the block functions of SGD, RMSprop and Adagrad;
  * ag__optim_direction picks the f32 or f64 one by d's type. */
-static inline void ag__optim_direction_f32(int nb, float *restrict d, const float *restrict g,
-                                           const float *restrict p, float sign, float wd,
-                                           bool decay) {
-    if (decay)
-        for (int j = 0; j < nb; j++) d[j] = sign * g[j] + wd * p[j];
-    else
-        for (int j = 0; j < nb; j++) d[j] = sign * g[j];
-}
-static inline void ag__optim_direction_f64(int nb, double *restrict d, const double *restrict g,
-                                           const double *restrict p, double sign, double wd,
-                                           bool decay) {
-    if (decay)
-        for (int j = 0; j < nb; j++) d[j] = sign * g[j] + wd * p[j];
-    else
-        for (int j = 0; j < nb; j++) d[j] = sign * g[j];
-}
+#define AG__OPTIM_DIRECTION(NAME, T)                                                       \
+    static inline void NAME(int nb, T *restrict d, const T *restrict g, const T *restrict p,  \
+                            T sign, T wd, bool decay) {                                        \
+        if (decay)                                                                             \
+            for (int j = 0; j < nb; j++) d[j] = sign * g[j] + wd * p[j];                       \
+        else                                                                                   \
+            for (int j = 0; j < nb; j++) d[j] = sign * g[j];                                   \
+    }
+AG__OPTIM_DIRECTION(ag__optim_direction_f32, float)
+AG__OPTIM_DIRECTION(ag__optim_direction_f64, double)
+#undef AG__OPTIM_DIRECTION
 #define ag__optim_direction(nb, d, g, p, sign, wd, decay)                                  \
     _Generic((d), float *: ag__optim_direction_f32, double *: ag__optim_direction_f64)(    \
         nb, d, g, p, sign, wd, decay)
