@@ -12,6 +12,37 @@
 
 #include "internal.h"
 
+/* In an AddressSanitizer build, bytes not handed out since the last reset
+ * are poisoned, so a tensor used after its arena was reset is reported. */
+#if defined(__SANITIZE_ADDRESS__)
+#define AG_ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define AG_ARENA_ASAN 1
+#endif
+#endif
+#ifdef AG_ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+static void poison(void *p, size_t n) {
+#ifdef AG_ARENA_ASAN
+    ASAN_POISON_MEMORY_REGION(p, n);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+static void unpoison(void *p, size_t n) {
+#ifdef AG_ARENA_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(p, n);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
 typedef struct block {
     struct block *next;
     size_t size; /* usable bytes in data[] */
@@ -46,6 +77,7 @@ static block *block_new(size_t size) {
     b->size = size;
     b->used = 0;
     b->data = p;
+    poison(b->data, b->size);
     return b;
 }
 
@@ -68,6 +100,7 @@ void ag_arena_free(ag_arena *a) {
     if (!a) return;
     for (block *b = a->head, *next; b; b = next) {
         next = b->next;
+        unpoison(b->data, b->size);
         free(b->data);
         free(b);
     }
@@ -76,7 +109,10 @@ void ag_arena_free(ag_arena *a) {
 
 void ag_arena_reset(ag_arena *a) {
     if (!a) return;
-    for (block *b = a->head; b; b = b->next) b->used = 0;
+    for (block *b = a->head; b; b = b->next) {
+        b->used = 0;
+        poison(b->data, b->size);
+    }
     a->cur = a->head;
     a->used = 0;
 }
@@ -122,6 +158,7 @@ void *ag_arena_alloc_(ag_arena *a, size_t bytes) {
     }
     a->cur = b;
     void *p = b->data + b->used;
+    unpoison(p, need);
     b->used += need;
     a->used += need;
     if (a->used > a->peak) a->peak = a->used;

@@ -13,7 +13,8 @@
 #include "internal.h"
 
 static _Thread_local bool grad_disabled;
-static atomic_uint generation;
+/* 64 bits: a new tensor's visit is 0, so the counter must never wrap back to it. */
+static _Atomic uint64_t generation;
 
 bool ag_set_grad_enabled(bool on) {
     bool was = !grad_disabled;
@@ -121,7 +122,7 @@ static bool push_node(order *o, ag_tensor *t) {
 /* Depth-first post-order over the tensors that require a gradient, with the
  * stack on the heap. Returns false when out of memory. */
 static bool topo_sort(ag_tensor *out, order *o) {
-    unsigned gen = atomic_fetch_add(&generation, 1u) + 1u;
+    uint64_t gen = atomic_fetch_add(&generation, 1u) + 1u;
     int64_t sp = 0, cap = 256;
     frame *stack = malloc((size_t)cap * sizeof *stack);
     if (!stack) return false;
@@ -152,6 +153,8 @@ static bool topo_sort(ag_tensor *out, order *o) {
     free(stack);
     return ok;
 }
+
+uint64_t ag__set_generation(uint64_t g) { return atomic_exchange(&generation, g); }
 
 int64_t ag_graph_size(ag_tensor *out) {
     if (!out) return 0;

@@ -55,6 +55,9 @@ int ag__dim(const char *op, int dim, const ag_tensor *x);
 /* Fills reduce[AG_MAX_DIMS] from a dim list of x (NULL/0: every dim);
  * reports a dim out of range or listed twice. */
 bool ag__dim_mask(const char *op, int ndims, const int *dims, const ag_tensor *x, bool *reduce);
+/* True when v converts to i32 without overflow (finite, truncating into
+ * [INT32_MIN, INT32_MAX]); otherwise reports the value and the range. */
+bool ag__i32_ok(const char *op, double v);
 
 /* ---- results and graph ---------------------------------------------------- */
 
@@ -68,6 +71,9 @@ bool ag__needs_grad(int n, ag_tensor *const *srcs);
 /* Records out's node when ag__needs_grad: op, a copy of srcs in out's arena,
  * out->requires_grad = true. Otherwise out stays a leaf without gradient. */
 void ag__record(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs);
+/* Test hook: sets the engine's graph generation counter (the value the last
+ * backward's sort used) and returns the previous one. Tests only. */
+uint64_t ag__set_generation(uint64_t g);
 
 /* The gradient buffer of t for backward to accumulate into: NULL when t
  * needs no gradient, otherwise t->grad, allocated zeroed (same shape and

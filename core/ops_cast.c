@@ -47,6 +47,9 @@ ag_tensor *ag_cast_(ag_arena *A, ag_tensor *x, ag_dtype dt) {
     }
     ag_tensor *y = ag__result(A, dt, x->ndim, x->shape);
     if (!y) return NULL;
+    if (dt == AG_I32 && x->dtype != AG_I32)
+        for (int64_t i = 0; i < x->numel; i++)
+            if (!ag__i32_ok("cast", ag_get_flat_(x, i))) return NULL;
     convert(x, y, false);
     if (ag_dtype_is_float(dt)) ag__record(y, &CAST, 1, &x);
     return y;

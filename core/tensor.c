@@ -59,20 +59,29 @@ static int64_t check_shape(const char *op, int ndim, const int64_t *shape) {
         ag__fail(op, "shape is NULL for a %d-d tensor", ndim);
         return -1;
     }
+    /* The product of the non-zero sizes must fit (with room for 16-byte
+     * elements) even when a zero size makes the tensor empty: kernels
+     * multiply subsets of the sizes. */
     int64_t n = 1;
+    bool empty = false;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) {
             ag__fail(op, "size %lld at dim %d is negative in %s", (long long)shape[i], i,
                      ag__shp_of(ndim, shape));
             return -1;
         }
-        if (shape[i] > 0 && n > INT64_MAX / 16 / shape[i]) {
-            ag__fail(op, "shape %s is too large", ag__shp_of(ndim, shape));
+        if (shape[i] == 0) {
+            empty = true;
+            continue;
+        }
+        if (n > INT64_MAX / 16 / shape[i]) {
+            ag__fail(op, "shape %s is too large: the product of its non-zero sizes must be "
+                     "at most %lld", ag__shp_of(ndim, shape), (long long)(INT64_MAX / 16));
             return -1;
         }
         n *= shape[i];
     }
-    return n;
+    return empty ? 0 : n;
 }
 
 static ag_tensor *new_header(const char *op, ag_arena *A, ag_dtype dt, int ndim,
@@ -130,14 +139,28 @@ static double load(const ag_tensor *t, int64_t i) {
     }
 }
 
-static void store(ag_tensor *t, int64_t i, double v) {
+bool ag__i32_ok(const char *op, double v) {
+    /* converting truncates toward zero: (-2^31 - 1, 2^31) is what fits */
+    if (v > (double)INT32_MIN - 1.0 && v < (double)INT32_MAX + 1.0) return true;
+    ag__fail(op, "value %g cannot be converted to i32: expected a finite value in "
+             "[%ld, %ld]", v, (long)INT32_MIN, (long)INT32_MAX);
+    return false;
+}
+
+/* Stores v at position i; false after reporting (under op) a value that an
+ * i32 tensor cannot hold. */
+static bool store(const char *op, ag_tensor *t, int64_t i, double v) {
     switch (t->dtype) {
     case AG_F32: ((float *)t->data)[i] = (float)v; break;
     case AG_F64: ((double *)t->data)[i] = v; break;
     case AG_BF16: ((uint16_t *)t->data)[i] = ag_f32_to_bf16((float)v); break;
-    case AG_I32: ((int32_t *)t->data)[i] = (int32_t)v; break;
+    case AG_I32:
+        if (!ag__i32_ok(op, v)) return false;
+        ((int32_t *)t->data)[i] = (int32_t)v;
+        break;
     default: break;
     }
+    return true;
 }
 
 static bool flat_ok(const char *op, const ag_tensor *t, int64_t i) {
@@ -180,7 +203,7 @@ double ag_get_flat_(const ag_tensor *t, int64_t i) {
 }
 
 void ag_set_flat_(ag_tensor *t, int64_t i, double v) {
-    if (flat_ok("set", t, i)) store(t, i, v);
+    if (flat_ok("set", t, i)) (void)store("set", t, i, v);
 }
 
 double ag_get_(const ag_tensor *t, const int64_t *index) {
@@ -190,7 +213,7 @@ double ag_get_(const ag_tensor *t, const int64_t *index) {
 
 void ag_set_(ag_tensor *t, const int64_t *index, double v) {
     int64_t p = position("set", t, index);
-    if (p >= 0) store(t, p, v);
+    if (p >= 0) (void)store("set", t, p, v);
 }
 
 double ag_item_(const ag_tensor *t) {
@@ -225,7 +248,8 @@ static ag_tensor *fill(const char *op, ag_arena *A, ag_dtype dt, int ndim,
         memset(t->data, 0, (size_t)t->numel * ag_dtype_size(dt));
         return t;
     }
-    for (int64_t i = 0; i < t->numel; i++) store(t, i, value);
+    if (dt == AG_I32 && !ag__i32_ok(op, value)) return NULL; /* even for no elements */
+    for (int64_t i = 0; i < t->numel; i++) (void)store(op, t, i, value);
     return t;
 }
 
@@ -251,11 +275,17 @@ ag_tensor *ag_arange_(ag_arena *A, ag_dtype dt, double start, double end, double
                  start, end, step);
         return NULL;
     }
-    double span = (end - start) / step;
-    int64_t n = span > 0 ? (int64_t)ceil(span) : 0;
+    double span = ceil((end - start) / step);
+    if (!(span <= (double)(INT64_MAX / 16))) { /* also an infinite span: 1e300 / 1e-300 */
+        ag__fail("arange", "start %g, end %g, step %g give %g elements: too many (at most "
+                 "%lld)", start, end, step, span, (long long)(INT64_MAX / 16));
+        return NULL;
+    }
+    int64_t n = span > 0 ? (int64_t)span : 0;
     ag_tensor *t = make("arange", A, dt, 1, (const int64_t[]){n});
     if (!t) return NULL;
-    for (int64_t i = 0; i < n; i++) store(t, i, start + (double)i * step);
+    for (int64_t i = 0; i < n; i++)
+        if (!store("arange", t, i, start + (double)i * step)) return NULL;
     return t;
 }
 
@@ -279,7 +309,8 @@ ag_tensor *ag_from_f64_(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape
         ag__fail("from_f64", "values is NULL for %s", ag__shp(t));
         return NULL;
     }
-    for (int64_t i = 0; i < t->numel; i++) store(t, i, values[i]);
+    for (int64_t i = 0; i < t->numel; i++)
+        if (!store("from_f64", t, i, values[i])) return NULL;
     return t;
 }
 

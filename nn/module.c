@@ -81,6 +81,15 @@ bool ag_module_add_param_(ag_module *m, const char *name, ag_tensor *t) {
     return true;
 }
 
+/* True when m is root or in root's subtree. The tree has no cycle (add_child
+ * refuses one), so the walk ends. */
+static bool in_subtree(const ag_module *root, const ag_module *m) {
+    if (root == m) return true;
+    for (int i = 0; i < root->nchildren; i++)
+        if (in_subtree(root->children[i].child, m)) return true;
+    return false;
+}
+
 bool ag_module_add_child_(ag_module *m, const char *name, ag_module *child) {
     if (!m || !child) {
         ag__fail("module_add_child", "module or child is NULL (child \"%s\")",
@@ -88,6 +97,13 @@ bool ag_module_add_child_(ag_module *m, const char *name, ag_module *child) {
         return false;
     }
     if (!name_ok("module_add_child", m, name)) return false;
+    if (in_subtree(child, m)) {
+        ag__fail("module_add_child", "%s: child \"%s\" (%s) is this module or one of its "
+                 "ancestors: a module tree cannot have a cycle",
+                 m->type ? m->type->name : "module", name,
+                 child->type ? child->type->name : "module");
+        return false;
+    }
     return append(m->arena, &m->children, &m->nchildren, &m->children_cap,
                   (ag_module_entry){name, NULL, child});
 }

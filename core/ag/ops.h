@@ -131,7 +131,9 @@ ag_tensor *ag_mse_loss_(ag_arena *A, ag_tensor *input, ag_tensor *target);
 
 /* ---- dtype ---------------------------------------------------------------- */
 /* Differentiable cast between f32, f64 and bf16 (the gradient is cast back).
- * To or from i32 is allowed without gradient. Same dtype: a clone. */
+ * To or from i32 is allowed without gradient; to i32 truncates toward zero
+ * and reports (returning NULL) an element that is NaN, inf or outside the i32
+ * range. Same dtype: a clone. */
 ag_tensor *ag_cast_(ag_arena *A, ag_tensor *x, ag_dtype dt);
 
 #define ag_add(...) AG_AT(ag_add_, __VA_ARGS__)

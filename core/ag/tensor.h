@@ -60,7 +60,7 @@ struct ag_tensor {
     int64_t iparam[2 * AG_MAX_DIMS];
     double fparam[4];
     void *saved;
-    unsigned visit;      /* engine bookkeeping for the topological sort */
+    uint64_t visit;      /* engine bookkeeping for the topological sort */
 };
 
 /* Shapes and dim lists as call arguments: ag_zeros(A, AG_F32, AG_SHAPE(2, 3)). */
@@ -99,7 +99,10 @@ static inline float ag_bf16_to_f32(uint16_t h) {
 
 /* ---- creation ------------------------------------------------------------ */
 /* Each returns a new leaf tensor in arena A (requires_grad false), or NULL
- * after reporting bad arguments (ndim outside 0..8, a negative size, NULL). */
+ * after reporting bad arguments (ndim outside 0..8, a negative size, NULL,
+ * non-zero sizes whose product exceeds INT64_MAX / 16 even when another size
+ * is 0, a value an i32 tensor cannot hold: NaN, inf, or outside the i32 range
+ * after truncation toward zero). */
 
 ag_tensor *ag_empty_(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape);
 ag_tensor *ag_zeros_(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape);
@@ -107,7 +110,9 @@ ag_tensor *ag_ones_(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape);
 ag_tensor *ag_full_(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape, double value);
 /* A 0-d tensor holding value. */
 ag_tensor *ag_scalar_(ag_arena *A, ag_dtype dt, double value);
-/* 1-d: start, start+step, ... while < end (> end for a negative step). */
+/* 1-d: start, start+step, ... while < end (> end for a negative step).
+ * Reports non-finite arguments, a zero step, or more than INT64_MAX / 16
+ * elements. */
 ag_tensor *ag_arange_(ag_arena *A, ag_dtype dt, double start, double end, double step);
 /* Copies numel elements from values, which holds the dtype's C type:
  * float (f32), double (f64), uint16_t bf16 bits (bf16), int32_t (i32). */
@@ -159,7 +164,8 @@ ag_tensor *ag_randn_(ag_arena *A, ag_rng *r, ag_dtype dt, int ndim, const int64_
 
 /* ---- element access ------------------------------------------------------ */
 /* Values travel as double whatever the dtype. An index out of range is
- * reported and returns NAN (get) or does nothing (set). */
+ * reported and returns NAN (get) or does nothing (set); so is setting an i32
+ * element to NaN, inf or a value outside the i32 range (after truncation). */
 
 double ag_get_(const ag_tensor *t, const int64_t *index);    /* index[ndim] */
 void ag_set_(ag_tensor *t, const int64_t *index, double v);

@@ -63,7 +63,8 @@ void ag_module_init(ag_module *m, const ag_module_type *type, ag_arena *P);
 
 /* Adds a parameter (a leaf; made to require a gradient) or a child under a
  * local name (copied). Reports and returns false for NULL, an empty name, a
- * name with a dot, or a name already used by a parameter or a child. */
+ * name with a dot, a name already used by a parameter or a child, or a child
+ * that is m itself or one of m's ancestors (a cycle). */
 bool ag_module_add_param_(ag_module *m, const char *name, ag_tensor *t);
 bool ag_module_add_child_(ag_module *m, const char *name, ag_module *child);
 #define ag_module_add_param(...) AG_AT(ag_module_add_param_, __VA_ARGS__)

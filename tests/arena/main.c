@@ -1,5 +1,6 @@
 /* tests/arena/main.c — chained-block arenas: alignment, growth, reuse after
- * reset, accounting, and the flat memory of a 10,000-step training loop. */
+ * reset, accounting, the flat memory of a 10,000-step training loop, and (in
+ * an AddressSanitizer build) memory poisoned between reset and reuse. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,6 +299,62 @@ START_TEST(ten_thousand_steps_flat_memory) {
 }
 END_TEST
 
+/* ---- AddressSanitizer: memory of a reset arena is poisoned -------------------- */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_TEST_ASAN 1
+#endif
+#endif
+
+#ifdef ARENA_TEST_ASAN
+#include <sanitizer/asan_interface.h>
+
+#include "../child_stderr.h"
+
+/* Handed-out bytes are addressable; after a reset all of them are poisoned,
+ * and an allocation unpoisons what it hands out again. */
+START_TEST(reset_poisons_and_alloc_unpoisons) {
+    ag_arena *a = ag_arena_new(4096);
+    unsigned char *p = ag_arena_alloc(a, 100);
+    unsigned char *big = ag_arena_alloc(a, 10000); /* a second block */
+    ck_assert(!__asan_region_is_poisoned(p, 100));
+    ck_assert(!__asan_region_is_poisoned(big, 10000));
+    ck_assert(__asan_address_is_poisoned(p + 128)); /* never handed out */
+    ag_arena_reset(a);
+    ck_assert(__asan_address_is_poisoned(p));
+    ck_assert(__asan_address_is_poisoned(p + 99));
+    ck_assert(__asan_address_is_poisoned(big + 5000));
+    unsigned char *q = ag_arena_alloc(a, 100);
+    ck_assert_ptr_eq(q, p);
+    ck_assert(!__asan_region_is_poisoned(q, 100));
+    ck_assert(__asan_address_is_poisoned(big));
+    ag_arena_free(a);
+}
+END_TEST
+
+/* Run in a child: reads a tensor after its arena was reset. */
+static void read_after_reset(void) {
+    ag_arena *a = ag_arena_new(0);
+    ag_tensor *t = ag_ones(a, AG_F32, AG_SHAPE(4));
+    ag_arena_reset(a);
+    volatile float v = ((const float *)t->data)[2];
+    (void)v;
+}
+
+/* ... which dies with ASan's report (stderr collected from the child). */
+START_TEST(use_after_reset_is_caught) {
+    char out[8192];
+    int status = run_in_child(read_after_reset, out, sizeof out, NULL);
+    ck_assert_msg(!(WIFEXITED(status) && WEXITSTATUS(status) == 0),
+                  "reading a tensor after its arena's reset was not caught");
+    ck_assert_msg(strstr(out, "use-after-poison"), "ASan said: \"%s\"", out);
+}
+END_TEST
+#endif
+
 static TCase *arena_tcase(void) {
     TCase *tc = tcase_create("arena");
     tcase_set_timeout(tc, 60);
@@ -310,6 +367,10 @@ static TCase *arena_tcase(void) {
     tcase_add_test(tc, null_arguments_are_fine);
     tcase_add_test(tc, many_small_allocations);
     tcase_add_test(tc, ten_thousand_steps_flat_memory);
+#ifdef ARENA_TEST_ASAN
+    tcase_add_test(tc, reset_poisons_and_alloc_unpoisons);
+    tcase_add_test(tc, use_after_reset_is_caught);
+#endif
     return tc;
 }
 

@@ -74,6 +74,7 @@ extern const int n_site_cases_nn;
 TCase *errors_sites_tcase(void);
 TCase *errors_core_tcase(void);
 TCase *errors_nn_tcase(void);
+TCase *errors_ub_tcase(void);
 TCase *errors_ops_tcase(void);
 TCase *errors_policy_tcase(void);
 

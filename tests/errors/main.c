@@ -1,16 +1,16 @@
 /* tests/errors/main.c — the error policy: the shared checks, the handler
  * machinery itself, and the default handler's abort. The bad calls are in
  * bad_core.c (creation, access, engine, binary, cast, gradcheck, arena),
- * bad_ops.c (the other ops) and bad_nn.c (nn helpers); call_sites.c checks
+ * bad_ops.c (the other ops), bad_nn.c (nn helpers) and bad_ub.c (calls that
+ * were undefined behaviour); call_sites.c checks
  * that every public function that can report names its own call's line. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "errors_test.h"
 #include "../check_main.h"
+#include "../child_stderr.h"
 
 ag_arena *A;
 int reports;
@@ -204,28 +204,15 @@ static ag_tensor *bad_matmul(ag_tensor *a, ag_tensor *b) { return ag_matmul(A, a
 
 /* The default handler prints the line and a newline to stderr, then aborts:
  * run a bad call in a child whose stderr is a pipe. */
+static void bad_call_with_default_handler(void) {
+    ag_set_error_handler(NULL, NULL);
+    (void)bad_matmul(F32(2, 3), F32(4, 5));
+}
+
 START_TEST(default_handler_prints_then_aborts) {
-    int fd[2];
-    ck_assert_int_eq(pipe(fd), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        close(fd[0]);
-        dup2(fd[1], 2);
-        ag_set_error_handler(NULL, NULL);
-        (void)bad_matmul(F32(2, 3), F32(4, 5));
-        _exit(0); /* not reached */
-    }
-    close(fd[1]);
     char out[1024];
-    size_t n = 0;
-    ssize_t k;
-    while ((k = read(fd[0], out + n, sizeof out - 1 - n)) > 0) n += (size_t)k;
-    out[n] = '\0';
-    close(fd[0]);
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    size_t n;
+    int status = run_in_child(bad_call_with_default_handler, out, sizeof out, &n);
     ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
                   "the child was not killed by SIGABRT (status %d)", status);
     char want_end[64];
@@ -259,6 +246,6 @@ static TCase *errors_abort_tcase(void) {
 int main(void) {
     return run_check_suite("errors", (check_tcase_fn *const[]){
         errors_policy_tcase, errors_abort_tcase, errors_core_tcase, errors_ops_tcase,
-        errors_nn_tcase, errors_sites_tcase, NULL,
+        errors_nn_tcase, errors_ub_tcase, errors_sites_tcase, NULL,
     });
 }
