@@ -13,8 +13,8 @@
  *       recorded call site, and the thread's own error handler
  *       (ag_set_thread_error_handler; none by default);
  *     - grad mode (ag_set_grad_enabled: on);
- *     - the dropout generator override (ag_nn_set_thread_dropout_rng:
- *       none), and anomaly mode where the build has it.
+ *     - anomaly detection (ag_set_detect_anomaly: off);
+ *     - the dropout generator override (ag_nn_set_thread_dropout_rng: none).
  *   Process-wide and safe from any thread at any time:
  *     - the process error handler (ag_set_error_handler; a report goes to
  *       the old or the new handler with its own data);
