@@ -4,7 +4,7 @@
 
 int main(void) {
     return run_check_suite("threads", (check_tcase_fn *const[]){
-        threads_train_tcase, threads_shared_tcase, threads_errors_tcase,
+        threads_train_tcase, threads_shared_tcase, threads_serialised_tcase, threads_errors_tcase,
         threads_registry_tcase, NULL,
     });
 }

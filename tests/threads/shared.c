@@ -1,4 +1,5 @@
-/* tests/threads/shared.c — one model shared by two threads in forward:
+/* tests/threads/shared.c — one model (Linear -> LayerNorm -> RMSNorm ->
+ * Dropout, in training mode) shared by two threads in forward:
  * the parameters are read-only inputs, and Dropout draws from each
  * thread's own generator (ag_nn_dropout_forward_rng, or the thread's
  * override set by ag_nn_set_thread_dropout_rng), so each thread's outputs
@@ -12,6 +13,8 @@ enum { IN = 8, HIDDEN = 16, BATCH = 4, ROUNDS = 4 };
 
 typedef struct shared_model {
     ag_nn_linear *fc;
+    ag_nn_layernorm *ln;
+    ag_nn_rmsnorm *rms;
     ag_nn_dropout *drop;
 } shared_model;
 
@@ -34,7 +37,9 @@ static void *forward(void *arg) {
         if (run->together) pthread_barrier_wait(run->together);
         ag_arena_reset(A);
         ag_tensor *x = ag_randn(A, &data, AG_F32, AG_SHAPE(BATCH, IN), 0.0, 1.0);
-        ag_tensor *h = ag_nn_linear_forward(A, run->model->fc, x);
+        const shared_model *m = run->model;
+        ag_tensor *h = ag_nn_rmsnorm_forward(
+            A, m->rms, ag_nn_layernorm_forward(A, m->ln, ag_nn_linear_forward(A, m->fc, x)));
         ag_tensor *y = run->thread_override
                            ? ag_module_forward(&run->model->drop->base, A, h)
                            : ag_nn_dropout_forward_rng(A, run->model->drop, h, &drops);
@@ -51,9 +56,10 @@ START_TEST(a_model_shared_in_forward_gives_each_thread_its_own_results) {
     ag_rng init;
     ag_rng_seed(&init, 5);
     shared_model m = {ag_nn_linear_new(P, &init, IN, HIDDEN, true),
+                      ag_nn_layernorm_new(P, AG_SHAPE(HIDDEN), 1e-5, true, true),
+                      ag_nn_rmsnorm_new(P, AG_RMSNORM, AG_SHAPE(HIDDEN), AG_EPS_DEFAULT, true),
                       ag_nn_dropout_new(P, 0.5, 77)};
-    ck_assert_ptr_nonnull(m.fc);
-    ck_assert_ptr_nonnull(m.drop);
+    ck_assert(m.fc && m.ln && m.rms && m.drop);
     const ag_rng module_rng = m.drop->rng;
     static forward_run alone[2], together[2];
     pthread_barrier_t barrier;

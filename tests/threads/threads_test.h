@@ -24,6 +24,7 @@ void pair_barrier_init(pthread_barrier_t *b);
 
 TCase *threads_train_tcase(void);
 TCase *threads_shared_tcase(void);
+TCase *threads_serialised_tcase(void);
 TCase *threads_errors_tcase(void);
 TCase *threads_registry_tcase(void);
 
