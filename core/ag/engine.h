@@ -44,7 +44,8 @@
  *     - anything that writes a model or a tensor: an optimizer (its step and
  *       zero_grad write the parameters and their state), ag_zero_grad,
  *       ag_module_train, ag_module_cast, ag_set_requires_grad, the init
- *       functions, ag_set_flat and friends;
+ *       functions, ag_set_flat, ag_gradcheck (it perturbs its inputs and
+ *       restores them);
  *     - one ag_rng (every draw advances it).
  *   Kernels may use an OpenMP team of their own inside one call; a user
  *   thread that runs a large op starts its own team (OMP_NUM_THREADS caps
