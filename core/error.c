@@ -1,13 +1,26 @@
 /* core/error.c — one error line, one handler (see ag/error.h), and the
- * argument checks every op shares. */
+ * argument checks every op shares.
+ *
+ * The handler: the calling thread's own (ag_set_thread_error_handler) if it
+ * installed one, else the process one. The process handler and its data are
+ * a pair, read and written under one mutex (a POSIX one, which
+ * ThreadSanitizer sees; see nn/registry.c) so a report never sees a new
+ * handler with the old data; the handler itself runs outside the mutex. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-static ag_error_handler handler = ag_error_abort;
-static void *handler_data;
+typedef struct handler_slot {
+    ag_error_handler fn; /* NULL: none (a thread slot) or the default (the process one) */
+    void *data;
+} handler_slot;
+
+static handler_slot process_handler;
+static pthread_mutex_t process_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local handler_slot thread_handler;
 
 static _Thread_local const char *site_file;
 static _Thread_local int site_line;
@@ -22,11 +35,32 @@ void ag_error_abort(const char *message, void *userdata) {
     abort();
 }
 
-ag_error_handler ag_set_error_handler(ag_error_handler h, void *userdata) {
-    ag_error_handler prev = handler;
-    handler = h ? h : ag_error_abort;
-    handler_data = userdata;
+/* Stores next as the process handler (when store) and returns the one before. */
+static handler_slot swap_process_handler(handler_slot next, bool store) {
+    (void)pthread_mutex_lock(&process_lock);
+    const handler_slot prev = process_handler;
+    if (store) process_handler = next;
+    (void)pthread_mutex_unlock(&process_lock);
     return prev;
+}
+
+ag_error_handler ag_set_error_handler(ag_error_handler h, void *userdata) {
+    const handler_slot prev = swap_process_handler((handler_slot){h, userdata}, true);
+    return prev.fn ? prev.fn : ag_error_abort;
+}
+
+ag_error_handler ag_set_thread_error_handler(ag_error_handler h, void *userdata) {
+    const ag_error_handler prev = thread_handler.fn;
+    thread_handler = (handler_slot){h, h ? userdata : NULL};
+    return prev;
+}
+
+/* The handler a report on this thread goes to. */
+static handler_slot current_handler(void) {
+    if (thread_handler.fn) return thread_handler;
+    handler_slot h = swap_process_handler((handler_slot){0}, false);
+    if (!h.fn) h.fn = ag_error_abort;
+    return h;
 }
 
 const char *ag_last_error(void) { return last; }
@@ -61,7 +95,8 @@ void ag__fail(const char *op, const char *fmt, ...) {
         snprintf(last, sizeof last, "ag: %s: %s", op, text);
     count++;
     site_file = NULL; /* a site belongs to one call */
-    handler(last, handler_data);
+    const handler_slot h = current_handler();
+    h.fn(last, h.data);
 }
 
 /* ---- shapes as text ------------------------------------------------------- */

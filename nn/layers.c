@@ -101,7 +101,22 @@ ag_nn_dropout *ag_nn_dropout_new_(ag_arena *P, double p, uint64_t seed) {
     return d;
 }
 
+/* The calling thread's generator for every Dropout module (NULL: each
+ * module's own). */
+static _Thread_local ag_rng *thread_rng;
+
+ag_rng *ag_nn_set_thread_dropout_rng(ag_rng *r) {
+    ag_rng *prev = thread_rng;
+    thread_rng = r;
+    return prev;
+}
+
 ag_tensor *ag_nn_dropout_forward_(ag_arena *A, ag_nn_dropout *m, ag_tensor *x) {
     if (!m || !x) return NULL;
-    return ag_dropout_(A, x, m->p, m->base.training, &m->rng);
+    return ag_dropout_(A, x, m->p, m->base.training, thread_rng ? thread_rng : &m->rng);
+}
+
+ag_tensor *ag_nn_dropout_forward_rng_(ag_arena *A, ag_nn_dropout *m, ag_tensor *x, ag_rng *r) {
+    if (!m || !x) return NULL;
+    return ag_dropout_(A, x, m->p, m->base.training, r);
 }

@@ -1,6 +1,12 @@
 /* nn/registry.c — the norm-layer registry and the utilities that consult it
- * (see ag/registry.h). The built-in norm types are added the first time the
- * registry is read or written. */
+ * (see ag/registry.h). The built-in norm types are added on first use, once
+ * (pthread_once); every read and write of the table holds one mutex, so the
+ * registry may be used from any thread at any time. No report is made while
+ * the mutex is held (a handler may call back into the registry).
+ *
+ * POSIX threads rather than C11's <threads.h>: ThreadSanitizer (GCC 12's)
+ * intercepts pthread calls only, and would miss the synchronisation. */
+#include <pthread.h>
 #include <string.h>
 
 #include "ag/nn.h"
@@ -8,15 +14,14 @@
 #include "nn_internal.h"
 
 /* The registered types, in registration order, and each one's constructor
- * (NULL: none). */
+ * (NULL: none); guarded by lock. */
 static const ag_module_type *types[AG_NORM_REGISTRY_MAX];
 static ag_norm_make_fn *makes[AG_NORM_REGISTRY_MAX];
 static int ntypes;
-static bool seeded;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t seeded = PTHREAD_ONCE_INIT;
 
 static void seed_builtins(void) {
-    if (seeded) return;
-    seeded = true;
     _Static_assert(AG__BUILTIN_NORMS <= AG_NORM_REGISTRY_MAX, "room for the built-ins");
     for (ntypes = 0; ntypes < AG__BUILTIN_NORMS; ntypes++) {
         types[ntypes] = ag__builtin_norms[ntypes].type;
@@ -24,37 +29,55 @@ static void seed_builtins(void) {
     }
 }
 
-/* t's slot, or -1. */
+/* Seeds the table on first use and takes the mutex (neither call can fail
+ * here: the once routine and the default mutex are used as POSIX allows). */
+static void enter(void) {
+    (void)pthread_once(&seeded, seed_builtins);
+    (void)pthread_mutex_lock(&lock);
+}
+
+static void leave(void) { (void)pthread_mutex_unlock(&lock); }
+
+/* t's slot, or -1; the caller holds the mutex. */
 static int slot_of(const ag_module_type *t) {
-    seed_builtins();
     for (int i = 0; t && i < ntypes; i++)
         if (types[i] == t) return i;
     return -1;
 }
 
-bool ag_norm_is_registered(const ag_module_type *t) { return slot_of(t) >= 0; }
+bool ag_norm_is_registered(const ag_module_type *t) {
+    enter();
+    const int i = slot_of(t);
+    leave();
+    return i >= 0;
+}
 
 bool ag_module_is_norm(const ag_module *m) { return m && ag_norm_is_registered(m->type); }
 
 ag_norm_make_fn *ag_norm_maker(const ag_module_type *t) {
+    enter();
     const int i = slot_of(t);
-    return i >= 0 ? makes[i] : NULL;
+    ag_norm_make_fn *make = i >= 0 ? makes[i] : NULL;
+    leave();
+    return make;
 }
 
 /* Registers t (keeping its constructor when make is NULL). */
 static bool add(const char *op, const ag_module_type *t, ag_norm_make_fn *make) {
+    enter();
     int i = slot_of(t);
-    if (i < 0) {
-        if (ntypes == AG_NORM_REGISTRY_MAX) {
-            ag__fail(op, "cannot register %s: the registry holds %d types already",
-                     t->name ? t->name : "(unnamed)", AG_NORM_REGISTRY_MAX);
-            return false;
-        }
+    if (i < 0 && ntypes < AG_NORM_REGISTRY_MAX) {
         i = ntypes++;
         types[i] = t;
         makes[i] = NULL;
     }
-    if (make) makes[i] = make;
+    if (i >= 0 && make) makes[i] = make;
+    leave();
+    if (i < 0) {
+        ag__fail(op, "cannot register %s: the registry holds %d types already",
+                 t->name ? t->name : "(unnamed)", AG_NORM_REGISTRY_MAX);
+        return false;
+    }
     return true;
 }
 
@@ -76,9 +99,11 @@ bool ag_norm_register_make_(const ag_module_type *t, ag_norm_make_fn *make) {
 }
 
 int ag_norm_types(const ag_module_type **out, int max) {
-    seed_builtins();
+    enter();
     for (int i = 0; out && i < ntypes && i < max; i++) out[i] = types[i];
-    return ntypes;
+    const int n = ntypes;
+    leave();
+    return n;
 }
 
 /* ---- weight-decay groups -------------------------------------------------- */

@@ -3,6 +3,10 @@
 # preset (Debug, AddressSanitizer + UBSan). Both run even when the first
 # fails; the exit status is non-zero if either failed. The last line printed
 # is a CTest summary line ("N% tests passed, M tests failed out of K").
+#
+# Not run here (CI time): the ThreadSanitizer build of the threads suite,
+# which builds only test_threads (no OpenMP, no BLAS) and runs it:
+#     cmake --workflow --preset tsan
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

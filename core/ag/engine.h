@@ -5,6 +5,51 @@
  * requires a gradient. ag_backward orders the recorded graph topologically
  * without recursion and calls each node's backward once; gradients
  * accumulate with += into leaves' .grad, as in PyTorch.
+ *
+ * Threads. ag keeps no hidden state shared between threads except what is
+ * listed here; everything else belongs to the objects the caller passes.
+ *   Per thread (each thread starts with the default):
+ *     - the last error and error count (ag_last_error, ag/error.h), the
+ *       recorded call site, and the thread's own error handler
+ *       (ag_set_thread_error_handler; none by default);
+ *     - grad mode (ag_set_grad_enabled: on);
+ *     - anomaly detection (ag_set_detect_anomaly: off);
+ *     - the dropout generator override (ag_nn_set_thread_dropout_rng: none).
+ *   Process-wide and safe from any thread at any time:
+ *     - the process error handler (ag_set_error_handler; a report goes to
+ *       the old or the new handler with its own data);
+ *     - the norm registry (ag/registry.h): first use is seeded once, reads
+ *       and registrations are locked;
+ *     - the engine's graph generation (atomic), so backward passes over
+ *       disjoint graphs may run at the same time.
+ *   May be shared, read-only:
+ *     - tensors and modules used only as inputs of forward ops (parameters
+ *       included): an op reads its inputs and writes only its output, which
+ *       lives in the arena passed to it. Several threads may run forward
+ *       through one model, each with its own graph arena, as long as nobody
+ *       writes the model meanwhile. Dropout in training mode advances the
+ *       module's generator: give each thread its own
+ *       (ag_nn_set_thread_dropout_rng, or ag_nn_dropout_forward_rng).
+ *   Must not be used by two threads at once (serialise, or give each thread
+ *   its own):
+ *     - an arena (allocation, reset and free are unlocked);
+ *     - backward through a graph that reaches a shared leaf: backward marks
+ *       each node it visits (tensor .visit), allocates a leaf's .grad in the
+ *       leaf's arena on first use and accumulates into it with +=, all
+ *       unlocked. So two threads may not run backward through shared
+ *       parameters at the same time; either each thread trains its own copy
+ *       of the model (in its own arenas), or the backward passes are
+ *       serialised (one mutex around ag_backward), and nothing reads the
+ *       gradients while a backward is running;
+ *     - anything that writes a model or a tensor: an optimizer (its step and
+ *       zero_grad write the parameters and their state), ag_zero_grad,
+ *       ag_module_train, ag_module_cast, ag_set_requires_grad, the init
+ *       functions, ag_set_flat, ag_gradcheck (it perturbs its inputs and
+ *       restores them);
+ *     - one ag_rng (every draw advances it).
+ *   Kernels may use an OpenMP team of their own inside one call; a user
+ *   thread that runs a large op starts its own team (OMP_NUM_THREADS caps
+ *   each team; set it to 1 when the program threads itself).
  */
 #ifndef AG_ENGINE_H
 #define AG_ENGINE_H

@@ -45,10 +45,18 @@ extern "C" {
  * "ag: add: shapes [2,3] and [4] do not broadcast: ... (main.c:12)". */
 typedef void (*ag_error_handler)(const char *message, void *userdata);
 
-/* Installs h (NULL: the default, which prints and aborts) for the whole
- * process; returns the previous handler. Install it before starting threads
- * that use ag. The last error and the call site are per thread. */
+/* Installs h (NULL: the default, which prints and aborts) as the process
+ * handler, the one used on every thread that has not installed its own;
+ * returns the previous process handler. Safe to call from any thread (a
+ * report made meanwhile goes to the old or the new pair, never a mix). The
+ * last error and the call site are per thread. */
 ag_error_handler ag_set_error_handler(ag_error_handler h, void *userdata);
+
+/* Installs h with userdata as the calling thread's handler: reports made on
+ * this thread go to it instead of the process handler. NULL removes it (the
+ * thread uses the process handler again). Returns the thread's previous
+ * handler, NULL if it had none. Each thread starts with none. */
+ag_error_handler ag_set_thread_error_handler(ag_error_handler h, void *userdata);
 
 /* The default handler: prints message and a newline to stderr, then abort(). */
 void ag_error_abort(const char *message, void *userdata);

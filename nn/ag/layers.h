@@ -58,7 +58,13 @@ ag_tensor *ag_nn_embedding_forward_(ag_arena *A, ag_nn_embedding *m, ag_tensor *
 extern const ag_module_type ag_nn_embedding_type;
 
 /* nn.Dropout(p): its own generator, seeded here, so a run is repeatable;
- * identity in eval mode (ag_module_train(m, false)). */
+ * identity in eval mode (ag_module_train(m, false)).
+ *
+ * ag_nn_dropout_forward draws from the module's generator, which it
+ * advances: one thread at a time per module (unless the thread has its own
+ * generator, below). ag_nn_dropout_forward_rng draws from r instead and
+ * leaves the module untouched, so threads sharing one module may each pass
+ * their own r; r NULL in training with p > 0 is reported (as ag_dropout). */
 typedef struct ag_nn_dropout {
     ag_module base;
     double p;
@@ -67,7 +73,18 @@ typedef struct ag_nn_dropout {
 ag_nn_dropout *ag_nn_dropout_new_(ag_arena *P, double p, uint64_t seed);
 ag_tensor *ag_nn_dropout_forward_(ag_arena *A, ag_nn_dropout *m, ag_tensor *x);
 #define ag_nn_dropout_new(...) AG_AT(ag_nn_dropout_new_, __VA_ARGS__)
+ag_tensor *ag_nn_dropout_forward_rng_(ag_arena *A, ag_nn_dropout *m, ag_tensor *x, ag_rng *r);
 #define ag_nn_dropout_forward(...) AG_AT(ag_nn_dropout_forward_, __VA_ARGS__)
+#define ag_nn_dropout_forward_rng(...) AG_AT(ag_nn_dropout_forward_rng_, __VA_ARGS__)
+
+/* Sets the calling thread's dropout generator: while it is set, every
+ * Dropout module's forward on this thread (ag_nn_dropout_forward, and
+ * through ag_module_forward or the blocks) draws from r, not from the
+ * module's own generator, which stays untouched. So threads running one
+ * shared model forward (in training mode) each set their own r. NULL goes
+ * back to the modules' generators. r must outlive its use; returns the
+ * previous one (NULL: none). Each thread starts with none. */
+ag_rng *ag_nn_set_thread_dropout_rng(ag_rng *r);
 extern const ag_module_type ag_nn_dropout_type;
 
 #ifdef __cplusplus

@@ -11,6 +11,11 @@
  *   - ag_module_print: norm layers are marked "[norm]".
  * A type registered with a constructor (every built-in has one) can also be
  * a transformer block's norm (ag_norm_choice in ag/blocks.h).
+ *
+ * Threads: every function here may be called from any thread at any time.
+ * The built-ins are added once, on the first call from any thread; reads
+ * and registrations hold one mutex, so a type registered on one thread is
+ * seen by every lookup that starts after its registration returned.
  */
 #ifndef AG_REGISTRY_H
 #define AG_REGISTRY_H

@@ -43,6 +43,12 @@ static int bad_ag_nn_dropout_forward(site_inputs *in) {
     ck_assert_ptr_nonnull(d);
     (void)ag_nn_dropout_forward(A, d, in->ids); return __LINE__;
 }
+/* no generator in training mode */
+static int bad_ag_nn_dropout_forward_rng(site_inputs *in) {
+    ag_nn_dropout *d = ag_nn_dropout_new(A, 0.1, 1);
+    ck_assert_ptr_nonnull(d);
+    (void)ag_nn_dropout_forward_rng(A, d, in->x, NULL); return __LINE__;
+}
 /* init: i32 tensors, bounds the wrong way, a negative std, no generator */
 static int bad_ag_init_constant(site_inputs *in) {
     (void)ag_init_constant(in->ids, 1.0); return __LINE__;
@@ -247,7 +253,8 @@ const site_case site_cases_nn[] = {
     SITE_CASE(ag_linear),           SITE_CASE(ag_nn_linear_new),
     SITE_CASE(ag_nn_linear_forward), SITE_CASE(ag_nn_embedding_new),
     SITE_CASE(ag_nn_embedding_forward), SITE_CASE(ag_nn_dropout_new),
-    SITE_CASE(ag_nn_dropout_forward), SITE_CASE(ag_init_constant),
+    SITE_CASE(ag_nn_dropout_forward), SITE_CASE(ag_nn_dropout_forward_rng),
+    SITE_CASE(ag_init_constant),
     SITE_CASE(ag_init_ones),        SITE_CASE(ag_init_zeros),
     SITE_CASE(ag_init_uniform),     SITE_CASE(ag_init_normal),
     SITE_CASE(ag_init_kaiming_uniform), SITE_CASE(ag_init_post_norm),
