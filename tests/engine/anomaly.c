@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <ag/nn.h>
+
 #include "../ops/ops_test.h"
 #include "../check_main.h"
 #include "engine_test.h"
@@ -153,6 +155,38 @@ START_TEST(off_reports_nothing_and_computes_the_same) {
 }
 END_TEST
 
+/* A causal attention block (its mask is masked_fill with -inf), forward and
+ * backward, with RMSNorm and with LayerNorm: nothing is reported, and the
+ * output and a weight's gradient are those of the same run with it off. */
+START_TEST(a_transformer_block_reports_nothing) {
+    for (int k = 0; k < 2; k++) {
+        ag_tensor *out[2], *grad[2];
+        for (int on = 0; on < 2; on++) {
+            ag_rng r;
+            ag_rng_seed(&r, 5);
+            ag_block_config c = {.n_embd = 8, .n_head = 2, .act = AG_ACT_GELU, .bias = true};
+            c.norm = k ? (ag_norm_choice)AG_NORM_LAYERNORM
+                       : (ag_norm_choice)AG_NORM_RMS(AG_RMSNORM_LLAMA);
+            ag_nn_block *b = ag_nn_block_new(A, &r, &c);
+            ck_assert_ptr_nonnull(b);
+            ag_tensor *x = ag_randn(A, &r, AG_F32, AG_SHAPE(2, 5, 8), 0.0, 1.0);
+            ag_set_detect_anomaly(on);
+            ag_tensor *y = ag_nn_block_forward(A, b, x);
+            ag_tensor *loss = ag_sum(A, ag_square(A, y), 0, NULL, false);
+            ck_assert(ag_backward(loss, NULL));
+            ag_set_detect_anomaly(false);
+            ck_assert_int_eq(reports, 0);
+            out[on] = y;
+            grad[on] = b->mlp->down_proj->weight->grad;
+            ck_assert_ptr_nonnull(grad[on]);
+        }
+        ck_assert_int_eq(memcmp(out[0]->data, out[1]->data, 80 * sizeof(float)), 0);
+        ck_assert_int_eq(memcmp(grad[0]->data, grad[1]->data,
+                                (size_t)grad[0]->numel * sizeof(float)), 0);
+    }
+}
+END_TEST
+
 TCase *engine_anomaly_tcase(void);
 TCase *engine_anomaly_tcase(void) {
     TCase *tc = tcase_create("anomaly");
@@ -163,5 +197,6 @@ TCase *engine_anomaly_tcase(void) {
     tcase_add_test(tc, masked_fill_with_minus_inf_is_not_an_anomaly);
     tcase_add_test(tc, backward_inf_names_the_op_and_its_forward_line);
     tcase_add_test(tc, off_reports_nothing_and_computes_the_same);
+    tcase_add_test(tc, a_transformer_block_reports_nothing);
     return tc;
 }
