@@ -13,6 +13,7 @@
 #include "internal.h"
 
 static _Thread_local bool grad_disabled;
+static _Thread_local bool anomaly; /* ag_set_detect_anomaly; core/anomaly.c checks */
 /* 64 bits: a new tensor's visit is 0, so the counter must never wrap back to it. */
 static _Atomic uint64_t generation;
 
@@ -23,6 +24,14 @@ bool ag_set_grad_enabled(bool on) {
 }
 
 bool ag_grad_enabled(void) { return !grad_disabled; }
+
+bool ag_set_detect_anomaly(bool on) {
+    bool was = anomaly;
+    anomaly = on;
+    return was;
+}
+
+bool ag_detect_anomaly(void) { return anomaly; }
 
 bool ag_is_leaf(const ag_tensor *t) { return t && !t->op; }
 
@@ -49,8 +58,12 @@ bool ag__needs_grad(int n, ag_tensor *const *srcs) {
     return false;
 }
 
-void ag__record(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs) {
-    if (!out || !ag__needs_grad(n, srcs)) return;
+/* Every op's way out: the anomaly check (one branch when off), then the node. */
+static void record(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs,
+                   bool check) {
+    if (!out) return;
+    if (anomaly) ag__anomaly_forward(out, op, n, srcs, check);
+    if (!ag__needs_grad(n, srcs)) return;
     ag_tensor **copy = ag_arena_alloc_(out->arena, (size_t)n * sizeof *copy);
     if (!copy) return;
     memcpy(copy, srcs, (size_t)n * sizeof *copy);
@@ -58,6 +71,14 @@ void ag__record(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs) 
     out->src = copy;
     out->nsrc = n;
     out->requires_grad = true;
+}
+
+void ag__record(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs) {
+    record(out, op, n, srcs, true);
+}
+
+void ag__record_asked(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs) {
+    record(out, op, n, srcs, false);
 }
 
 /* t's gradient buffer, allocated on first use: zeroed, or left uninitialised
@@ -227,7 +248,9 @@ bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out) {
     }
     for (int64_t i = o.n - 1; ok && i >= 0; i--) {
         ag_tensor *t = o.nodes[i];
-        if (t->op && t->grad) t->op->backward(t);
+        if (!t->op || !t->grad) continue;
+        t->op->backward(t);
+        if (anomaly) ok = ag__anomaly_backward(t);
     }
     free(o.nodes);
     return ok;

@@ -82,6 +82,11 @@ static const char *base_name(const char *path) {
     return slash ? slash + 1 : path;
 }
 
+void ag__call_site(const char **file, int *line) {
+    *file = site_file ? base_name(site_file) : NULL;
+    *line = site_line;
+}
+
 void ag__fail(const char *op, const char *fmt, ...) {
     char text[400];
     va_list ap;

@@ -40,6 +40,10 @@ void ag__fail(const char *op, const char *fmt, ...)
 #endif
     ;
 
+/* The call site recorded for the next report (the file's base name), or
+ * file NULL when none is. */
+void ag__call_site(const char **file, int *line);
+
 /* A shape as text, "[2,3]", in one of 8 rotating thread-local buffers, so a
  * message may name several shapes. */
 const char *ag__shp(const ag_tensor *t);
@@ -74,6 +78,21 @@ void ag__record(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs);
 /* Test hook: sets the engine's graph generation counter (the value the last
  * backward's sort used) and returns the previous one. Tests only. */
 uint64_t ag__set_generation(uint64_t g);
+/* Same, for an op whose output may hold a value its caller chose (masked_fill's
+ * fill): anomaly detection records the call site but does not check it. */
+void ag__record_asked(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs);
+
+/* ---- anomaly detection (core/anomaly.c; called only when the mode is on) --- */
+
+/* Stores the current call site in out->site; when check, reports (as op, with
+ * shapes and the element) a NaN in out that none of srcs held, or an inf from
+ * srcs holding neither. Returns false after reporting. */
+bool ag__anomaly_forward(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs,
+                         bool check);
+/* After t's backward: reports "<op> backward" when a source's gradient holds a
+ * NaN or inf and t's own gradient holds neither, naming t's forward call
+ * site. Returns false after reporting. */
+bool ag__anomaly_backward(const ag_tensor *t);
 
 /* The gradient buffer of t for backward to accumulate into: NULL when t
  * needs no gradient, otherwise t->grad, allocated zeroed (same shape and

@@ -347,7 +347,7 @@ ag_tensor *ag_masked_fill_(ag_arena *A, ag_tensor *x, ag_tensor *mask, double va
         });
     }
     out->saved = mi;
-    ag__record(out, &MASKED_FILL, 1, &xc);
+    ag__record_asked(out, &MASKED_FILL, 1, &xc); /* the fill may be -inf */
     return ag__as(A, out, x->dtype);
 }
 

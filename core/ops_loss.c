@@ -21,6 +21,9 @@ static void ksum_add(ksum *k, double v) {
     k->c += fabs(k->s) >= fabs(v) ? (k->s - t) + v : (v - t) + k->s;
     k->s = t;
 }
+/* The sum; one that reached +-inf stays so (its compensation is inf - inf,
+ * NaN), as a plain sum would, and as PyTorch's loss is. */
+static double ksum_value(const ksum *k) { return isfinite(k->s) ? k->s + k->c : k->s; }
 
 /* ---- cross_entropy ---------------------------------------------------------
  * Logits are seen as [N, C, inner] (inner = d1 * d2 * ...; [C] is N = 1,
@@ -137,7 +140,7 @@ ag_tensor *ag_cross_entropy_(ag_arena *A, ag_tensor *logits, ag_tensor *target,
             if (t[q] != ignore_index)
                 ksum_add(&loss, (st[2 * q] - (double)px[(q / inner) * C * inner + q % inner +
                                                         t[q] * inner]) + st[2 * q + 1]);
-        ((T *)out->data)[0] = (T)(count > 0 ? (loss.s + loss.c) / (double)count : NAN);
+        ((T *)out->data)[0] = (T)(count > 0 ? ksum_value(&loss) / (double)count : NAN);
     });
 
     out->iparam[0] = C;
@@ -221,7 +224,7 @@ ag_tensor *ag_mse_loss_(ag_arena *A, ag_tensor *input, ag_tensor *target) {
             } while (ag__iter_next(&it));
         });
     }
-    AG_DISPATCH(ct, T, { ((T *)out->data)[0] = (T)(n > 0 ? (sum.s + sum.c) / (double)n : NAN); });
+    AG_DISPATCH(ct, T, { ((T *)out->data)[0] = (T)(n > 0 ? ksum_value(&sum) / (double)n : NAN); });
     out->iparam[0] = ndim;
     for (int i = 0; i < ndim; i++) out->iparam[1 + i] = shape[i];
     ag__record(out, &MSE_LOSS, 2, (ag_tensor *[]){a, b});

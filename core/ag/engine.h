@@ -71,6 +71,34 @@ void ag_set_requires_grad_(ag_tensor *t, bool on);
 bool ag_set_grad_enabled(bool on);
 bool ag_grad_enabled(void);
 
+/* Anomaly detection for the calling thread (PyTorch's detect_anomaly): off
+ * by default; returns the previous state, like ag_set_grad_enabled. When on,
+ * every op checks its output and reports the first op that PRODUCED a NaN or
+ * an infinity: a NaN none of its inputs held, or an inf from inputs holding
+ * neither NaN nor inf (what only travels through is not reported again, and
+ * masked_fill's fill value is the caller's choice, never reported):
+ *
+ *   ag: log: anomaly: produced nan at element 1 of its output f32 [3] from
+ *   inputs [3] holding no nan or inf (train.c:42)
+ *
+ * and each op records its caller's file and line in its output (t->site), so
+ * that backward, which checks the gradients each node gives its inputs,
+ * names the forward call of the node whose backward made a NaN or inf out of
+ * a gradient holding neither:
+ *
+ *   ag: sqrt backward: anomaly: produced inf at element 0 of the gradient of
+ *   input 0 (f32 [2]) from an output gradient [2] holding no nan or inf;
+ *   the forward sqrt was called at train.c:40 (train.c:45)
+ *
+ * The report goes through the error handler. With a handler that returns, a
+ * forward op still returns its result (NaN and all: the values are what one
+ * wants to look at), and backward stops at that node and returns false,
+ * leaving the gradients made so far. Costs one branch per op when off; when
+ * on, each op reads its output (and, if that holds a NaN or inf, its inputs)
+ * and backward reads each node's gradients once more. */
+bool ag_set_detect_anomaly(bool on);
+bool ag_detect_anomaly(void);
+
 /* Backpropagates from out. grad_out is the gradient of the final quantity
  * with respect to out (same shape and dtype); NULL means 1 and needs a
  * one-element out. Leaves that require a gradient accumulate into .grad,

@@ -119,14 +119,26 @@ ag_tensor *ag_masked_fill_(ag_arena *A, ag_tensor *x, ag_tensor *mask, double va
 ag_tensor *ag_where_(ag_arena *A, ag_tensor *cond, ag_tensor *a, ag_tensor *b);
 
 /* ---- softmax and losses --------------------------------------------------- */
+/* softmax(x) = exp(x - m) / sum exp(x - m) along dim, m the slice's max;
+ * log_softmax = x - m - log(sum exp(x - m)). NaN and inf, slice by slice
+ * (each slice along dim on its own), as PyTorch: a NaN in a slice makes the
+ * whole slice NaN, and so does +inf (m is inf, inf - inf is NaN); -inf
+ * entries give 0 (log_softmax: -inf) and leave the others as if they were
+ * absent (the masking idiom); a slice of only -inf gives NaN (0/0). */
 ag_tensor *ag_softmax_(ag_arena *A, ag_tensor *x, int dim);
 ag_tensor *ag_log_softmax_(ag_arena *A, ag_tensor *x, int dim);
 /* F.cross_entropy with class indices: logits [N, C] with target [N], or [C]
  * with a 0-d target, or [N, C, d1, ...] with target [N, d1, ...]. Mean over
- * the targets that are not ignore_index (PyTorch uses -100); 0-d result. */
+ * the targets that are not ignore_index (PyTorch uses -100); 0-d result.
+ * Every target ignored: NaN (0/0), as PyTorch. NaN and inf, as PyTorch: a
+ * position's loss is logsumexp(logits) - logits[target], so -inf logits of
+ * other classes are harmless, a -inf target logit gives inf, and a NaN or
+ * +inf logit anywhere in the position's classes gives NaN; the mean is then
+ * inf or NaN. */
 ag_tensor *ag_cross_entropy_(ag_arena *A, ag_tensor *logits, ag_tensor *target,
                              int ignore_index);
-/* F.mse_loss, mean reduction; shapes broadcast. */
+/* F.mse_loss, mean reduction; shapes broadcast. An inf difference gives
+ * inf, a NaN one NaN (the sum is compensated but keeps inf, as PyTorch). */
 ag_tensor *ag_mse_loss_(ag_arena *A, ag_tensor *input, ag_tensor *target);
 
 /* ---- dtype ---------------------------------------------------------------- */

@@ -61,6 +61,10 @@ struct ag_tensor {
     double fparam[4];
     void *saved;
     uint64_t visit;      /* engine bookkeeping for the topological sort */
+    struct {
+        const char *file; /* the caller's file (base name) and line of the op */
+        int line;         /* that made it; written only in anomaly detection */
+    } site;
 };
 
 /* Shapes and dim lists as call arguments: ag_zeros(A, AG_F32, AG_SHAPE(2, 3)). */

@@ -35,6 +35,14 @@ enum {
  * or var + eps <= 0 (LayerNorm) then gives inf or NaN, as in PyTorch. NaN
  * and +-inf are reported (a departure: PyTorch accepts inf). */
 
+/* NaN and inf in x, for every norm op and module: rows are independent, and
+ * a row's result is what the formulas give, as in PyTorch. RMSNorm: a NaN
+ * makes the whole row NaN; an inf makes mean(x^2) inf and r = 0, so the
+ * row's finite entries become 0 and its infinite ones NaN (inf * 0).
+ * LayerNorm: a NaN or an inf makes the whole row NaN (the mean is NaN or
+ * inf, and x - mean and the variance NaN). A NaN or inf in weight or bias
+ * reaches only its own column of the result. */
+
 /* RMSNorm: r = 1/sqrt(mean(x^2) + eps) per row; y = x * r * w where w is
  * weight (or 1 + weight with AG_RMS_UNIT_OFFSET, or 1 when weight is NULL).
  * Saves r per row (as double). eps: see "eps" below (eps = 0 on a row of

@@ -336,7 +336,14 @@ ag_optim *ag_adagrad_new_(ag_arena *P, const ag_optim_group *groups, int ngroups
  * dtype. Reports and returns false when a parameter changed dtype or shape
  * since its state was made (e.g. ag_module_cast after building the
  * optimizer); parameters before it have been updated. NULL: false, no
- * report. */
+ * report.
+ *
+ * NaN and inf are not checked (as in PyTorch; ag_clip_grad_norm with
+ * error_if_nonfinite, or anomaly detection in ag/engine.h, finds them) and
+ * stay element by element: a NaN or +-inf gradient entry makes that
+ * parameter entry NaN (Adam and AdamW: m and v become NaN or inf, and
+ * m / denom is inf/inf) and its state NaN or inf for good, so it stays NaN
+ * in every later step; the other entries are updated as usual. */
 bool ag_optim_step_(ag_optim *o);
 #define ag_optim_step(...) AG_AT(ag_optim_step_, __VA_ARGS__)
 
@@ -379,7 +386,8 @@ double ag_optim_clip_grad_norm_(ag_optim *o, double max_norm, bool error_if_nonf
 #define ag_optim_clip_grad_norm(...) AG_AT(ag_optim_clip_grad_norm_, __VA_ARGS__)
 
 /* torch.nn.utils.clip_grad_value_: every gradient element is clamped to
- * [-clip_value, clip_value] (NaN stays NaN). Reports clip_value < 0 or NAN,
+ * [-clip_value, clip_value]: +-inf becomes +-clip_value, NaN stays NaN
+ * (torch.clamp). Reports clip_value < 0 or NAN,
  * or n < 0, and returns false; a NULL list with n > 0 or a NULL entry
  * returns false without a report. */
 bool ag_clip_grad_value_(ag_tensor *const *params, int n, double clip_value);

@@ -6,20 +6,13 @@
 
 #include "../ops/ops_test.h"
 #include "../check_main.h"
+#include "engine_test.h"
 
 static ag_arena *A;
 static int reports;
 
-static void count_reports(const char *message, void *userdata) {
-    (void)message;
-    (void)userdata;
-    reports++;
-}
-
 static void setup(void) {
-    A = ag_arena_new(0);
-    reports = 0;
-    ag_clear_error();
+    A = engine_test_start(&reports);
 }
 
 static void teardown(void) {
@@ -47,7 +40,7 @@ START_TEST(requires_grad_on_leaves_only) {
     ck_assert(!ag_is_leaf(y));
     ck_assert(y->requires_grad);
     /* on a non-leaf: reported, nothing changes */
-    ag_set_error_handler(count_reports, NULL);
+    ag_set_error_handler(count_reports, &reports);
     ag_set_requires_grad(y, false);
     ck_assert_int_eq(reports, 1);
     ck_assert(y->requires_grad);
@@ -121,7 +114,7 @@ START_TEST(no_grad_mode) {
     ck_assert(!ag_is_leaf(z));
     ck_assert(z->requires_grad);
     /* backward of a no-grad result is refused */
-    ag_set_error_handler(count_reports, NULL);
+    ag_set_error_handler(count_reports, &reports);
     ck_assert(!ag_backward(y, ag_ones(A, AG_F32, AG_SHAPE(2))));
     ck_assert_int_eq(reports, 1);
     ck_assert_ptr_null(x->grad);
@@ -274,7 +267,7 @@ START_TEST(no_gradient_where_none_is_needed) {
 END_TEST
 
 START_TEST(backward_needs_grad_out_for_non_scalars) {
-    ag_set_error_handler(count_reports, NULL);
+    ag_set_error_handler(count_reports, &reports);
     ag_tensor *x = leaf(AG_F32, AG_SHAPE(2, 3), (double[]){1, 2, 3, 4, 5, 6});
     ag_tensor *y = ag_mul_scalar(A, x, 2);
     ck_assert(!ag_backward(y, NULL));
@@ -449,6 +442,9 @@ static TCase *engine_tcase(void) {
     return tc;
 }
 
+TCase *engine_anomaly_tcase(void); /* anomaly.c */
+
 int main(void) {
-    return run_check_suite("engine", (check_tcase_fn *const[]){engine_tcase, NULL});
+    return run_check_suite("engine",
+                           (check_tcase_fn *const[]){engine_tcase, engine_anomaly_tcase, NULL});
 }

@@ -940,6 +940,33 @@ START_TEST(test_layer_norm_errors) {
 }
 END_TEST
 
+/* NaN and inf in x (ag/norm_ops.h), rows on their own: RMSNorm y = x /
+ * sqrt(mean(x^2) + eps) gives a NaN row for a NaN, and x * 0 for an inf
+ * (mean(x^2) = inf): 0 where x is finite, NaN where it is inf. LayerNorm
+ * gives a NaN row for both. The finite row [1, 2, 2] is untouched: RMSNorm
+ * [1, 2, 2] / sqrt(3 + eps); LayerNorm mean 5/3, var 2/9, (x - 5/3) /
+ * sqrt(2/9 + eps). */
+START_TEST(test_norms_nonfinite_rows) {
+    ag_arena *A = ag_arena_new(0);
+    const double eps = 1e-5;
+    for (int dt = 0; dt < 2; dt++) {
+        ag_tensor *x = ag_from_f64(A, dt ? AG_F64 : AG_F32, AG_SHAPE(3, 3), (double[]){
+            1, NAN, 2, 1, INFINITY, 2, 1, 2, 2});
+        ag_tensor *r = ag_rms_norm(A, x, AG_SHAPE(3), NULL, eps, 0);
+        ag_tensor *l = ag_layer_norm(A, x, AG_SHAPE(3), NULL, NULL, eps);
+        const double tol = dt ? 1e-12 : 1e-6, s = 1 / sqrt(3 + eps), q = 1 / sqrt(2.0 / 9 + eps);
+        for (int c = 0; c < 3; c++) {
+            ck_assert(isnan(ag_get_flat(r, c)));
+            ck_assert(isnan(ag_get_flat(l, c)) && isnan(ag_get_flat(l, 3 + c)));
+            ck_close(ag_get_flat(l, 6 + c), ((c ? 2.0 : 1.0) - 5.0 / 3) * q, tol);
+            ck_close(ag_get_flat(r, 6 + c), (c ? 2 : 1) * s, tol);
+        }
+        ck_assert(ag_get_flat(r, 3) == 0 && isnan(ag_get_flat(r, 4)) && ag_get_flat(r, 5) == 0);
+    }
+    ag_arena_free(A);
+}
+END_TEST
+
 TCase *nn_norm_ops_tcase(void) {
     TCase *tc = tcase_create("norm_ops");
     tcase_set_timeout(tc, 120);
@@ -967,5 +994,6 @@ TCase *nn_norm_ops_tcase(void) {
     tcase_add_test(tc, test_deterministic_param_grads);
     tcase_add_test(tc, test_rms_norm_errors);
     tcase_add_test(tc, test_layer_norm_errors);
+    tcase_add_test(tc, test_norms_nonfinite_rows);
     return tc;
 }

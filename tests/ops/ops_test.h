@@ -80,5 +80,6 @@ TCase *ops_shape_tcase(void);
 TCase *ops_index_tcase(void);
 TCase *ops_softmax_loss_tcase(void);
 TCase *ops_cast_tcase(void);
+TCase *ops_nonfinite_tcase(void);
 
 #endif

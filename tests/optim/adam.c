@@ -322,6 +322,31 @@ START_TEST(test_adamw_bf16_master) {
 }
 END_TEST
 
+/* NaN and inf gradients (ag/optim.h): element by element, with the AdamW
+ * defaults (lr 1e-3, wd 1e-2, betas 0.9 / 0.999, eps 1e-8). Entry 0 (NaN)
+ * and entry 1 (inf: m = 0.1 inf, v = 0.001 inf, m / denom = inf / inf) turn
+ * NaN and stay NaN; entry 2 (g = 2) is as without them: p = 1 - 1e-5, m =
+ * 0.2, v = 0.004, denom = sqrt(0.004 / 0.001) + 1e-8, p -= 1e-3 / 0.1 *
+ * 0.2 / denom. */
+START_TEST(test_adamw_nonfinite_grads) {
+    ag_arena *P = ag_arena_new(0);
+    ag_tensor *p = param_of(P, AG_F64, 3, (double[]){1, 1, 1});
+    ag_optim *o = ag_adamw_new(P, &(ag_optim_group){(ag_tensor *[]){p}, 1, NAN, NAN}, 1, NULL);
+    set_grad(p, (double[]){NAN, INFINITY, 2});
+    ck_assert(ag_optim_step(o));
+    ck_assert(isnan(ag_get_flat(p, 0)) && isnan(ag_get_flat(p, 1)));
+    ck_close(ag_get_flat(p, 2), (1 - 1e-5) - 1e-3 / 0.1 * 0.2 / (2 + 1e-8), 1e-15);
+    const ag_optim_state *st = ag_optim_state_of(o, p);
+    ck_assert(isnan(state_at(st, "exp_avg", 0)) && state_at(st, "exp_avg", 1) == INFINITY);
+    ck_assert(state_at(st, "exp_avg_sq", 1) == INFINITY);
+    set_grad(p, (double[]){1, 1, 1});
+    ck_assert(ag_optim_step(o));
+    ck_assert(isnan(ag_get_flat(p, 0)) && isnan(ag_get_flat(p, 1)));
+    ck_assert(isfinite(ag_get_flat(p, 2)));
+    ag_arena_free(P);
+}
+END_TEST
+
 /* A parameter without a gradient is skipped (no state, step count 0), as
  * PyTorch skips grad None; the state of the others is made on first use. */
 START_TEST(test_skip_and_lazy_state) {
@@ -396,5 +421,6 @@ TCase *optim_adam_tcase(void) {
     tcase_add_test(tc, test_adamw_bf16_master);
     tcase_add_test(tc, test_skip_and_lazy_state);
     tcase_add_test(tc, test_with_backward);
+    tcase_add_test(tc, test_adamw_nonfinite_grads);
     return tc;
 }
