@@ -49,6 +49,8 @@ bool ag__needs_grad(int n, ag_tensor *const *srcs) {
 }
 
 void ag__record(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs) {
+    for (int i = 0; i < n; i++)
+        if (srcs[i] && !ag__check_live(op->name, srcs[i])) return;
     if (!out || !ag__needs_grad(n, srcs)) return;
     ag_tensor **copy = ag_arena_alloc_(out->arena, (size_t)n * sizeof *copy);
     if (!copy) return;
@@ -65,7 +67,7 @@ static ag_tensor *grad_buf(ag_tensor *t, bool zeroed) {
     if (!t || !t->requires_grad) return NULL;
     if (!t->grad) {
         t->grad = zeroed ? ag_zeros_(t->arena, t->dtype, t->ndim, t->shape)
-                         : ag__result(t->arena, t->dtype, t->ndim, t->shape);
+                         : ag__result("backward", t->arena, t->dtype, t->ndim, t->shape);
         if (t->grad) t->grad->name = "grad";
     }
     return t->grad;
@@ -183,8 +185,18 @@ static void accumulate(ag_tensor *dst, const ag_tensor *src) {
     });
 }
 
+/* Every node of the sorted graph (its sources that need a gradient are nodes
+ * too) still lives in its arena's current epoch. */
+static bool graph_live(const order *o) {
+    for (int64_t i = 0; i < o->n; i++)
+        if (!ag__check_live("backward", o->nodes[i])) return false;
+    return true;
+}
+
 bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out) {
     if (!out) return false;
+    if (!ag__check_live("backward", out)) return false;
+    if (grad_out && !ag__check_live("backward", grad_out)) return false;
     if (!out->requires_grad) {
         ag__fail("backward", "tensor %s does not require a gradient: no input of its graph "
                  "has requires_grad set, or it was computed with gradients disabled",
@@ -208,6 +220,10 @@ bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out) {
         ag__fail("backward", "out of memory sorting the graph of %s", ag__shp(out));
         return false;
     }
+    if (!graph_live(&o)) {
+        free(o.nodes);
+        return false;
+    }
     /* Non-leaf gradients start from zero on every call; leaves accumulate. */
     for (int64_t i = 0; i < o.n; i++)
         if (o.nodes[i]->op) o.nodes[i]->grad = NULL;
@@ -228,4 +244,9 @@ bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out) {
     }
     free(o.nodes);
     return ok;
+}
+
+bool ag_backward_from_(ag_tensor *out, const ag_tensor *grad_out) {
+    if (!out || !grad_out) return false; /* an earlier failure, already reported */
+    return ag_backward_(out, grad_out);
 }

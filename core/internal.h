@@ -46,6 +46,9 @@ const char *ag__shp(const ag_tensor *t);
 const char *ag__shp_of(int ndim, const int64_t *shape);
 
 /* Each reports and returns false on failure. */
+bool ag__check_arena(const char *op, const ag_arena *A);         /* not NULL */
+/* t was made in its arena's current epoch (not before a reset of it). */
+bool ag__check_live(const char *op, const ag_tensor *t);
 bool ag__check_float(const char *op, const ag_tensor *x);        /* f32, f64, bf16 */
 bool ag__check_dtype(const char *op, const char *what, const ag_tensor *x, ag_dtype dt);
 /* Normalises dim of x (negative counts from the end) into 0..ndim-1; reports
@@ -56,10 +59,16 @@ int ag__dim(const char *op, int dim, const ag_tensor *x);
  * reports a dim out of range or listed twice. */
 bool ag__dim_mask(const char *op, int ndims, const int *dims, const ag_tensor *x, bool *reduce);
 
+/* The arena's reset count: a tensor records it when made (t->epoch), and a
+ * tensor whose epoch differs was made before the arena's last reset. */
+uint64_t ag__arena_epoch(const ag_arena *a);
+
 /* ---- results and graph ---------------------------------------------------- */
 
-/* A new tensor in A with uninitialised data (the creation functions' core). */
-ag_tensor *ag__result(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape);
+/* A new tensor in A with uninitialised data (the creation functions' core);
+ * a bad A or shape is reported under op, the name of the calling op. */
+ag_tensor *ag__result(const char *op, ag_arena *A, ag_dtype dt, int ndim,
+                      const int64_t *shape);
 /* Same, but sharing data with base (a view); used by reshape. */
 ag_tensor *ag__view(ag_arena *A, ag_tensor *base, int ndim, const int64_t *shape);
 

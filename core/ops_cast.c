@@ -45,7 +45,7 @@ ag_tensor *ag_cast_(ag_arena *A, ag_tensor *x, ag_dtype dt) {
         ag__fail("cast", "unknown dtype %d for %s", (int)dt, ag__shp(x));
         return NULL;
     }
-    ag_tensor *y = ag__result(A, dt, x->ndim, x->shape);
+    ag_tensor *y = ag__result("cast", A, dt, x->ndim, x->shape);
     if (!y) return NULL;
     convert(x, y, false);
     if (ag_dtype_is_float(dt)) ag__record(y, &CAST, 1, &x);

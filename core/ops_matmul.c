@@ -279,7 +279,7 @@ ag_tensor *ag_matmul_(ag_arena *A, ag_tensor *a, ag_tensor *b) {
     const ag_dtype dt = ag__promote(a->dtype, b->dtype);
     const ag_dtype ct = ag_compute_dtype(dt);
     ag_tensor *x = ag__as(A, a, ct), *y = ag__as(A, b, ct);
-    ag_tensor *out = x && y ? ag__result(A, ct, ndim, shape) : NULL;
+    ag_tensor *out = x && y ? ag__result("matmul", A, ct, ndim, shape) : NULL;
     if (!out) return NULL;
     const int64_t M = g.M, N = g.N, K = g.K;
     if (foldable(&g)) {

@@ -61,6 +61,7 @@ struct ag_tensor {
     double fparam[4];
     void *saved;
     unsigned visit;      /* engine bookkeeping for the topological sort */
+    uint64_t epoch;      /* the arena's reset count when this tensor was made */
 };
 
 /* Shapes and dim lists as call arguments: ag_zeros(A, AG_F32, AG_SHAPE(2, 3)). */
@@ -149,7 +150,9 @@ double ag_rng_normal(ag_rng *r);
 /* Uniform integer in [0, n), without modulo bias. n > 0. */
 uint64_t ag_rng_below(ag_rng *r, uint64_t n);
 
-/* New leaf tensors filled from r: uniform in [lo, hi), normal(mean, std). */
+/* New leaf tensors filled from r: uniform in [lo, hi), normal(mean, std).
+ * Reported (NULL returned): lo > hi, a non-finite bound, mean or std, a
+ * negative std, a NULL r or arena, a non-float dtype, a bad shape. */
 ag_tensor *ag_rand_(ag_arena *A, ag_rng *r, ag_dtype dt, int ndim, const int64_t *shape,
                     double lo, double hi);
 ag_tensor *ag_randn_(ag_arena *A, ag_rng *r, ag_dtype dt, int ndim, const int64_t *shape,

@@ -49,11 +49,13 @@ extern "C" {
  *   ag_adam_opts o = ag_adamw_defaults(); o.lr = 3e-4;
  * (A zeroed struct is not "the defaults": weight_decay 0 and momentum 0 are
  * values in their own right.) Passing NULL for the options means the
- * defaults. */
+ * defaults. Every hyperparameter must be finite: an inf or NaN one (lr =
+ * inf, eps = NaN, ...) is reported by the constructor, as is one out of its
+ * range. */
 
 /* Adam and AdamW (torch.optim.Adam / AdamW). */
 typedef struct ag_adam_opts {
-    double lr;           /* >= 0 */
+    double lr;           /* finite, >= 0 */
     double beta1, beta2; /* each in [0, 1) */
     double eps;          /* >= 0 */
     double weight_decay; /* >= 0; Adam: L2 added to the gradient; AdamW: decoupled */
@@ -69,7 +71,7 @@ ag_adam_opts ag_adamw_defaults(void);
 
 /* SGD (torch.optim.SGD). */
 typedef struct ag_sgd_opts {
-    double lr;           /* >= 0 */
+    double lr;           /* finite, >= 0 */
     double momentum;     /* >= 0; 0: plain SGD, no buffer */
     double dampening;    /* the momentum buffer takes (1 - dampening) * g */
     double weight_decay; /* >= 0; L2, added to the gradient */
@@ -83,7 +85,7 @@ ag_sgd_opts ag_sgd_defaults(void);
 
 /* RMSprop (torch.optim.RMSprop). */
 typedef struct ag_rmsprop_opts {
-    double lr;           /* >= 0 */
+    double lr;           /* finite, >= 0 */
     double alpha;        /* >= 0: smoothing constant of the square average */
     double eps;          /* >= 0 */
     double weight_decay; /* >= 0; L2, added to the gradient */
@@ -98,7 +100,7 @@ ag_rmsprop_opts ag_rmsprop_defaults(void);
 
 /* Adagrad (torch.optim.Adagrad). */
 typedef struct ag_adagrad_opts {
-    double lr;                        /* >= 0 */
+    double lr;                        /* finite, >= 0 */
     double lr_decay;                  /* >= 0: step t uses lr / (1 + (t-1)*lr_decay) */
     double weight_decay;              /* >= 0; L2, added to the gradient */
     double initial_accumulator_value; /* >= 0: where the sum of squares starts */

@@ -76,5 +76,6 @@ TCase *errors_core_tcase(void);
 TCase *errors_nn_tcase(void);
 TCase *errors_ops_tcase(void);
 TCase *errors_policy_tcase(void);
+TCase *errors_silent_tcase(void);
 
 #endif
