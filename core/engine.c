@@ -93,7 +93,7 @@ ag_tensor *ag_detach_(ag_arena *A, ag_tensor *t) {
         ag__fail("detach", "arena is NULL");
         return NULL;
     }
-    return ag__view(A, t, t->ndim, t->shape);
+    return ag__view("detach", A, t, t->ndim, t->shape);
 }
 
 /* ---- topological order ---------------------------------------------------- */

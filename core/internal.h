@@ -70,7 +70,8 @@ uint64_t ag__arena_epoch(const ag_arena *a);
 ag_tensor *ag__result(const char *op, ag_arena *A, ag_dtype dt, int ndim,
                       const int64_t *shape);
 /* Same, but sharing data with base (a view); used by reshape. */
-ag_tensor *ag__view(ag_arena *A, ag_tensor *base, int ndim, const int64_t *shape);
+ag_tensor *ag__view(const char *op, ag_arena *A, ag_tensor *base, int ndim,
+                    const int64_t *shape);
 
 /* True when recording is on and one of srcs requires a gradient. */
 bool ag__needs_grad(int n, ag_tensor *const *srcs);

@@ -267,6 +267,7 @@ static const ag_op MATMUL = {"matmul", matmul_backward};
 /* torch.matmul; see the top of this file for the shape rules. */
 ag_tensor *ag_matmul_(ag_arena *A, ag_tensor *a, ag_tensor *b) {
     if (!a || !b) return NULL;
+    if (!ag__check_arena("matmul", A)) return NULL;
     if (!ag__check_float("matmul", a) || !ag__check_float("matmul", b)) return NULL;
     geom g;
     if (!geometry(a, b, &g)) return NULL;

@@ -58,7 +58,7 @@ static const ag_op SQUEEZE = {"squeeze", view_backward};
 
 static ag_tensor *view_of(const ag_op *op, ag_arena *A, ag_tensor *x, int ndim,
                           const int64_t *shape) {
-    ag_tensor *y = ag__view(A, x, ndim, shape);
+    ag_tensor *y = ag__view(op->name, A, x, ndim, shape);
     ag__record(y, op, 1, &x);
     return y;
 }

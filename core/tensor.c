@@ -112,9 +112,10 @@ ag_tensor *ag__result(const char *op, ag_arena *A, ag_dtype dt, int ndim,
     return make(op, A, dt, ndim, shape);
 }
 
-ag_tensor *ag__view(ag_arena *A, ag_tensor *base, int ndim, const int64_t *shape) {
+ag_tensor *ag__view(const char *op, ag_arena *A, ag_tensor *base, int ndim,
+                    const int64_t *shape) {
     int64_t numel;
-    ag_tensor *t = new_header("view", A, base->dtype, ndim, shape, &numel);
+    ag_tensor *t = new_header(op, A, base->dtype, ndim, shape, &numel);
     if (!t) return NULL;
     t->data = base->data;
     return t;

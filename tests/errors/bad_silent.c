@@ -66,6 +66,21 @@ START_TEST(matmul_with_null_arena_is_reported_as_matmul) {
 }
 END_TEST
 
+/* Ops whose NULL arena was reported under another op's name (view,
+ * scalar, cast) or twice (a bf16 matmul). */
+START_TEST(null_arena_named_by_the_op) {
+    ag_tensor *x = F32(2, 3), *xb = ag_cast(A, x, AG_BF16), *xbt = ag_cast(A, F32(3, 2), AG_BF16);
+    const char *ops[] = {"reshape", "unsqueeze", "squeeze", "mul_scalar", "matmul"};
+    for (int i = 0; i < 5; i++) {
+        ag_clear_error();
+        reports = 0;
+        ag_tensor *r = i == 0 ? ag_reshape(NULL, x, AG_SHAPE(6)) : i == 1 ? ag_unsqueeze(NULL, x, 0) : i == 2 ? ag_squeeze(NULL, x, 0) : i == 3 ? ag_mul_scalar(NULL, x, 2.0) : ag_matmul(NULL, xb, xbt); const int line = __LINE__;
+        EXPECT_REPORT(ops[i], line, "arena is NULL");
+        ck_assert_ptr_null(r);
+    }
+}
+END_TEST
+
 /* ---- a failed op's NULL: propagated, never the seed 1 --------------------- */
 
 START_TEST(backward_from_a_failed_gradient_does_not_run) {
@@ -348,6 +363,7 @@ TCase *errors_silent_tcase(void) {
     tcase_add_test(tc, add_with_null_arena_is_reported_as_add);
     tcase_add_test(tc, gelu_with_null_arena_is_reported_as_gelu);
     tcase_add_test(tc, matmul_with_null_arena_is_reported_as_matmul);
+    tcase_add_test(tc, null_arena_named_by_the_op);
     tcase_add_test(tc, backward_from_a_failed_gradient_does_not_run);
     tcase_add_test(tc, item_of_a_failed_op_reports_nothing_more);
     tcase_add_test(tc, arena_alloc_names_the_block_size);
