@@ -198,6 +198,7 @@ void ag_set_(ag_tensor *t, const int64_t *index, double v) {
 
 double ag_item_(const ag_tensor *t) {
     if (!t) return NAN; /* an earlier failure, already reported */
+    if (!ag__check_live("item", t)) return NAN;
     if (t->numel != 1) {
         ag__fail("item", "tensor %s has %lld elements: expected exactly one", ag__shp(t),
                  (long long)t->numel);

@@ -168,7 +168,9 @@ double ag_get_(const ag_tensor *t, const int64_t *index);    /* index[ndim] */
 void ag_set_(ag_tensor *t, const int64_t *index, double v);
 double ag_get_flat_(const ag_tensor *t, int64_t i);          /* row-major position */
 void ag_set_flat_(ag_tensor *t, int64_t i, double v);
-/* The value of a one-element tensor (any ndim). */
+/* The value of a one-element tensor (any ndim). NaN, with a report, for
+ * another element count or a tensor made before its arena's last reset; NaN
+ * without one for NULL (an earlier failure). */
 double ag_item_(const ag_tensor *t);
 #define ag_get(...) AG_AT(ag_get_, __VA_ARGS__)
 #define ag_set(...) AG_AT(ag_set_, __VA_ARGS__)

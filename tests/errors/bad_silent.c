@@ -339,6 +339,17 @@ START_TEST(backward_through_a_graph_from_before_a_reset) {
 }
 END_TEST
 
+START_TEST(item_of_a_loss_from_before_a_reset) {
+    ag_arena *S = ag_arena_new(0);
+    ag_tensor *loss = ag_sum(S, ag_ones(S, AG_F32, AG_SHAPE(4)), 0, NULL, false);
+    ag_arena_reset(S);
+    double v = ag_item(loss); const int line = __LINE__;
+    ck_assert(isnan(v));
+    EXPECT_REPORT("item", line, "f32 tensor []", "made before its arena was reset");
+    ag_arena_free(S);
+}
+END_TEST
+
 START_TEST(tensors_made_after_a_reset_are_fine) {
     ag_arena *S = ag_arena_new(0);
     (void)ag_ones(S, AG_F32, AG_SHAPE(2, 3));
@@ -381,6 +392,7 @@ TCase *errors_silent_tcase(void) {
     tcase_add_test(tc, eps_default_is_told_apart_from_other_nans);
     tcase_add_test(tc, op_on_a_tensor_from_before_a_reset);
     tcase_add_test(tc, backward_through_a_graph_from_before_a_reset);
+    tcase_add_test(tc, item_of_a_loss_from_before_a_reset);
     tcase_add_test(tc, tensors_made_after_a_reset_are_fine);
     return tc;
 }
