@@ -66,6 +66,18 @@ START_TEST(matmul_with_null_arena_is_reported_as_matmul) {
 }
 END_TEST
 
+/* Call i of null_arena_named_by_the_op into *r; returns its line. */
+static int call_with_null_arena(int i, ag_tensor *x, ag_tensor *xb, ag_tensor *xbt,
+                                ag_tensor **r) {
+    switch (i) {
+    case 0: *r = ag_reshape(NULL, x, AG_SHAPE(6)); return __LINE__;
+    case 1: *r = ag_unsqueeze(NULL, x, 0); return __LINE__;
+    case 2: *r = ag_squeeze(NULL, x, 0); return __LINE__;
+    case 3: *r = ag_mul_scalar(NULL, x, 2.0); return __LINE__;
+    default: *r = ag_matmul(NULL, xb, xbt); return __LINE__;
+    }
+}
+
 /* Ops whose NULL arena was reported under another op's name (view,
  * scalar, cast) or twice (a bf16 matmul). */
 START_TEST(null_arena_named_by_the_op) {
@@ -74,7 +86,8 @@ START_TEST(null_arena_named_by_the_op) {
     for (int i = 0; i < 5; i++) {
         ag_clear_error();
         reports = 0;
-        ag_tensor *r = i == 0 ? ag_reshape(NULL, x, AG_SHAPE(6)) : i == 1 ? ag_unsqueeze(NULL, x, 0) : i == 2 ? ag_squeeze(NULL, x, 0) : i == 3 ? ag_mul_scalar(NULL, x, 2.0) : ag_matmul(NULL, xb, xbt); const int line = __LINE__;
+        ag_tensor *r = NULL;
+        const int line = call_with_null_arena(i, x, xb, xbt, &r);
         EXPECT_REPORT(ops[i], line, "arena is NULL");
         ck_assert_ptr_null(r);
     }
@@ -154,7 +167,13 @@ START_TEST(random_fills_with_bad_bounds) {
         ag_rng g;
         ag_rng_seed(&g, 1);
         const double a = rows[i].a, b = rows[i].b;
-        ag_tensor *r = rows[i].normal ? ag_randn(A, &g, AG_F32, AG_SHAPE(2, 3), a, b) : ag_rand(A, &g, AG_F32, AG_SHAPE(2, 3), a, b); const int line = __LINE__;
+        ag_tensor *r = NULL;
+        int line;
+        if (rows[i].normal) {
+            r = ag_randn(A, &g, AG_F32, AG_SHAPE(2, 3), a, b); line = __LINE__;
+        } else {
+            r = ag_rand(A, &g, AG_F32, AG_SHAPE(2, 3), a, b); line = __LINE__;
+        }
         EXPECT_REPORT(rows[i].normal ? "randn" : "rand", line, rows[i].needles[0],
                       rows[i].needles[1], rows[i].needles[2]);
         expect_null_propagates(r);
@@ -241,7 +260,8 @@ START_TEST(optimizers_with_non_finite_hyperparameters) {
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         ag_clear_error();
         reports = 0;
-        ag_optim *opt = ag_optim_new(A, rows[i].type, rows[i].opts, &g, 1, 1e-3, 0.0); const int line = __LINE__;
+        const ag_optim_type *t = rows[i].type;
+        ag_optim *opt = ag_optim_new(A, t, rows[i].opts, &g, 1, 1e-3, 0.0); const int line = __LINE__;
         ck_assert_ptr_null(opt);
         EXPECT_REPORT("optim_new", line, rows[i].needle, "finite");
     }
@@ -273,14 +293,16 @@ END_TEST
 /* ---- norm eps: only AG_EPS_DEFAULT is the default ------------------------- */
 
 START_TEST(layernorm_with_computed_nan_eps) {
-    ag_nn_layernorm *m = ag_nn_layernorm_new(A, AG_SHAPE(4), computed_nan(), true, true); const int line = __LINE__;
+    const double eps = computed_nan();
+    ag_nn_layernorm *m = ag_nn_layernorm_new(A, AG_SHAPE(4), eps, true, true); const int line = __LINE__;
     ck_assert_ptr_null(m);
     EXPECT_REPORT("nn_layernorm_new", line, "LayerNorm", "finite number");
 }
 END_TEST
 
 START_TEST(rmsnorm_with_plain_nan_eps) {
-    ag_nn_rmsnorm *m = ag_nn_rmsnorm_new(A, AG_RMSNORM_LLAMA, AG_SHAPE(4), NAN, true); const int line = __LINE__;
+    const ag_rmsnorm_kind k = AG_RMSNORM_LLAMA;
+    ag_nn_rmsnorm *m = ag_nn_rmsnorm_new(A, k, AG_SHAPE(4), NAN, true); const int line = __LINE__;
     ck_assert_ptr_null(m);
     EXPECT_REPORT("nn_rmsnorm_new", line, "finite number");
 }
