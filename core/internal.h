@@ -7,12 +7,16 @@
  *   ag_tensor *ag_foo_(ag_arena *A, ag_tensor *x) {           the constructor
  *       if (!x) return NULL;                                  NULL propagates
  *       if (!ag__check_float("foo", x)) return NULL;          validate, report
- *       ag_tensor *y = ag__result(A, x->dtype, x->ndim, x->shape);
+ *       ag_tensor *y = ag__result("foo", A, x->dtype, x->ndim, x->shape);
  *       if (!y) return NULL;
  *       ...forward kernel...
  *       ag__record(y, &FOO, 1, (ag_tensor *[]){x});           graph node
  *       return y;
  *   }
+ *
+ * ag__result reports a NULL arena under the op's name; an op that allocates
+ * before it (a cast, a scalar, a list) calls ag__check_arena first.
+ * ag__record reports a source made before its arena's last reset.
  *
  * Internal names start with "ag__".
  */
