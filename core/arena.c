@@ -57,6 +57,7 @@ struct ag_arena {
     size_t peak;
     size_t reserved;
     size_t nblocks;
+    uint64_t epoch; /* resets so far: tensors made before the last one are stale */
 };
 
 #define DEFAULT_BLOCK ((size_t)1 << 20)
@@ -115,7 +116,10 @@ void ag_arena_reset(ag_arena *a) {
     }
     a->cur = a->head;
     a->used = 0;
+    a->epoch++;
 }
+
+uint64_t ag__arena_epoch(const ag_arena *a) { return a->epoch; }
 
 /* Appends a block that can hold need bytes after the last one. */
 static block *grow(ag_arena *a, size_t need) {
@@ -145,7 +149,9 @@ void *ag_arena_alloc_(ag_arena *a, size_t bytes) {
     while (b && b->size - b->used < need) b = b->next;
     if (!b) b = grow(a, need);
     if (!b) {
-        ag__fail("arena_alloc", "out of memory allocating %zu bytes", bytes);
+        const size_t block = need > a->block_bytes ? need : a->block_bytes;
+        ag__fail("arena_alloc", "out of memory: a new block of %zu bytes (for a request of "
+                 "%zu bytes) could not be allocated", block, bytes);
         return NULL;
     }
     /* The blocks skipped between cur and b stay unused until the next reset:

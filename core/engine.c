@@ -61,6 +61,8 @@ bool ag__needs_grad(int n, ag_tensor *const *srcs) {
 /* Every op's way out: the anomaly check (one branch when off), then the node. */
 static void record(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs,
                    bool check) {
+    for (int i = 0; i < n; i++)
+        if (srcs[i] && !ag__check_live(op->name, srcs[i])) return;
     if (!out) return;
     if (anomaly) ag__anomaly_forward(out, op, n, srcs, check);
     if (!ag__needs_grad(n, srcs)) return;
@@ -87,7 +89,7 @@ static ag_tensor *grad_buf(ag_tensor *t, bool zeroed) {
     if (!t || !t->requires_grad) return NULL;
     if (!t->grad) {
         t->grad = zeroed ? ag_zeros_(t->arena, t->dtype, t->ndim, t->shape)
-                         : ag__result(t->arena, t->dtype, t->ndim, t->shape);
+                         : ag__result("backward", t->arena, t->dtype, t->ndim, t->shape);
         if (t->grad) t->grad->name = "grad";
     }
     return t->grad;
@@ -113,7 +115,7 @@ ag_tensor *ag_detach_(ag_arena *A, ag_tensor *t) {
         ag__fail("detach", "arena is NULL");
         return NULL;
     }
-    return ag__view(A, t, t->ndim, t->shape);
+    return ag__view("detach", A, t, t->ndim, t->shape);
 }
 
 /* ---- topological order ---------------------------------------------------- */
@@ -207,8 +209,18 @@ static void accumulate(ag_tensor *dst, const ag_tensor *src) {
     });
 }
 
+/* Every node of the sorted graph (its sources that need a gradient are nodes
+ * too) still lives in its arena's current epoch. */
+static bool graph_live(const order *o) {
+    for (int64_t i = 0; i < o->n; i++)
+        if (!ag__check_live("backward", o->nodes[i])) return false;
+    return true;
+}
+
 bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out) {
     if (!out) return false;
+    if (!ag__check_live("backward", out)) return false;
+    if (grad_out && !ag__check_live("backward", grad_out)) return false;
     if (!out->requires_grad) {
         ag__fail("backward", "tensor %s does not require a gradient: no input of its graph "
                  "has requires_grad set, or it was computed with gradients disabled",
@@ -230,6 +242,10 @@ bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out) {
     if (!topo_sort(out, &o)) {
         free(o.nodes);
         ag__fail("backward", "out of memory sorting the graph of %s", ag__shp(out));
+        return false;
+    }
+    if (!graph_live(&o)) {
+        free(o.nodes);
         return false;
     }
     /* Non-leaf gradients start from zero on every call; leaves accumulate. */
@@ -254,4 +270,9 @@ bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out) {
     }
     free(o.nodes);
     return ok;
+}
+
+bool ag_backward_from_(ag_tensor *out, const ag_tensor *grad_out) {
+    if (!out || !grad_out) return false; /* an earlier failure, already reported */
+    return ag_backward_(out, grad_out);
 }

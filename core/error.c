@@ -130,6 +130,19 @@ char *ag_shape_str(const ag_tensor *t, char *buf, size_t size) {
 
 /* ---- argument checks ------------------------------------------------------ */
 
+bool ag__check_arena(const char *op, const ag_arena *A) {
+    if (A) return true;
+    ag__fail(op, "arena is NULL");
+    return false;
+}
+
+bool ag__check_live(const char *op, const ag_tensor *t) {
+    if (t->epoch == ag__arena_epoch(t->arena)) return true;
+    ag__fail(op, "%s tensor %s was made before its arena was reset: a tensor lives until "
+             "the next reset of its arena", ag_dtype_name(t->dtype), ag__shp(t));
+    return false;
+}
+
 bool ag__check_float(const char *op, const ag_tensor *x) {
     if (ag_dtype_is_float(x->dtype)) return true;
     ag__fail(op, "input %s has dtype %s: expected a float dtype (f32, f64 or bf16)",

@@ -256,10 +256,11 @@ bool ag_gradcheck_(ag_gradcheck_fn f, int n, ag_tensor *const *inputs, void *use
     ag_gradcheck_result *r = result ? result : &local;
     memset(r, 0, sizeof *r);
     ag_gradcheck_opts o = opts ? *opts : (ag_gradcheck_opts){0};
-    if (o.eps <= 0) o.eps = AG__GC_EPS;
-    if (o.atol <= 0) o.atol = AG__GC_ATOL;
-    if (o.rtol <= 0) o.rtol = AG__GC_RTOL;
-    if (!validate(f, n, inputs, &o)) {
+    const bool tols_ok = ag__gc_tols_ok("gradcheck", o.eps, o.atol, o.rtol);
+    if (o.eps == 0) o.eps = AG__GC_EPS;
+    if (o.atol == 0) o.atol = AG__GC_ATOL;
+    if (o.rtol == 0) o.rtol = AG__GC_RTOL;
+    if (!tols_ok || !validate(f, n, inputs, &o)) {
         snprintf(r->message, sizeof r->message, "%s", ag_last_error());
         return false;
     }

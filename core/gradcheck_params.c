@@ -81,13 +81,7 @@ static bool validate(ag_loss_fn loss, int n, ag_tensor *const *p, const char *co
         ag__fail(OP, "samples is %d: expected a count >= 0 (0: every coordinate)", o->samples);
         return false;
     }
-    const double v[3] = {o->eps, o->atol, o->rtol};
-    for (int k = 0; k < 3; k++)
-        if (!(v[k] >= 0) || isinf(v[k])) {
-            ag__fail(OP, "eps %g, atol %g, rtol %g: expected finite numbers >= 0 (0: the "
-                     "default)", o->eps, o->atol, o->rtol);
-            return false;
-        }
+    if (!ag__gc_tols_ok(OP, o->eps, o->atol, o->rtol)) return false;
     for (int i = 0; i < n; i++)
         if (!validate_param(n, p, names, i)) return false;
     return true;

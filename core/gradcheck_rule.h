@@ -12,10 +12,25 @@
 #include <math.h>
 #include <stdbool.h>
 
+#include "internal.h"
+
 /* The defaults (PyTorch's): finite-difference step, tolerances. */
 #define AG__GC_EPS 1e-6
 #define AG__GC_ATOL 1e-5
 #define AG__GC_RTOL 1e-3
+
+/* The step and tolerances as given (0: the default): reports, under op, a
+ * negative, infinite or NaN one and returns false. */
+static inline bool ag__gc_tols_ok(const char *op, double eps, double atol, double rtol) {
+    const double v[3] = {eps, atol, rtol};
+    for (int k = 0; k < 3; k++)
+        if (!(v[k] >= 0) || isinf(v[k])) {
+            ag__fail(op, "eps %g, atol %g, rtol %g: expected finite numbers >= 0 (0: the "
+                     "default)", eps, atol, rtol);
+            return false;
+        }
+    return true;
+}
 
 typedef struct ag__gc_cmp {
     double abs_err; /* |a - n| */

@@ -7,12 +7,16 @@
  *   ag_tensor *ag_foo_(ag_arena *A, ag_tensor *x) {           the constructor
  *       if (!x) return NULL;                                  NULL propagates
  *       if (!ag__check_float("foo", x)) return NULL;          validate, report
- *       ag_tensor *y = ag__result(A, x->dtype, x->ndim, x->shape);
+ *       ag_tensor *y = ag__result("foo", A, x->dtype, x->ndim, x->shape);
  *       if (!y) return NULL;
  *       ...forward kernel...
  *       ag__record(y, &FOO, 1, (ag_tensor *[]){x});           graph node
  *       return y;
  *   }
+ *
+ * ag__result reports a NULL arena under the op's name; an op that allocates
+ * before it (a cast, a scalar, a list) calls ag__check_arena first.
+ * ag__record reports a source made before its arena's last reset.
  *
  * Internal names start with "ag__".
  */
@@ -50,6 +54,9 @@ const char *ag__shp(const ag_tensor *t);
 const char *ag__shp_of(int ndim, const int64_t *shape);
 
 /* Each reports and returns false on failure. */
+bool ag__check_arena(const char *op, const ag_arena *A);         /* not NULL */
+/* t was made in its arena's current epoch (not before a reset of it). */
+bool ag__check_live(const char *op, const ag_tensor *t);
 bool ag__check_float(const char *op, const ag_tensor *x);        /* f32, f64, bf16 */
 bool ag__check_dtype(const char *op, const char *what, const ag_tensor *x, ag_dtype dt);
 /* Normalises dim of x (negative counts from the end) into 0..ndim-1; reports
@@ -63,12 +70,19 @@ bool ag__dim_mask(const char *op, int ndims, const int *dims, const ag_tensor *x
  * [INT32_MIN, INT32_MAX]); otherwise reports the value and the range. */
 bool ag__i32_ok(const char *op, double v);
 
+/* The arena's reset count: a tensor records it when made (t->epoch), and a
+ * tensor whose epoch differs was made before the arena's last reset. */
+uint64_t ag__arena_epoch(const ag_arena *a);
+
 /* ---- results and graph ---------------------------------------------------- */
 
-/* A new tensor in A with uninitialised data (the creation functions' core). */
-ag_tensor *ag__result(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape);
+/* A new tensor in A with uninitialised data (the creation functions' core);
+ * a bad A or shape is reported under op, the name of the calling op. */
+ag_tensor *ag__result(const char *op, ag_arena *A, ag_dtype dt, int ndim,
+                      const int64_t *shape);
 /* Same, but sharing data with base (a view); used by reshape. */
-ag_tensor *ag__view(ag_arena *A, ag_tensor *base, int ndim, const int64_t *shape);
+ag_tensor *ag__view(const char *op, ag_arena *A, ag_tensor *base, int ndim,
+                    const int64_t *shape);
 
 /* True when recording is on and one of srcs requires a gradient. */
 bool ag__needs_grad(int n, ag_tensor *const *srcs);

@@ -102,6 +102,7 @@ static void backward(ag_tensor *out) {
 static ag_tensor *binary(kind k, ag_arena *A, ag_tensor *a, ag_tensor *b) {
     const char *op = OPS[k].name;
     if (!a || !b) return NULL;
+    if (!ag__check_arena(op, A)) return NULL;
     if (!ag__check_float(op, a) || !ag__check_float(op, b)) return NULL;
     int ndim;
     int64_t shape[AG_MAX_DIMS];
@@ -110,7 +111,7 @@ static ag_tensor *binary(kind k, ag_arena *A, ag_tensor *a, ag_tensor *b) {
     const ag_dtype dt = ag__promote(a->dtype, b->dtype);
     const ag_dtype ct = ag_compute_dtype(dt);
     ag_tensor *x = ag__as(A, a, ct), *y = ag__as(A, b, ct);
-    ag_tensor *out = x && y ? ag__result(A, ct, ndim, shape) : NULL;
+    ag_tensor *out = x && y ? ag__result(op, A, ct, ndim, shape) : NULL;
     if (!out) return NULL;
     forward(k, x, y, out);
     out->iparam[0] = k;
@@ -134,7 +135,7 @@ ag_tensor *ag_minimum_(ag_arena *A, ag_tensor *a, ag_tensor *b) {
 static ag_tensor *with_scalar(const char *name, kind k, ag_arena *A, ag_tensor *x, double s,
                              bool scalar_first) {
     if (!x) return NULL;
-    if (!ag__check_float(name, x)) return NULL;
+    if (!ag__check_arena(name, A) || !ag__check_float(name, x)) return NULL;
     const ag_dtype ct = ag_compute_dtype(x->dtype);
     ag_tensor *c = ag_scalar_(A, ct, s);
     ag_tensor *xc = ag__as(A, x, ct);

@@ -45,7 +45,7 @@ ag_tensor *ag_cast_(ag_arena *A, ag_tensor *x, ag_dtype dt) {
         ag__fail("cast", "unknown dtype %d for %s", (int)dt, ag__shp(x));
         return NULL;
     }
-    ag_tensor *y = ag__result(A, dt, x->ndim, x->shape);
+    ag_tensor *y = ag__result("cast", A, dt, x->ndim, x->shape);
     if (!y) return NULL;
     if (dt == AG_I32 && x->dtype != AG_I32)
         for (int64_t i = 0; i < x->numel; i++)

@@ -80,7 +80,7 @@ ag_tensor *ag_index_select_(ag_arena *A, ag_tensor *x, int dim, ag_tensor *index
     if (!xc) return NULL;
     int64_t shape[AG_MAX_DIMS];
     for (int i = 0; i < x->ndim; i++) shape[i] = i == d ? k : x->shape[i];
-    ag_tensor *out = ag__result(A, xc->dtype, x->ndim, shape);
+    ag_tensor *out = ag__result("index_select", A, xc->dtype, x->ndim, shape);
     if (!out) return NULL;
     const int64_t outer = ag__numel(d, x->shape);
     const int64_t inner = x->ndim ? ag__numel(x->ndim - d - 1, x->shape + d + 1) : 1;
@@ -151,7 +151,7 @@ ag_tensor *ag_embedding_(ag_arena *A, ag_tensor *weight, ag_tensor *ids) {
     int64_t shape[AG_MAX_DIMS];
     for (int i = 0; i < ids->ndim; i++) shape[i] = ids->shape[i];
     shape[ids->ndim] = D;
-    ag_tensor *out = ag__result(A, w->dtype, ids->ndim + 1, shape);
+    ag_tensor *out = ag__result("embedding", A, w->dtype, ids->ndim + 1, shape);
     if (!out) return NULL;
     const int64_t n = ids->numel;
     const size_t row = (size_t)D * ag_dtype_size(w->dtype);
@@ -224,7 +224,7 @@ ag_tensor *ag_gather_(ag_arena *A, ag_tensor *x, int dim, ag_tensor *index) {
     if (!ids_in_range("gather", "index", index, x->ndim ? x->shape[d] : 1, range)) return NULL;
     ag_tensor *xc = ag__compute_form(A, x);
     if (!xc) return NULL;
-    ag_tensor *out = ag__result(A, xc->dtype, index->ndim, index->shape);
+    ag_tensor *out = ag__result("gather", A, xc->dtype, index->ndim, index->shape);
     if (!out) return NULL;
     if (out->numel > 0) {
         int64_t walk[AG_MAX_DIMS], along;
@@ -315,7 +315,7 @@ static const ag_op MASKED_FILL = {"masked_fill", masked_fill_backward};
 
 ag_tensor *ag_masked_fill_(ag_arena *A, ag_tensor *x, ag_tensor *mask, double value) {
     if (!x || !mask) return NULL;
-    if (!ag__check_float("masked_fill", x)) return NULL;
+    if (!ag__check_arena("masked_fill", A) || !ag__check_float("masked_fill", x)) return NULL;
     bool ok = mask->ndim <= x->ndim;
     for (int i = 0; ok && i < mask->ndim; i++) {
         const int64_t m = mask->shape[mask->ndim - 1 - i], s = x->shape[x->ndim - 1 - i];
@@ -329,7 +329,7 @@ ag_tensor *ag_masked_fill_(ag_arena *A, ag_tensor *x, ag_tensor *mask, double va
     const ag_dtype ct = ag_compute_dtype(x->dtype);
     ag_tensor *xc = ag__as(A, x, ct);
     mask_info *mi = xc ? mask_of(A, mask, x->ndim) : NULL;
-    ag_tensor *out = mi ? ag__result(A, ct, x->ndim, x->shape) : NULL;
+    ag_tensor *out = mi ? ag__result("masked_fill", A, ct, x->ndim, x->shape) : NULL;
     if (!out) return NULL;
     if (out->numel > 0) {
         ag__iter it;
@@ -392,6 +392,7 @@ static const ag_op WHERE = {"where", where_backward};
 /* a and b promote like binary ops; cond is any dtype (non-zero: take a). */
 ag_tensor *ag_where_(ag_arena *A, ag_tensor *cond, ag_tensor *a, ag_tensor *b) {
     if (!cond || !a || !b) return NULL;
+    if (!ag__check_arena("where", A)) return NULL;
     if (!ag__check_float("where", a) || !ag__check_float("where", b)) return NULL;
     const ag_tensor *t[3] = {cond, a, b};
     int ndim = 0;
@@ -416,7 +417,7 @@ ag_tensor *ag_where_(ag_arena *A, ag_tensor *cond, ag_tensor *a, ag_tensor *b) {
     const ag_dtype ct = ag_compute_dtype(dt);
     ag_tensor *x = ag__as(A, a, ct), *y = ag__as(A, b, ct);
     mask_info *mi = x && y ? mask_of(A, cond, ndim) : NULL;
-    ag_tensor *out = mi ? ag__result(A, ct, ndim, shape) : NULL;
+    ag_tensor *out = mi ? ag__result("where", A, ct, ndim, shape) : NULL;
     if (!out) return NULL;
     if (out->numel > 0) {
         int64_t sa[AG_MAX_DIMS], sb[AG_MAX_DIMS];

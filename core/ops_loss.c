@@ -116,7 +116,7 @@ ag_tensor *ag_cross_entropy_(ag_arena *A, ag_tensor *logits, ag_tensor *target,
 
     const ag_dtype ct = ag_compute_dtype(logits->dtype);
     ag_tensor *x = ag__as(A, logits, ct);
-    ag_tensor *out = x ? ag__result(A, ct, 0, NULL) : NULL;
+    ag_tensor *out = x ? ag__result(op, A, ct, 0, NULL) : NULL;
     double *st = out ? ag_arena_alloc_(A, 2 * (size_t)P * sizeof *st) : NULL;
     if (!st) return NULL;
 
@@ -202,7 +202,7 @@ ag_tensor *ag_mse_loss_(ag_arena *A, ag_tensor *input, ag_tensor *target) {
     const ag_dtype dt = ag__promote(input->dtype, target->dtype);
     const ag_dtype ct = ag_compute_dtype(dt);
     ag_tensor *a = ag__as(A, input, ct), *b = ag__as(A, target, ct);
-    ag_tensor *out = a && b ? ag__result(A, ct, 0, NULL) : NULL;
+    ag_tensor *out = a && b ? ag__result(op, A, ct, 0, NULL) : NULL;
     if (!out) return NULL;
     const int64_t n = ag__numel(ndim, shape);
     ksum sum = {0, 0};

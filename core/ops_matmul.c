@@ -267,6 +267,7 @@ static const ag_op MATMUL = {"matmul", matmul_backward};
 /* torch.matmul; see the top of this file for the shape rules. */
 ag_tensor *ag_matmul_(ag_arena *A, ag_tensor *a, ag_tensor *b) {
     if (!a || !b) return NULL;
+    if (!ag__check_arena("matmul", A)) return NULL;
     if (!ag__check_float("matmul", a) || !ag__check_float("matmul", b)) return NULL;
     geom g;
     if (!geometry(a, b, &g)) return NULL;
@@ -279,7 +280,7 @@ ag_tensor *ag_matmul_(ag_arena *A, ag_tensor *a, ag_tensor *b) {
     const ag_dtype dt = ag__promote(a->dtype, b->dtype);
     const ag_dtype ct = ag_compute_dtype(dt);
     ag_tensor *x = ag__as(A, a, ct), *y = ag__as(A, b, ct);
-    ag_tensor *out = x && y ? ag__result(A, ct, ndim, shape) : NULL;
+    ag_tensor *out = x && y ? ag__result("matmul", A, ct, ndim, shape) : NULL;
     if (!out) return NULL;
     const int64_t M = g.M, N = g.N, K = g.K;
     if (foldable(&g)) {

@@ -447,7 +447,7 @@ static ag_tensor *reduce(kind k, ag_arena *A, ag_tensor *x, int ndims, const int
     }
     const ag_dtype ct = ag_compute_dtype(x->dtype);
     ag_tensor *xc = ag__as(A, x, ct);
-    ag_tensor *out = xc ? ag__result(A, ct, ondim, oshape) : NULL;
+    ag_tensor *out = xc ? ag__result(op, A, ct, ondim, oshape) : NULL;
     if (!out) return NULL;
     reduction R = {.k = k, .correction = correction, .x = xc, .out = out};
     make_plan(&R.p, x->ndim, x->shape, mask);
@@ -504,7 +504,7 @@ ag_tensor *ag_argmax_(ag_arena *A, ag_tensor *x, int dim, bool keepdim) {
                  ag__shp(x), dim);
         return NULL;
     }
-    ag_tensor *out = ag__result(A, AG_I32, ondim, oshape);
+    ag_tensor *out = ag__result("argmax", A, AG_I32, ondim, oshape);
     if (!out) return NULL;
     if (out->numel == 0) return out;
     ag_tensor *xc = x;

@@ -58,7 +58,7 @@ static const ag_op SQUEEZE = {"squeeze", view_backward};
 
 static ag_tensor *view_of(const ag_op *op, ag_arena *A, ag_tensor *x, int ndim,
                           const int64_t *shape) {
-    ag_tensor *y = ag__view(A, x, ndim, shape);
+    ag_tensor *y = ag__view(op->name, A, x, ndim, shape);
     ag__record(y, op, 1, &x);
     return y;
 }
@@ -176,7 +176,7 @@ static ag_tensor *permute_impl(const ag_op *op, ag_arena *A, ag_tensor *x,
     if (!xc) return NULL;
     int64_t shape[AG_MAX_DIMS];
     for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[perm[d]];
-    ag_tensor *out = ag__result(A, xc->dtype, x->ndim, shape);
+    ag_tensor *out = ag__result(op->name, A, xc->dtype, x->ndim, shape);
     if (!out) return NULL;
     int64_t strides[AG_MAX_DIMS];
     permuted(xc, perm, shape, strides);
@@ -293,7 +293,7 @@ static ag_tensor *slice_impl(const ag_op *op, ag_arena *A, ag_tensor *x, int d,
     if (!xc) return NULL;
     int64_t shape[AG_MAX_DIMS];
     for (int i = 0; i < x->ndim; i++) shape[i] = i == d ? len : x->shape[i];
-    ag_tensor *out = ag__result(A, xc->dtype, x->ndim, shape);
+    ag_tensor *out = ag__result(op->name, A, xc->dtype, x->ndim, shape);
     if (!out) return NULL;
     slice_kernel(TAKE, xc->dtype, out->data, xc->data, outer_of(x, d), x->shape[d], start,
                  step, len, inner_of(x, d));
@@ -379,6 +379,7 @@ ag_tensor *ag_concat_(ag_arena *A, int n, ag_tensor *const *xs, int dim) {
     }
     for (int i = 0; i < n; i++)
         if (!xs[i]) return NULL;
+    if (!ag__check_arena("concat", A)) return NULL;
     const ag_tensor *x0 = xs[0];
     if (x0->ndim == 0) {
         ag__fail("concat", "tensor 0 is 0-d (%s): concat needs tensors with at least one dim",
@@ -414,7 +415,7 @@ ag_tensor *ag_concat_(ag_arena *A, int n, ag_tensor *const *xs, int dim) {
     if (!ys) return NULL;
     for (int i = 0; i < n; i++)
         if (!(ys[i] = ag__as(A, xs[i], ct))) return NULL;
-    ag_tensor *out = ag__result(A, ct, x0->ndim, shape);
+    ag_tensor *out = ag__result("concat", A, ct, x0->ndim, shape);
     if (!out) return NULL;
     const int64_t outer = outer_of(out, d), inner = inner_of(out, d);
     int64_t off = 0;
@@ -477,7 +478,7 @@ ag_tensor *ag_expand_(ag_arena *A, ag_tensor *x, int ndim, const int64_t *shape)
     }
     ag_tensor *xc = ag__compute_form(A, x);
     if (!xc) return NULL;
-    ag_tensor *out = ag__result(A, xc->dtype, ndim, s);
+    ag_tensor *out = ag__result("expand", A, xc->dtype, ndim, s);
     if (!out) return NULL;
     int64_t sx[AG_MAX_DIMS];
     ag__bcast_strides(xc, ndim, sx);
@@ -492,7 +493,7 @@ static const ag_op CLONE = {"clone", view_backward};
 
 ag_tensor *ag_clone_(ag_arena *A, ag_tensor *x) {
     if (!x) return NULL;
-    ag_tensor *out = ag__result(A, x->dtype, x->ndim, x->shape);
+    ag_tensor *out = ag__result("clone", A, x->dtype, x->ndim, x->shape);
     if (!out) return NULL;
     if (x->numel > 0) memcpy(out->data, x->data, (size_t)x->numel * ag_dtype_size(x->dtype));
     ag__record(out, &CLONE, 1, &x);

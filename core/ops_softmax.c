@@ -106,7 +106,7 @@ static ag_tensor *softmax(kind k, ag_arena *A, ag_tensor *x, int dim) {
     if (d < 0) return NULL;
     const ag_dtype ct = ag_compute_dtype(x->dtype);
     ag_tensor *xc = ag__as(A, x, ct);
-    ag_tensor *y = xc ? ag__result(A, ct, xc->ndim, xc->shape) : NULL;
+    ag_tensor *y = xc ? ag__result(op, A, ct, xc->ndim, xc->shape) : NULL;
     if (!y) return NULL;
     int64_t outer, len, inner;
     layout(xc, d, &outer, &len, &inner);

@@ -118,10 +118,10 @@ static void backward(ag_tensor *out) {
  * rounded back (both casts recorded). */
 static ag_tensor *unary(kind k, ag_arena *A, ag_tensor *x, double p) {
     if (!x) return NULL;
-    if (!ag__check_float(OPS[k].name, x)) return NULL;
+    if (!ag__check_arena(OPS[k].name, A) || !ag__check_float(OPS[k].name, x)) return NULL;
     const ag_dtype ct = ag_compute_dtype(x->dtype);
     ag_tensor *xc = ag__as(A, x, ct);
-    ag_tensor *y = xc ? ag__result(A, ct, xc->ndim, xc->shape) : NULL;
+    ag_tensor *y = xc ? ag__result(OPS[k].name, A, ct, xc->ndim, xc->shape) : NULL;
     if (!y) return NULL;
     forward(k, p, xc, y);
     y->iparam[0] = k;

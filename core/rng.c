@@ -72,7 +72,7 @@ static ag_tensor *fill_random(const char *op, ag_arena *A, ag_rng *r, ag_dtype d
         ag__fail(op, "dtype %s: expected a float dtype", ag_dtype_name(dt));
         return NULL;
     }
-    ag_tensor *t = ag__result(A, dt, ndim, shape);
+    ag_tensor *t = ag__result(op, A, dt, ndim, shape);
     if (!t) return NULL;
     for (int64_t i = 0; i < t->numel; i++) {
         double v = normal ? a + b * ag_rng_normal(r) : a + (b - a) * ag_rng_uniform(r);
@@ -81,12 +81,28 @@ static ag_tensor *fill_random(const char *op, ag_arena *A, ag_rng *r, ag_dtype d
     return t;
 }
 
+/* The requested shape for a message, "[]" when it is itself bad. */
+static const char *shape_text(int ndim, const int64_t *shape) {
+    return ag__shp_of(ndim > 0 && ndim <= AG_MAX_DIMS && shape ? ndim : 0, shape);
+}
+
 ag_tensor *ag_rand_(ag_arena *A, ag_rng *r, ag_dtype dt, int ndim, const int64_t *shape,
                     double lo, double hi) {
+    if (!(lo <= hi) || !isfinite(lo) || !isfinite(hi)) {
+        ag__fail("rand", "bounds lo = %g, hi = %g for %s: expected finite numbers with lo <= hi",
+                 lo, hi, shape_text(ndim, shape));
+        return NULL;
+    }
     return fill_random("rand", A, r, dt, ndim, shape, lo, hi, false);
 }
 
 ag_tensor *ag_randn_(ag_arena *A, ag_rng *r, ag_dtype dt, int ndim, const int64_t *shape,
                      double mean, double std) {
+    if (!(std >= 0) || !isfinite(std) || !isfinite(mean)) {
+        ag__fail("randn", "mean = %g, std = %g for %s: expected a finite mean and a finite "
+                 "std >= 0", mean, std,
+                 shape_text(ndim, shape));
+        return NULL;
+    }
     return fill_random("randn", A, r, dt, ndim, shape, mean, std, true);
 }

@@ -103,6 +103,7 @@ static ag_tensor *new_header(const char *op, ag_arena *A, ag_dtype dt, int ndim,
     for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
     t->numel = *numel;
     t->arena = A;
+    t->epoch = ag__arena_epoch(A);
     return t;
 }
 
@@ -115,13 +116,15 @@ static ag_tensor *make(const char *op, ag_arena *A, ag_dtype dt, int ndim,
     return t->data ? t : NULL;
 }
 
-ag_tensor *ag__result(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape) {
-    return make("tensor", A, dt, ndim, shape);
+ag_tensor *ag__result(const char *op, ag_arena *A, ag_dtype dt, int ndim,
+                      const int64_t *shape) {
+    return make(op, A, dt, ndim, shape);
 }
 
-ag_tensor *ag__view(ag_arena *A, ag_tensor *base, int ndim, const int64_t *shape) {
+ag_tensor *ag__view(const char *op, ag_arena *A, ag_tensor *base, int ndim,
+                    const int64_t *shape) {
     int64_t numel;
-    ag_tensor *t = new_header("view", A, base->dtype, ndim, shape, &numel);
+    ag_tensor *t = new_header(op, A, base->dtype, ndim, shape, &numel);
     if (!t) return NULL;
     t->data = base->data;
     return t;
@@ -217,10 +220,8 @@ void ag_set_(ag_tensor *t, const int64_t *index, double v) {
 }
 
 double ag_item_(const ag_tensor *t) {
-    if (!t) {
-        ag__fail("item", "tensor is NULL");
-        return NAN;
-    }
+    if (!t) return NAN; /* an earlier failure, already reported */
+    if (!ag__check_live("item", t)) return NAN;
     if (t->numel != 1) {
         ag__fail("item", "tensor %s has %lld elements: expected exactly one", ag__shp(t),
                  (long long)t->numel);

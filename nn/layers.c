@@ -26,7 +26,7 @@ ag_tensor *ag_dropout_(ag_arena *A, ag_tensor *x, double p, bool training, ag_rn
     }
     /* mask[i] = 1/(1-p) with probability 1-p, else 0; in the compute type */
     const ag_dtype ct = ag_compute_dtype(x->dtype);
-    ag_tensor *mask = ag__result(A, ct, x->ndim, x->shape);
+    ag_tensor *mask = ag__result("dropout", A, ct, x->ndim, x->shape);
     if (!mask) return NULL;
     const int64_t n = mask->numel;
     AG_DISPATCH(ct, T, {

@@ -75,7 +75,7 @@ ag_tensor *ag_linear_(ag_arena *A, ag_tensor *x, ag_tensor *weight, ag_tensor *b
     int64_t shape[AG_MAX_DIMS];
     for (int d = 0; d < x->ndim - 1; d++) shape[d] = x->shape[d];
     shape[x->ndim - 1] = nout;
-    ag_tensor *y = ag__result(A, ct, x->ndim, shape);
+    ag_tensor *y = ag__result("linear", A, ct, x->ndim, shape);
     if (!y) return NULL;
     if (M > 0 && nout > 0)
         ag__gemm(false, true, M, nout, in, 1.0, xc->data, in, wc->data, in, 0.0, y->data, nout, ct);

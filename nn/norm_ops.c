@@ -281,7 +281,7 @@ ag_tensor *ag__rms_norm_run(ag_arena *A, ag_tensor *x, int nshape,
     const ag_dtype ct = ag_compute_dtype(x->dtype);
     ag_tensor *xc = ag__as(A, x, ct), *w = ag__as(A, weight, ct);
     if (!xc || (weight && !w)) return NULL;
-    ag_tensor *y = ag__result(A, ct, xc->ndim, xc->shape);
+    ag_tensor *y = ag__result(op, A, ct, xc->ndim, xc->shape);
     if (!y) return NULL;
     ag_tensor *srcs[2] = {xc, w};
     const int nsrc = w ? 2 : 1;
@@ -327,7 +327,7 @@ ag_tensor *ag__layer_norm_run(ag_arena *A, ag_tensor *x, int nshape,
     const ag_dtype ct = ag_compute_dtype(x->dtype);
     ag_tensor *xc = ag__as(A, x, ct), *w = ag__as(A, weight, ct), *b = ag__as(A, bias, ct);
     if (!xc || (weight && !w) || (bias && !b)) return NULL;
-    ag_tensor *y = ag__result(A, ct, xc->ndim, xc->shape);
+    ag_tensor *y = ag__result(op, A, ct, xc->ndim, xc->shape);
     if (!y) return NULL;
     ag_tensor *srcs[3] = {xc};
     int nsrc = 1;

@@ -129,20 +129,22 @@ static bool shape_ok(const char *op, const char *type, ag_arena *P, int nshape,
 }
 
 static bool eps_ok(const char *op, const char *type, int nshape, const int64_t *ns, double eps) {
-    /* NAN is AG_EPS_DEFAULT; any other value follows the ops' rule */
-    return isnan(eps) || ag__norm_eps_ok(op, type, ag__shp_of(nshape, ns), eps);
+    /* AG_EPS_DEFAULT; any other value (a plain NaN too) follows the ops' rule */
+    return ag_eps_is_default(eps) || ag__norm_eps_ok(op, type, ag__shp_of(nshape, ns), eps);
 }
 
 /* The one place a norm's eps is resolved, by the constructors (x NULL) and
- * by every forward: eps when set; else the type's default dflt; else, for
- * torch.nn.RMSNorm whose default is "unset" (dflt NAN too), NAN while there
- * is no input (the module keeps it, and prints eps=None) and at forward the
- * machine eps of x's compute dtype, as F.rms_norm takes
- * finfo(opmath type).eps: f32's for bf16 and f32 input, f64's for f64. */
+ * by every forward: eps when set (a plain NaN written into the module goes
+ * on to the op, which refuses it); else (AG_EPS_DEFAULT) the type's default
+ * dflt; else, for torch.nn.RMSNorm whose default is "unset" (dflt NAN),
+ * AG_EPS_DEFAULT while there is no input (the module keeps it, and prints
+ * eps=None) and at forward the machine eps of x's compute dtype, as
+ * F.rms_norm takes finfo(opmath type).eps: f32's for bf16 and f32 input,
+ * f64's for f64. */
 static double resolve_eps(double eps, double dflt, const ag_tensor *x) {
-    if (!isnan(eps)) return eps;
+    if (!ag_eps_is_default(eps)) return eps;
     if (!isnan(dflt)) return dflt;
-    return x ? ag_dtype_eps(ag_compute_dtype(x->dtype)) : NAN;
+    return x ? ag_dtype_eps(ag_compute_dtype(x->dtype)) : AG_EPS_DEFAULT;
 }
 
 /* x must be a float tensor whose trailing dims are normalized_shape. */

@@ -115,6 +115,12 @@ static int gather_grads(ag_tensor *const *params, int n, ag_tensor **grads) {
     return k;
 }
 
+/* A clipping limit: >= 0, and +inf (no clipping, as in PyTorch) allowed. */
+static bool limit_ok(const char *op, const char *what, double v) {
+    if (v == INFINITY) return true;
+    return ag__optim_check(op, what, v, 0, INFINITY, false);
+}
+
 /* Clipping over params[n] (list) or an optimizer's parameters. */
 static double clip_norm_impl(const char *op, ag_tensor *const *params, int n, double max_norm,
                         bool error_if_nonfinite) {
@@ -123,7 +129,7 @@ static double clip_norm_impl(const char *op, ag_tensor *const *params, int n, do
         return -1;
     }
     if (n > 0 && !params) return -1;
-    if (!ag__optim_check(op, "max_norm", max_norm, 0, INFINITY, false)) return -1;
+    if (!limit_ok(op, "max_norm", max_norm)) return -1;
     if (n == 0) return 0;
     ag_tensor **grads = malloc((size_t)n * sizeof *grads);
     if (!grads) {
@@ -157,7 +163,7 @@ static bool clip_value_impl(const char *op, ag_tensor *const *params, int n, dou
         return false;
     }
     if (n > 0 && !params) return false;
-    if (!ag__optim_check(op, "clip_value", clip_value, 0, INFINITY, false)) return false;
+    if (!limit_ok(op, "clip_value", clip_value)) return false;
     for (int i = 0; i < n; i++)
         if (!params[i]) return false;
     for (int i = 0; i < n; i++)

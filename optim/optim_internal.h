@@ -10,7 +10,8 @@ ag_optim *ag__optim_new(const char *op, ag_arena *P, const ag_optim_type *type, 
                         const ag_optim_group *groups, int ngroups, double lr,
                         double weight_decay);
 
-/* Is v in [lo, hi] (hi_open: [lo, hi))? If not (NAN included), writes
+/* Is v finite and in [lo, hi] (hi_open: [lo, hi))? If not (NAN and inf
+ * included, even for hi = INFINITY), writes
  * "invalid <what> <v>: expected <range>" into why[size] and returns false.
  * The types' check functions are made of these. */
 bool ag__optim_in_range(char *why, size_t size, const char *what, double v, double lo,

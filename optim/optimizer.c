@@ -13,9 +13,9 @@
 
 bool ag__optim_in_range(char *why, size_t size, const char *what, double v, double lo,
                         double hi, bool hi_open) {
-    bool ok = v >= lo && (hi_open ? v < hi : v <= hi); /* false for NAN */
+    bool ok = isfinite(v) && v >= lo && (hi_open ? v < hi : v <= hi); /* false for NAN */
     if (ok) return true;
-    if (isinf(hi)) snprintf(why, size, "invalid %s %g: expected >= %g", what, v, lo);
+    if (isinf(hi)) snprintf(why, size, "invalid %s %g: expected a finite value >= %g", what, v, lo);
     else snprintf(why, size, "invalid %s %g: expected a value in [%g, %g%c", what, v, lo, hi,
                   hi_open ? ')' : ']');
     return false;

@@ -38,7 +38,15 @@ ag_arena *ag_arena_new_(size_t block_bytes);
 void ag_arena_free(ag_arena *a);
 
 /* Forgets every allocation but keeps the blocks for reuse, so a loop that
- * resets its arena each iteration reaches a steady size. */
+ * resets its arena each iteration reaches a steady size. Every tensor made
+ * in the arena before the reset is invalid afterwards. Using one is caught
+ * while its memory has not been handed out again: each arena counts its
+ * resets and each tensor keeps the count it was made under, so an op given
+ * such a tensor reports "tensor [2,3] was made before its arena was reset"
+ * (after computing its result, which it still returns) and ag_backward
+ * reports it for out, grad_out or any node of the graph and runs nothing.
+ * Once new tensors have overwritten it, the old pointer may alias one of
+ * them and nothing here can tell. */
 void ag_arena_reset(ag_arena *a);
 
 /* bytes of uninitialised memory aligned to AG_ARENA_ALIGN, valid until the

@@ -106,9 +106,21 @@ bool ag_detect_anomaly(void);
  * non-leaf tensors are recomputed from zero on every call and live in their
  * own arena; a non-leaf out's gradient is grad_out itself, not a copy
  * (out->grad == grad_out until the next backward). Returns false (after
- * reporting) on bad arguments. */
+ * reporting) on bad arguments. NULL grad_out always means 1, so a grad_out
+ * from an op that failed cannot be told from it here: pass computed
+ * gradients to ag_backward_from below. */
 bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out);
 #define ag_backward(...) AG_AT(ag_backward_, __VA_ARGS__)
+
+/* ag_backward with an explicit gradient: the same, except that a NULL
+ * grad_out is the result of a failed op (already reported), not the seed 1,
+ * so it returns false without running and without a second report. Use it
+ * whenever grad_out is computed: ag_backward(y, g) with a g that failed
+ * would silently seed 1. Also reported by both: out, grad_out or a node of
+ * out's graph made before its arena was last reset (detected while the
+ * tensor's memory has not been handed out again). */
+bool ag_backward_from_(ag_tensor *out, const ag_tensor *grad_out);
+#define ag_backward_from(...) AG_AT(ag_backward_from_, __VA_ARGS__)
 
 /* Sets t's gradient to zero (keeps the buffer). NULL or no gradient: nothing. */
 void ag_zero_grad(ag_tensor *t);

@@ -63,7 +63,8 @@ typedef struct ag_gradcheck_result {
  * ones that require a gradient are checked, and their values are restored
  * afterwards. opts may be NULL. result may be NULL. Returns result->pass.
  * Bad arguments (n outside 1..16, NULL, no input requiring a gradient, a
- * non-f64 input without allow_non_f64) are reported and return false. */
+ * non-f64 input without allow_non_f64, a negative or non-finite eps, atol or
+ * rtol) are reported and return false. */
 bool ag_gradcheck_(ag_gradcheck_fn f, int n, ag_tensor *const *inputs, void *userdata,
                    const ag_gradcheck_opts *opts, ag_gradcheck_result *result);
 #define ag_gradcheck(...) AG_AT(ag_gradcheck_, __VA_ARGS__)

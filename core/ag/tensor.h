@@ -65,6 +65,7 @@ struct ag_tensor {
         const char *file; /* the caller's file (base name) and line of the op */
         int line;         /* that made it; written only in anomaly detection */
     } site;
+    uint64_t epoch;      /* the arena's reset count when this tensor was made */
 };
 
 /* Shapes and dim lists as call arguments: ag_zeros(A, AG_F32, AG_SHAPE(2, 3)). */
@@ -158,7 +159,9 @@ double ag_rng_normal(ag_rng *r);
 /* Uniform integer in [0, n), without modulo bias. n > 0. */
 uint64_t ag_rng_below(ag_rng *r, uint64_t n);
 
-/* New leaf tensors filled from r: uniform in [lo, hi), normal(mean, std). */
+/* New leaf tensors filled from r: uniform in [lo, hi), normal(mean, std).
+ * Reported (NULL returned): lo > hi, a non-finite bound, mean or std, a
+ * negative std, a NULL r or arena, a non-float dtype, a bad shape. */
 ag_tensor *ag_rand_(ag_arena *A, ag_rng *r, ag_dtype dt, int ndim, const int64_t *shape,
                     double lo, double hi);
 ag_tensor *ag_randn_(ag_arena *A, ag_rng *r, ag_dtype dt, int ndim, const int64_t *shape,
@@ -175,7 +178,9 @@ double ag_get_(const ag_tensor *t, const int64_t *index);    /* index[ndim] */
 void ag_set_(ag_tensor *t, const int64_t *index, double v);
 double ag_get_flat_(const ag_tensor *t, int64_t i);          /* row-major position */
 void ag_set_flat_(ag_tensor *t, int64_t i, double v);
-/* The value of a one-element tensor (any ndim). */
+/* The value of a one-element tensor (any ndim). NaN, with a report, for
+ * another element count or a tensor made before its arena's last reset; NaN
+ * without one for NULL (an earlier failure). */
 double ag_item_(const ag_tensor *t);
 #define ag_get(...) AG_AT(ag_get_, __VA_ARGS__)
 #define ag_set(...) AG_AT(ag_set_, __VA_ARGS__)

@@ -90,7 +90,7 @@ typedef struct ag_block_config {
  * type's registered constructor; the module's type is c.type. Reports and
  * returns NULL for a NULL arena, n <= 0, no type, a type that is not a
  * registered norm or has no constructor, or an eps that is neither
- * AG_EPS_DEFAULT nor finite. */
+ * AG_EPS_DEFAULT nor finite (a plain NaN included). */
 ag_module *ag_norm_new_(ag_arena *P, ag_norm_choice c, int64_t n);
 #define ag_norm_new(...) AG_AT(ag_norm_new_, __VA_ARGS__)
 

@@ -26,6 +26,8 @@
 #define AG_NORMS_H
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "ag/module.h"
 
@@ -63,8 +65,30 @@ typedef enum ag_rmsnorm_kind {
 } ag_rmsnorm_kind;
 
 /* Pass as eps to take the kind's default. Any other eps follows the norm
- * ops' rule (ag/norm_ops.h): a finite number, negative allowed. */
+ * ops' rule (ag/norm_ops.h): a finite number, negative allowed; so a NaN
+ * that was computed (0.0/0.0, a failed parse) is refused, not taken as the
+ * default. AG_EPS_DEFAULT is a NaN with its own payload (0x2a), which no
+ * arithmetic produces from numbers; ag_eps_is_default tells it apart by its
+ * bits. (A compiler without __builtin_nan gets a plain NaN, and there any
+ * NaN counts as the default.) */
+#if defined(__GNUC__) || defined(__clang__)
+#define AG_EPS_DEFAULT (__builtin_nan("0x2a"))
+#else
 #define AG_EPS_DEFAULT NAN
+#endif
+
+/* True when eps is AG_EPS_DEFAULT, bit for bit (any other NaN: false). */
+static inline bool ag_eps_is_default(double eps) {
+#if defined(__GNUC__) || defined(__clang__)
+    const double d = AG_EPS_DEFAULT;
+    uint64_t a, b;
+    memcpy(&a, &eps, sizeof a);
+    memcpy(&b, &d, sizeof b);
+    return a == b;
+#else
+    return isnan(eps);
+#endif
+}
 
 /* The module type of each kind, indexed by ag_rmsnorm_kind (the pointers
  * ag_rmsnorm_type returns). &ag_rmsnorm_types[kind] is a constant, so it can
@@ -76,8 +100,8 @@ typedef struct ag_nn_rmsnorm {
     ag_rmsnorm_kind kind;
     int nshape;
     int64_t normalized_shape[AG_MAX_DIMS];
-    /* NAN for torch.nn.RMSNorm's "unset": the compute type's machine eps at
-     * forward time. DeepSeek's code calls it variance_epsilon. */
+    /* AG_EPS_DEFAULT for torch.nn.RMSNorm's "unset": the compute type's
+     * machine eps at forward time. DeepSeek's code calls it variance_epsilon. */
     union {
         double eps;
         double variance_epsilon;

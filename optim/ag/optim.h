@@ -49,11 +49,13 @@ extern "C" {
  *   ag_adam_opts o = ag_adamw_defaults(); o.lr = 3e-4;
  * (A zeroed struct is not "the defaults": weight_decay 0 and momentum 0 are
  * values in their own right.) Passing NULL for the options means the
- * defaults. */
+ * defaults. Every hyperparameter must be finite: an inf or NaN one (lr =
+ * inf, eps = NaN, ...) is reported by the constructor, as is one out of its
+ * range. */
 
 /* Adam and AdamW (torch.optim.Adam / AdamW). */
 typedef struct ag_adam_opts {
-    double lr;           /* >= 0 */
+    double lr;           /* finite, >= 0 */
     double beta1, beta2; /* each in [0, 1) */
     double eps;          /* >= 0 */
     double weight_decay; /* >= 0; Adam: L2 added to the gradient; AdamW: decoupled */
@@ -69,7 +71,7 @@ ag_adam_opts ag_adamw_defaults(void);
 
 /* SGD (torch.optim.SGD). */
 typedef struct ag_sgd_opts {
-    double lr;           /* >= 0 */
+    double lr;           /* finite, >= 0 */
     double momentum;     /* >= 0; 0: plain SGD, no buffer */
     double dampening;    /* the momentum buffer takes (1 - dampening) * g */
     double weight_decay; /* >= 0; L2, added to the gradient */
@@ -83,7 +85,7 @@ ag_sgd_opts ag_sgd_defaults(void);
 
 /* RMSprop (torch.optim.RMSprop). */
 typedef struct ag_rmsprop_opts {
-    double lr;           /* >= 0 */
+    double lr;           /* finite, >= 0 */
     double alpha;        /* >= 0: smoothing constant of the square average */
     double eps;          /* >= 0 */
     double weight_decay; /* >= 0; L2, added to the gradient */
@@ -98,7 +100,7 @@ ag_rmsprop_opts ag_rmsprop_defaults(void);
 
 /* Adagrad (torch.optim.Adagrad). */
 typedef struct ag_adagrad_opts {
-    double lr;                        /* >= 0 */
+    double lr;                        /* finite, >= 0 */
     double lr_decay;                  /* >= 0: step t uses lr / (1 + (t-1)*lr_decay) */
     double weight_decay;              /* >= 0; L2, added to the gradient */
     double initial_accumulator_value; /* >= 0: where the sum of squares starts */
@@ -269,8 +271,8 @@ extern const ag_optim_type ag_sgd_type, ag_adam_type, ag_adamw_type, ag_rmsprop_
  * with opts_size > 0; options refused by type->check; a NULL arena; no
  * groups; a group list NULL with nparams > 0 or nparams < 0; a parameter
  * that is i32 or not a leaf; a parameter listed twice; no parameters at
- * all; lr or weight decay < 0 (or NAN) after resolving the groups. A NULL
- * parameter (an earlier failure) returns NULL without a report. */
+ * all; lr or weight decay < 0 or not finite after resolving the groups.
+ * A NULL parameter (an earlier failure) returns NULL without a report. */
 ag_optim *ag_optim_new_(ag_arena *P, const ag_optim_type *type, const void *opts,
                         const ag_optim_group *groups, int ngroups, double lr,
                         double weight_decay);
@@ -279,8 +281,9 @@ ag_optim *ag_optim_new_(ag_arena *P, const ag_optim_type *type, const void *opts
 /* New SGD, Adam and AdamW optimizers: ag_optim_new with the type, the
  * options (opts NULL: the defaults) and their lr and weight_decay; reports
  * under "sgd_new", "adam_new", "adamw_new". Options refused: lr or eps or
- * weight decay < 0 (or NAN); a beta outside [0, 1); momentum < 0; dampening
- * NAN; nesterov without momentum > 0 and dampening 0. */
+ * weight decay < 0 or not finite; a beta outside [0, 1); momentum < 0 or
+ * not finite; dampening NAN; nesterov without momentum > 0 and dampening
+ * 0. */
 ag_optim *ag_adamw_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
                         const ag_adam_opts *opts);
 ag_optim *ag_adam_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
@@ -293,8 +296,8 @@ ag_optim *ag_sgd_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
 
 /* New RMSprop and Adagrad optimizers, as above (reports under
  * "rmsprop_new", "adagrad_new"). Options refused: RMSprop: lr, eps,
- * weight_decay, momentum or alpha < 0 (or NAN); Adagrad: lr, lr_decay,
- * weight_decay, initial_accumulator_value or eps < 0 (or NAN). */
+ * weight_decay, momentum or alpha < 0 or not finite; Adagrad: lr, lr_decay,
+ * weight_decay, initial_accumulator_value or eps < 0 or not finite. */
 ag_optim *ag_rmsprop_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
                           const ag_rmsprop_opts *opts);
 ag_optim *ag_adagrad_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
@@ -352,7 +355,7 @@ bool ag_optim_step_(ag_optim *o);
  * the next step updates that parameter with g = 0). NULL: nothing. */
 void ag_optim_zero_grad(ag_optim *o);
 
-/* Sets the lr of every group (initial_lr is kept). Reports lr < 0 or NAN
+/* Sets the lr of every group (initial_lr is kept). Reports lr < 0, inf or NAN
  * and returns false. */
 bool ag_optim_set_lr_(ag_optim *o, double lr);
 #define ag_optim_set_lr(...) AG_AT(ag_optim_set_lr_, __VA_ARGS__)
@@ -376,9 +379,9 @@ ag_tensor *ag_optim_state_buffer(const ag_optim_state *st, const char *name);
  * error_if_nonfinite it is reported, the gradients are left as they are and
  * the total is returned; otherwise the gradients are scaled as PyTorch does
  * (inf total: coefficient 0, so finite entries become 0 and infinite ones
- * NaN; NaN total: every entry NaN). Reports max_norm < 0 or NAN, or n < 0,
- * and returns -1; a NULL list with n > 0 or a NULL entry returns -1 without
- * a report (an earlier failure). */
+ * NaN; NaN total: every entry NaN). Reports max_norm < 0 or NAN (inf is
+ * allowed: no clipping), or n < 0, and returns -1; a NULL list with n > 0
+ * or a NULL entry returns -1 without a report (an earlier failure). */
 double ag_clip_grad_norm_(ag_tensor *const *params, int n, double max_norm,
                           bool error_if_nonfinite);
 double ag_optim_clip_grad_norm_(ag_optim *o, double max_norm, bool error_if_nonfinite);
@@ -387,9 +390,9 @@ double ag_optim_clip_grad_norm_(ag_optim *o, double max_norm, bool error_if_nonf
 
 /* torch.nn.utils.clip_grad_value_: every gradient element is clamped to
  * [-clip_value, clip_value]: +-inf becomes +-clip_value, NaN stays NaN
- * (torch.clamp). Reports clip_value < 0 or NAN,
- * or n < 0, and returns false; a NULL list with n > 0 or a NULL entry
- * returns false without a report. */
+ * (torch.clamp). Reports clip_value < 0 or NAN (inf is allowed: no
+ * clamping), or n < 0, and returns false; a NULL list with n > 0 or a NULL
+ * entry returns false without a report. */
 bool ag_clip_grad_value_(ag_tensor *const *params, int n, double clip_value);
 bool ag_optim_clip_grad_value_(ag_optim *o, double clip_value);
 #define ag_clip_grad_value(...) AG_AT(ag_clip_grad_value_, __VA_ARGS__)

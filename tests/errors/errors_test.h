@@ -77,5 +77,6 @@ TCase *errors_nn_tcase(void);
 TCase *errors_ub_tcase(void);
 TCase *errors_ops_tcase(void);
 TCase *errors_policy_tcase(void);
+TCase *errors_silent_tcase(void);
 
 #endif

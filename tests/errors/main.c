@@ -2,7 +2,8 @@
  * machinery itself, and the default handler's abort. The bad calls are in
  * bad_core.c (creation, access, engine, binary, cast, gradcheck, arena),
  * bad_ops.c (the other ops), bad_nn.c (nn helpers) and bad_ub.c (calls that
- * were undefined behaviour); call_sites.c checks
+ * were undefined behaviour), bad_silent.c (calls that once passed silently or
+ * with a misleading message); call_sites.c checks
  * that every public function that can report names its own call's line. */
 #include <signal.h>
 #include <stdlib.h>
@@ -246,6 +247,6 @@ static TCase *errors_abort_tcase(void) {
 int main(void) {
     return run_check_suite("errors", (check_tcase_fn *const[]){
         errors_policy_tcase, errors_abort_tcase, errors_core_tcase, errors_ops_tcase,
-        errors_nn_tcase, errors_ub_tcase, errors_sites_tcase, NULL,
+        errors_nn_tcase, errors_ub_tcase, errors_silent_tcase, errors_sites_tcase, NULL,
     });
 }
