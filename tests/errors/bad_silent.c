@@ -335,6 +335,7 @@ END_TEST
 
 /* ---- tensors used after their arena was reset ----------------------------- */
 
+#if !defined(__SANITIZE_ADDRESS__) /* see the registration below */
 START_TEST(op_on_a_tensor_from_before_a_reset) {
     ag_arena *S = ag_arena_new(0);
     ag_tensor *x = ag_ones(S, AG_F32, AG_SHAPE(2, 3));
@@ -371,6 +372,7 @@ START_TEST(item_of_a_loss_from_before_a_reset) {
     ag_arena_free(S);
 }
 END_TEST
+#endif
 
 START_TEST(tensors_made_after_a_reset_are_fine) {
     ag_arena *S = ag_arena_new(0);
@@ -412,9 +414,14 @@ TCase *errors_silent_tcase(void) {
     tcase_add_test(tc, rmsnorm_with_plain_nan_eps);
     tcase_add_test(tc, norm_choice_with_nan_eps);
     tcase_add_test(tc, eps_default_is_told_apart_from_other_nans);
+#if !defined(__SANITIZE_ADDRESS__)
+    /* Under ASan a reset arena is poisoned, so reading the stale tensor is
+     * itself reported as use-after-poison (tests/arena checks that): the
+     * epoch check is for the builds without ASan. */
     tcase_add_test(tc, op_on_a_tensor_from_before_a_reset);
     tcase_add_test(tc, backward_through_a_graph_from_before_a_reset);
     tcase_add_test(tc, item_of_a_loss_from_before_a_reset);
+#endif
     tcase_add_test(tc, tensors_made_after_a_reset_are_fine);
     return tc;
 }
