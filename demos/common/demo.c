@@ -2,7 +2,6 @@
 #include "demo.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +17,10 @@ void openblas_set_num_threads(int num_threads); /* OpenBLAS's cblas.h */
 
 bool ag_demo_make_dirs(const char *path) {
     char buf[4096];
+    if (path[0] == '\0') {
+        errno = ENOENT;
+        return false;
+    }
     if (strlen(path) >= sizeof buf) {
         errno = ENAMETOOLONG;
         return false;
@@ -103,13 +106,4 @@ void ag_demo_set_threads(int n) {
     openblas_set_num_threads(n);
 #endif
     (void)n;
-}
-
-bool ag_demo_parse_double(const char *s, double *v) {
-    char *end;
-    errno = 0;
-    double x = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(x)) return false;
-    *v = x;
-    return true;
 }
