@@ -856,15 +856,22 @@ static int setup_model(run *r) {
     return 0;
 }
 
-/* The output folder, the gradient checker and the logs. Returns 0 or an exit
+/* The gradient checker and the logs. Returns 0 or an exit
  * status. */
 static int setup_outputs(run *r) {
     const options *o = &r->o;
-    if (!ag_demo_make_dirs(o->out)) {
+    /* The folder is made, and the log copied into it, only when the run
+     * reports (a run that stops early leaves nothing); whether it can be made
+     * is known now. */
+    if (!ag_demo_dir_usable(o->out)) {
         fprintf(stderr, "tinygpt: cannot create %s: %s\n", o->out, strerror(errno));
         return 1;
     }
-    r->gclog = ag_demo_open("tinygpt", o->out, "gradcheck.txt");
+    r->gclog = tmpfile();
+    if (!r->gclog) {
+        fprintf(stderr, "tinygpt: cannot make a temporary file: %s\n", strerror(errno));
+        return 1;
+    }
     gc_init(&r->gc, r->model, &r->cfg, o->seed, o->gc_samples, r->gclog);
     r->sl = (step_log){0, o->steps, xmalloc((size_t)o->steps * sizeof(int)),
                        xmalloc((size_t)o->steps * sizeof(float)),
@@ -1043,11 +1050,31 @@ static void print_samples(run *r) {
     free(valset.slot);
 }
 
+/* Makes the output folder and copies the gradient-check log into it; false
+ * after a message. */
+static bool save_outputs(run *r) {
+    const char *dir = r->o.out;
+    if (!ag_demo_make_dirs(dir)) {
+        fprintf(stderr, "tinygpt: cannot create %s: %s\n", dir, strerror(errno));
+        return false;
+    }
+    FILE *f = ag_demo_open("tinygpt", dir, "gradcheck.txt");
+    if (!f) return false;
+    char buf[8192];
+    rewind(r->gclog);
+    for (size_t n; (n = fread(buf, 1, sizeof buf, r->gclog)) > 0;) fwrite(buf, 1, n, f);
+    const bool ok = !ferror(r->gclog) && fclose(f) == 0;
+    if (!ok) fprintf(stderr, "tinygpt: cannot write %s/gradcheck.txt\n", dir);
+    return ok;
+}
+
 /* The plots; after a full run, the final losses (all the validation words)
- * and samples; the times and the gradient-check count. */
-static void report(run *r, bool failed) {
+ * and samples; the times and the gradient-check count. False when the
+ * outputs could not be written. */
+static bool report(run *r, bool failed) {
     const options *o = &r->o;
-    write_plots(o->out, &r->sl, r->el, &r->gc, r->baseline, r->title, o->steps);
+    const bool saved = save_outputs(r);
+    if (saved) write_plots(o->out, &r->sl, r->el, &r->gc, r->baseline, r->title, o->steps);
     if (!failed) {
         double tr, va;
         evaluate_both(r, r->d.nval, &tr, &va);
@@ -1056,7 +1083,7 @@ static void report(run *r, bool failed) {
                r->baseline, fabs(r->baseline - va), va <= r->baseline ? "below" : "ABOVE");
         if (o->n_samples > 0) print_samples(r);
     }
-    render_plots(o->out);
+    if (saved) render_plots(o->out);
     const double total = now() - r->t_start;
     printf("time %.1f s: training %.1f s (%.0f tokens/s), gradient checks %.1f s, evaluation "
            "%.1f s; step arena peak %.1f MiB\n", total, r->t_train,
@@ -1064,6 +1091,7 @@ static void report(run *r, bool failed) {
            (double)ag_arena_peak(r->S) / (1 << 20));
     printf("gradient checks: %d passed, %d failed\n", r->gc.passed, r->gc.failed);
     if (failed) fprintf(stderr, "tinygpt: stopped: gradient check failed: %s\n", r->why);
+    return saved;
 }
 
 /* ---- clean-up */
@@ -1092,7 +1120,7 @@ int main(int argc, char **argv) {
         return rc < 0 ? 0 : rc;
     }
     const outcome out = train(&r);
-    if (out != DIVERGED) report(&r, out == CHECK_FAILED);
+    const bool saved = out == DIVERGED || report(&r, out == CHECK_FAILED);
     cleanup(&r);
-    return out == TRAINED ? 0 : 1;
+    return out == TRAINED && saved ? 0 : 1;
 }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifdef AG_HAVE_OPENMP
 #include <omp.h>
@@ -37,6 +38,31 @@ bool ag_demo_make_dirs(const char *path) {
     }
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool ag_demo_dir_usable(const char *path) {
+    struct stat st;
+    if (path[0] != '\0' && stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) return access(path, W_OK | X_OK) == 0;
+        errno = ENOTDIR;
+        return false;
+    }
+    /* Make it, then remove what was made: the folders from path up to its
+     * nearest existing ancestor. */
+    if (!ag_demo_make_dirs(path)) return false;
+    char buf[4096];
+    strcpy(buf, path); /* make_dirs checked the length */
+    for (;;) {
+        if (rmdir(buf) != 0) break; /* not empty: it existed before */
+        char *slash = strrchr(buf, '/');
+        while (slash && slash > buf && slash[1] == '\0') { /* "a/b/" -> "a/b" */
+            *slash = '\0';
+            slash = strrchr(buf, '/');
+        }
+        if (!slash || slash == buf) break;
+        *slash = '\0';
+    }
+    return true;
 }
 
 FILE *ag_demo_open(const char *prog, const char *dir, const char *name) {

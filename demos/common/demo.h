@@ -10,6 +10,11 @@
 /* mkdir -p; false (with errno set) on failure, ENOENT for "". */
 bool ag_demo_make_dirs(const char *path);
 
+/* Whether path is a writable directory or ag_demo_make_dirs(path) can create
+ * it (it is created, then the folders made are removed again); false with
+ * errno set otherwise. */
+bool ag_demo_dir_usable(const char *path);
+
 /* dir/name opened for writing; on failure prints "prog: cannot write ..."
  * and returns NULL. */
 FILE *ag_demo_open(const char *prog, const char *dir, const char *name);

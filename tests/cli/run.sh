@@ -105,6 +105,9 @@ bad 2 '^tinygpt: --lr: 1e300 is out of range' tinygpt --lr 1e300 --out o
 bad 2 '^tinygpt: --block: 1 is out of range' tinygpt --block 1 --out o
 bad 2 '^tinygpt: --gradcheck-samples: 65 is out of range' tinygpt --gradcheck-samples 65 --out o
 bad 2 '^tinygpt: unexpected argument "words.txt"' tinygpt words.txt --out o
+# an output folder that cannot be made is found before training, not after
+bad 1 '^tinygpt: cannot create a-file: Not a directory$' tinygpt --steps 1 --out a-file
+bad 1 '^tinygpt: cannot create a-file/o: Not a directory$' tinygpt --steps 1 --out a-file/o
 
 # ---- optim-rosenbrock ------------------------------------------------------
 bad 2 '^optim-rosenbrock: --opt: "sgdd" is not one of sgd, adam, adamw$' optim-rosenbrock --opt sgdd
