@@ -322,11 +322,13 @@ static int parse_options(int argc, char **argv, options *o) {
          .help = "timed runs per figure, >= 5; the median is reported (7)"},
         {"threads", AG_DEMO_INT, &o->threads, 1, 4096, .arg = "N",
          .help = "OpenMP threads (all the machine's)"},
-        {"csv", AG_DEMO_FLAG, &o->csv, .help = "lines impl,op,pass,rows,dim,ms,gbps instead of the table"},
+        {"csv", AG_DEMO_FLAG, &o->csv,
+         .help = "lines impl,op,pass,rows,dim,ms,gbps instead of the table"},
         {"plot", AG_DEMO_STRING, &o->plot, .arg = "DIR",
          .help = "also write DIR/bench-norms.{dat,gp} and draw bench-norms.png"},
     };
-    const ag_demo_cmd cmd = {"bench-norms", "RMSNorm and LayerNorm kernels against the memory bandwidth.\n",
+    const ag_demo_cmd cmd = {"bench-norms",
+                             "RMSNorm and LayerNorm kernels against the memory bandwidth.\n",
                              table, (int)(sizeof table / sizeof table[0])};
     const int rc = ag_demo_opts_parse(&cmd, argc, argv);
     if (rc >= 0) return rc;

@@ -87,8 +87,9 @@ int main(int argc, char **argv) {
         {"steps", AG_DEMO_INT, &steps, 5, 100000, .arg = "K",
          .help = "timed steps, >= 5; the median is reported (9)"},
     };
-    const ag_demo_cmd cmd = {"bench-optim", "The time of one optimizer step over many parameters.\n",
-                             table, (int)(sizeof table / sizeof table[0])};
+    const ag_demo_cmd cmd = {"bench-optim",
+                             "The time of one optimizer step over many parameters.\n", table,
+                             (int)(sizeof table / sizeof table[0])};
     const int rc = ag_demo_opts_parse(&cmd, argc, argv);
     if (rc >= 0) return rc;
     static const struct {

@@ -261,7 +261,8 @@ int main(int argc, char **argv) {
          .help = "OpenMP and OpenBLAS threads (1)"},
         {"groups", AG_DEMO_INT, &groups, 5, MAX_GROUPS, .arg = "K",
          .help = "timed groups of steps, >= 5 (7); the median is reported"},
-        {"csv", AG_DEMO_FLAG, &csv, .help = "impl,config,threads,ms,tokens_per_s lines instead of a table"},
+        {"csv", AG_DEMO_FLAG, &csv,
+         .help = "impl,config,threads,ms,tokens_per_s lines instead of a table"},
         {"count-params", AG_DEMO_FLAG, &count,
          .help = "print config,params lines (parameter counts) and exit"},
     };
@@ -273,7 +274,8 @@ int main(int argc, char **argv) {
         table, (int)(sizeof table / sizeof table[0])};
     const int rc = ag_demo_opts_parse(&cmd, argc, argv);
     if (rc >= 0) return rc;
-    for (int i = 0; i < NCONFIGS; i++) want[i] = !strcmp(config, "all") || !strcmp(config, CONFIGS[i].name);
+    for (int i = 0; i < NCONFIGS; i++)
+        want[i] = !strcmp(config, "all") || !strcmp(config, CONFIGS[i].name);
     ag_demo_set_threads(threads);
 
     if (count) {

@@ -66,10 +66,12 @@ int main(int argc, char **argv) {
     unsigned long long seed = 42;
     const ag_demo_opt table[] = {
         {"steps", AG_DEMO_INT, &steps, 1, 1e8, .arg = "N", .help = "SGD steps (3000)"},
-        {"hidden", AG_DEMO_INT, &hidden, 1, 65536, .arg = "H", .help = "hidden units (32)"},
+        {"hidden", AG_DEMO_INT, &hidden, 1, 4096, .arg = "H",
+         .help = "hidden units, up to 4096 (32)"},
         {"lr", AG_DEMO_DOUBLE, &lr, 0, 100, .open_lo = true, .arg = "LR",
          .help = "learning rate (0.5)"},
-        {"batch", AG_DEMO_INT, &batch, 1, 65536, .arg = "B", .help = "points per step (128)"},
+        {"batch", AG_DEMO_INT, &batch, 1, 16384, .arg = "B",
+         .help = "points per step, up to 16384 (128)"},
         {"seed", AG_DEMO_SEED, &seed, .arg = "S", .help = "initialization and data (42)"},
     };
     const ag_demo_cmd cmd = {"mlp-demo", "A 2-layer MLP learns a ring in the plane.\n", table,

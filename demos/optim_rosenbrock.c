@@ -280,8 +280,10 @@ int main(int argc, char **argv) {
         snprintf(buf, sizeof buf, "%s", start);
         char *comma = strchr(buf, ',');
         if (comma) *comma = '\0';
-        if (!comma || strlen(start) >= sizeof buf || !ag_demo_parse_double(buf, &c.x0) || !ag_demo_parse_double(comma + 1, &c.y0))
-            return ag_demo_opts_fail(&cmd, "start", "\"%s\" is not two finite numbers X,Y", start);
+        if (!comma || strlen(start) >= sizeof buf || !ag_demo_parse_double(buf, &c.x0) ||
+            !ag_demo_parse_double(comma + 1, &c.y0))
+            return ag_demo_opts_fail(&cmd, "start", "\"%s\" is not two finite numbers X,Y",
+                                     start);
     }
     signal(SIGPIPE, SIG_IGN); /* a reader that stops early must not kill the plot step */
     /* Bad hyperparameters (a negative lr, nesterov without momentum...) are

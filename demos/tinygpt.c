@@ -130,6 +130,17 @@ static int parse_options(int argc, char **argv, options *o) {
     if (o->n_embd % o->n_head)
         return ag_demo_opts_fail(&cmd, "heads", "--embd %d is not divisible by --heads %d",
                                  o->n_embd, o->n_head);
+    /* Floats of the parameters and of one step's activations, roughly: a
+     * size the machine cannot hold is refused here, not mid-way. */
+    const double tokens = (double)o->batch * o->block_size, e = o->n_embd;
+    const double floats = o->n_layer * (12 * e * e + tokens * (20 * e + 3.0 * o->n_head *
+                                                                          o->block_size));
+    if (floats > 1073741824.0)
+        return ag_demo_opts_fail(&cmd, NULL,
+                                 "--layers %d --embd %d --heads %d --batch %d --block %d need "
+                                 "about %.0f GiB; at most 4",
+                                 o->n_layer, o->n_embd, o->n_head, o->batch, o->block_size,
+                                 floats * 4 / 1073741824.0);
     return 0;
 }
 
@@ -138,7 +149,7 @@ static int parse_options(int argc, char **argv, options *o) {
 static bool derive_defaults(options *o) {
     if (o->warmup < 0) o->warmup = o->steps / 10 < 100 ? o->steps / 10 : 100;
     if (o->warmup > o->steps) {
-        fprintf(stderr, "tinygpt: --warmup %d is longer than --steps %d\n", o->warmup, o->steps);
+        fprintf(stderr, "tinygpt: --warmup: %d is longer than --steps %d\n", o->warmup, o->steps);
         return false;
     }
     if (o->eval_every < 0) o->eval_every = o->steps >= 10 ? o->steps / 10 : 1;
@@ -764,7 +775,8 @@ static bool model_config(const options *o, ag_demo_gpt_config *cfg) {
     *cfg = (ag_demo_gpt_config){.block_size = o->block_size, .n_layer = o->n_layer,
                                 .n_embd = o->n_embd, .n_head = o->n_head};
     if (!norm_from_name(o->norm, &cfg->norm)) {
-        fprintf(stderr, "tinygpt: unknown --norm %s (see --help)\n", o->norm);
+        fprintf(stderr, "tinygpt: --norm: \"%s\" is not a norm this program knows (see --help)\n",
+                o->norm);
         return false;
     }
     static const struct {
@@ -776,7 +788,8 @@ static bool model_config(const options *o, ag_demo_gpt_config *cfg) {
     int ai = 0;
     while (ai < nacts && strcmp(acts[ai].name, o->act)) ai++;
     if (ai == nacts) {
-        fprintf(stderr, "tinygpt: unknown --act %s (see --help)\n", o->act);
+        fprintf(stderr, "tinygpt: --act: \"%s\" is not one of gelu, gelu_tanh, silu, relu\n",
+                o->act);
         return false;
     }
     cfg->act = acts[ai].act;

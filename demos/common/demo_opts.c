@@ -51,8 +51,8 @@ static int whole_in_range(const ag_demo_cmd *cmd, const ag_demo_opt *o, const ch
         errno = 0;
         (void)strtoll(s, &end, 10);
         if (errno == ERANGE && *end == '\0')
-            return ag_demo_opts_fail(cmd, o->name, "\"%s\" is too large (at most %.0f)", s,
-                                     o->hi);
+            return ag_demo_opts_fail(cmd, o->name, "%s is out of range (%.0f to %.0f)", s,
+                                     o->lo, o->hi);
         return ag_demo_opts_fail(cmd, o->name, "\"%s\" is not a whole number", s);
     }
     if ((double)v < o->lo || (double)v > o->hi)

@@ -73,9 +73,10 @@ good() {
 # ---- the parser, through mlp-demo ------------------------------------------
 bad 2 '^mlp-demo: --steps: "5x" is not a whole number$' mlp-demo --steps 5x
 bad 2 '^mlp-demo: --steps: "1e300" is not a whole number$' mlp-demo --steps 1e300
-bad 2 '^mlp-demo: --steps: "99999999999999999999" is too large' mlp-demo --steps 99999999999999999999
+bad 2 '^mlp-demo: --steps: 99999999999999999999 is out of range \(1 to 100000000\)$' mlp-demo --steps 99999999999999999999
 bad 2 '^mlp-demo: --steps: 0 is out of range' mlp-demo --steps 0
 bad 2 '^mlp-demo: --steps: -3 is out of range' mlp-demo --steps -3
+bad 2 '^mlp-demo: --steps: -99999999999999999999 is out of range' mlp-demo --steps -99999999999999999999
 bad 2 '^mlp-demo: --steps: " 5" is not a whole number$' mlp-demo --steps ' 5'
 bad 2 '^mlp-demo: --steps: "\+5" is not a whole number$' mlp-demo --steps +5
 bad 2 '^mlp-demo: --steps: "" is not a whole number$' mlp-demo --steps=
@@ -86,6 +87,7 @@ bad 2 '^mlp-demo: --lr: "nan" is not a finite number$' mlp-demo --lr nan
 bad 2 '^mlp-demo: --lr: "inf" is not a finite number$' mlp-demo --lr inf
 bad 2 '^mlp-demo: --lr: "0.5x" is not a finite number$' mlp-demo --lr 0.5x
 bad 2 '^mlp-demo: --hidden: 1000000000 is out of range' mlp-demo --hidden 1000000000
+bad 2 '^mlp-demo: --batch: 16385 is out of range' mlp-demo --batch 16385
 bad 2 '^mlp-demo: --seed: "abc" is not a whole number' mlp-demo --seed abc
 bad 2 '^mlp-demo: --seed: "-1" is not a whole number' mlp-demo --seed -1
 bad 2 '^mlp-demo: --seed: "18446744073709551616" is not' mlp-demo --seed 18446744073709551616
@@ -105,6 +107,13 @@ bad 2 '^tinygpt: --lr: 1e300 is out of range' tinygpt --lr 1e300 --out o
 bad 2 '^tinygpt: --block: 1 is out of range' tinygpt --block 1 --out o
 bad 2 '^tinygpt: --gradcheck-samples: 65 is out of range' tinygpt --gradcheck-samples 65 --out o
 bad 2 '^tinygpt: unexpected argument "words.txt"' tinygpt words.txt --out o
+bad 2 '^tinygpt: --layers 64 --embd 4096 --heads 1 --batch 32 --block 16 need about [0-9]+ GiB; at most 4$' \
+    tinygpt --layers 64 --embd 4096 --heads 1 --out o
+bad 2 '^tinygpt: --norm: "llamma" is not a norm' tinygpt --norm llamma --out o
+bad 2 '^tinygpt: --act: "gelu2" is not one of' tinygpt --act gelu2 --out o
+bad 2 '^tinygpt: --warmup: 10 is longer than --steps 5$' tinygpt --steps 5 --warmup 10 --out o
+bad 1 '^tinygpt: cannot open no-such-file: ' tinygpt --data no-such-file --out o
+bad 1 '^tinygpt: a-file has 0 usable item' tinygpt --data a-file --out o
 # an output folder that cannot be made is found before training, not after
 bad 1 '^tinygpt: cannot create a-file: Not a directory$' tinygpt --steps 1 --out a-file
 bad 1 '^tinygpt: cannot create a-file/o: Not a directory$' tinygpt --steps 1 --out a-file/o
@@ -145,7 +154,7 @@ bad 2 '^bench-norms: unexpected argument "4x8"' bench-norms 4x8
 
 # ---- bench-optim -----------------------------------------------------------
 bad 2 '^bench-optim: --params: "1e20" is not a whole number' bench-optim --params 1e20
-bad 2 '^bench-optim: --params: "99999999999999999999" is too large' bench-optim --params 99999999999999999999
+bad 2 '^bench-optim: --params: 99999999999999999999 is out of range' bench-optim --params 99999999999999999999
 bad 2 '^bench-optim: --params: 0 is out of range' bench-optim --params 0
 bad 2 '^bench-optim: --params: 999999999 is out of range' bench-optim --params 999999999
 bad 2 '^bench-optim: --steps: 4 is out of range' bench-optim --steps 4
