@@ -336,7 +336,7 @@ static int parse_options(int argc, char **argv, options *o) {
         if (o->shapes.dim[s] % 8 != 0)
             return ag_demo_opts_fail(&cmd, "shapes", "dim %lld is not a multiple of 8",
                                      (long long)o->shapes.dim[s]);
-    if (o->plot && !ag_demo_make_dirs(o->plot))
+    if (o->plot && !ag_demo_dir_usable(o->plot))
         return ag_demo_opts_fail(&cmd, "plot", "cannot create directory \"%s\": %s", o->plot,
                                  strerror(errno));
     return -1;
@@ -364,6 +364,10 @@ int main(int argc, char **argv) {
         print_table(res, nres);
         printf("\n'of bound': GB/s over the faster copy (y = a*x) at the same shape, timed "
                "just before and after each run (median of the ratios)\n");
+    }
+    if (o.plot && !ag_demo_make_dirs(o.plot)) {
+        fprintf(stderr, "bench-norms: cannot create %s: %s\n", o.plot, strerror(errno));
+        return 1;
     }
     if (o.plot && !write_plot(o.plot, res, nres, &o)) return 1;
     return 0;

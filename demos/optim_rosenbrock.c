@@ -285,6 +285,9 @@ int main(int argc, char **argv) {
             return ag_demo_opts_fail(&cmd, "start", "\"%s\" is not two finite numbers X,Y",
                                      start);
     }
+    if (plot_dir && !ag_demo_dir_usable(plot_dir))
+        return ag_demo_opts_fail(&cmd, "plot", "cannot create directory \"%s\": %s", plot_dir,
+                                 strerror(errno));
     signal(SIGPIPE, SIG_IGN); /* a reader that stops early must not kill the plot step */
     /* Bad hyperparameters (a negative lr, nesterov without momentum...) are
      * reported by the optimizer's constructor in one line; print it and exit

@@ -127,6 +127,9 @@ bad 2 '^optim-rosenbrock: --lr: "1e999" is not a finite number' optim-rosenbrock
 bad 2 '^optim-rosenbrock: --plot: the value is empty$' optim-rosenbrock --plot ''
 bad 2 '^optim-rosenbrock: --nesterov: takes no value$' optim-rosenbrock --nesterov=1
 bad 2 '^optim-rosenbrock: unexpected argument "adam"' optim-rosenbrock adam
+bad 2 '^optim-rosenbrock: --plot: cannot create directory "a-file/p": ' optim-rosenbrock --plot a-file/p
+# the plot folder is tried (made and removed) before the run, made after it
+bad 1 '^ag: adamw_new: invalid learning rate -1' optim-rosenbrock --lr -1 --plot new/p
 
 # ---- rmsnorm-tour ----------------------------------------------------------
 bad 2 '^rmsnorm-tour: --seed: "abc" is not a whole number' rmsnorm-tour --seed abc
@@ -140,7 +143,7 @@ bad 2 '^bench-norms: --shapes: "4x8," ends with a comma$' bench-norms --shapes 4
 bad 2 '^bench-norms: --shapes: 999999999x8: .*rows\*dim <= 268435456$' bench-norms --shapes 999999999x8
 bad 2 '^bench-norms: --shapes: "99999999999999999999x8" is not a list' bench-norms --shapes 99999999999999999999x8
 bad 2 '^bench-norms: --shapes: 4611686018427387904x8: ' bench-norms --shapes 4611686018427387904x8
-bad 2 '^bench-norms: --shapes: dim 12 is not a multiple of 8$' bench-norms --shapes 4x12
+bad 2 '^bench-norms: --shapes: dim 12 is not a multiple of 8$' bench-norms --shapes 4x12 --plot new/p
 bad 2 '^bench-norms: --shapes: "x8" is not a list' bench-norms --shapes x8
 bad 2 '^bench-norms: --shapes: "4x" is not a list' bench-norms --shapes 4x
 bad 2 '^bench-norms: --shapes: "4x8,,4x8" is not a list' bench-norms --shapes 4x8,,4x8
