@@ -8,6 +8,7 @@
 # to --out/--plot point into it). Then a few good invocations (--help, --list,
 # tiny runs) must exit 0. Every run has a time limit, so a hang fails.
 set -u
+shopt -s nullglob
 
 bindir=${1:?usage: run.sh BINDIR}
 bindir=$(cd "$bindir" && pwd)
@@ -21,35 +22,40 @@ fail() {
     failures=$((failures + 1))
 }
 
+# entries DIR: the names in DIR, one line (bash only: no process per case).
+entries() {
+    local names=("$1"/* "$1"/.[!.]*)
+    echo "${names[*]}"
+}
+
 # bad STATUS REGEX PROG ARGS...: PROG ARGS exits with STATUS, its stderr is
 # one line matching the extended regex REGEX, and the scratch directory is
-# left as it was (only the files the case itself prepared).
+# left as it was (only the file the case itself prepared).
 bad() {
     local want=$1 re=$2 prog=$3
     shift 3
     cases=$((cases + 1))
     local dir="$scratch/case$cases"
-    mkdir -p "$dir"
-    touch "$dir/a-file" # for the cases that give a file where a directory goes
+    mkdir "$dir"
+    : >"$dir/a-file" # for the cases that give a file where a directory goes
     local before after status
-    before=$(cd "$dir" && find . | sort)
+    before=$(entries "$dir")
     (cd "$dir" && timeout 20 "$bindir/$prog" "$@" >"$scratch/out" 2>"$scratch/err")
     status=$?
-    after=$(cd "$dir" && find . | sort)
-    local what="$prog $*"
+    after=$(entries "$dir")
+    local what="$prog $*" err=()
+    mapfile -t err <"$scratch/err"
     if [ "$status" -ne "$want" ]; then
         fail "$what: exit status $status, expected $want"
     fi
-    local lines
-    lines=$(wc -l <"$scratch/err")
-    if [ "$lines" -ne 1 ]; then
-        fail "$what: $lines lines on stderr, expected 1:"
-        sed 's/^/    /' "$scratch/err"
-    elif ! grep -Eq -- "$re" "$scratch/err"; then
-        fail "$what: stderr '$(cat "$scratch/err")' does not match '$re'"
+    if [ "${#err[@]}" -ne 1 ]; then
+        fail "$what: ${#err[@]} lines on stderr, expected 1:"
+        printf '    %s\n' "${err[@]}"
+    elif ! [[ ${err[0]} =~ $re ]]; then
+        fail "$what: stderr '${err[0]}' does not match '$re'"
     fi
     if [ "$before" != "$after" ]; then
-        fail "$what: left files behind: $(comm -13 <(echo "$before") <(echo "$after") | tr '\n' ' ')"
+        fail "$what: left files behind: $after"
     fi
 }
 
