@@ -101,6 +101,8 @@ bad 2 '^mlp-demo: unexpected argument "extra"' mlp-demo --steps 5 extra
 bad 2 '^mlp-demo: unexpected argument "-x"' mlp-demo -x
 bad 2 '^mlp-demo: unknown option "--bogus"' mlp-demo --bogus 3
 bad 2 '^mlp-demo: unknown option "--step"' mlp-demo --step 3
+# a run that fails says so (it used to exit 1 with nothing on stderr)
+bad 1 '^mlp-demo: the mean loss did not fall \(' mlp-demo --lr 100 --steps 20 --hidden 4 --batch 8
 
 # ---- tinygpt ---------------------------------------------------------------
 bad 2 '^tinygpt: --seed: "abc" is not a whole number' tinygpt --seed abc --out o
