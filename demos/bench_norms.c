@@ -32,7 +32,7 @@
  * divide. GB = 1e9 bytes.
  */
 #include <ag/ag.h>
-#include <getopt.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,8 +49,9 @@
 #endif
 
 #include "common/demo.h"
+#include "common/demo_opts.h"
 
-enum { MAX_SHAPES = 16, MAX_RESULTS = 256 };
+enum { MAX_RESULTS = 16 * AG_DEMO_MAX_SHAPES };
 static const double EPS = 1e-6;
 
 typedef struct {
@@ -60,8 +61,8 @@ typedef struct {
 } result;
 
 typedef struct {
-    int64_t rows[MAX_SHAPES], dim[MAX_SHAPES];
-    int nshapes, reps, threads;
+    ag_demo_shapes shapes;
+    int reps, threads;
     bool csv;
     const char *plot;
 } options;
@@ -265,15 +266,15 @@ static bool write_plot(const char *dir, const result *res, int nres, const optio
     if (!f) return false;
     fprintf(f, "# GB/s per shape (columns) and kernel/pass (rows), from bench-norms\n");
     fprintf(f, "label");
-    for (int s = 0; s < o->nshapes; s++)
-        fprintf(f, " %lldx%lld", (long long)o->rows[s], (long long)o->dim[s]);
+    for (int s = 0; s < o->shapes.n; s++)
+        fprintf(f, " %lldx%lld", (long long)o->shapes.rows[s], (long long)o->shapes.dim[s]);
     fprintf(f, "\n");
     /* the rows of the first shape name the kernels; each shape has them all */
-    int per = nres / o->nshapes;
+    int per = nres / o->shapes.n;
     for (int k = 0; k < per; k++) {
         const result *r = &res[k];
         fprintf(f, "\"%s %s %s\"", r->impl, r->op, r->pass);
-        for (int s = 0; s < o->nshapes; s++) fprintf(f, " %.3f", res[s * per + k].gbps);
+        for (int s = 0; s < o->shapes.n; s++) fprintf(f, " %.3f", res[s * per + k].gbps);
         fprintf(f, "\n");
     }
     fclose(f);
@@ -293,7 +294,7 @@ static bool write_plot(const char *dir, const result *res, int nres, const optio
             "set grid ytics\n"
             "set xtics rotate by -30\n"
             "plot for [s=2:%d] 'bench-norms.dat' using s:xtic(1) title columnheader(s)\n",
-            o->threads, o->nshapes + 1);
+            o->threads, o->shapes.n + 1);
     fclose(f);
     char cmd[1024], why[256];
     int rc = ag_demo_gnuplot(dir, "bench-norms.gp", cmd, sizeof cmd, why, sizeof why);
@@ -307,67 +308,37 @@ static bool write_plot(const char *dir, const result *res, int nres, const optio
 
 /* ---- options ---------------------------------------------------------------- */
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: bench-norms [--shapes RxD,...] [--reps N] [--threads N] [--csv] "
-            "[--plot DIR]\n"
-            "  --shapes   rows x dim of the f32 inputs "
-            "(32768x4096,8192x1280,65536x64,256x4096)\n"
-            "  --reps     timed runs per figure, >= 5; the median is reported (7)\n"
-            "  --threads  OpenMP threads (all the machine's)\n"
-            "  --csv      lines impl,op,pass,rows,dim,ms,gbps instead of the table\n"
-            "  --plot DIR also write DIR/bench-norms.{dat,gp} and draw bench-norms.png\n");
-}
-
-static bool parse_shapes(const char *s, options *o) {
-    o->nshapes = 0;
-    while (*s) {
-        char *end;
-        long long r = strtoll(s, &end, 10), d;
-        if (end == s || *end != 'x' || r < 1) return false;
-        s = end + 1;
-        d = strtoll(s, &end, 10);
-        if (end == s || d < 1 || o->nshapes == MAX_SHAPES) return false;
-        if ((d * 4) % 32 != 0) return false; /* the NT copy writes 32-byte blocks */
-        o->rows[o->nshapes] = r, o->dim[o->nshapes] = d, o->nshapes++;
-        s = end;
-        if (*s == ',') s++;
-        else if (*s) return false;
-    }
-    return o->nshapes > 0;
-}
-
+/* Returns -1 to go on, or the exit status. */
 static int parse_options(int argc, char **argv, options *o) {
-    static const struct option opts[] = {
-        {"shapes", required_argument, 0, 's'}, {"reps", required_argument, 0, 'r'},
-        {"threads", required_argument, 0, 't'}, {"csv", no_argument, 0, 'c'},
-        {"plot", required_argument, 0, 'p'},    {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
-    parse_shapes("32768x4096,8192x1280,65536x64,256x4096", o);
+    o->shapes = (ag_demo_shapes){.rows = {32768, 8192, 65536, 256}, .dim = {4096, 1280, 64, 4096},
+                                 .n = 4};
     o->reps = 7;
     o->threads = 0;
-    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
-        switch (c) {
-        case 's':
-            if (!parse_shapes(optarg, o)) {
-                fprintf(stderr, "bench-norms: bad --shapes '%s': expected RxD,... with D a "
-                                "multiple of 8\n", optarg);
-                return 2;
-            }
-            break;
-        case 'r': o->reps = atoi(optarg); break;
-        case 't': o->threads = atoi(optarg); break;
-        case 'c': o->csv = true; break;
-        case 'p': o->plot = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (o->reps < 5 || o->threads < 0) {
-        fprintf(stderr, "bench-norms: need --reps >= 5 and --threads >= 1\n");
-        return 2;
-    }
+    const ag_demo_opt table[] = {
+        {"shapes", AG_DEMO_SHAPES, &o->shapes, 1, 268435456, .arg = "RxD,...",
+         .help = "rows x dim of the f32 inputs, dim a multiple of 8, rows*dim <= 2^28\n"
+                 "(32768x4096,8192x1280,65536x64,256x4096)"},
+        {"reps", AG_DEMO_INT, &o->reps, 5, 10000, .arg = "N",
+         .help = "timed runs per figure, >= 5; the median is reported (7)"},
+        {"threads", AG_DEMO_INT, &o->threads, 1, 4096, .arg = "N",
+         .help = "OpenMP threads (all the machine's)"},
+        {"csv", AG_DEMO_FLAG, &o->csv,
+         .help = "lines impl,op,pass,rows,dim,ms,gbps instead of the table"},
+        {"plot", AG_DEMO_STRING, &o->plot, .arg = "DIR",
+         .help = "also write DIR/bench-norms.{dat,gp} and draw bench-norms.png"},
+    };
+    const ag_demo_cmd cmd = {"bench-norms",
+                             "RMSNorm and LayerNorm kernels against the memory bandwidth.\n",
+                             table, (int)(sizeof table / sizeof table[0])};
+    const int rc = ag_demo_opts_parse(&cmd, argc, argv);
+    if (rc >= 0) return rc;
+    for (int s = 0; s < o->shapes.n; s++) /* the NT copy writes 32-byte blocks */
+        if (o->shapes.dim[s] % 8 != 0)
+            return ag_demo_opts_fail(&cmd, "shapes", "dim %lld is not a multiple of 8",
+                                     (long long)o->shapes.dim[s]);
+    if (o->plot && !ag_demo_dir_usable(o->plot))
+        return ag_demo_opts_fail(&cmd, "plot", "cannot create directory \"%s\": %s", o->plot,
+                                 strerror(errno));
     return -1;
 }
 
@@ -383,8 +354,8 @@ int main(int argc, char **argv) {
 #endif
     static result res[MAX_RESULTS];
     int nres = 0;
-    for (int s = 0; s < o.nshapes; s++)
-        if (!bench_shape(o.rows[s], o.dim[s], o.reps, res, &nres)) return 1;
+    for (int s = 0; s < o.shapes.n; s++)
+        if (!bench_shape(o.shapes.rows[s], o.shapes.dim[s], o.reps, res, &nres)) return 1;
     if (o.csv) {
         print_csv(res, nres);
     } else {
@@ -394,6 +365,10 @@ int main(int argc, char **argv) {
         printf("\n'of bound': GB/s over the faster copy (y = a*x) at the same shape, timed "
                "just before and after each run (median of the ratios)\n");
     }
-    if (o.plot && (!ag_demo_make_dirs(o.plot) || !write_plot(o.plot, res, nres, &o))) return 1;
+    if (o.plot && !ag_demo_make_dirs(o.plot)) {
+        fprintf(stderr, "bench-norms: cannot create %s: %s\n", o.plot, strerror(errno));
+        return 1;
+    }
+    if (o.plot && !write_plot(o.plot, res, nres, &o)) return 1;
     return 0;
 }

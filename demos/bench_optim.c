@@ -18,12 +18,12 @@
  *   adamw step, 10000000 f32 params: X ms, Y GB/s
  */
 #include <ag/ag.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/demo.h"
+#include "common/demo_opts.h"
 
 typedef enum { ADAMW_F32, SGD_F32, ADAMW_BF16 } bench_kind;
 
@@ -79,27 +79,19 @@ static double time_add(int64_t n, int steps) {
 }
 
 int main(int argc, char **argv) {
-    long long n = 10000000;
+    int64_t n = 10000000;
     int steps = 9;
-    static const struct option opts[] = {
-        {"params", required_argument, 0, 'n'},
-        {"steps", required_argument, 0, 's'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+    const ag_demo_opt table[] = {
+        {"params", AG_DEMO_INT64, &n, 1, 268435456, .arg = "N",
+         .help = "f32 parameters, up to 2^28 (10000000)"},
+        {"steps", AG_DEMO_INT, &steps, 5, 100000, .arg = "K",
+         .help = "timed steps, >= 5; the median is reported (9)"},
     };
-    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
-        switch (c) {
-        case 'n': n = atoll(optarg); break;
-        case 's': steps = atoi(optarg); break;
-        default:
-            fprintf(c == 'h' ? stdout : stderr, "usage: bench-optim [--params N] [--steps K]\n");
-            return c == 'h' ? 0 : 2;
-        }
-    }
-    if (n < 1 || steps < 5) {
-        fprintf(stderr, "bench-optim: need --params >= 1 and --steps >= 5\n");
-        return 2;
-    }
+    const ag_demo_cmd cmd = {"bench-optim",
+                             "The time of one optimizer step over many parameters.\n", table,
+                             (int)(sizeof table / sizeof table[0])};
+    const int rc = ag_demo_opts_parse(&cmd, argc, argv);
+    if (rc >= 0) return rc;
     static const struct {
         bench_kind kind;
         const char *name, *dtype;
@@ -115,10 +107,10 @@ int main(int argc, char **argv) {
         double t = time_step(runs[i].kind, n, steps);
         double gbs = runs[i].bytes * (double)n / t / 1e9;
         printf("%s step, %lld %s params: %.2f ms, %.1f GB/s (%.2fx the reference)\n",
-               runs[i].name, n, runs[i].dtype, 1e3 * t, gbs, gbs / ref_gbs);
+               runs[i].name, (long long)n, runs[i].dtype, 1e3 * t, gbs, gbs / ref_gbs);
     }
     printf("reference: ag_add of two %lld-element f32 tensors (12 bytes/element): %.2f ms, "
-           "%.1f GB/s\n", n, 1e3 * ref, ref_gbs);
+           "%.1f GB/s\n", (long long)n, 1e3 * ref, ref_gbs);
     printf("(median of %d timed steps after 2 warm-up steps; GB = 1e9 bytes)\n", steps);
     return 0;
 }

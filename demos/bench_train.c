@@ -38,9 +38,9 @@
 #include <ag/ag.h>
 
 #include "common/demo.h"
+#include "common/demo_opts.h"
 #include "common/tinygpt_model.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,65 +249,33 @@ static void print_breakdown(const char *name, const breakdown *b) {
 
 /* ---- main ------------------------------------------------------------------------ */
 
-static void usage(FILE *f) {
-    fprintf(f,
-        "usage: bench-train [--config micro|small|all] [--threads N] [--groups K] [--csv]\n"
-        "                   [--count-params]\n"
-        "Training-step time of tinygpt's model (forward, cross-entropy, backward, AdamW).\n"
-        "  micro: 1 layer, 16 dims, 4 heads, block 16, batch 1\n"
-        "  small: 4 layers, 128 dims, 4 heads, block 64, batch 32\n"
-        "  --config NAME     which (all)\n"
-        "  --threads N       OpenMP and OpenBLAS threads (1)\n"
-        "  --groups K        timed groups of steps, >= 5 (7); the median is reported\n"
-        "  --csv             impl,config,threads,ms,tokens_per_s lines instead of a table\n"
-        "  --count-params    print config,params lines (parameter counts) and exit\n");
-}
-
-static bool parse_int(const char *s, int *v, int lo, int hi) {
-    char *end;
-    long x = strtol(s, &end, 10);
-    if (end == s || *end || x < lo || x > hi) return false;
-    *v = (int)x;
-    return true;
-}
-
 int main(int argc, char **argv) {
     int threads = 1, groups = 7;
     bool csv = false, count = false, want[NCONFIGS];
-    for (int i = 0; i < NCONFIGS; i++) want[i] = true;
-    static const struct option opts[] = {
-        {"config", required_argument, 0, 'c'},  {"threads", required_argument, 0, 't'},
-        {"groups", required_argument, 0, 'g'},  {"csv", no_argument, 0, 'v'},
-        {"count-params", no_argument, 0, 'p'},  {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+    const char *config = "all";
+    static const char *const choices[] = {"micro", "small", "all", NULL};
+    const ag_demo_opt table[] = {
+        {"config", AG_DEMO_STRING, &config, .choices = choices, .arg = "NAME",
+         .help = "micro, small or all (all)"},
+        {"threads", AG_DEMO_INT, &threads, 1, 1024, .arg = "N",
+         .help = "OpenMP and OpenBLAS threads (1)"},
+        {"groups", AG_DEMO_INT, &groups, 5, MAX_GROUPS, .arg = "K",
+         .help = "timed groups of steps, >= 5 (7); the median is reported"},
+        {"csv", AG_DEMO_FLAG, &csv,
+         .help = "impl,config,threads,ms,tokens_per_s lines instead of a table"},
+        {"count-params", AG_DEMO_FLAG, &count,
+         .help = "print config,params lines (parameter counts) and exit"},
     };
-    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
-        bool ok = true;
-        switch (c) {
-        case 'c': {
-            const bool all = !strcmp(optarg, "all");
-            ok = all;
-            for (int i = 0; i < NCONFIGS; i++) {
-                want[i] = all || !strcmp(optarg, CONFIGS[i].name);
-                ok |= want[i];
-            }
-        } break;
-        case 't': ok = parse_int(optarg, &threads, 1, 1024); break;
-        case 'g': ok = parse_int(optarg, &groups, 5, MAX_GROUPS); break;
-        case 'v': csv = true; break;
-        case 'p': count = true; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-        if (!ok) {
-            fprintf(stderr, "bench-train: bad value '%s' (see --help)\n", optarg);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "bench-train: unexpected argument '%s' (see --help)\n", argv[optind]);
-        return 2;
-    }
+    const ag_demo_cmd cmd = {
+        "bench-train",
+        "Training-step time of tinygpt's model (forward, cross-entropy, backward, AdamW).\n"
+        "  micro: 1 layer, 16 dims, 4 heads, block 16, batch 1\n"
+        "  small: 4 layers, 128 dims, 4 heads, block 64, batch 32\n",
+        table, (int)(sizeof table / sizeof table[0])};
+    const int rc = ag_demo_opts_parse(&cmd, argc, argv);
+    if (rc >= 0) return rc;
+    for (int i = 0; i < NCONFIGS; i++)
+        want[i] = !strcmp(config, "all") || !strcmp(config, CONFIGS[i].name);
     ag_demo_set_threads(threads);
 
     if (count) {

@@ -9,10 +9,10 @@
  * graph live in a step arena that is reset at the top of the loop.
  */
 #include <ag/ag.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
+
+#include "common/demo_opts.h"
 
 typedef struct {
     ag_tensor *w1, *b1, *w2, *b2;
@@ -64,29 +64,20 @@ int main(int argc, char **argv) {
     int steps = 3000, hidden = 32, batch = 128;
     double lr = 0.5;
     unsigned long long seed = 42;
-    static const struct option opts[] = {
-        {"steps", required_argument, 0, 's'}, {"hidden", required_argument, 0, 'H'},
-        {"lr", required_argument, 0, 'l'},    {"batch", required_argument, 0, 'b'},
-        {"seed", required_argument, 0, 'S'},  {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+    const ag_demo_opt table[] = {
+        {"steps", AG_DEMO_INT, &steps, 1, 1e8, .arg = "N", .help = "SGD steps (3000)"},
+        {"hidden", AG_DEMO_INT, &hidden, 1, 4096, .arg = "H",
+         .help = "hidden units, up to 4096 (32)"},
+        {"lr", AG_DEMO_DOUBLE, &lr, 0, 100, .open_lo = true, .arg = "LR",
+         .help = "learning rate (0.5)"},
+        {"batch", AG_DEMO_INT, &batch, 1, 16384, .arg = "B",
+         .help = "points per step, up to 16384 (128)"},
+        {"seed", AG_DEMO_SEED, &seed, .arg = "S", .help = "initialization and data (42)"},
     };
-    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
-        switch (c) {
-        case 's': steps = atoi(optarg); break;
-        case 'H': hidden = atoi(optarg); break;
-        case 'l': lr = atof(optarg); break;
-        case 'b': batch = atoi(optarg); break;
-        case 'S': seed = strtoull(optarg, NULL, 10); break;
-        default:
-            fprintf(c == 'h' ? stdout : stderr,
-                    "usage: mlp-demo [--steps N] [--hidden H] [--lr LR] [--batch B] [--seed S]\n");
-            return c == 'h' ? 0 : 2;
-        }
-    }
-    if (steps < 1 || hidden < 1 || batch < 1 || !(lr > 0)) {
-        fprintf(stderr, "mlp-demo: steps, hidden, batch and lr must be positive\n");
-        return 2;
-    }
+    const ag_demo_cmd cmd = {"mlp-demo", "A 2-layer MLP learns a ring in the plane.\n", table,
+                             (int)(sizeof table / sizeof table[0])};
+    const int rc = ag_demo_opts_parse(&cmd, argc, argv);
+    if (rc >= 0) return rc;
 
     ag_rng rng;
     ag_rng_seed(&rng, seed);
@@ -122,5 +113,7 @@ int main(int argc, char **argv) {
            first, last, ag_arena_peak(step), ag_arena_used(params));
     ag_arena_free(step);
     ag_arena_free(params);
-    return last < first ? 0 : 1;
+    if (last < first) return 0;
+    fprintf(stderr, "mlp-demo: the mean loss did not fall (%.4f -> %.4f)\n", first, last);
+    return 1;
 }

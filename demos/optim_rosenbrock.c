@@ -26,18 +26,13 @@
 #include <ag/ag.h>
 
 #include "common/demo.h"
+#include "common/demo_opts.h"
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const USAGE =
-    "usage: optim-rosenbrock [--opt sgd|adam|adamw] [--lr LR] [--steps N] [--start X,Y]\n"
-    "                        [--momentum M] [--nesterov] [--weight-decay WD]\n"
-    "                        [--beta1 B1] [--beta2 B2] [--eps EPS] [--amsgrad] [--plot DIR]\n";
 
 /* NAN in a field means "the optimizer's default" (resolve()). */
 typedef struct {
@@ -251,64 +246,48 @@ static void print_error(const char *message, void *userdata) {
 
 int main(int argc, char **argv) {
     config c = defaults_for("adamw", 2000, -1.5, 2.0);
-    const char *plot_dir = NULL;
-    static const struct option longopts[] = {
-        {"opt", required_argument, 0, 'o'},      {"lr", required_argument, 0, 'l'},
-        {"steps", required_argument, 0, 's'},    {"momentum", required_argument, 0, 'm'},
-        {"nesterov", no_argument, 0, 'n'},       {"weight-decay", required_argument, 0, 'w'},
-        {"beta1", required_argument, 0, '1'},    {"beta2", required_argument, 0, '2'},
-        {"eps", required_argument, 0, 'e'},      {"amsgrad", no_argument, 0, 'a'},
-        {"start", required_argument, 0, 'S'},    {"plot", required_argument, 0, 'p'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+    const char *plot_dir = NULL, *start = NULL;
+    static const char *const opts[] = {"sgd", "adam", "adamw", NULL};
+    /* the optimizer's constructor judges the hyperparameters (one line, exit 1) */
+    const double big = 1e300;
+    const ag_demo_opt table[] = {
+        {"opt", AG_DEMO_STRING, &c.opt, .choices = opts, .arg = "NAME",
+         .help = "sgd, adam or adamw (adamw)"},
+        {"lr", AG_DEMO_DOUBLE, &c.lr, -big, big, .arg = "LR",
+         .help = "learning rate (1e-3 for sgd, 1e-2 for adam and adamw)"},
+        {"steps", AG_DEMO_INT, &c.steps, 0, 1e8, .arg = "N", .help = "optimizer steps (2000)"},
+        {"start", AG_DEMO_STRING, &start, .arg = "X,Y", .help = "starting point (-1.5,2)"},
+        {"momentum", AG_DEMO_DOUBLE, &c.momentum, -big, big, .arg = "M",
+         .help = "sgd momentum (0.9)"},
+        {"nesterov", AG_DEMO_FLAG, &c.nesterov, .help = "sgd: Nesterov momentum"},
+        {"weight-decay", AG_DEMO_DOUBLE, &c.weight_decay, -big, big, .arg = "WD",
+         .help = "weight decay (the optimizer's default)"},
+        {"beta1", AG_DEMO_DOUBLE, &c.beta1, -big, big, .arg = "B1", .help = "adam(w) beta1 (0.9)"},
+        {"beta2", AG_DEMO_DOUBLE, &c.beta2, -big, big, .arg = "B2",
+         .help = "adam(w) beta2 (0.999)"},
+        {"eps", AG_DEMO_DOUBLE, &c.eps, -big, big, .arg = "EPS", .help = "adam(w) eps (1e-8)"},
+        {"amsgrad", AG_DEMO_FLAG, &c.amsgrad, .help = "adam(w): the AMSGrad variant"},
+        {"plot", AG_DEMO_STRING, &plot_dir, .arg = "DIR",
+         .help = "also run all three and draw DIR/rosenbrock.png"},
     };
-    int idx = 0;
-    for (int ch; (ch = getopt_long(argc, argv, "h", longopts, &idx)) != -1;) {
-        bool ok = true;
-        char *end;
-        switch (ch) {
-        case 'o':
-            c.opt = optarg;
-            ok = !strcmp(optarg, "sgd") || !strcmp(optarg, "adam") || !strcmp(optarg, "adamw");
-            break;
-        case 'l': ok = ag_demo_parse_double(optarg, &c.lr); break;
-        case 's': {
-            long v = strtol(optarg, &end, 10);
-            ok = end != optarg && *end == '\0' && v >= 0 && v <= 100000000;
-            c.steps = (int)v;
-            break;
-        }
-        case 'm': ok = ag_demo_parse_double(optarg, &c.momentum); break;
-        case 'n': c.nesterov = true; break;
-        case 'w': ok = ag_demo_parse_double(optarg, &c.weight_decay); break;
-        case '1': ok = ag_demo_parse_double(optarg, &c.beta1); break;
-        case '2': ok = ag_demo_parse_double(optarg, &c.beta2); break;
-        case 'e': ok = ag_demo_parse_double(optarg, &c.eps); break;
-        case 'a': c.amsgrad = true; break;
-        case 'S': {
-            char buf[256];
-            snprintf(buf, sizeof buf, "%s", optarg);
-            char *comma = strchr(buf, ',');
-            ok = comma != NULL;
-            if (ok) {
-                *comma = '\0';
-                ok = ag_demo_parse_double(buf, &c.x0) && ag_demo_parse_double(comma + 1, &c.y0);
-            }
-            break;
-        }
-        case 'p': plot_dir = optarg; break;
-        case 'h': fputs(USAGE, stdout); return 0;
-        default: fputs(USAGE, stderr); return 2;
-        }
-        if (!ok) {
-            fprintf(stderr, "optim-rosenbrock: bad value '%s' for --%s\n%s", optarg,
-                    longopts[idx].name, USAGE);
-            return 2;
-        }
+    const ag_demo_cmd cmd = {"optim-rosenbrock",
+                             "An optimizer walks down the Rosenbrock valley in f64.\n", table,
+                             (int)(sizeof table / sizeof table[0])};
+    const int rc = ag_demo_opts_parse(&cmd, argc, argv);
+    if (rc >= 0) return rc;
+    if (start) {
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", start);
+        char *comma = strchr(buf, ',');
+        if (comma) *comma = '\0';
+        if (!comma || strlen(start) >= sizeof buf || !ag_demo_parse_double(buf, &c.x0) ||
+            !ag_demo_parse_double(comma + 1, &c.y0))
+            return ag_demo_opts_fail(&cmd, "start", "\"%s\" is not two finite numbers X,Y",
+                                     start);
     }
-    if (optind < argc) {
-        fprintf(stderr, "optim-rosenbrock: unexpected argument '%s'\n%s", argv[optind], USAGE);
-        return 2;
-    }
+    if (plot_dir && !ag_demo_dir_usable(plot_dir))
+        return ag_demo_opts_fail(&cmd, "plot", "cannot create directory \"%s\": %s", plot_dir,
+                                 strerror(errno));
     signal(SIGPIPE, SIG_IGN); /* a reader that stops early must not kill the plot step */
     /* Bad hyperparameters (a negative lr, nesterov without momentum...) are
      * reported by the optimizer's constructor in one line; print it and exit

@@ -24,13 +24,14 @@
  */
 #include <ag/ag.h>
 #include <float.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "common/demo_opts.h"
 
 /* Threads. ag links OpenMP privately: this file is normally compiled without
  * -fopenmp (no _OPENMP), but ag's build exports AG_HAVE_OPENMP and libgomp is
@@ -821,48 +822,23 @@ static void section_timing(ag_rng *rng, bool big) {
 
 /* ---- main ------------------------------------------------------------------ */
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: rmsnorm-tour [--quick] [--big] [--seed S] [--threads N] [--help]\n"
-            "  --quick      skip the timing section ([10])\n"
-            "  --big        time at B=32, T=1024, D=4096 (512 MiB per tensor; 1-2 minutes)\n"
-            "  --seed S     random seed (default 42)\n"
-            "  --threads N  OpenMP threads for ag's kernels\n"
-            "Exits 1 when one of the claims the program checks does not hold.\n");
-}
-
 int main(int argc, char **argv) {
     bool quick = false, big = false;
     unsigned long long seed = 42;
     int threads = 0;
-    static const struct option opts[] = {
-        {"quick", no_argument, 0, 'q'},      {"big", no_argument, 0, 'b'},
-        {"seed", required_argument, 0, 's'}, {"threads", required_argument, 0, 't'},
-        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0},
+    const ag_demo_opt table[] = {
+        {"quick", AG_DEMO_FLAG, &quick, .help = "skip the timing section ([10])"},
+        {"big", AG_DEMO_FLAG, &big,
+         .help = "time at B=32, T=1024, D=4096 (512 MiB per tensor; 1-2 minutes)"},
+        {"seed", AG_DEMO_SEED, &seed, .arg = "S", .help = "random seed (default 42)"},
+        {"threads", AG_DEMO_INT, &threads, 1, 4096, .arg = "N",
+         .help = "OpenMP threads for ag's kernels"},
     };
-    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
-        switch (c) {
-        case 'q': quick = true; break;
-        case 'b': big = true; break;
-        case 's': seed = strtoull(optarg, NULL, 10); break;
-        case 't': {
-            char *end;
-            const long n = strtol(optarg, &end, 10);
-            threads = *end || n < 1 || n > 4096 ? -1 : (int)n;
-            break;
-        }
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        usage(stderr);
-        return 2;
-    }
-    if (threads < 0) {
-        fprintf(stderr, "rmsnorm-tour: --threads takes a number >= 1\n");
-        return 2;
-    }
+    const ag_demo_cmd cmd = {"rmsnorm-tour",
+                             "Exits 1 when one of the claims the program checks does not hold.\n",
+                             table, (int)(sizeof table / sizeof table[0])};
+    const int rc = ag_demo_opts_parse(&cmd, argc, argv);
+    if (rc >= 0) return rc;
     if (threads > 0) {
         if (have_omp()) omp_set_num_threads(threads);
         else fprintf(stderr, "rmsnorm-tour: built without OpenMP; --threads ignored\n");

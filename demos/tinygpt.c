@@ -27,11 +27,11 @@
 #include <ag/ag.h>
 
 #include "common/demo.h"
+#include "common/demo_opts.h"
 #include "common/tinygpt_model.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,55 +62,7 @@ typedef struct {
     bool steps_given;
 } options;
 
-static void usage(FILE *f) {
-    fprintf(f,
-        "usage: tinygpt [options]\n"
-        "A character-level GPT trained on a word list, with gradient checks in f64.\n"
-        "\n"
-        "model\n"
-        "  --layers N            transformer blocks (2)\n"
-        "  --embd N              embedding width (48)\n"
-        "  --heads N             attention heads, dividing --embd (4)\n"
-        "  --block N             block size, 2..1024: longest word + 1 (16)\n"
-        "  --norm KIND           llama, rmsnorm, sqrt, deepseek, t5, gemma, weightless,\n"
-        "                        scale or layernorm (llama)\n"
-        "  --act NAME            MLP activation: gelu, gelu_tanh, silu or relu (gelu;\n"
-        "                        relu's kink makes finite differences, and so the\n"
-        "                        gradient checks, fail now and then)\n"
-        "training\n"
-        "  --data FILE           one item per line (default " DICT_PATH ",\n"
-        "                        lowercase a-z words)\n"
-        "  --batch N             words per step (32)\n"
-        "  --steps N             optimizer steps (3000; 300 on the built-in corpus)\n"
-        "  --lr X                peak learning rate (1e-2)\n"
-        "  --weight-decay X      AdamW weight decay of the decay group (0.01)\n"
-        "  --warmup N            linear warmup steps, then cosine to lr/10\n"
-        "                        (min(100, steps/10))\n"
-        "  --seed N              initialization and batches (42)\n"
-        "  --threads N           OpenMP and OpenBLAS threads (1: this model's tensors\n"
-        "                        are too small for a second thread to pay off)\n"
-        "checks and output\n"
-        "  --eval-every N        train/validation loss every N steps (steps/10)\n"
-        "  --eval-words N        words of each set those evaluations use (1000; the\n"
-        "                        final validation loss uses all of them)\n"
-        "  --gradcheck-every K   gradient check every K steps, 0: never (steps/5)\n"
-        "  --gradcheck-samples N coordinates checked per parameter tensor, 1..64 (4)\n"
-        "  --samples N           words sampled at the end (20)\n"
-        "  --temperature X       sampling temperature (0.8)\n"
-        "  --out DIR             where loss.dat/.gp/.png and gradcheck.* go (out/tinygpt)\n"
-        "  --help                this text\n");
-}
-
-static bool parse_int(const char *s, int *out, int lo) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > 1000000000) return false;
-    *out = (int)v;
-    return true;
-}
-
-/* Returns 0 to go on, or an exit status (0 after --help). */
+/* Returns 0 to go on, or an exit status (-1 after --help). */
 static int parse_options(int argc, char **argv, options *o) {
     *o = (options){.n_layer = 2, .n_embd = 48, .n_head = 4, .block_size = 16, .batch = 32,
                    .steps = 3000, .warmup = -1, .lr = 1e-2, .min_lr_frac = 0.1,
@@ -118,86 +70,77 @@ static int parse_options(int argc, char **argv, options *o) {
                    .threads = 1, .eval_every = -1, .gc_every = -1, .gc_samples = 4,
                    .n_samples = 20, .eval_words = 1000, .out = "out/tinygpt",
                    .norm = "llama", .act = "gelu"};
-    enum { O_LAYERS = 256, O_EMBD, O_HEADS, O_BLOCK, O_NORM, O_DATA, O_BATCH, O_STEPS, O_LR,
-           O_WD, O_WARMUP, O_SEED, O_THREADS, O_EVAL, O_GC, O_GCS, O_SAMPLES, O_TEMP, O_OUT,
-           O_HELP, O_ACT, O_EVAL_WORDS };
-    static const struct option opts[] = {
-        {"layers", required_argument, 0, O_LAYERS},
-        {"embd", required_argument, 0, O_EMBD},
-        {"heads", required_argument, 0, O_HEADS},
-        {"block", required_argument, 0, O_BLOCK},
-        {"norm", required_argument, 0, O_NORM},
-        {"act", required_argument, 0, O_ACT},
-        {"data", required_argument, 0, O_DATA},
-        {"batch", required_argument, 0, O_BATCH},
-        {"steps", required_argument, 0, O_STEPS},
-        {"lr", required_argument, 0, O_LR},
-        {"weight-decay", required_argument, 0, O_WD},
-        {"warmup", required_argument, 0, O_WARMUP},
-        {"seed", required_argument, 0, O_SEED},
-        {"threads", required_argument, 0, O_THREADS},
-        {"eval-every", required_argument, 0, O_EVAL},
-        {"eval-words", required_argument, 0, O_EVAL_WORDS},
-        {"gradcheck-every", required_argument, 0, O_GC},
-        {"gradcheck-samples", required_argument, 0, O_GCS},
-        {"samples", required_argument, 0, O_SAMPLES},
-        {"temperature", required_argument, 0, O_TEMP},
-        {"out", required_argument, 0, O_OUT},
-        {"help", no_argument, 0, O_HELP},
-        {0, 0, 0, 0},
+    const double many = 1e8; /* the most steps, words, samples... a run may ask for */
+    const ag_demo_opt table[] = {
+        {"layers", AG_DEMO_INT, &o->n_layer, 1, 64, .arg = "N",
+         .help = "transformer blocks, 1..64 (2)"},
+        {"embd", AG_DEMO_INT, &o->n_embd, 1, 4096, .arg = "N",
+         .help = "embedding width, 1..4096 (48)"},
+        {"heads", AG_DEMO_INT, &o->n_head, 1, 4096, .arg = "N",
+         .help = "attention heads, dividing --embd (4)"},
+        {"block", AG_DEMO_INT, &o->block_size, 2, 1024, .arg = "N",
+         .help = "block size, 2..1024: longest word + 1 (16)"},
+        {"norm", AG_DEMO_STRING, &o->norm, .arg = "KIND",
+         .help = "llama, rmsnorm, sqrt, deepseek, t5, gemma, weightless,\n"
+                 "scale or layernorm (llama)"},
+        {"act", AG_DEMO_STRING, &o->act, .arg = "NAME",
+         .help = "MLP activation: gelu, gelu_tanh, silu or relu (gelu;\n"
+                 "relu's kink makes finite differences, and so the\n"
+                 "gradient checks, fail now and then)"},
+        {"data", AG_DEMO_STRING, &o->data, .arg = "FILE",
+         .help = "one item per line (default " DICT_PATH ",\n"
+                 "lowercase a-z words)"},
+        {"batch", AG_DEMO_INT, &o->batch, 1, 65536, .arg = "N",
+         .help = "words per step, 1..65536 (32)"},
+        {"steps", AG_DEMO_INT, &o->steps, 1, many, .arg = "N",
+         .help = "optimizer steps (3000; " BUILTIN_STEPS_STR " on the built-in corpus)",
+         .given = &o->steps_given},
+        {"lr", AG_DEMO_DOUBLE, &o->lr, 0, 10, .open_lo = true, .arg = "X",
+         .help = "peak learning rate, up to 10 (1e-2)"},
+        {"weight-decay", AG_DEMO_DOUBLE, &o->weight_decay, 0, 1e3, .arg = "X",
+         .help = "AdamW weight decay of the decay group (0.01)"},
+        {"warmup", AG_DEMO_INT, &o->warmup, 0, many, .arg = "N",
+         .help = "linear warmup steps, then cosine to lr/10\n(min(100, steps/10))"},
+        {"seed", AG_DEMO_SEED, &o->seed, .arg = "N", .help = "initialization and batches (42)"},
+        {"threads", AG_DEMO_INT, &o->threads, 1, 1024, .arg = "N",
+         .help = "OpenMP and OpenBLAS threads (1: this model's tensors\n"
+                 "are too small for a second thread to pay off)"},
+        {"eval-every", AG_DEMO_INT, &o->eval_every, 1, many, .arg = "N",
+         .help = "train/validation loss every N steps (steps/10)"},
+        {"eval-words", AG_DEMO_INT, &o->eval_words, 1, many, .arg = "N",
+         .help = "words of each set those evaluations use (1000; the\n"
+                 "final validation loss uses all of them)"},
+        {"gradcheck-every", AG_DEMO_INT, &o->gc_every, 0, many, .arg = "K",
+         .help = "gradient check every K steps, 0: never (steps/5)"},
+        {"gradcheck-samples", AG_DEMO_INT, &o->gc_samples, 1, 64, .arg = "N",
+         .help = "coordinates checked per parameter tensor, 1..64 (4)"},
+        {"samples", AG_DEMO_INT, &o->n_samples, 0, 100000, .arg = "N",
+         .help = "words sampled at the end (20)"},
+        {"temperature", AG_DEMO_DOUBLE, &o->temperature, 0, 1e3, .open_lo = true, .arg = "X",
+         .help = "sampling temperature (0.8)"},
+        {"out", AG_DEMO_STRING, &o->out, .arg = "DIR",
+         .help = "where loss.dat/.gp/.png and gradcheck.* go (out/tinygpt)"},
     };
-    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
-        bool ok = true;
-        switch (c) {
-        case O_LAYERS: ok = parse_int(optarg, &o->n_layer, 1); break;
-        case O_EMBD: ok = parse_int(optarg, &o->n_embd, 1); break;
-        case O_HEADS: ok = parse_int(optarg, &o->n_head, 1); break;
-        case O_BLOCK: ok = parse_int(optarg, &o->block_size, 2) && o->block_size <= 1024; break;
-        case O_NORM: o->norm = optarg; break;
-        case O_ACT: o->act = optarg; break;
-        case O_DATA: o->data = optarg; break;
-        case O_BATCH: ok = parse_int(optarg, &o->batch, 1); break;
-        case O_STEPS:
-            ok = parse_int(optarg, &o->steps, 1);
-            o->steps_given = true;
-            break;
-        case O_LR: ok = ag_demo_parse_double(optarg, &o->lr) && o->lr > 0; break;
-        case O_WD: ok = ag_demo_parse_double(optarg, &o->weight_decay) && o->weight_decay >= 0; break;
-        case O_WARMUP: ok = parse_int(optarg, &o->warmup, 0); break;
-        case O_SEED: {
-            char *end;
-            errno = 0;
-            o->seed = strtoull(optarg, &end, 10);
-            ok = !errno && end != optarg && !*end;
-        } break;
-        case O_THREADS: ok = parse_int(optarg, &o->threads, 1); break;
-        case O_EVAL: ok = parse_int(optarg, &o->eval_every, 1); break;
-        case O_EVAL_WORDS: ok = parse_int(optarg, &o->eval_words, 1); break;
-        case O_GC: ok = parse_int(optarg, &o->gc_every, 0); break;
-        case O_GCS: ok = parse_int(optarg, &o->gc_samples, 1) && o->gc_samples <= 64; break;
-        case O_SAMPLES: ok = parse_int(optarg, &o->n_samples, 0); break;
-        case O_TEMP: ok = ag_demo_parse_double(optarg, &o->temperature) && o->temperature > 0; break;
-        case O_OUT: o->out = optarg; break;
-        case 'h':
-        case O_HELP: usage(stdout); return -1;
-        default: fprintf(stderr, "Try 'tinygpt --help'.\n"); return 2;
-        }
-        if (!ok) {
-            const struct option *op = opts;
-            while (op->name && op->val != c) op++;
-            fprintf(stderr, "tinygpt: bad value '%s' for --%s\n", optarg, op->name);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "tinygpt: unexpected argument '%s' (see --help)\n", argv[optind]);
-        return 2;
-    }
-    if (o->n_embd % o->n_head) {
-        fprintf(stderr, "tinygpt: --embd %d is not divisible by --heads %d\n", o->n_embd,
-                o->n_head);
-        return 2;
-    }
+    const ag_demo_cmd cmd = {"tinygpt",
+                             "A character-level GPT trained on a word list, with gradient checks "
+                             "in f64.\n",
+                             table, (int)(sizeof table / sizeof table[0])};
+    const int rc = ag_demo_opts_parse(&cmd, argc, argv);
+    if (rc >= 0) return rc == 0 ? -1 : rc;
+    if (o->n_embd % o->n_head)
+        return ag_demo_opts_fail(&cmd, "heads", "--embd %d is not divisible by --heads %d",
+                                 o->n_embd, o->n_head);
+    /* Floats of the parameters and of one step's activations, roughly: a
+     * size the machine cannot hold is refused here, not mid-way. */
+    const double tokens = (double)o->batch * o->block_size, e = o->n_embd;
+    const double floats = o->n_layer * (12 * e * e + tokens * (20 * e + 3.0 * o->n_head *
+                                                                          o->block_size));
+    if (floats > 1073741824.0)
+        return ag_demo_opts_fail(&cmd, NULL,
+                                 "--layers %d --embd %d --heads %d --batch %d --block %d need "
+                                 "about %.0f GiB; at most 4",
+                                 o->n_layer, o->n_embd, o->n_head, o->batch, o->block_size,
+                                 floats * 4 / 1073741824.0);
     return 0;
 }
 
@@ -206,7 +149,7 @@ static int parse_options(int argc, char **argv, options *o) {
 static bool derive_defaults(options *o) {
     if (o->warmup < 0) o->warmup = o->steps / 10 < 100 ? o->steps / 10 : 100;
     if (o->warmup > o->steps) {
-        fprintf(stderr, "tinygpt: --warmup %d is longer than --steps %d\n", o->warmup, o->steps);
+        fprintf(stderr, "tinygpt: --warmup: %d is longer than --steps %d\n", o->warmup, o->steps);
         return false;
     }
     if (o->eval_every < 0) o->eval_every = o->steps >= 10 ? o->steps / 10 : 1;
@@ -832,7 +775,8 @@ static bool model_config(const options *o, ag_demo_gpt_config *cfg) {
     *cfg = (ag_demo_gpt_config){.block_size = o->block_size, .n_layer = o->n_layer,
                                 .n_embd = o->n_embd, .n_head = o->n_head};
     if (!norm_from_name(o->norm, &cfg->norm)) {
-        fprintf(stderr, "tinygpt: unknown --norm %s (see --help)\n", o->norm);
+        fprintf(stderr, "tinygpt: --norm: \"%s\" is not a norm this program knows (see --help)\n",
+                o->norm);
         return false;
     }
     static const struct {
@@ -844,7 +788,8 @@ static bool model_config(const options *o, ag_demo_gpt_config *cfg) {
     int ai = 0;
     while (ai < nacts && strcmp(acts[ai].name, o->act)) ai++;
     if (ai == nacts) {
-        fprintf(stderr, "tinygpt: unknown --act %s (see --help)\n", o->act);
+        fprintf(stderr, "tinygpt: --act: \"%s\" is not one of gelu, gelu_tanh, silu, relu\n",
+                o->act);
         return false;
     }
     cfg->act = acts[ai].act;
@@ -924,15 +869,22 @@ static int setup_model(run *r) {
     return 0;
 }
 
-/* The output folder, the gradient checker and the logs. Returns 0 or an exit
+/* The gradient checker and the logs. Returns 0 or an exit
  * status. */
 static int setup_outputs(run *r) {
     const options *o = &r->o;
-    if (!ag_demo_make_dirs(o->out)) {
+    /* The folder is made, and the log copied into it, only when the run
+     * reports (a run that stops early leaves nothing); whether it can be made
+     * is known now. */
+    if (!ag_demo_dir_usable(o->out)) {
         fprintf(stderr, "tinygpt: cannot create %s: %s\n", o->out, strerror(errno));
         return 1;
     }
-    r->gclog = ag_demo_open("tinygpt", o->out, "gradcheck.txt");
+    r->gclog = tmpfile();
+    if (!r->gclog) {
+        fprintf(stderr, "tinygpt: cannot make a temporary file: %s\n", strerror(errno));
+        return 1;
+    }
     gc_init(&r->gc, r->model, &r->cfg, o->seed, o->gc_samples, r->gclog);
     r->sl = (step_log){0, o->steps, xmalloc((size_t)o->steps * sizeof(int)),
                        xmalloc((size_t)o->steps * sizeof(float)),
@@ -1111,11 +1063,31 @@ static void print_samples(run *r) {
     free(valset.slot);
 }
 
+/* Makes the output folder and copies the gradient-check log into it; false
+ * after a message. */
+static bool save_outputs(run *r) {
+    const char *dir = r->o.out;
+    if (!ag_demo_make_dirs(dir)) {
+        fprintf(stderr, "tinygpt: cannot create %s: %s\n", dir, strerror(errno));
+        return false;
+    }
+    FILE *f = ag_demo_open("tinygpt", dir, "gradcheck.txt");
+    if (!f) return false;
+    char buf[8192];
+    rewind(r->gclog);
+    for (size_t n; (n = fread(buf, 1, sizeof buf, r->gclog)) > 0;) fwrite(buf, 1, n, f);
+    const bool ok = !ferror(r->gclog) && fclose(f) == 0;
+    if (!ok) fprintf(stderr, "tinygpt: cannot write %s/gradcheck.txt\n", dir);
+    return ok;
+}
+
 /* The plots; after a full run, the final losses (all the validation words)
- * and samples; the times and the gradient-check count. */
-static void report(run *r, bool failed) {
+ * and samples; the times and the gradient-check count. False when the
+ * outputs could not be written. */
+static bool report(run *r, bool failed) {
     const options *o = &r->o;
-    write_plots(o->out, &r->sl, r->el, &r->gc, r->baseline, r->title, o->steps);
+    const bool saved = save_outputs(r);
+    if (saved) write_plots(o->out, &r->sl, r->el, &r->gc, r->baseline, r->title, o->steps);
     if (!failed) {
         double tr, va;
         evaluate_both(r, r->d.nval, &tr, &va);
@@ -1124,7 +1096,7 @@ static void report(run *r, bool failed) {
                r->baseline, fabs(r->baseline - va), va <= r->baseline ? "below" : "ABOVE");
         if (o->n_samples > 0) print_samples(r);
     }
-    render_plots(o->out);
+    if (saved) render_plots(o->out);
     const double total = now() - r->t_start;
     printf("time %.1f s: training %.1f s (%.0f tokens/s), gradient checks %.1f s, evaluation "
            "%.1f s; step arena peak %.1f MiB\n", total, r->t_train,
@@ -1132,6 +1104,7 @@ static void report(run *r, bool failed) {
            (double)ag_arena_peak(r->S) / (1 << 20));
     printf("gradient checks: %d passed, %d failed\n", r->gc.passed, r->gc.failed);
     if (failed) fprintf(stderr, "tinygpt: stopped: gradient check failed: %s\n", r->why);
+    return saved;
 }
 
 /* ---- clean-up */
@@ -1155,9 +1128,12 @@ static void cleanup(run *r) {
 int main(int argc, char **argv) {
     run r;
     const int rc = setup(&r, argc, argv);
-    if (rc) return rc < 0 ? 0 : rc;
+    if (rc) {
+        cleanup(&r);
+        return rc < 0 ? 0 : rc;
+    }
     const outcome out = train(&r);
-    if (out != DIVERGED) report(&r, out == CHECK_FAILED);
+    const bool saved = out == DIVERGED || report(&r, out == CHECK_FAILED);
     cleanup(&r);
-    return out == TRAINED ? 0 : 1;
+    return out == TRAINED && saved ? 0 : 1;
 }

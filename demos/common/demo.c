@@ -2,12 +2,12 @@
 #include "demo.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifdef AG_HAVE_OPENMP
 #include <omp.h>
@@ -18,6 +18,10 @@ void openblas_set_num_threads(int num_threads); /* OpenBLAS's cblas.h */
 
 bool ag_demo_make_dirs(const char *path) {
     char buf[4096];
+    if (path[0] == '\0') {
+        errno = ENOENT;
+        return false;
+    }
     if (strlen(path) >= sizeof buf) {
         errno = ENAMETOOLONG;
         return false;
@@ -34,6 +38,31 @@ bool ag_demo_make_dirs(const char *path) {
     }
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool ag_demo_dir_usable(const char *path) {
+    struct stat st;
+    if (path[0] != '\0' && stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) return access(path, W_OK | X_OK) == 0;
+        errno = ENOTDIR;
+        return false;
+    }
+    /* Make it, then remove what was made: the folders from path up to its
+     * nearest existing ancestor. */
+    if (!ag_demo_make_dirs(path)) return false;
+    char buf[4096];
+    strcpy(buf, path); /* make_dirs checked the length */
+    for (;;) {
+        if (rmdir(buf) != 0) break; /* not empty: it existed before */
+        char *slash = strrchr(buf, '/');
+        while (slash && slash > buf && slash[1] == '\0') { /* "a/b/" -> "a/b" */
+            *slash = '\0';
+            slash = strrchr(buf, '/');
+        }
+        if (!slash || slash == buf) break;
+        *slash = '\0';
+    }
+    return true;
 }
 
 FILE *ag_demo_open(const char *prog, const char *dir, const char *name) {
@@ -103,13 +132,4 @@ void ag_demo_set_threads(int n) {
     openblas_set_num_threads(n);
 #endif
     (void)n;
-}
-
-bool ag_demo_parse_double(const char *s, double *v) {
-    char *end;
-    errno = 0;
-    double x = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(x)) return false;
-    *v = x;
-    return true;
 }

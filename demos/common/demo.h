@@ -1,5 +1,5 @@
 /* demos/common/demo.h — what the demo programs share: output folders,
- * running gnuplot, parsing numbers. Not part of the library. */
+ * running gnuplot, timing. (Options: demo_opts.h.) Not part of the library. */
 #ifndef AG_DEMO_H
 #define AG_DEMO_H
 
@@ -7,8 +7,13 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* mkdir -p; false (with errno set) on failure. */
+/* mkdir -p; false (with errno set) on failure, ENOENT for "". */
 bool ag_demo_make_dirs(const char *path);
+
+/* Whether path is a writable directory or ag_demo_make_dirs(path) can create
+ * it (it is created, then the folders made are removed again); false with
+ * errno set otherwise. */
+bool ag_demo_dir_usable(const char *path);
 
 /* dir/name opened for writing; on failure prints "prog: cannot write ..."
  * and returns NULL. */
@@ -29,8 +34,5 @@ double ag_demo_median(double *t, int n);
 
 /* Sets the threads of OpenMP and of OpenBLAS (when ag uses them) to n. */
 void ag_demo_set_threads(int n);
-
-/* A whole-string finite double; false for junk. */
-bool ag_demo_parse_double(const char *s, double *v);
 
 #endif

@@ -6,11 +6,11 @@
  * Prints a table (op, shapes, max abs error, max rel error, result) and ends
  * with "N passed, M failed"; exits non-zero when a case fails.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/demo_opts.h"
 #include "suite.h"
 
 GC_DECLARE(binary);
@@ -44,43 +44,47 @@ static void keep_going(const char *message, void *userdata) {
     (void)userdata;
 }
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: ag-gradcheck [--list] [--only NAME] [--seed S] [--verbose]\n"
-               "  --list       name every case and exit\n"
-               "  --only NAME  run the cases of one op or module (repeatable)\n"
-               "  --seed S     seed for the inputs (default 1)\n"
-               "  --verbose    print the worst element of every input\n");
-}
-
-static bool selected(const char *op, char **only, int nonly) {
-    if (nonly == 0) return true;
-    for (int i = 0; i < nonly; i++)
-        if (strcmp(op, only[i]) == 0) return true;
+static bool selected(const char *op, const ag_demo_strings *only) {
+    if (only->n == 0) return true;
+    for (int i = 0; i < only->n; i++)
+        if (strcmp(op, only->v[i]) == 0) return true;
     return false;
 }
 
-int main(int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"list", no_argument, 0, 'l'},    {"only", required_argument, 0, 'o'},
-        {"seed", required_argument, 0, 's'}, {"verbose", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},    {0, 0, 0, 0},
+/* Returns -1 to go on, or the exit status; every --only must name a case. */
+static int parse_options(int argc, char **argv, bool *list, bool *verbose,
+                         unsigned long long *seed, ag_demo_strings *only) {
+    const ag_demo_opt table[] = {
+        {"list", AG_DEMO_FLAG, list, .help = "name every case and exit"},
+        {"only", AG_DEMO_STRINGS, only, .arg = "NAME",
+         .help = "run the cases of one op or module (repeatable)"},
+        {"seed", AG_DEMO_SEED, seed, .arg = "S", .help = "seed for the inputs (default 1)"},
+        {"verbose", AG_DEMO_FLAG, verbose, .help = "print the worst element of every input"},
     };
+    const ag_demo_cmd cmd = {"ag-gradcheck",
+                             "Every differentiable op and module against central finite "
+                             "differences in f64.\n",
+                             table, (int)(sizeof table / sizeof table[0])};
+    const int rc = ag_demo_opts_parse(&cmd, argc, argv);
+    if (rc >= 0) return rc;
+    for (int i = 0; i < only->n; i++) {
+        bool found = false;
+        for (size_t a = 0; a < sizeof areas / sizeof areas[0] && !found; a++)
+            for (int k = 0; k < *areas[a].count && !found; k++)
+                found = strcmp(areas[a].cases[k].op, only->v[i]) == 0;
+        if (!found)
+            return ag_demo_opts_fail(&cmd, "only", "no case is named \"%s\" (see --list)",
+                                     only->v[i]);
+    }
+    return -1;
+}
+
+int main(int argc, char **argv) {
     bool list = false, verbose = false;
     unsigned long long seed = 1;
-    char *only[64];
-    int nonly = 0, c;
-    while ((c = getopt_long(argc, argv, "lo:s:vh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'l': list = true; break;
-        case 'o':
-            if (nonly < 64) only[nonly++] = optarg;
-            break;
-        case 's': seed = strtoull(optarg, NULL, 10); break;
-        case 'v': verbose = true; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
+    ag_demo_strings only = {.n = 0};
+    const int rc = parse_options(argc, argv, &list, &verbose, &seed, &only);
+    if (rc >= 0) return rc;
 
     const char *ops_seen[512];
     int nops = 0, passed = 0, failed = 0, index = 0;
@@ -90,7 +94,7 @@ int main(int argc, char **argv) {
     for (size_t a = 0; a < sizeof areas / sizeof areas[0]; a++) {
         for (int i = 0; i < *areas[a].count; i++, index++) {
             const gc_case *k = &areas[a].cases[i];
-            if (!selected(k->op, only, nonly)) continue;
+            if (!selected(k->op, &only)) continue;
             bool seen = false;
             for (int j = 0; j < nops; j++) seen = seen || strcmp(ops_seen[j], k->op) == 0;
             if (!seen && nops < 512) ops_seen[nops++] = k->op;

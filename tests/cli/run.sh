@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# tests/cli/run.sh BINDIR — the programs' command lines.
+#
+# Runs each program of BINDIR with bad arguments and checks that it exits
+# with the expected status (2 for a usage error), prints exactly one line on
+# stderr that matches the expected message, and leaves no file or directory
+# behind (each run starts in an empty scratch directory, and the paths given
+# to --out/--plot point into it). Then a few good invocations (--help, --list,
+# tiny runs) must exit 0. Every run has a time limit, so a hang fails.
+set -u
+shopt -s nullglob
+
+bindir=${1:?usage: run.sh BINDIR}
+bindir=$(cd "$bindir" && pwd)
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+failures=0
+cases=0
+
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+
+# entries DIR: the names in DIR, one line (bash only: no process per case).
+entries() {
+    local names=("$1"/* "$1"/.[!.]*)
+    echo "${names[*]}"
+}
+
+# bad STATUS REGEX PROG ARGS...: PROG ARGS exits with STATUS, its stderr is
+# one line matching the extended regex REGEX, and the scratch directory is
+# left as it was (only the file the case itself prepared).
+bad() {
+    local want=$1 re=$2 prog=$3
+    shift 3
+    cases=$((cases + 1))
+    local dir="$scratch/case$cases"
+    mkdir "$dir"
+    : >"$dir/a-file" # for the cases that give a file where a directory goes
+    local before after status
+    before=$(entries "$dir")
+    (cd "$dir" && timeout 20 "$bindir/$prog" "$@" >"$scratch/out" 2>"$scratch/err")
+    status=$?
+    after=$(entries "$dir")
+    local what="$prog $*" err=()
+    mapfile -t err <"$scratch/err"
+    if [ "$status" -ne "$want" ]; then
+        fail "$what: exit status $status, expected $want"
+    fi
+    if [ "${#err[@]}" -ne 1 ]; then
+        fail "$what: ${#err[@]} lines on stderr, expected 1:"
+        printf '    %s\n' "${err[@]}"
+    elif ! [[ ${err[0]} =~ $re ]]; then
+        fail "$what: stderr '${err[0]}' does not match '$re'"
+    fi
+    if [ "$before" != "$after" ]; then
+        fail "$what: left files behind: $after"
+    fi
+}
+
+# good PROG ARGS...: exits 0 with nothing on stderr.
+good() {
+    local prog=$1
+    shift
+    cases=$((cases + 1))
+    local dir="$scratch/case$cases"
+    mkdir -p "$dir"
+    (cd "$dir" && timeout 20 "$bindir/$prog" "$@" >"$scratch/out" 2>"$scratch/err")
+    local status=$?
+    if [ "$status" -ne 0 ]; then
+        fail "$prog $*: exit status $status, expected 0"
+        sed 's/^/    /' "$scratch/err"
+    elif [ -s "$scratch/err" ]; then
+        fail "$prog $*: wrote on stderr: $(head -c 300 "$scratch/err")"
+    fi
+}
+
+# ---- the parser, through mlp-demo ------------------------------------------
+bad 2 '^mlp-demo: --steps: "5x" is not a whole number$' mlp-demo --steps 5x
+bad 2 '^mlp-demo: --steps: "1e300" is not a whole number$' mlp-demo --steps 1e300
+bad 2 '^mlp-demo: --steps: 99999999999999999999 is out of range \(1 to 100000000\)$' mlp-demo --steps 99999999999999999999
+bad 2 '^mlp-demo: --steps: 0 is out of range' mlp-demo --steps 0
+bad 2 '^mlp-demo: --steps: -3 is out of range' mlp-demo --steps -3
+bad 2 '^mlp-demo: --steps: -99999999999999999999 is out of range' mlp-demo --steps -99999999999999999999
+bad 2 '^mlp-demo: --steps: " 5" is not a whole number$' mlp-demo --steps ' 5'
+bad 2 '^mlp-demo: --steps: "\+5" is not a whole number$' mlp-demo --steps +5
+bad 2 '^mlp-demo: --steps: "" is not a whole number$' mlp-demo --steps=
+bad 2 '^mlp-demo: --steps: needs a value$' mlp-demo --steps
+bad 2 '^mlp-demo: --lr: 1e300 is out of range' mlp-demo --lr 1e300
+bad 2 '^mlp-demo: --lr: 0 is out of range \(> 0 and <= 100\)$' mlp-demo --lr 0
+bad 2 '^mlp-demo: --lr: "nan" is not a finite number$' mlp-demo --lr nan
+bad 2 '^mlp-demo: --lr: "inf" is not a finite number$' mlp-demo --lr inf
+bad 2 '^mlp-demo: --lr: "0.5x" is not a finite number$' mlp-demo --lr 0.5x
+bad 2 '^mlp-demo: --hidden: 1000000000 is out of range' mlp-demo --hidden 1000000000
+bad 2 '^mlp-demo: --batch: 16385 is out of range' mlp-demo --batch 16385
+bad 2 '^mlp-demo: --seed: "abc" is not a whole number' mlp-demo --seed abc
+bad 2 '^mlp-demo: --seed: "-1" is not a whole number' mlp-demo --seed -1
+bad 2 '^mlp-demo: --seed: "18446744073709551616" is not' mlp-demo --seed 18446744073709551616
+bad 2 '^mlp-demo: unexpected argument "extra"' mlp-demo --steps 5 extra
+bad 2 '^mlp-demo: unexpected argument "-x"' mlp-demo -x
+bad 2 '^mlp-demo: unknown option "--bogus"' mlp-demo --bogus 3
+bad 2 '^mlp-demo: unknown option "--step"' mlp-demo --step 3
+# a run that fails says so (it used to exit 1 with nothing on stderr)
+bad 1 '^mlp-demo: the mean loss did not fall \(' mlp-demo --lr 100 --steps 20 --hidden 4 --batch 8
+
+# ---- tinygpt ---------------------------------------------------------------
+bad 2 '^tinygpt: --seed: "abc" is not a whole number' tinygpt --seed abc --out o
+bad 2 '^tinygpt: --embd: 1000000000 is out of range' tinygpt --embd 1000000000 --heads 1 --out o
+bad 2 '^tinygpt: --layers: 1000000000 is out of range' tinygpt --layers 1000000000 --out o
+bad 2 '^tinygpt: --heads: --embd 48 is not divisible by --heads 5$' tinygpt --heads 5 --out o
+bad 2 '^tinygpt: --out: the value is empty$' tinygpt --out ''
+bad 2 '^tinygpt: --steps: 0 is out of range' tinygpt --steps 0 --out o
+bad 2 '^tinygpt: --lr: 1e300 is out of range' tinygpt --lr 1e300 --out o
+bad 2 '^tinygpt: --block: 1 is out of range' tinygpt --block 1 --out o
+bad 2 '^tinygpt: --gradcheck-samples: 65 is out of range' tinygpt --gradcheck-samples 65 --out o
+bad 2 '^tinygpt: unexpected argument "words.txt"' tinygpt words.txt --out o
+bad 2 '^tinygpt: --layers 64 --embd 4096 --heads 1 --batch 32 --block 16 need about [0-9]+ GiB; at most 4$' \
+    tinygpt --layers 64 --embd 4096 --heads 1 --out o
+bad 2 '^tinygpt: --norm: "llamma" is not a norm' tinygpt --norm llamma --out o
+bad 2 '^tinygpt: --act: "gelu2" is not one of' tinygpt --act gelu2 --out o
+bad 2 '^tinygpt: --warmup: 10 is longer than --steps 5$' tinygpt --steps 5 --warmup 10 --out o
+bad 1 '^tinygpt: cannot open no-such-file: ' tinygpt --data no-such-file --out o
+bad 1 '^tinygpt: a-file has 0 usable item' tinygpt --data a-file --out o
+# an output folder that cannot be made is found before training, not after
+bad 1 '^tinygpt: cannot create a-file: Not a directory$' tinygpt --steps 1 --out a-file
+bad 1 '^tinygpt: cannot create a-file/o: Not a directory$' tinygpt --steps 1 --out a-file/o
+
+# ---- optim-rosenbrock ------------------------------------------------------
+bad 2 '^optim-rosenbrock: --opt: "sgdd" is not one of sgd, adam, adamw$' optim-rosenbrock --opt sgdd
+bad 2 '^optim-rosenbrock: --steps: -1 is out of range' optim-rosenbrock --steps -1
+bad 2 '^optim-rosenbrock: --start: "1" is not two finite numbers' optim-rosenbrock --start 1
+bad 2 '^optim-rosenbrock: --start: "1,2,3" is not two finite numbers' optim-rosenbrock --start 1,2,3
+bad 2 '^optim-rosenbrock: --lr: "1e999" is not a finite number' optim-rosenbrock --lr 1e999
+bad 2 '^optim-rosenbrock: --plot: the value is empty$' optim-rosenbrock --plot ''
+bad 2 '^optim-rosenbrock: --nesterov: takes no value$' optim-rosenbrock --nesterov=1
+bad 2 '^optim-rosenbrock: unexpected argument "adam"' optim-rosenbrock adam
+bad 2 '^optim-rosenbrock: --plot: cannot create directory "a-file/p": ' optim-rosenbrock --plot a-file/p
+# the plot folder is tried (made and removed) before the run, made after it
+bad 1 '^ag: adamw_new: invalid learning rate -1' optim-rosenbrock --lr -1 --plot new/p
+
+# ---- rmsnorm-tour ----------------------------------------------------------
+bad 2 '^rmsnorm-tour: --seed: "abc" is not a whole number' rmsnorm-tour --seed abc
+bad 2 '^rmsnorm-tour: --threads: "abc" is not a whole number' rmsnorm-tour --threads abc
+bad 2 '^rmsnorm-tour: --threads: 0 is out of range' rmsnorm-tour --threads 0
+bad 2 '^rmsnorm-tour: unexpected argument "quick"' rmsnorm-tour quick
+
+# ---- bench-norms -----------------------------------------------------------
+bad 2 '^bench-norms: --threads: "abc" is not a whole number' bench-norms --threads abc
+bad 2 '^bench-norms: --shapes: "4x8," ends with a comma$' bench-norms --shapes 4x8,
+bad 2 '^bench-norms: --shapes: 999999999x8: .*rows\*dim <= 268435456$' bench-norms --shapes 999999999x8
+bad 2 '^bench-norms: --shapes: "99999999999999999999x8" is not a list' bench-norms --shapes 99999999999999999999x8
+bad 2 '^bench-norms: --shapes: 4611686018427387904x8: ' bench-norms --shapes 4611686018427387904x8
+bad 2 '^bench-norms: --shapes: dim 12 is not a multiple of 8$' bench-norms --shapes 4x12 --plot new/p
+bad 2 '^bench-norms: --shapes: "x8" is not a list' bench-norms --shapes x8
+bad 2 '^bench-norms: --shapes: "4x" is not a list' bench-norms --shapes 4x
+bad 2 '^bench-norms: --shapes: "4x8,,4x8" is not a list' bench-norms --shapes 4x8,,4x8
+bad 2 '^bench-norms: --shapes: 0x8: ' bench-norms --shapes 0x8
+bad 2 '^bench-norms: --reps: 4 is out of range' bench-norms --reps 4
+bad 2 '^bench-norms: --plot: the value is empty$' bench-norms --plot ''
+bad 2 '^bench-norms: --plot: cannot create directory "a-file": ' bench-norms --shapes 4x8 --plot a-file
+bad 2 '^bench-norms: --plot: cannot create directory "a-file/sub": ' bench-norms --shapes 4x8 --plot a-file/sub
+bad 2 '^bench-norms: --plot: cannot create directory "/proc/no/such": ' bench-norms --shapes 4x8 --plot /proc/no/such
+bad 2 '^bench-norms: unexpected argument "4x8"' bench-norms 4x8
+
+# ---- bench-optim -----------------------------------------------------------
+bad 2 '^bench-optim: --params: "1e20" is not a whole number' bench-optim --params 1e20
+bad 2 '^bench-optim: --params: 99999999999999999999 is out of range' bench-optim --params 99999999999999999999
+bad 2 '^bench-optim: --params: 0 is out of range' bench-optim --params 0
+bad 2 '^bench-optim: --params: 999999999 is out of range' bench-optim --params 999999999
+bad 2 '^bench-optim: --steps: 4 is out of range' bench-optim --steps 4
+bad 2 '^bench-optim: unexpected argument "10"' bench-optim 10
+
+# ---- bench-train -----------------------------------------------------------
+bad 2 '^bench-train: --config: "tiny" is not one of micro, small, all$' bench-train --config tiny
+bad 2 '^bench-train: --threads: "abc" is not a whole number' bench-train --threads abc
+bad 2 '^bench-train: --groups: 4 is out of range' bench-train --groups 4
+bad 2 '^bench-train: --csv: takes no value$' bench-train --csv=yes
+bad 2 '^bench-train: unexpected argument "micro"' bench-train micro
+
+# ---- ag-gradcheck ----------------------------------------------------------
+bad 2 '^ag-gradcheck: --only: no case is named "no-such-op" \(see --list\)$' ag-gradcheck --only no-such-op
+bad 2 '^ag-gradcheck: --only: no case is named "Add"' ag-gradcheck --only add --only Add
+bad 2 '^ag-gradcheck: --seed: "abc" is not a whole number' ag-gradcheck --seed abc
+bad 2 '^ag-gradcheck: unknown option "--al"' ag-gradcheck --al
+bad 2 '^ag-gradcheck: unexpected argument "add"' ag-gradcheck add
+
+# ---- good invocations --------------------------------------------------------
+for p in mlp-demo tinygpt optim-rosenbrock rmsnorm-tour bench-norms bench-optim bench-train \
+         ag-gradcheck; do
+    good "$p" --help
+    if ! grep -q "^usage: $p \[options\]" "$scratch/out"; then fail "$p --help: no usage line"; fi
+done
+good ag-gradcheck --list
+good ag-gradcheck --only add --seed 3
+if ! grep -q '^[1-9][0-9]* passed, 0 failed$' "$scratch/out"; then
+    fail "ag-gradcheck --only add: no passing summary"
+fi
+good optim-rosenbrock --steps 5 --opt=sgd --start=0.5,-1e-1
+good bench-optim --params 1000 --steps 5
+good mlp-demo --steps 300 --hidden 8 --batch 32 --seed=7
+
+echo "$cases command lines, $failures failed"
+[ "$failures" -eq 0 ]
