@@ -67,8 +67,9 @@ double ag_schedule_factor_(const ag_schedule *s, int64_t step) {
         return f > 0 ? f : 0.0;
     }
     case AG_SCHEDULE_STEP:
-        if (s->step_size < 1 || !(s->gamma >= 0)) {
-            ag__fail(op, "step_size %lld and gamma %g: expected step_size >= 1 and gamma >= 0",
+        if (s->step_size < 1 || !(s->gamma >= 0 && isfinite(s->gamma))) {
+            ag__fail(op, "step_size %lld and gamma %g: expected step_size >= 1 and a finite "
+                         "gamma >= 0",
                      (long long)s->step_size, s->gamma);
             return NAN;
         }

@@ -278,6 +278,15 @@ START_TEST(set_lr_to_infinity) {
 }
 END_TEST
 
+/* a step schedule with gamma = inf would make every lr inf after step_size */
+START_TEST(step_schedule_with_infinite_gamma) {
+    const ag_schedule s = ag_schedule_step(10, INFINITY);
+    const double f = ag_schedule_factor(&s, 20); const int line = __LINE__;
+    ck_assert(isnan(f));
+    EXPECT_REPORT("schedule_factor", line, "gamma inf", "finite");
+}
+END_TEST
+
 /* clipping keeps PyTorch's max_norm = inf: the norm, no clipping */
 START_TEST(clip_with_infinite_max_norm_is_no_clipping) {
     ag_tensor *p = ag_from_f64(A, AG_F64, AG_SHAPE(2), (const double[]){0, 0});
@@ -409,6 +418,7 @@ TCase *errors_silent_tcase(void) {
     tcase_add_test(tc, adamw_with_infinite_lr);
     tcase_add_test(tc, optimizers_with_non_finite_hyperparameters);
     tcase_add_test(tc, set_lr_to_infinity);
+    tcase_add_test(tc, step_schedule_with_infinite_gamma);
     tcase_add_test(tc, clip_with_infinite_max_norm_is_no_clipping);
     tcase_add_test(tc, layernorm_with_computed_nan_eps);
     tcase_add_test(tc, rmsnorm_with_plain_nan_eps);
