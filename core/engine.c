@@ -58,29 +58,31 @@ bool ag__needs_grad(int n, ag_tensor *const *srcs) {
     return false;
 }
 
-/* Every op's way out: the anomaly check (one branch when off), then the node. */
-static void record(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs,
-                   bool check) {
+/* Every op's way out: its inputs still alive, the anomaly check (one branch
+ * when off), then the node. out, or NULL after a report. */
+static ag_tensor *record(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs,
+                         bool check) {
     for (int i = 0; i < n; i++)
-        if (srcs[i] && !ag__check_live(op->name, srcs[i])) return;
-    if (!out) return;
-    if (anomaly) ag__anomaly_forward(out, op, n, srcs, check);
-    if (!ag__needs_grad(n, srcs)) return;
+        if (srcs[i] && !ag__check_live(op->name, srcs[i])) return NULL;
+    if (!out) return NULL;
+    if (anomaly && !ag__anomaly_forward(out, op, n, srcs, check)) return NULL;
+    if (!ag__needs_grad(n, srcs)) return out;
     ag_tensor **copy = ag_arena_alloc_(out->arena, (size_t)n * sizeof *copy);
-    if (!copy) return;
+    if (!copy) return NULL;
     memcpy(copy, srcs, (size_t)n * sizeof *copy);
     out->op = op;
     out->src = copy;
     out->nsrc = n;
     out->requires_grad = true;
+    return out;
 }
 
-void ag__record(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs) {
-    record(out, op, n, srcs, true);
+ag_tensor *ag__record(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs) {
+    return record(out, op, n, srcs, true);
 }
 
-void ag__record_asked(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs) {
-    record(out, op, n, srcs, false);
+ag_tensor *ag__record_asked(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs) {
+    return record(out, op, n, srcs, false);
 }
 
 /* t's gradient buffer, allocated on first use: zeroed, or left uninitialised

@@ -10,13 +10,14 @@
  *       ag_tensor *y = ag__result("foo", A, x->dtype, x->ndim, x->shape);
  *       if (!y) return NULL;
  *       ...forward kernel...
- *       ag__record(y, &FOO, 1, (ag_tensor *[]){x});           graph node
- *       return y;
+ *       return ag__record(y, &FOO, 1, (ag_tensor *[]){x});    graph node
  *   }
  *
  * ag__result reports a NULL arena under the op's name; an op that allocates
  * before it (a cast, a scalar, a list) calls ag__check_arena first.
- * ag__record reports a source made before its arena's last reset.
+ * ag__record reports a source made before its arena's last reset, and in
+ * anomaly mode an output that holds a NaN or inf its inputs did not; the op
+ * then returns NULL like any op that reported.
  *
  * Internal names start with "ag__".
  */
@@ -86,15 +87,18 @@ ag_tensor *ag__view(const char *op, ag_arena *A, ag_tensor *base, int ndim,
 
 /* True when recording is on and one of srcs requires a gradient. */
 bool ag__needs_grad(int n, ag_tensor *const *srcs);
-/* Records out's node when ag__needs_grad: op, a copy of srcs in out's arena,
- * out->requires_grad = true. Otherwise out stays a leaf without gradient. */
-void ag__record(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs);
+/* Every op's exit. Checks that srcs were made after their arenas' last
+ * reset and, in anomaly mode, out's values (see above); then records out's
+ * node when ag__needs_grad: op, a copy of srcs in out's arena,
+ * out->requires_grad = true (otherwise out stays a leaf without gradient).
+ * Returns out, or NULL after reporting: an op returns what it returns. */
+ag_tensor *ag__record(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs);
+/* Same, for an op whose output may hold a value its caller chose (masked_fill's
+ * fill): anomaly detection records the call site but does not check it. */
+ag_tensor *ag__record_asked(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs);
 /* Test hook: sets the engine's graph generation counter (the value the last
  * backward's sort used) and returns the previous one. Tests only. */
 uint64_t ag__set_generation(uint64_t g);
-/* Same, for an op whose output may hold a value its caller chose (masked_fill's
- * fill): anomaly detection records the call site but does not check it. */
-void ag__record_asked(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs);
 
 /* ---- anomaly detection (core/anomaly.c; called only when the mode is on) --- */
 

@@ -115,7 +115,7 @@ static ag_tensor *binary(kind k, ag_arena *A, ag_tensor *a, ag_tensor *b) {
     if (!out) return NULL;
     forward(k, x, y, out);
     out->iparam[0] = k;
-    ag__record(out, &OPS[k], 2, (ag_tensor *[]){x, y});
+    if (!ag__record(out, &OPS[k], 2, (ag_tensor *[]){x, y})) return NULL;
     return dt == ct ? out : ag_cast_(A, out, dt);
 }
 

@@ -51,7 +51,7 @@ ag_tensor *ag_cast_(ag_arena *A, ag_tensor *x, ag_dtype dt) {
         for (int64_t i = 0; i < x->numel; i++)
             if (!ag__i32_ok("cast", ag_get_flat_(x, i))) return NULL;
     convert(x, y, false);
-    if (ag_dtype_is_float(dt)) ag__record(y, &CAST, 1, &x);
+    if (ag_dtype_is_float(dt) && !ag__record(y, &CAST, 1, &x)) return NULL;
     return y;
 }
 

@@ -101,7 +101,7 @@ ag_tensor *ag_index_select_(ag_arena *A, ag_tensor *x, int dim, ag_tensor *index
     out->iparam[1] = outer;
     out->iparam[2] = n;
     out->iparam[3] = inner;
-    ag__record(out, &INDEX_SELECT, 2, (ag_tensor *[]){xc, index});
+    if (!ag__record(out, &INDEX_SELECT, 2, (ag_tensor *[]){xc, index})) return NULL;
     return ag__as(A, out, x->dtype);
 }
 
@@ -162,7 +162,7 @@ ag_tensor *ag_embedding_(ag_arena *A, ag_tensor *weight, ag_tensor *ids) {
         AG_OMP_FOR(n * D >= AG_PAR_MIN)
         for (int64_t i = 0; i < n; i++) memcpy(po + (size_t)i * row, pw + (size_t)id[i] * row, row);
     }
-    ag__record(out, &EMBEDDING, 2, (ag_tensor *[]){w, ids});
+    if (!ag__record(out, &EMBEDDING, 2, (ag_tensor *[]){w, ids})) return NULL;
     return ag__as(A, out, weight->dtype);
 }
 
@@ -245,7 +245,7 @@ ag_tensor *ag_gather_(ag_arena *A, ag_tensor *x, int dim, ag_tensor *index) {
         });
     }
     out->iparam[0] = d;
-    ag__record(out, &GATHER, 2, (ag_tensor *[]){xc, index});
+    if (!ag__record(out, &GATHER, 2, (ag_tensor *[]){xc, index})) return NULL;
     return ag__as(A, out, x->dtype);
 }
 
@@ -347,7 +347,7 @@ ag_tensor *ag_masked_fill_(ag_arena *A, ag_tensor *x, ag_tensor *mask, double va
         });
     }
     out->saved = mi;
-    ag__record_asked(out, &MASKED_FILL, 1, &xc); /* the fill may be -inf */
+    if (!ag__record_asked(out, &MASKED_FILL, 1, &xc)) return NULL; /* the fill may be -inf */
     return ag__as(A, out, x->dtype);
 }
 
@@ -440,6 +440,6 @@ ag_tensor *ag_where_(ag_arena *A, ag_tensor *cond, ag_tensor *a, ag_tensor *b) {
         });
     }
     out->saved = mi;
-    ag__record(out, &WHERE, 2, (ag_tensor *[]){x, y});
+    if (!ag__record(out, &WHERE, 2, (ag_tensor *[]){x, y})) return NULL;
     return ag__as(A, out, dt);
 }

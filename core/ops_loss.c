@@ -149,7 +149,7 @@ ag_tensor *ag_cross_entropy_(ag_arena *A, ag_tensor *logits, ag_tensor *target,
     out->iparam[3] = ignore_index;
     out->fparam[0] = (double)count;
     out->saved = st;
-    ag__record(out, &CROSS_ENTROPY, 2, (ag_tensor *[]){x, target});
+    if (!ag__record(out, &CROSS_ENTROPY, 2, (ag_tensor *[]){x, target})) return NULL;
     return ag__as(A, out, logits->dtype);
 }
 
@@ -227,6 +227,6 @@ ag_tensor *ag_mse_loss_(ag_arena *A, ag_tensor *input, ag_tensor *target) {
     AG_DISPATCH(ct, T, { ((T *)out->data)[0] = (T)(n > 0 ? ksum_value(&sum) / (double)n : NAN); });
     out->iparam[0] = ndim;
     for (int i = 0; i < ndim; i++) out->iparam[1 + i] = shape[i];
-    ag__record(out, &MSE_LOSS, 2, (ag_tensor *[]){a, b});
+    if (!ag__record(out, &MSE_LOSS, 2, (ag_tensor *[]){a, b})) return NULL;
     return ag__as(A, out, dt);
 }

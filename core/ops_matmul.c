@@ -294,6 +294,6 @@ ag_tensor *ag_matmul_(ag_arena *A, ag_tensor *a, ag_tensor *b) {
                      AT(y->data, ob * K * N, ct), N, 0.0, AT(out->data, t * M * N, ct), N, ct);
         }
     }
-    ag__record(out, &MATMUL, 2, (ag_tensor *[]){x, y});
+    if (!ag__record(out, &MATMUL, 2, (ag_tensor *[]){x, y})) return NULL;
     return dt == ct ? out : ag_cast_(A, out, dt);
 }

@@ -460,7 +460,7 @@ static ag_tensor *reduce(kind k, ag_arena *A, ag_tensor *x, int ndims, const int
     out->iparam[1] = bits;
     out->iparam[2] = correction;
     out->saved = k == VAR ? (void *)R.mean : (void *)R.pos;
-    ag__record(out, &OPS[k], 1, &xc);
+    if (!ag__record(out, &OPS[k], 1, &xc)) return NULL;
     return ct == x->dtype ? out : ag_cast_(A, out, x->dtype);
 }
 

@@ -59,7 +59,7 @@ static const ag_op SQUEEZE = {"squeeze", view_backward};
 static ag_tensor *view_of(const ag_op *op, ag_arena *A, ag_tensor *x, int ndim,
                           const int64_t *shape) {
     ag_tensor *y = ag__view(op->name, A, x, ndim, shape);
-    ag__record(y, op, 1, &x);
+    if (!ag__record(y, op, 1, &x)) return NULL;
     return y;
 }
 
@@ -182,7 +182,7 @@ static ag_tensor *permute_impl(const ag_op *op, ag_arena *A, ag_tensor *x,
     permuted(xc, perm, shape, strides);
     ag__strided_copy(out, xc, strides);
     for (int d = 0; d < x->ndim; d++) out->iparam[d] = perm[d];
-    ag__record(out, op, 1, &xc);
+    if (!ag__record(out, op, 1, &xc)) return NULL;
     return ag__as(A, out, x->dtype);
 }
 
@@ -300,7 +300,7 @@ static ag_tensor *slice_impl(const ag_op *op, ag_arena *A, ag_tensor *x, int d,
     out->iparam[0] = d;
     out->iparam[1] = start;
     out->iparam[2] = step;
-    ag__record(out, op, 1, &xc);
+    if (!ag__record(out, op, 1, &xc)) return NULL;
     return ag__as(A, out, x->dtype);
 }
 
@@ -425,7 +425,7 @@ ag_tensor *ag_concat_(ag_arena *A, int n, ag_tensor *const *xs, int dim) {
         off += ys[i]->shape[d];
     }
     out->iparam[0] = d;
-    ag__record(out, &CONCAT, n, ys);
+    if (!ag__record(out, &CONCAT, n, ys)) return NULL;
     return ag__as(A, out, dt);
 }
 
@@ -483,7 +483,7 @@ ag_tensor *ag_expand_(ag_arena *A, ag_tensor *x, int ndim, const int64_t *shape)
     int64_t sx[AG_MAX_DIMS];
     ag__bcast_strides(xc, ndim, sx);
     ag__strided_copy(out, xc, sx);
-    ag__record(out, &EXPAND, 1, &xc);
+    if (!ag__record(out, &EXPAND, 1, &xc)) return NULL;
     return ag__as(A, out, x->dtype);
 }
 
@@ -496,6 +496,6 @@ ag_tensor *ag_clone_(ag_arena *A, ag_tensor *x) {
     ag_tensor *out = ag__result("clone", A, x->dtype, x->ndim, x->shape);
     if (!out) return NULL;
     if (x->numel > 0) memcpy(out->data, x->data, (size_t)x->numel * ag_dtype_size(x->dtype));
-    ag__record(out, &CLONE, 1, &x);
+    if (!ag__record(out, &CLONE, 1, &x)) return NULL;
     return out;
 }

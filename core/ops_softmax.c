@@ -115,7 +115,7 @@ static ag_tensor *softmax(kind k, ag_arena *A, ag_tensor *x, int dim) {
     y->iparam[1] = outer;
     y->iparam[2] = len;
     y->iparam[3] = inner;
-    ag__record(y, &OPS[k], 1, &xc);
+    if (!ag__record(y, &OPS[k], 1, &xc)) return NULL;
     return ag__as(A, y, x->dtype);
 }
 

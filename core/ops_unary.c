@@ -126,7 +126,7 @@ static ag_tensor *unary(kind k, ag_arena *A, ag_tensor *x, double p) {
     forward(k, p, xc, y);
     y->iparam[0] = k;
     y->fparam[0] = p;
-    ag__record(y, &OPS[k], 1, &xc);
+    if (!ag__record(y, &OPS[k], 1, &xc)) return NULL;
     return ag__as(A, y, x->dtype);
 }
 

@@ -87,7 +87,7 @@ ag_tensor *ag_linear_(ag_arena *A, ag_tensor *x, ag_tensor *weight, ag_tensor *b
                 for (int64_t j = 0; j < nout; j++) py[i * nout + j] += pb[j];
         });
     }
-    ag__record(y, &LINEAR, bc ? 3 : 2, (ag_tensor *[]){xc, wc, bc});
+    if (!ag__record(y, &LINEAR, bc ? 3 : 2, (ag_tensor *[]){xc, wc, bc})) return NULL;
     return ag__as(A, y, dt);
 }
 

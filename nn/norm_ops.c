@@ -300,7 +300,7 @@ ag_tensor *ag__rms_norm_run(ag_arena *A, ag_tensor *x, int nshape,
         if (!ag__rms_forward_simd(&job)) ag__rms_forward(&job);
     }
     y->saved = sv;
-    ag__record(y, &RMS_NORM, nsrc, srcs);
+    if (!ag__record(y, &RMS_NORM, nsrc, srcs)) return NULL;
     return ag__as(A, y, x->dtype);
 }
 
@@ -349,7 +349,7 @@ ag_tensor *ag__layer_norm_run(ag_arena *A, ag_tensor *x, int nshape,
         if (!ag__ln_forward_simd(&job)) ag__ln_forward(&job);
     }
     y->saved = sv;
-    ag__record(y, &LAYER_NORM, nsrc, srcs);
+    if (!ag__record(y, &LAYER_NORM, nsrc, srcs)) return NULL;
     return ag__as(A, y, x->dtype);
 }
 

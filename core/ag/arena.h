@@ -43,7 +43,7 @@ void ag_arena_free(ag_arena *a);
  * while its memory has not been handed out again: each arena counts its
  * resets and each tensor keeps the count it was made under, so an op given
  * such a tensor reports "tensor [2,3] was made before its arena was reset"
- * (after computing its result, which it still returns) and ag_backward
+ * and returns NULL (after running its kernel on the old memory) and ag_backward
  * reports it for out, grad_out or any node of the graph and runs nothing.
  * Once new tensors have overwritten it, the old pointer may alias one of
  * them and nothing here can tell. */

@@ -90,10 +90,11 @@ bool ag_grad_enabled(void);
  *   input 0 (f32 [2]) from an output gradient [2] holding no nan or inf;
  *   the forward sqrt was called at train.c:40 (train.c:45)
  *
- * The report goes through the error handler. With a handler that returns, a
- * forward op still returns its result (NaN and all: the values are what one
- * wants to look at), and backward stops at that node and returns false,
- * leaving the gradients made so far. Costs one branch per op when off; when
+ * The report goes through the error handler. With a handler that returns,
+ * the forward op that reported returns NULL, like any op that reports (and
+ * later ops pass the NULL on: PyTorch raises); to look at the values, run
+ * the same op again with the mode off. Backward stops at that node and
+ * returns false, leaving the gradients made so far. Costs one branch per op when off; when
  * on, each op reads its output (and, if that holds a NaN or inf, its inputs)
  * and backward reads each node's gradients once more. */
 bool ag_set_detect_anomaly(bool on);
