@@ -24,6 +24,15 @@ static _Thread_local handler_slot thread_handler;
 
 static _Thread_local const char *site_file;
 static _Thread_local int site_line;
+/* The sites of the public calls still running on this thread, innermost
+ * last: ag__site_push saves the current site here, ag__site_pop brings it
+ * back. Deeper nesting than this keeps working but restores no site. */
+enum { SITE_DEPTH = 32 };
+static _Thread_local struct {
+    const char *file;
+    int line;
+} saved_sites[SITE_DEPTH];
+static _Thread_local int site_depth;
 static _Thread_local char last[512];
 static _Thread_local int count;
 
@@ -74,6 +83,23 @@ void ag_clear_error(void) {
 void ag_set_call_site(const char *file, int line) {
     site_file = file;
     site_line = line;
+}
+
+void ag__site_push(const char *file, int line) {
+    if (site_depth < SITE_DEPTH) {
+        saved_sites[site_depth].file = site_file;
+        saved_sites[site_depth].line = site_line;
+    }
+    site_depth++;
+    site_file = file;
+    site_line = line;
+}
+
+void ag__site_pop(void) {
+    if (site_depth == 0) return; /* unbalanced: a handler jumped out of a call */
+    site_depth--;
+    site_file = site_depth < SITE_DEPTH ? saved_sites[site_depth].file : NULL;
+    site_line = site_depth < SITE_DEPTH ? saved_sites[site_depth].line : 0;
 }
 
 /* The file's base name: messages name "train.c:42", not a build path. */

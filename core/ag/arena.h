@@ -31,7 +31,7 @@ typedef struct ag_arena ag_arena;
  * or when block_bytes is too large to round up to AG_ARENA_ALIGN. The caller
  * owns the arena and frees it with ag_arena_free. */
 ag_arena *ag_arena_new_(size_t block_bytes);
-#define ag_arena_new(...) AG_AT(ag_arena_new_, __VA_ARGS__)
+#define ag_arena_new(...) AG_AT_PTR(ag_arena_new_, ag_arena *, __VA_ARGS__)
 
 /* Returns every block to the system. NULL is allowed. Every tensor allocated
  * in the arena is invalid afterwards. */
@@ -55,11 +55,11 @@ void ag_arena_reset(ag_arena *a);
  * SIZE_MAX); a NULL arena returns NULL without a report (an earlier failure).
  * A request of 0 bytes returns a valid, unique pointer. */
 void *ag_arena_alloc_(ag_arena *a, size_t bytes);
-#define ag_arena_alloc(...) AG_AT(ag_arena_alloc_, __VA_ARGS__)
+#define ag_arena_alloc(...) AG_AT_PTR(ag_arena_alloc_, void *, __VA_ARGS__)
 
 /* Like ag_arena_alloc, but the memory is zeroed. */
 void *ag_arena_calloc_(ag_arena *a, size_t bytes);
-#define ag_arena_calloc(...) AG_AT(ag_arena_calloc_, __VA_ARGS__)
+#define ag_arena_calloc(...) AG_AT_PTR(ag_arena_calloc_, void *, __VA_ARGS__)
 
 /* Bytes handed out since the last reset (including alignment padding). */
 size_t ag_arena_used(const ag_arena *a);

@@ -63,7 +63,7 @@ extern "C" {
 /* Marks a leaf as needing a gradient (or not). Reported for a non-leaf
  * (a tensor made by an op while recording) and for i32 tensors. */
 void ag_set_requires_grad_(ag_tensor *t, bool on);
-#define ag_set_requires_grad(...) AG_AT(ag_set_requires_grad_, __VA_ARGS__)
+#define ag_set_requires_grad(...) AG_AT_VOID(ag_set_requires_grad_, __VA_ARGS__)
 
 /* Gradient recording for the calling thread: on by default. Returns the
  * previous state, so  bool was = ag_set_grad_enabled(false); ...;
@@ -111,7 +111,7 @@ bool ag_detect_anomaly(void);
  * from an op that failed cannot be told from it here: pass computed
  * gradients to ag_backward_from below. */
 bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out);
-#define ag_backward(...) AG_AT(ag_backward_, __VA_ARGS__)
+#define ag_backward(...) AG_AT_BOOL(ag_backward_, __VA_ARGS__)
 
 /* ag_backward with an explicit gradient: the same, except that a NULL
  * grad_out is the result of a failed op (already reported), not the seed 1,
@@ -121,7 +121,7 @@ bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out);
  * out's graph made before its arena was last reset (detected while the
  * tensor's memory has not been handed out again). */
 bool ag_backward_from_(ag_tensor *out, const ag_tensor *grad_out);
-#define ag_backward_from(...) AG_AT(ag_backward_from_, __VA_ARGS__)
+#define ag_backward_from(...) AG_AT_BOOL(ag_backward_from_, __VA_ARGS__)
 
 /* Sets t's gradient to zero (keeps the buffer). NULL or no gradient: nothing. */
 void ag_zero_grad(ag_tensor *t);

@@ -26,16 +26,20 @@
  *     on a public function that can report without one, and on library code
  *     that records a site.
  * So a report names the line of the public call that led to it, or no line
- * at all (never the line of an earlier call that succeeded), with two known
- * exceptions: the site is recorded before the arguments are evaluated, so in
- * ag_matmul(A, f(), x) a report from matmul names the line of the last ag
- * call made inside f; and a callback that makes ag calls (a gradcheck
- * function, a module type's forward) leaves the line of its last call as the
- * site for the rest of the call that ran it (today only an out-of-memory
- * report inside ag_gradcheck can come after its function ran).
+ * at all, never the line of an earlier call that succeeded.
+ *
+ * The macro records the site before the arguments are evaluated and puts
+ * the previous site back when the call returns. So in ag_matmul(A, f(), x),
+ * the ag calls that f makes each restore matmul's site when they return, and
+ * a report from matmul names matmul's line; the same holds for a callback
+ * (a module type's forward, a gradcheck function) that makes ag calls.
+ * Between two public calls no site is recorded.
  */
 #ifndef AG_ERROR_H
 #define AG_ERROR_H
+
+#include <stdbool.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -77,8 +81,55 @@ void ag_clear_error(void);
  * rest of the library never do, so library code keeps the user's site. */
 void ag_set_call_site(const char *file, int line);
 
-/* Calls fn with the caller's file and line recorded first. */
-#define AG_AT(fn, ...) (ag_set_call_site(__FILE__, __LINE__), fn(__VA_ARGS__))
+/* ---- the call-site macros ------------------------------------------------
+ * AG_AT(fn, ...) calls fn(...) with the caller's file and line recorded for
+ * the reports made during the call (pushed before the arguments are
+ * evaluated, popped when fn returns). One form per return type, so the
+ * value passes through unchanged:
+ *   AG_AT         ag_tensor *          AG_AT_BOOL    bool
+ *   AG_AT_INT     int                  AG_AT_I64     int64_t
+ *   AG_AT_DOUBLE  double               AG_AT_VOID    void
+ *   AG_AT_PTR(fn, T, ...)  any other pointer type T
+ *   AG_AT_VIA(fn, pop, ...)  a type returned by value (a struct), whose
+ *                          header defines pop beside it (ag__site_pop_groups
+ *                          in ag/registry.h) The compiler rejects a form that does
+ * not match fn's return type (AG_AT_PTR excepted: it casts). */
+struct ag_tensor;
+void ag__site_push(const char *file, int line);
+void ag__site_pop(void);
+static inline struct ag_tensor *ag__site_pop_tensor(struct ag_tensor *v) {
+    ag__site_pop();
+    return v;
+}
+static inline bool ag__site_pop_bool(bool v) {
+    ag__site_pop();
+    return v;
+}
+static inline int ag__site_pop_int(int v) {
+    ag__site_pop();
+    return v;
+}
+static inline int64_t ag__site_pop_i64(int64_t v) {
+    ag__site_pop();
+    return v;
+}
+static inline double ag__site_pop_double(double v) {
+    ag__site_pop();
+    return v;
+}
+static inline void *ag__site_pop_ptr(const void *v) {
+    ag__site_pop();
+    return (void *)v;
+}
+#define AG_SITE_PUSH_ ag__site_push(__FILE__, __LINE__)
+#define AG_AT(fn, ...) ag__site_pop_tensor((AG_SITE_PUSH_, fn(__VA_ARGS__)))
+#define AG_AT_BOOL(fn, ...) ag__site_pop_bool((AG_SITE_PUSH_, fn(__VA_ARGS__)))
+#define AG_AT_INT(fn, ...) ag__site_pop_int((AG_SITE_PUSH_, fn(__VA_ARGS__)))
+#define AG_AT_I64(fn, ...) ag__site_pop_i64((AG_SITE_PUSH_, fn(__VA_ARGS__)))
+#define AG_AT_DOUBLE(fn, ...) ag__site_pop_double((AG_SITE_PUSH_, fn(__VA_ARGS__)))
+#define AG_AT_VOID(fn, ...) (AG_SITE_PUSH_, fn(__VA_ARGS__), ag__site_pop())
+#define AG_AT_PTR(fn, T, ...) ((T)ag__site_pop_ptr((AG_SITE_PUSH_, fn(__VA_ARGS__))))
+#define AG_AT_VIA(fn, pop, ...) pop((AG_SITE_PUSH_, fn(__VA_ARGS__)))
 
 #ifdef __cplusplus
 }

@@ -67,7 +67,7 @@ typedef struct ag_gradcheck_result {
  * rtol) are reported and return false. */
 bool ag_gradcheck_(ag_gradcheck_fn f, int n, ag_tensor *const *inputs, void *userdata,
                    const ag_gradcheck_opts *opts, ag_gradcheck_result *result);
-#define ag_gradcheck(...) AG_AT(ag_gradcheck_, __VA_ARGS__)
+#define ag_gradcheck(...) AG_AT_BOOL(ag_gradcheck_, __VA_ARGS__)
 
 /* Prints one line per checked input: worst index, analytic, numeric, errors. */
 void ag_gradcheck_print(FILE *f, const ag_gradcheck_result *r, ag_tensor *const *inputs);
@@ -139,7 +139,7 @@ typedef struct ag_gradcheck_params_result {
 bool ag_gradcheck_params_(ag_loss_fn loss, void *userdata, int n, ag_tensor *const *params,
                           const char *const *names, const ag_gradcheck_params_opts *opts,
                           ag_gradcheck_params_result *result);
-#define ag_gradcheck_params(...) AG_AT(ag_gradcheck_params_, __VA_ARGS__)
+#define ag_gradcheck_params(...) AG_AT_BOOL(ag_gradcheck_params_, __VA_ARGS__)
 
 /* Frees what the result owns (the reports) and empties it; NULL: nothing. */
 void ag_gradcheck_params_free(ag_gradcheck_params_result *r);

@@ -182,11 +182,11 @@ void ag_set_flat_(ag_tensor *t, int64_t i, double v);
  * another element count or a tensor made before its arena's last reset; NaN
  * without one for NULL (an earlier failure). */
 double ag_item_(const ag_tensor *t);
-#define ag_get(...) AG_AT(ag_get_, __VA_ARGS__)
-#define ag_set(...) AG_AT(ag_set_, __VA_ARGS__)
-#define ag_get_flat(...) AG_AT(ag_get_flat_, __VA_ARGS__)
-#define ag_set_flat(...) AG_AT(ag_set_flat_, __VA_ARGS__)
-#define ag_item(...) AG_AT(ag_item_, __VA_ARGS__)
+#define ag_get(...) AG_AT_DOUBLE(ag_get_, __VA_ARGS__)
+#define ag_set(...) AG_AT_VOID(ag_set_, __VA_ARGS__)
+#define ag_get_flat(...) AG_AT_DOUBLE(ag_get_flat_, __VA_ARGS__)
+#define ag_set_flat(...) AG_AT_VOID(ag_set_flat_, __VA_ARGS__)
+#define ag_item(...) AG_AT_DOUBLE(ag_item_, __VA_ARGS__)
 /* Element access by coordinates: ag_at(t, 1, 2). */
 #define ag_at(t, ...) ag_get(t, (const int64_t[]){__VA_ARGS__})
 

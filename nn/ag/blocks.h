@@ -45,7 +45,7 @@ typedef struct ag_nn_attention {
 ag_nn_attention *ag_nn_attention_new_(ag_arena *P, ag_rng *r, int64_t n_embd, int64_t n_head,
                                       bool bias, double dropout);
 ag_tensor *ag_nn_attention_forward_(ag_arena *A, ag_nn_attention *m, ag_tensor *x);
-#define ag_nn_attention_new(...) AG_AT(ag_nn_attention_new_, __VA_ARGS__)
+#define ag_nn_attention_new(...) AG_AT_PTR(ag_nn_attention_new_, ag_nn_attention *, __VA_ARGS__)
 #define ag_nn_attention_forward(...) AG_AT(ag_nn_attention_forward_, __VA_ARGS__)
 extern const ag_module_type ag_nn_attention_type;
 
@@ -59,7 +59,7 @@ typedef struct ag_nn_mlp {
 ag_nn_mlp *ag_nn_mlp_new_(ag_arena *P, ag_rng *r, int64_t n_embd, int64_t n_hidden,
                           ag_activation act, bool bias, double dropout);
 ag_tensor *ag_nn_mlp_forward_(ag_arena *A, ag_nn_mlp *m, ag_tensor *x);
-#define ag_nn_mlp_new(...) AG_AT(ag_nn_mlp_new_, __VA_ARGS__)
+#define ag_nn_mlp_new(...) AG_AT_PTR(ag_nn_mlp_new_, ag_nn_mlp *, __VA_ARGS__)
 #define ag_nn_mlp_forward(...) AG_AT(ag_nn_mlp_forward_, __VA_ARGS__)
 extern const ag_module_type ag_nn_mlp_type;
 
@@ -92,7 +92,7 @@ typedef struct ag_block_config {
  * registered norm or has no constructor, or an eps that is neither
  * AG_EPS_DEFAULT nor finite (a plain NaN included). */
 ag_module *ag_norm_new_(ag_arena *P, ag_norm_choice c, int64_t n);
-#define ag_norm_new(...) AG_AT(ag_norm_new_, __VA_ARGS__)
+#define ag_norm_new(...) AG_AT_PTR(ag_norm_new_, ag_module *, __VA_ARGS__)
 
 /* Pre-norm transformer block:
  *   x = x + self_attn(input_layernorm(x))
@@ -105,7 +105,7 @@ typedef struct ag_nn_block {
 } ag_nn_block;
 ag_nn_block *ag_nn_block_new_(ag_arena *P, ag_rng *r, const ag_block_config *c);
 ag_tensor *ag_nn_block_forward_(ag_arena *A, ag_nn_block *m, ag_tensor *x);
-#define ag_nn_block_new(...) AG_AT(ag_nn_block_new_, __VA_ARGS__)
+#define ag_nn_block_new(...) AG_AT_PTR(ag_nn_block_new_, ag_nn_block *, __VA_ARGS__)
 #define ag_nn_block_forward(...) AG_AT(ag_nn_block_forward_, __VA_ARGS__)
 extern const ag_module_type ag_nn_block_type;
 

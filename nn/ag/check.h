@@ -26,7 +26,7 @@ extern "C" {
 bool ag_gradcheck_module_(ag_module *m, ag_loss_fn loss, void *userdata,
                           const ag_gradcheck_params_opts *opts,
                           ag_gradcheck_params_result *result);
-#define ag_gradcheck_module(...) AG_AT(ag_gradcheck_module_, __VA_ARGS__)
+#define ag_gradcheck_module(...) AG_AT_BOOL(ag_gradcheck_module_, __VA_ARGS__)
 
 #ifdef __cplusplus
 }

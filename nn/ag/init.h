@@ -32,13 +32,13 @@ bool ag_init_kaiming_uniform_(ag_tensor *t, ag_rng *r, double a);
 /* normal(1, 0.02): post_init for norm weights (see above). */
 bool ag_init_post_norm_(ag_tensor *t, ag_rng *r);
 
-#define ag_init_constant(...) AG_AT(ag_init_constant_, __VA_ARGS__)
-#define ag_init_ones(...) AG_AT(ag_init_ones_, __VA_ARGS__)
-#define ag_init_zeros(...) AG_AT(ag_init_zeros_, __VA_ARGS__)
-#define ag_init_uniform(...) AG_AT(ag_init_uniform_, __VA_ARGS__)
-#define ag_init_normal(...) AG_AT(ag_init_normal_, __VA_ARGS__)
-#define ag_init_kaiming_uniform(...) AG_AT(ag_init_kaiming_uniform_, __VA_ARGS__)
-#define ag_init_post_norm(...) AG_AT(ag_init_post_norm_, __VA_ARGS__)
+#define ag_init_constant(...) AG_AT_BOOL(ag_init_constant_, __VA_ARGS__)
+#define ag_init_ones(...) AG_AT_BOOL(ag_init_ones_, __VA_ARGS__)
+#define ag_init_zeros(...) AG_AT_BOOL(ag_init_zeros_, __VA_ARGS__)
+#define ag_init_uniform(...) AG_AT_BOOL(ag_init_uniform_, __VA_ARGS__)
+#define ag_init_normal(...) AG_AT_BOOL(ag_init_normal_, __VA_ARGS__)
+#define ag_init_kaiming_uniform(...) AG_AT_BOOL(ag_init_kaiming_uniform_, __VA_ARGS__)
+#define ag_init_post_norm(...) AG_AT_BOOL(ag_init_post_norm_, __VA_ARGS__)
 
 #ifdef __cplusplus
 }

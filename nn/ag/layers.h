@@ -38,7 +38,7 @@ typedef struct ag_nn_linear {
 ag_nn_linear *ag_nn_linear_new_(ag_arena *P, ag_rng *r, int64_t in_features,
                                 int64_t out_features, bool bias);
 ag_tensor *ag_nn_linear_forward_(ag_arena *A, ag_nn_linear *m, ag_tensor *x);
-#define ag_nn_linear_new(...) AG_AT(ag_nn_linear_new_, __VA_ARGS__)
+#define ag_nn_linear_new(...) AG_AT_PTR(ag_nn_linear_new_, ag_nn_linear *, __VA_ARGS__)
 #define ag_nn_linear_forward(...) AG_AT(ag_nn_linear_forward_, __VA_ARGS__)
 extern const ag_module_type ag_nn_linear_type;
 
@@ -53,7 +53,7 @@ typedef struct ag_nn_embedding {
 ag_nn_embedding *ag_nn_embedding_new_(ag_arena *P, ag_rng *r, int64_t num_embeddings,
                                       int64_t embedding_dim);
 ag_tensor *ag_nn_embedding_forward_(ag_arena *A, ag_nn_embedding *m, ag_tensor *ids);
-#define ag_nn_embedding_new(...) AG_AT(ag_nn_embedding_new_, __VA_ARGS__)
+#define ag_nn_embedding_new(...) AG_AT_PTR(ag_nn_embedding_new_, ag_nn_embedding *, __VA_ARGS__)
 #define ag_nn_embedding_forward(...) AG_AT(ag_nn_embedding_forward_, __VA_ARGS__)
 extern const ag_module_type ag_nn_embedding_type;
 
@@ -72,7 +72,7 @@ typedef struct ag_nn_dropout {
 } ag_nn_dropout;
 ag_nn_dropout *ag_nn_dropout_new_(ag_arena *P, double p, uint64_t seed);
 ag_tensor *ag_nn_dropout_forward_(ag_arena *A, ag_nn_dropout *m, ag_tensor *x);
-#define ag_nn_dropout_new(...) AG_AT(ag_nn_dropout_new_, __VA_ARGS__)
+#define ag_nn_dropout_new(...) AG_AT_PTR(ag_nn_dropout_new_, ag_nn_dropout *, __VA_ARGS__)
 ag_tensor *ag_nn_dropout_forward_rng_(ag_arena *A, ag_nn_dropout *m, ag_tensor *x, ag_rng *r);
 #define ag_nn_dropout_forward(...) AG_AT(ag_nn_dropout_forward_, __VA_ARGS__)
 #define ag_nn_dropout_forward_rng(...) AG_AT(ag_nn_dropout_forward_rng_, __VA_ARGS__)

@@ -67,8 +67,8 @@ void ag_module_init(ag_module *m, const ag_module_type *type, ag_arena *P);
  * that is m itself or one of m's ancestors (a cycle). */
 bool ag_module_add_param_(ag_module *m, const char *name, ag_tensor *t);
 bool ag_module_add_child_(ag_module *m, const char *name, ag_module *child);
-#define ag_module_add_param(...) AG_AT(ag_module_add_param_, __VA_ARGS__)
-#define ag_module_add_child(...) AG_AT(ag_module_add_child_, __VA_ARGS__)
+#define ag_module_add_param(...) AG_AT_BOOL(ag_module_add_param_, __VA_ARGS__)
+#define ag_module_add_child(...) AG_AT_BOOL(ag_module_add_child_, __VA_ARGS__)
 
 /* Calls m's type forward. Reported when the type has none. */
 ag_tensor *ag_module_forward_(ag_module *m, ag_arena *A, ag_tensor *x);
@@ -83,7 +83,7 @@ void ag_module_visit_params(ag_module *m, ag_param_visitor fn, void *userdata);
  * Returns the count, or -1: after reporting a NULL A or out, or A running
  * out of memory; without a report for a NULL m (an earlier failure). */
 int ag_module_parameters_(ag_module *m, ag_arena *A, ag_named_param **out);
-#define ag_module_parameters(...) AG_AT(ag_module_parameters_, __VA_ARGS__)
+#define ag_module_parameters(...) AG_AT_INT(ag_module_parameters_, __VA_ARGS__)
 
 /* The parameter or the module at a dotted path ("layers.0.attn"), or NULL. */
 ag_tensor *ag_module_param(ag_module *m, const char *path);
@@ -107,7 +107,7 @@ void ag_module_zero_grad(ag_module *m);
  * gradients are dropped). Casting to bf16 keeps the parameters of
  * registered norm layers in f32 (see ag/registry.h). Reports a non-float dt. */
 bool ag_module_cast_(ag_module *m, ag_dtype dt);
-#define ag_module_cast(...) AG_AT(ag_module_cast_, __VA_ARGS__)
+#define ag_module_cast(...) AG_AT_BOOL(ag_module_cast_, __VA_ARGS__)
 
 /* The module tree in PyTorch's repr style, with the parameter count of each
  * leaf module, norm layers marked "[norm]", a container's description and
@@ -128,10 +128,10 @@ typedef struct ag_module_list {
     ag_module base;
 } ag_module_list;
 ag_module_list *ag_module_list_new_(ag_arena *P);
-#define ag_module_list_new(...) AG_AT(ag_module_list_new_, __VA_ARGS__)
+#define ag_module_list_new(...) AG_AT_PTR(ag_module_list_new_, ag_module_list *, __VA_ARGS__)
 /* Appends child under the next index; returns false on bad input. */
 bool ag_module_list_append_(ag_module_list *l, ag_module *child);
-#define ag_module_list_append(...) AG_AT(ag_module_list_append_, __VA_ARGS__)
+#define ag_module_list_append(...) AG_AT_BOOL(ag_module_list_append_, __VA_ARGS__)
 
 #ifdef __cplusplus
 }

@@ -98,14 +98,14 @@ typedef struct {
  * reports and returns false, writing nothing, when L is NULL, rows < 0 or
  * D < 1, inp, out, mean or rstd is NULL, or eps is not finite. */
 bool ag_layer_norm_ref_forward_(const ag_layer_norm_ref *L);
-#define ag_layer_norm_ref_forward(...) AG_AT(ag_layer_norm_ref_forward_, __VA_ARGS__)
+#define ag_layer_norm_ref_forward(...) AG_AT_BOOL(ag_layer_norm_ref_forward_, __VA_ARGS__)
 
 /* Backward: adds to dinp, dweight and dbias (those not NULL) the gradients
  * of sum(out * dout), from inp, weight, and the mean and rstd forward
  * saved. Returns true; reports and returns false, writing nothing, when L
  * is NULL, rows < 0 or D < 1, or inp, dout, mean or rstd is NULL. */
 bool ag_layer_norm_ref_backward_(const ag_layer_norm_ref *L);
-#define ag_layer_norm_ref_backward(...) AG_AT(ag_layer_norm_ref_backward_, __VA_ARGS__)
+#define ag_layer_norm_ref_backward(...) AG_AT_BOOL(ag_layer_norm_ref_backward_, __VA_ARGS__)
 
 #ifdef __cplusplus
 }

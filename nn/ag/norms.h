@@ -48,7 +48,7 @@ typedef struct ag_nn_layernorm {
 ag_nn_layernorm *ag_nn_layernorm_new_(ag_arena *P, int nshape, const int64_t *normalized_shape,
                                       double eps, bool elementwise_affine, bool bias);
 ag_tensor *ag_nn_layernorm_forward_(ag_arena *A, ag_nn_layernorm *m, ag_tensor *x);
-#define ag_nn_layernorm_new(...) AG_AT(ag_nn_layernorm_new_, __VA_ARGS__)
+#define ag_nn_layernorm_new(...) AG_AT_PTR(ag_nn_layernorm_new_, ag_nn_layernorm *, __VA_ARGS__)
 #define ag_nn_layernorm_forward(...) AG_AT(ag_nn_layernorm_forward_, __VA_ARGS__)
 extern const ag_module_type ag_nn_layernorm_type;
 
@@ -119,17 +119,17 @@ ag_nn_rmsnorm *ag_nn_rmsnorm_new_(ag_arena *P, ag_rmsnorm_kind kind, int nshape,
                                   const int64_t *normalized_shape, double eps,
                                   bool elementwise_affine);
 ag_tensor *ag_nn_rmsnorm_forward_(ag_arena *A, ag_nn_rmsnorm *m, ag_tensor *x);
-#define ag_nn_rmsnorm_new(...) AG_AT(ag_nn_rmsnorm_new_, __VA_ARGS__)
+#define ag_nn_rmsnorm_new(...) AG_AT_PTR(ag_nn_rmsnorm_new_, ag_nn_rmsnorm *, __VA_ARGS__)
 #define ag_nn_rmsnorm_forward(...) AG_AT(ag_nn_rmsnorm_forward_, __VA_ARGS__)
 
 /* The module type of each kind (its own type name, each registered; static,
  * not to be freed). An unknown kind is reported and returns NULL. */
 const ag_module_type *ag_rmsnorm_type_(ag_rmsnorm_kind kind);
-#define ag_rmsnorm_type(...) AG_AT(ag_rmsnorm_type_, __VA_ARGS__)
+#define ag_rmsnorm_type(...) AG_AT_PTR(ag_rmsnorm_type_, const ag_module_type *, __VA_ARGS__)
 /* The kind's default eps (NAN for AG_RMSNORM: resolved at forward time). An
  * unknown kind is reported and returns NAN. */
 double ag_rmsnorm_default_eps_(ag_rmsnorm_kind kind);
-#define ag_rmsnorm_default_eps(...) AG_AT(ag_rmsnorm_default_eps_, __VA_ARGS__)
+#define ag_rmsnorm_default_eps(...) AG_AT_DOUBLE(ag_rmsnorm_default_eps_, __VA_ARGS__)
 
 #ifdef __cplusplus
 }

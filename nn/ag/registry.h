@@ -32,7 +32,7 @@ extern "C" {
 /* Adds t to the registry; registering a type twice is harmless. Reports and
  * returns false for NULL or a full registry. */
 bool ag_norm_register_(const ag_module_type *t);
-#define ag_norm_register(...) AG_AT(ag_norm_register_, __VA_ARGS__)
+#define ag_norm_register(...) AG_AT_BOOL(ag_norm_register_, __VA_ARGS__)
 
 /* A norm type's constructor, for the blocks: a new norm of type `type` (the
  * type it was registered for, so one function may serve several types) over
@@ -47,7 +47,7 @@ typedef ag_module *ag_norm_make_fn(ag_arena *P, const ag_module_type *type, int6
  * its constructor. Reports and returns false for a NULL t or make, or a full
  * registry. */
 bool ag_norm_register_make_(const ag_module_type *t, ag_norm_make_fn *make);
-#define ag_norm_register_make(...) AG_AT(ag_norm_register_make_, __VA_ARGS__)
+#define ag_norm_register_make(...) AG_AT_BOOL(ag_norm_register_make_, __VA_ARGS__)
 
 /* The constructor registered for t; NULL when t is NULL, not registered, or
  * registered without one. */
@@ -71,7 +71,11 @@ typedef struct ag_param_groups {
 /* A NULL A is reported; a NULL m (an earlier failure) is not. Either gives
  * zeroed groups, as does A running out of memory (reported). */
 ag_param_groups ag_decay_groups_(ag_module *m, ag_arena *A);
-#define ag_decay_groups(...) AG_AT(ag_decay_groups_, __VA_ARGS__)
+static inline ag_param_groups ag__site_pop_groups(ag_param_groups v) {
+    ag__site_pop();
+    return v;
+}
+#define ag_decay_groups(...) AG_AT_VIA(ag_decay_groups_, ag__site_pop_groups, __VA_ARGS__)
 
 /* The rule behind those groups, for one parameter: true (no weight decay)
  * when p's owner is a registered norm layer or p's dotted name contains

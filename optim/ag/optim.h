@@ -134,7 +134,11 @@ ag_optim_group ag_optim_group_of(ag_tensor **params, int nparams);
  * requires a gradient, in ag_module_visit_params order; the array lives in
  * A. A NULL m gives an empty group (nparams 0) without a report. */
 ag_optim_group ag_optim_group_of_module_(ag_module *m, ag_arena *A);
-#define ag_optim_group_of_module(...) AG_AT(ag_optim_group_of_module_, __VA_ARGS__)
+static inline ag_optim_group ag__site_pop_group(ag_optim_group v) {
+    ag__site_pop();
+    return v;
+}
+#define ag_optim_group_of_module(...) AG_AT_VIA(ag_optim_group_of_module_, ag__site_pop_group, __VA_ARGS__)
 
 /* Hugging Face Trainer's two groups, by ag_param_is_no_decay (ag/registry.h):
  *   [0] the parameters that decay: weight_decay as given;
@@ -146,7 +150,7 @@ ag_optim_group ag_optim_group_of_module_(ag_module *m, ag_arena *A);
  * A is reported). A group may be empty. */
 ag_optim_group *ag_optim_groups_from_model_(ag_module *m, ag_arena *A, double lr,
                                             double weight_decay);
-#define ag_optim_groups_from_model(...) AG_AT(ag_optim_groups_from_model_, __VA_ARGS__)
+#define ag_optim_groups_from_model(...) AG_AT_PTR(ag_optim_groups_from_model_, ag_optim_group *, __VA_ARGS__)
 
 /* ---- the optimizer ---------------------------------------------------------- */
 
@@ -276,7 +280,7 @@ extern const ag_optim_type ag_sgd_type, ag_adam_type, ag_adamw_type, ag_rmsprop_
 ag_optim *ag_optim_new_(ag_arena *P, const ag_optim_type *type, const void *opts,
                         const ag_optim_group *groups, int ngroups, double lr,
                         double weight_decay);
-#define ag_optim_new(...) AG_AT(ag_optim_new_, __VA_ARGS__)
+#define ag_optim_new(...) AG_AT_PTR(ag_optim_new_, ag_optim *, __VA_ARGS__)
 
 /* New SGD, Adam and AdamW optimizers: ag_optim_new with the type, the
  * options (opts NULL: the defaults) and their lr and weight_decay; reports
@@ -290,9 +294,9 @@ ag_optim *ag_adam_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
                        const ag_adam_opts *opts);
 ag_optim *ag_sgd_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
                       const ag_sgd_opts *opts);
-#define ag_adamw_new(...) AG_AT(ag_adamw_new_, __VA_ARGS__)
-#define ag_adam_new(...) AG_AT(ag_adam_new_, __VA_ARGS__)
-#define ag_sgd_new(...) AG_AT(ag_sgd_new_, __VA_ARGS__)
+#define ag_adamw_new(...) AG_AT_PTR(ag_adamw_new_, ag_optim *, __VA_ARGS__)
+#define ag_adam_new(...) AG_AT_PTR(ag_adam_new_, ag_optim *, __VA_ARGS__)
+#define ag_sgd_new(...) AG_AT_PTR(ag_sgd_new_, ag_optim *, __VA_ARGS__)
 
 /* New RMSprop and Adagrad optimizers, as above (reports under
  * "rmsprop_new", "adagrad_new"). Options refused: RMSprop: lr, eps,
@@ -302,8 +306,8 @@ ag_optim *ag_rmsprop_new_(ag_arena *P, const ag_optim_group *groups, int ngroups
                           const ag_rmsprop_opts *opts);
 ag_optim *ag_adagrad_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
                           const ag_adagrad_opts *opts);
-#define ag_rmsprop_new(...) AG_AT(ag_rmsprop_new_, __VA_ARGS__)
-#define ag_adagrad_new(...) AG_AT(ag_adagrad_new_, __VA_ARGS__)
+#define ag_rmsprop_new(...) AG_AT_PTR(ag_rmsprop_new_, ag_optim *, __VA_ARGS__)
+#define ag_adagrad_new(...) AG_AT_PTR(ag_adagrad_new_, ag_optim *, __VA_ARGS__)
 
 /* One optimization step over every parameter that has a gradient
  * (parameters whose grad is NULL are skipped, as PyTorch skips grad None;
@@ -348,7 +352,7 @@ ag_optim *ag_adagrad_new_(ag_arena *P, const ag_optim_group *groups, int ngroups
  * m / denom is inf/inf) and its state NaN or inf for good, so it stays NaN
  * in every later step; the other entries are updated as usual. */
 bool ag_optim_step_(ag_optim *o);
-#define ag_optim_step(...) AG_AT(ag_optim_step_, __VA_ARGS__)
+#define ag_optim_step(...) AG_AT_BOOL(ag_optim_step_, __VA_ARGS__)
 
 /* Zeroes the gradient of every parameter of o (keeps the buffers: PyTorch's
  * zero_grad(set_to_none=False); a zeroed gradient is still "present", so
@@ -358,7 +362,7 @@ void ag_optim_zero_grad(ag_optim *o);
 /* Sets the lr of every group (initial_lr is kept). Reports lr < 0, inf or NAN
  * and returns false. */
 bool ag_optim_set_lr_(ag_optim *o, double lr);
-#define ag_optim_set_lr(...) AG_AT(ag_optim_set_lr_, __VA_ARGS__)
+#define ag_optim_set_lr(...) AG_AT_BOOL(ag_optim_set_lr_, __VA_ARGS__)
 
 /* The state of param in o, or NULL when param is not one of o's. */
 ag_optim_state *ag_optim_state_of(ag_optim *o, const ag_tensor *param);
@@ -385,8 +389,8 @@ ag_tensor *ag_optim_state_buffer(const ag_optim_state *st, const char *name);
 double ag_clip_grad_norm_(ag_tensor *const *params, int n, double max_norm,
                           bool error_if_nonfinite);
 double ag_optim_clip_grad_norm_(ag_optim *o, double max_norm, bool error_if_nonfinite);
-#define ag_clip_grad_norm(...) AG_AT(ag_clip_grad_norm_, __VA_ARGS__)
-#define ag_optim_clip_grad_norm(...) AG_AT(ag_optim_clip_grad_norm_, __VA_ARGS__)
+#define ag_clip_grad_norm(...) AG_AT_DOUBLE(ag_clip_grad_norm_, __VA_ARGS__)
+#define ag_optim_clip_grad_norm(...) AG_AT_DOUBLE(ag_optim_clip_grad_norm_, __VA_ARGS__)
 
 /* torch.nn.utils.clip_grad_value_: every gradient element is clamped to
  * [-clip_value, clip_value]: +-inf becomes +-clip_value, NaN stays NaN
@@ -395,8 +399,8 @@ double ag_optim_clip_grad_norm_(ag_optim *o, double max_norm, bool error_if_nonf
  * entry returns false without a report. */
 bool ag_clip_grad_value_(ag_tensor *const *params, int n, double clip_value);
 bool ag_optim_clip_grad_value_(ag_optim *o, double clip_value);
-#define ag_clip_grad_value(...) AG_AT(ag_clip_grad_value_, __VA_ARGS__)
-#define ag_optim_clip_grad_value(...) AG_AT(ag_optim_clip_grad_value_, __VA_ARGS__)
+#define ag_clip_grad_value(...) AG_AT_BOOL(ag_clip_grad_value_, __VA_ARGS__)
+#define ag_optim_clip_grad_value(...) AG_AT_BOOL(ag_optim_clip_grad_value_, __VA_ARGS__)
 
 /* ---- learning-rate schedules --------------------------------------------------
  * A schedule is a factor of the step; applying it sets every group's lr to
@@ -444,13 +448,13 @@ ag_schedule ag_schedule_step(int64_t step_size, double gamma);
  * min_ratio outside [0, 1], step_size < 1, gamma < 0 or NAN, an unknown
  * kind). */
 double ag_schedule_factor_(const ag_schedule *s, int64_t step);
-#define ag_schedule_factor(...) AG_AT(ag_schedule_factor_, __VA_ARGS__)
+#define ag_schedule_factor(...) AG_AT_DOUBLE(ag_schedule_factor_, __VA_ARGS__)
 
 /* Sets every group's lr of o to initial_lr * factor(step); returns false
  * (after the report) when the factor is NAN, leaving the lrs unchanged.
  * NULL o: false, no report. */
 bool ag_schedule_apply_(const ag_schedule *s, ag_optim *o, int64_t step);
-#define ag_schedule_apply(...) AG_AT(ag_schedule_apply_, __VA_ARGS__)
+#define ag_schedule_apply(...) AG_AT_BOOL(ag_schedule_apply_, __VA_ARGS__)
 
 #ifdef __cplusplus
 }

@@ -45,9 +45,9 @@ shift
 objdump=${OBJDUMP:-objdump}
 
 # Every wrapper macro in the public headers: lines "ag_foo ag_foo_" for
-#   #define ag_foo(...) AG_AT(ag_foo_, ...
+#   #define ag_foo(...) AG_AT(ag_foo_, ...     (or AG_AT_BOOL, AG_AT_PTR, ...)
 define_re='^[[:space:]]*#[[:space:]]*define[[:space:]]\{1,\}'
-wrapper_re="${define_re}"'\(ag_[A-Za-z0-9_]*\)(\.\.\.)[[:space:]]*AG_AT(\([A-Za-z0-9_]*\),.*'
+wrapper_re="${define_re}"'\(ag_[A-Za-z0-9_]*\)(\.\.\.)[[:space:]]*AG_AT[A-Z0-9_]*(\([A-Za-z0-9_]*\),.*'
 wrappers=$(for d in "$@"; do cat "$d"/*.h; done | sed -n "s/${wrapper_re}/\\1 \\2/p")
 
 # The functions with a call-site test row: "SITE_CASE(ag_foo)" -> "ag_foo".
@@ -158,10 +158,13 @@ END {
                     "SITE_CASE(" m ") to tests/errors/sites_*.c")
     }
     # Library code that records a call site uses a public macro internally.
-    n = split(rev["ag_set_call_site"], callers, " ")
-    for (i = 1; i <= n; i++)
-        problem(callers[i] " calls ag_set_call_site: library code must call the ag_foo_ " \
-                "form, not the ag_foo macro")
+    split("ag_set_call_site ag__site_push", recorders, " ")
+    for (r = 1; r <= 2; r++) {
+        n = split(rev[recorders[r]], callers, " ")
+        for (i = 1; i <= n; i++)
+            problem(callers[i] " calls " recorders[r] ": library code must call the " \
+                    "ag_foo_ form, not the ag_foo macro")
+    }
     if (reporters == 0 || !("ag_add_" in reach)) {
         print "call-sites: found no public reporter (ag_add_ should be one): the objdump " \
               "output was not understood"

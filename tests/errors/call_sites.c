@@ -64,10 +64,52 @@ START_TEST(failing_call_names_its_own_line) {
 }
 END_TEST
 
+/* Makes ag calls of its own, on lines of its own, while the caller's
+ * ag_matmul is evaluating its arguments. */
+static ag_tensor *ones_made_elsewhere(void) {
+    ag_tensor *t = ag_ones(A, AG_F32, AG_SHAPE(4, 5));
+    return ag_mul(A, t, t);
+}
+
+static bool ends_with_line(const char *msg, int line) {
+    char want[128];
+    snprintf(want, sizeof want, " (%s:%d)", base_name(__FILE__), line);
+    const size_t n = strlen(msg), nw = strlen(want);
+    return n > nw && strcmp(msg + n - nw, want) == 0;
+}
+
+/* ag_matmul(A, x, f()) where f makes ag calls: the report names matmul's
+ * line, not the line of f's last call. */
+START_TEST(argument_calls_keep_the_outer_line) {
+    ag_tensor *x = F32(2, 3);
+    reports = 0;
+    ag_tensor *y = ag_matmul(A, x, ones_made_elsewhere()); const int line = __LINE__;
+    ck_assert_ptr_null(y);
+    ck_assert_int_eq(reports, 1);
+    ck_assert_msg(ends_with_line(ag_last_error(), line), "\"%s\" does not name line %d",
+                  ag_last_error(), line);
+}
+END_TEST
+
+/* The same for a call nested two deep: the innermost call's report names
+ * its own line, and the outer calls, given NULL, report nothing more. */
+START_TEST(nested_call_reports_its_own_line) {
+    ag_tensor *x = F32(2, 3), *bad = F32(4, 5);
+    reports = 0;
+    ag_tensor *y = ag_relu(A, ag_add(A, x, ag_exp(A, ag_matmul(A, x, bad)))); const int line = __LINE__;
+    ck_assert_ptr_null(y);
+    ck_assert_int_eq(reports, 1);
+    ck_assert_msg(strstr(ag_last_error(), "matmul") != NULL, "%s", ag_last_error());
+    ck_assert(ends_with_line(ag_last_error(), line));
+}
+END_TEST
+
 TCase *errors_sites_tcase(void) {
     TCase *tc = tcase_create("call_sites");
     tcase_add_checked_fixture(tc, errors_setup, errors_teardown);
     tcase_add_loop_test(tc, failing_call_names_its_own_line, 0,
                         n_site_cases_core + n_site_cases_nn);
+    tcase_add_test(tc, argument_calls_keep_the_outer_line);
+    tcase_add_test(tc, nested_call_reports_its_own_line);
     return tc;
 }
