@@ -23,6 +23,10 @@ ag_missing_packages() {
     # libopenblas-dev brings cblas.h (include/<arch>/openblas-pthread/).
     dpkg-query -W -f='${Status}' libopenblas-dev 2>/dev/null | grep -q 'install ok installed' \
         || echo libopenblas-dev
+    # Open MPI for ag_dist (data-parallel training; without it, one process).
+    dpkg-query -W -f='${Status}' libopenmpi-dev 2>/dev/null | grep -q 'install ok installed' \
+        || echo libopenmpi-dev
+    command -v mpiexec >/dev/null 2>&1 || echo openmpi-bin
     command -v gnuplot >/dev/null 2>&1 || echo gnuplot-nox
     [ -e /usr/share/dict/words ] || echo wamerican
 }

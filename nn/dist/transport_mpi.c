@@ -9,8 +9,9 @@
  * Errors of MPI come back as codes (MPI_ERRORS_RETURN), and each becomes one
  * line and MPI_Abort; a wait that lasts longer than its timeout does the
  * same. MPI moves a non-blocking collective along only inside MPI calls, so
- * the wait polls MPI_Testall, sleeping a little between polls once the
- * first thousand found nothing. */
+ * the wait polls MPI_Testall, sleeping between polls once the first
+ * thousand found nothing (20 us, doubling up to 1 ms: a rank waiting for
+ * another's evaluation leaves it the core). */
 #define _POSIX_C_SOURCE 200809L
 #include <limits.h>
 #include <mpi.h>
@@ -123,6 +124,7 @@ static double seconds(void) {
 void ag__tp_wait(ag__tp_req *q, double timeout, const char *what) {
     if (!q) return;
     const double t0 = seconds();
+    long pause_ns = 20000; /* between polls, once polling alone found nothing */
     for (long polls = 0;; polls++) {
         int done = 0;
         const int rc = MPI_Testall(q->n, q->r, &done, MPI_STATUSES_IGNORE);
@@ -135,7 +137,8 @@ void ag__tp_wait(ag__tp_req *q, double timeout, const char *what) {
                 fflush(stderr);
                 MPI_Abort(MPI_COMM_WORLD, 1);
             }
-            nanosleep(&(struct timespec){0, 20000}, NULL);
+            nanosleep(&(struct timespec){0, pause_ns}, NULL);
+            if (pause_ns < 1000000) pause_ns *= 2; /* a long wait costs the others no CPU */
         }
     }
     free(q);
