@@ -153,8 +153,7 @@ ag_tensor *ag_cross_entropy_ex_(ag_arena *A, ag_tensor *logits, ag_tensor *targe
 #define ag_l1_loss(...) AG_AT(ag_l1_loss_, __VA_ARGS__)
 #define ag_smooth_l1_loss(...) AG_AT(ag_smooth_l1_loss_, __VA_ARGS__)
 #define ag_huber_loss(...) AG_AT(ag_huber_loss_, __VA_ARGS__)
-#define ag_binary_cross_entropy_with_logits(...)                                          \
-    AG_AT(ag_binary_cross_entropy_with_logits_, __VA_ARGS__)
+#define ag_binary_cross_entropy_with_logits(...) AG_AT(ag_binary_cross_entropy_with_logits_, __VA_ARGS__)
 #define ag_nll_loss(...) AG_AT(ag_nll_loss_, __VA_ARGS__)
 #define ag_cross_entropy_ex(...) AG_AT(ag_cross_entropy_ex_, __VA_ARGS__)
 
