@@ -66,7 +66,8 @@ static bool nll_parts_of(ag_arena *A, ag_tensor *lp, ag_tensor *target, ag_tenso
         ag_tensor *wq = ag_index_select_(A, w, 0, flat);
         wt = ag_mul_(A, ag_reshape_(A, wq, target->ndim, target->shape), valid);
     }
-    out->loss = ag_neg_(A, ag_mul_(A, picked, wt));
+    /* ignored positions are 0 whatever their row holds (a NaN, a -inf at class 0) */
+    out->loss = ag_masked_fill_(A, ag_neg_(A, ag_mul_(A, picked, wt)), ignored, 0.0);
     out->wt = wt;
     out->ignored = ignored;
     return out->loss && out->wt;

@@ -82,8 +82,9 @@ ag_tensor *ag_huber_loss_(ag_arena *A, ag_tensor *input, ag_tensor *target,
  * exp of a large number), so logits of any size give finite losses. weight
  * and pos_weight (NULL: none) must broadcast to the input's shape
  * (pos_weight is usually [C], one per class along the last dim). The target
- * takes a gradient when it requires one. +-inf logits give inf or NaN where
- * the formula does (an inf logit with 0 < y < 1: inf). */
+ * takes a gradient when it requires one. Infinite logits give what the
+ * formula gives, as in PyTorch: +inf gives inf where y < 1 and NaN where
+ * y = 1 (0 * inf); -inf gives NaN (inf - inf); a NaN logit or target, NaN. */
 typedef struct ag_bce_with_logits_opts {
     ag_tensor *weight;     /* rescales each element's loss; NULL: 1 */
     ag_tensor *pos_weight; /* weight of the positive term; NULL: 1 */
@@ -104,7 +105,9 @@ ag_tensor *ag_binary_cross_entropy_with_logits_(ag_arena *A, ag_tensor *input,
  * w[t] its weight (1 without weight), the position's loss is -w[t] x[t],
  * and 0 where t is ignore_index. 'mean' is the sum divided by the sum of
  * w[t] over the positions not ignored (PyTorch), so every target ignored
- * gives NaN (0/0); 'none' has the target's shape. */
+ * gives NaN (0/0); 'none' has the target's shape. An ignored position's
+ * loss is 0 whatever its row holds (NaN or inf included), as in PyTorch;
+ * elsewhere a NaN x[t] gives NaN and a -inf x[t] gives inf. */
 typedef struct ag_nll_loss_opts {
     ag_tensor *weight; /* [C]; NULL: every class 1 */
     ag_reduction reduction;
@@ -137,7 +140,9 @@ ag_tensor *ag_nll_loss_(ag_arena *A, ag_tensor *input, ag_tensor *target,
  * 'mean', s = 0 and a class-index target this is ag_cross_entropy's fused
  * kernel; the other cases are composed from log_softmax, gather and sums.
  * NaN and inf as ag_cross_entropy: a NaN or +inf logit makes its position's
- * loss NaN, a -inf target logit gives inf. */
+ * loss NaN, a -inf target logit gives inf, an ignored position gives 0
+ * whatever its logits hold; with label smoothing a -inf logit anywhere in a
+ * position makes its smoothing term inf (PyTorch's too). */
 typedef struct ag_cross_entropy_opts {
     ag_tensor *weight; /* [C]; NULL: every class 1 */
     ag_reduction reduction;
