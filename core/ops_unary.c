@@ -39,6 +39,8 @@
 #define POW_OF(x, p) ((p) == 2 ? (x) * (x) : pow(x, p))
 #define POW_GRAD(x, p) ((p) == 2 ? 2 * (x) : (p) == 0 ? 0 : (p) * pow(x, (p) - 1))
 
+/* d/dx erf(x) = 2/sqrt(pi) exp(-x^2) */
+#define ERF_GRAD(x) (C(2 * INV_SQRT_PI) * exp(-(x) * (x)))
 /* softplus with beta p and threshold q (PyTorch): linear where p x > q. */
 #define SOFTPLUS_OF(x, p, q) ((p) * (x) > (q) ? (x) : log1p(exp((p) * (x))) / (p))
 #define SOFTPLUS_GRAD(x, p, q) ((p) * (x) > (q) ? 1 : SIGMOID_OF((p) * (x)))
@@ -68,7 +70,7 @@
     X(COS,       "cos",       cos(x),                             -sin(x))               \
     X(LOG1P,     "log1p",     log1p(x),                           1 / (1 + x))           \
     X(EXPM1,     "expm1",     expm1(x),                           y + 1)                 \
-    X(ERF,       "erf",       erf(x),                             C(2 * INV_SQRT_PI) * exp(-x * x)) \
+    X(ERF,       "erf",       erf(x),                             ERF_GRAD(x))           \
     X(SOFTPLUS,  "softplus",  SOFTPLUS_OF(x, p, q),               SOFTPLUS_GRAD(x, p, q)) \
     X(LEAKY_RELU, "leaky_relu", x > 0 ? x : p * x,                x > 0 ? 1 : p)         \
     X(ELU,       "elu",       x > 0 ? x : p * expm1(x),           x > 0 ? 1 : p * exp(x)) \

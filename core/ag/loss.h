@@ -90,7 +90,8 @@ typedef struct ag_bce_with_logits_opts {
     ag_tensor *pos_weight; /* weight of the positive term; NULL: 1 */
     ag_reduction reduction;
 } ag_bce_with_logits_opts;
-#define AG_BCE_WITH_LOGITS_DEFAULTS {.weight = NULL, .pos_weight = NULL, .reduction = AG_REDUCE_MEAN}
+#define AG_BCE_WITH_LOGITS_DEFAULTS                                                       \
+    {.weight = NULL, .pos_weight = NULL, .reduction = AG_REDUCE_MEAN}
 ag_tensor *ag_binary_cross_entropy_with_logits_(ag_arena *A, ag_tensor *input,
                                                 ag_tensor *target,
                                                 const ag_bce_with_logits_opts *o);

@@ -17,7 +17,8 @@ typedef struct {
     int weight_at, pos_weight_at;
 } spec;
 
-static const spec MEAN = {AG_REDUCE_MEAN, -100, 0, 0, 0}, SUM = {AG_REDUCE_SUM, -100, 0, 0, 0},
+static const spec MEAN = {AG_REDUCE_MEAN, -100, 0, 0, 0},
+                  SUM = {AG_REDUCE_SUM, -100, 0, 0, 0},
                   NONE = {AG_REDUCE_NONE, -100, 0, 0, 0};
 
 static ag_tensor *f_mse(ag_arena *A, ag_tensor *const *x, int n, void *u) {
@@ -41,9 +42,11 @@ static ag_tensor *f_huber(ag_arena *A, ag_tensor *const *x, int n, void *u) {
 static ag_tensor *f_bce(ag_arena *A, ag_tensor *const *x, int n, void *u) {
     (void)n;
     const spec *p = u;
-    const ag_bce_with_logits_opts o = {.weight = p->weight_at ? x[p->weight_at] : NULL,
-                                       .pos_weight = p->pos_weight_at ? x[p->pos_weight_at] : NULL,
-                                       .reduction = p->red};
+    const ag_bce_with_logits_opts o = {
+        .weight = p->weight_at ? x[p->weight_at] : NULL,
+        .pos_weight = p->pos_weight_at ? x[p->pos_weight_at] : NULL,
+        .reduction = p->red,
+    };
     return ag_binary_cross_entropy_with_logits(A, x[0], x[1], &o);
 }
 static ag_tensor *f_nll(ag_arena *A, ag_tensor *const *x, int n, void *u) {
@@ -143,7 +146,8 @@ static int make_probs_3d(ag_arena *A, ag_rng *r, ag_tensor **in) {
     return in[0] && in[1] && in[2] ? 3 : -1;
 }
 
-static const spec W_MEAN = {AG_REDUCE_MEAN, -100, 0, 2, 0}, W_SUM = {AG_REDUCE_SUM, -100, 0, 2, 0},
+static const spec W_MEAN = {AG_REDUCE_MEAN, -100, 0, 2, 0},
+                  W_SUM = {AG_REDUCE_SUM, -100, 0, 2, 0},
                   W_NONE = {AG_REDUCE_NONE, -100, 0, 2, 0};
 static const spec LS_MEAN = {AG_REDUCE_MEAN, -100, 0.1, 0, 0},
                   LS_W_MEAN = {AG_REDUCE_MEAN, -100, 0.2, 2, 0},
@@ -151,18 +155,24 @@ static const spec LS_MEAN = {AG_REDUCE_MEAN, -100, 0.1, 0, 0},
                   LS_W_NONE = {AG_REDUCE_NONE, -100, 0.3, 2, 0},
                   LS_ONE = {AG_REDUCE_MEAN, -100, 1.0, 2, 0};
 static const spec IGNORE_2 = {AG_REDUCE_MEAN, 2, 0.1, 2, 0};
-static const spec BETA1 = {AG_REDUCE_MEAN, 0, 1.0, 0, 0}, BETA1_NONE = {AG_REDUCE_NONE, 0, 1.0, 0, 0},
-                  BETA0 = {AG_REDUCE_SUM, 0, 0.0, 0, 0}, DELTA = {AG_REDUCE_MEAN, 0, 1.5, 0, 0},
+static const spec BETA1 = {AG_REDUCE_MEAN, 0, 1.0, 0, 0},
+                  BETA1_NONE = {AG_REDUCE_NONE, 0, 1.0, 0, 0},
+                  BETA0 = {AG_REDUCE_SUM, 0, 0.0, 0, 0},
+                  DELTA = {AG_REDUCE_MEAN, 0, 1.5, 0, 0},
                   DELTA_SUM = {AG_REDUCE_SUM, 0, 1.5, 0, 0};
-static const spec BCE_W = {AG_REDUCE_MEAN, 0, 0, 2, 0}, BCE_PW = {AG_REDUCE_SUM, 0, 0, 0, 3},
+static const spec BCE_W = {AG_REDUCE_MEAN, 0, 0, 2, 0},
+                  BCE_PW = {AG_REDUCE_SUM, 0, 0, 0, 3},
                   BCE_BOTH = {AG_REDUCE_NONE, 0, 0, 2, 3};
 
 #define U(s) .userdata = (void *)&(s)
 
 const gc_case gc_loss[] = {
-    {.op = "mse_loss", .shapes = "[3,4] - [3,4] mean", .fn = f_mse, .in = {GC_N(3, 4), GC_N(3, 4)}, U(MEAN)},
-    {.op = "mse_loss", .shapes = "[3,4] - [4] sum", .fn = f_mse, .in = {GC_N(3, 4), GC_N(4)}, U(SUM)},
-    {.op = "mse_loss", .shapes = "[2,3] - [] none", .fn = f_mse, .in = {GC_N(2, 3), GC_N0}, U(NONE)},
+    {.op = "mse_loss", .shapes = "[3,4] - [3,4] mean", .fn = f_mse,
+     .in = {GC_N(3, 4), GC_N(3, 4)}, U(MEAN)},
+    {.op = "mse_loss", .shapes = "[3,4] - [4] sum", .fn = f_mse, .in = {GC_N(3, 4), GC_N(4)},
+     U(SUM)},
+    {.op = "mse_loss", .shapes = "[2,3] - [] none", .fn = f_mse, .in = {GC_N(2, 3), GC_N0},
+     U(NONE)},
     {.op = "l1_loss", .shapes = "[3,4] mean, |d| > 0.1", .fn = f_l1, .make = make_off0, U(MEAN)},
     {.op = "l1_loss", .shapes = "[3,4] sum", .fn = f_l1, .make = make_off0, U(SUM)},
     {.op = "l1_loss", .shapes = "[3,4] none", .fn = f_l1, .make = make_off0, U(NONE)},

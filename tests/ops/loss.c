@@ -10,7 +10,8 @@ static const ag_reduction REDS[3] = {AG_REDUCE_MEAN, AG_REDUCE_SUM, AG_REDUCE_NO
 /* reduce n per-element values the way `red` says; the mean divides by div */
 static double reduced(const double *v, int n, ag_reduction red, double div) {
     double s = 0;
-    for (int i = 0; i < n; i++) s += v[i];
+    for (int i = 0; i < n; i++)
+        s += v[i];
     return red == AG_REDUCE_SUM ? s : s / div;
 }
 
@@ -43,11 +44,10 @@ START_TEST(test_pointwise_values) {
         ag_tensor *y = ag_from_f64(A, dt, AG_SHAPE(2, 2), TG4);
         for (int r = 0; r < 3; r++) {
             const ag_reduction red = REDS[r];
-            ag_tensor *got[] = {ag_mse_loss_ex(A, x, y, red), ag_l1_loss(A, x, y, red),
-                                ag_smooth_l1_loss(A, x, y, red, 1.0),
-                                ag_smooth_l1_loss(A, x, y, red, 2.5),
-                                ag_smooth_l1_loss(A, x, y, red, 0.0),
-                                ag_huber_loss(A, x, y, red, 1.5)};
+            ag_tensor *got[] = {
+                ag_mse_loss_ex(A, x, y, red),         ag_l1_loss(A, x, y, red),
+                ag_smooth_l1_loss(A, x, y, red, 1.0), ag_smooth_l1_loss(A, x, y, red, 2.5),
+                ag_smooth_l1_loss(A, x, y, red, 0.0), ag_huber_loss(A, x, y, red, 1.5)};
             const double *want[] = {mse, l1, sl1_b1, sl1_b25, l1, huber};
             for (int k = 0; k < 6; k++) {
                 ck_assert_int_eq(got[k]->dtype, dt);
@@ -116,7 +116,7 @@ END_TEST
 
 /* ---- binary_cross_entropy_with_logits ---------------------------------------- */
 
-static double log_sigmoid_ref(double x) { return -log1p(exp(-x)); }  /* fine for |x| <= 30 */
+static double log_sigmoid_ref(double x) { return -log1p(exp(-x)); } /* fine for |x| <= 30 */
 static double sigmoid_ref(double x) { return 1 / (1 + exp(-x)); }
 
 START_TEST(test_bce_values) {
@@ -200,24 +200,28 @@ START_TEST(test_nll_values) {
     ag_tensor *x = ag_from_f64(A, AG_F64, AG_SHAPE(3, 3), NLL_X);
     ag_tensor *none = ag_full(A, AG_I32, AG_SHAPE(3), -100);
     ck_assert(isnan(ag_item(ag_nll_loss(A, x, none, NULL))));
-    ck_close(ag_item(ag_nll_loss(A, x, none, &(ag_nll_loss_opts){.reduction = AG_REDUCE_SUM,
-                                                                 .ignore_index = -100})),
-             0, 0);
+    ck_close(
+        ag_item(ag_nll_loss(A, x, none,
+                            &(ag_nll_loss_opts){.reduction = AG_REDUCE_SUM, .ignore_index = -100})),
+        0, 0);
     /* gradient of the weighted mean: -w[t] / 6 at each target, 0 elsewhere */
     ag_set_requires_grad(x, true);
     ag_tensor *t = ag_from_array(A, AG_I32, AG_SHAPE(3), (const int32_t[]){0, 2, 1});
-    const ag_nll_loss_opts o = {.weight = ag_from_f64(A, AG_F64, AG_SHAPE(3), (const double[]){1, 2, 3}),
+    const ag_nll_loss_opts o = {.weight =
+                                    ag_from_f64(A, AG_F64, AG_SHAPE(3), (const double[]){1, 2, 3}),
                                 .ignore_index = -100};
     ck_assert(ag_backward(ag_nll_loss(A, x, t, &o), NULL));
     ck_values(x->grad, 9, ((const double[]){-1. / 6, 0, 0, 0, 0, -3. / 6, 0, -2. / 6, 0}), 1e-15);
     /* a [C] input with a 0-d target; [N, C, d] with [N, d] and 'none' keeps [N, d] */
     ag_tensor *v = ag_from_f64(A, AG_F64, AG_SHAPE(3), (const double[]){-1, -2, -3});
-    ck_close(ag_item(ag_nll_loss(A, v, ag_from_array(A, AG_I32, 0, NULL, (const int32_t[]){1}),
-                                 NULL)), 2, 0);
-    ag_tensor *x3 = ag_from_f64(A, AG_F64, AG_SHAPE(1, 3, 2), (const double[]){-1, -2, -3, -4, -5, -6});
+    ck_close(
+        ag_item(ag_nll_loss(A, v, ag_from_array(A, AG_I32, 0, NULL, (const int32_t[]){1}), NULL)),
+        2, 0);
+    ag_tensor *x3 =
+        ag_from_f64(A, AG_F64, AG_SHAPE(1, 3, 2), (const double[]){-1, -2, -3, -4, -5, -6});
     ag_tensor *t3 = ag_from_array(A, AG_I32, AG_SHAPE(1, 2), (const int32_t[]){2, 0});
-    ag_tensor *l3 = ag_nll_loss(A, x3, t3, &(ag_nll_loss_opts){.reduction = AG_REDUCE_NONE,
-                                                               .ignore_index = -100});
+    ag_tensor *l3 = ag_nll_loss(
+        A, x3, t3, &(ag_nll_loss_opts){.reduction = AG_REDUCE_NONE, .ignore_index = -100});
     ck_shape(l3, 2, ((const int64_t[]){1, 2}));
     ck_values(l3, 2, ((const double[]){5, 2}), 0);
     ag_arena_free(A);
@@ -232,8 +236,10 @@ static const double CE_X[] = {1, 2, 3, 1, 0, -1}, CE_W[] = {0.5, 1, 2};
 static void log_softmax_rows(const double *x, int n, int C, double *lp) {
     for (int i = 0; i < n; i++) {
         double s = 0;
-        for (int c = 0; c < C; c++) s += exp(x[i * C + c]);
-        for (int c = 0; c < C; c++) lp[i * C + c] = x[i * C + c] - log(s);
+        for (int c = 0; c < C; c++)
+            s += exp(x[i * C + c]);
+        for (int c = 0; c < C; c++)
+            lp[i * C + c] = x[i * C + c] - log(s);
     }
 }
 
@@ -248,7 +254,8 @@ static void ce_ref(const double *lp, const int *t, const double *w, double s, do
             continue;
         }
         double smooth = 0;
-        for (int c = 0; c < 3; c++) smooth -= w[c] * lp[i * 3 + c];
+        for (int c = 0; c < 3; c++)
+            smooth -= w[c] * lp[i * 3 + c];
         v[i] = (1 - s) * -w[t[i]] * lp[i * 3 + t[i]] + s / 3 * smooth;
         *div += w[t[i]];
     }
@@ -312,12 +319,14 @@ START_TEST(test_ce_probabilities) {
                 double v[2] = {0, 0};
                 for (int i = 0; i < 2; i++)
                     for (int c = 0; c < 3; c++)
-                        v[i] -= (wi ? CE_W[c] : 1) * ((1 - s) * ys[i * 3 + c] + s / 3) *
-                                lp[i * 3 + c];
+                        v[i] -=
+                            (wi ? CE_W[c] : 1) * ((1 - s) * ys[i * 3 + c] + s / 3) * lp[i * 3 + c];
                 for (int r = 0; r < 3; r++) {
-                    const ag_cross_entropy_opts o = {.weight = wi ? ag_from_f64(A, dt, AG_SHAPE(3), CE_W) : NULL,
-                                                     .reduction = REDS[r], .ignore_index = -100,
-                                                     .label_smoothing = s};
+                    const ag_cross_entropy_opts o = {
+                        .weight = wi ? ag_from_f64(A, dt, AG_SHAPE(3), CE_W) : NULL,
+                        .reduction = REDS[r],
+                        .ignore_index = -100,
+                        .label_smoothing = s};
                     ck_loss(ag_cross_entropy_ex(A, x, y, &o), v, 2, REDS[r], 2, tol);
                 }
             }
@@ -327,9 +336,10 @@ START_TEST(test_ce_probabilities) {
      * the rows of y sum to 1 and 1 */
     ag_tensor *x = ag_from_f64(A, AG_F64, AG_SHAPE(2, 3), CE_X);
     ag_set_requires_grad(x, true);
-    ck_assert(ag_backward(ag_cross_entropy_ex(A, x, ag_from_f64(A, AG_F64, AG_SHAPE(2, 3), ys), NULL),
-                          NULL));
-    for (int i = 0; i < 6; i++) ck_close(ag_get_flat(x->grad, i), (exp(lp[i]) - ys[i]) / 2, 1e-15);
+    ck_assert(ag_backward(
+        ag_cross_entropy_ex(A, x, ag_from_f64(A, AG_F64, AG_SHAPE(2, 3), ys), NULL), NULL));
+    for (int i = 0; i < 6; i++)
+        ck_close(ag_get_flat(x->grad, i), (exp(lp[i]) - ys[i]) / 2, 1e-15);
     ag_arena_free(A);
 }
 END_TEST
@@ -343,8 +353,8 @@ START_TEST(test_ce_shapes) {
     ag_tensor *t = ag_from_array(A, AG_I32, AG_SHAPE(1, 2), (const int32_t[]){2, 0});
     double lp[6];
     log_softmax_rows(CE_X, 2, 3, lp);
-    const ag_cross_entropy_opts o = {.reduction = AG_REDUCE_NONE, .ignore_index = -100,
-                                     .label_smoothing = 0.2};
+    const ag_cross_entropy_opts o = {
+        .reduction = AG_REDUCE_NONE, .ignore_index = -100, .label_smoothing = 0.2};
     ag_tensor *l = ag_cross_entropy_ex(A, x, t, &o);
     ck_shape(l, 2, ((const int64_t[]){1, 2}));
     const double ones[] = {1, 1, 1};
@@ -352,14 +362,15 @@ START_TEST(test_ce_shapes) {
     ce_ref(lp, (const int[]){2, 0}, ones, 0.2, v, &div);
     ck_values(l, 2, v, 1e-15);
     ag_tensor *x1 = ag_from_f64(A, AG_F64, AG_SHAPE(3), CE_X);
-    ag_tensor *l1 = ag_cross_entropy_ex(A, x1, ag_from_array(A, AG_I32, 0, NULL, (const int32_t[]){2}), &o);
+    ag_tensor *l1 =
+        ag_cross_entropy_ex(A, x1, ag_from_array(A, AG_I32, 0, NULL, (const int32_t[]){2}), &o);
     ck_assert_int_eq(l1->ndim, 0);
     ck_close(ag_item(l1), v[0], 1e-15);
     /* bf16 logits: computed in f32, the result rounded to bf16 */
     ag_tensor *xb = ag_from_f64(A, AG_BF16, AG_SHAPE(2, 3), CE_X);
     ag_tensor *tb = ag_from_array(A, AG_I32, AG_SHAPE(2), (const int32_t[]){2, 0});
-    ag_tensor *lb = ag_cross_entropy_ex(A, xb, tb, &(ag_cross_entropy_opts){.reduction = AG_REDUCE_SUM,
-                                                                          .ignore_index = -100});
+    ag_tensor *lb = ag_cross_entropy_ex(
+        A, xb, tb, &(ag_cross_entropy_opts){.reduction = AG_REDUCE_SUM, .ignore_index = -100});
     ck_assert_int_eq(lb->dtype, AG_BF16);
     ck_close(ag_item(lb), -(lp[2] + lp[3]), 1e-2);
     ag_arena_free(A);
@@ -400,25 +411,45 @@ START_TEST(test_loss_errors) {
         case 1: r = ag_smooth_l1_loss(A, x, y, AG_REDUCE_MEAN, -1); break;
         case 2: r = ag_huber_loss(A, x, y, AG_REDUCE_MEAN, 0); break;
         case 3:
-            r = ag_huber_loss(A, ag_zeros(A, AG_F32, AG_SHAPE(4, 1)), ag_zeros(A, AG_F32, AG_SHAPE(4)),
-                              AG_REDUCE_MEAN, 1);
+            r = ag_huber_loss(A, ag_zeros(A, AG_F32, AG_SHAPE(4, 1)),
+                              ag_zeros(A, AG_F32, AG_SHAPE(4)), AG_REDUCE_MEAN, 1);
             break;
         case 4:
-            r = ag_binary_cross_entropy_with_logits(A, x, y, &(ag_bce_with_logits_opts){.pos_weight = w4});
+            r = ag_binary_cross_entropy_with_logits(A, x, y,
+                                                    &(ag_bce_with_logits_opts){.pos_weight = w4});
             break;
-        case 5: r = ag_nll_loss(A, x, t, &(ag_nll_loss_opts){.weight = w4, .ignore_index = -100}); break;
+        case 5:
+            r = ag_nll_loss(A, x, t, &(ag_nll_loss_opts){.weight = w4, .ignore_index = -100});
+            break;
         case 6:
-            r = ag_nll_loss(A, x, ag_from_array(A, AG_I32, AG_SHAPE(2), (const int32_t[]){0, 5}), NULL);
+            r = ag_nll_loss(A, x, ag_from_array(A, AG_I32, AG_SHAPE(2), (const int32_t[]){0, 5}),
+                            NULL);
             break;
-        case 7: ce.label_smoothing = 1.5; r = ag_cross_entropy_ex(A, x, t, &ce); break;
-        case 8: ce.label_smoothing = -0.1; r = ag_cross_entropy_ex(A, x, t, &ce); break;
-        case 9: ce.weight = w4; r = ag_cross_entropy_ex(A, x, t, &ce); break;
+        case 7:
+            ce.label_smoothing = 1.5;
+            r = ag_cross_entropy_ex(A, x, t, &ce);
+            break;
+        case 8:
+            ce.label_smoothing = -0.1;
+            r = ag_cross_entropy_ex(A, x, t, &ce);
+            break;
+        case 9:
+            ce.weight = w4;
+            r = ag_cross_entropy_ex(A, x, t, &ce);
+            break;
         case 10: r = ag_cross_entropy_ex(A, x, ag_zeros(A, AG_F32, AG_SHAPE(2, 2)), &ce); break;
-        case 11: ce.ignore_index = 0; r = ag_cross_entropy_ex(A, x, y, &ce); break;
-        case 12: ce.reduction = (ag_reduction)-1; r = ag_cross_entropy_ex(A, x, t, &ce); break;
+        case 11:
+            ce.ignore_index = 0;
+            r = ag_cross_entropy_ex(A, x, y, &ce);
+            break;
+        case 12:
+            ce.reduction = (ag_reduction)-1;
+            r = ag_cross_entropy_ex(A, x, t, &ce);
+            break;
         default:
             ce.label_smoothing = 0.1;
-            r = ag_cross_entropy_ex(A, x, ag_from_array(A, AG_I32, AG_SHAPE(3), (const int32_t[]){0, 1, 2}), &ce);
+            r = ag_cross_entropy_ex(
+                A, x, ag_from_array(A, AG_I32, AG_SHAPE(3), (const int32_t[]){0, 1, 2}), &ce);
             break;
         }
         ck_assert_msg(r == NULL, "case %d returned a tensor", k);

@@ -1,8 +1,9 @@
 /* tests/ops/nonfinite.c — what softmax, log_softmax, cross_entropy,
  * mse_loss and the losses of ag/loss.h give for NaN and +-inf inputs
- * (documented in ag/ops.h and ag/loss.h, the same as PyTorch). Expected values from the formulas: softmax(x) = exp(x - m) /
- * sum exp(x - m) with m the row's max, so +inf in a row gives inf - inf =
- * NaN everywhere, -inf gives exp(-inf) = 0, a row of only -inf 0/0 = NaN. */
+ * (documented in ag/ops.h and ag/loss.h, the same as PyTorch). Expected
+ * values from the formulas: softmax(x) = exp(x - m) / sum exp(x - m) with m
+ * the row's max, so +inf in a row gives inf - inf = NaN everywhere, -inf
+ * gives exp(-inf) = 0, a row of only -inf 0/0 = NaN. */
 #include "ops_test.h"
 
 static const double NaN = NAN, INF = INFINITY;
