@@ -77,6 +77,14 @@ static int pair_away(ag_arena *A, ag_rng *r, ag_tensor **in, int nk, const doubl
 static int make_off0(ag_arena *A, ag_rng *r, ag_tensor **in) {
     return pair_away(A, r, in, 1, (const double[]){0.0});
 }
+/* input [3,4] and a target row [4] it broadcasts to, differences kept 0.1 off 0 */
+static int make_off0_row(ag_arena *A, ag_rng *r, ag_tensor **in) {
+    in[1] = gc_randn(A, r, AG_SHAPE(4));
+    in[0] = gc_randn_away(A, r, 0.1, 1, (const double[]){0.0}, AG_SHAPE(3, 4));
+    if (!in[0] || !in[1]) return -1;
+    for (int64_t i = 0; i < 12; i++) ((double *)in[0]->data)[i] += ((double *)in[1]->data)[i % 4];
+    return 2;
+}
 static int make_off_beta(ag_arena *A, ag_rng *r, ag_tensor **in) { /* beta 1 */
     return pair_away(A, r, in, 2, (const double[]){-1.0, 1.0});
 }
@@ -159,7 +167,8 @@ static const spec BETA1 = {AG_REDUCE_MEAN, 0, 1.0, 0, 0},
                   BETA1_NONE = {AG_REDUCE_NONE, 0, 1.0, 0, 0},
                   BETA0 = {AG_REDUCE_SUM, 0, 0.0, 0, 0},
                   DELTA = {AG_REDUCE_MEAN, 0, 1.5, 0, 0},
-                  DELTA_SUM = {AG_REDUCE_SUM, 0, 1.5, 0, 0};
+                  DELTA_SUM = {AG_REDUCE_SUM, 0, 1.5, 0, 0},
+                  DELTA_NONE = {AG_REDUCE_NONE, 0, 1.5, 0, 0};
 static const spec BCE_W = {AG_REDUCE_MEAN, 0, 0, 2, 0},
                   BCE_PW = {AG_REDUCE_SUM, 0, 0, 0, 3},
                   BCE_BOTH = {AG_REDUCE_NONE, 0, 0, 2, 3};
@@ -186,6 +195,10 @@ const gc_case gc_loss[] = {
      .make = make_off_delta, U(DELTA)},
     {.op = "huber_loss", .shapes = "[3,4] delta 1.5 sum", .fn = f_huber,
      .make = make_off_delta, U(DELTA_SUM)},
+    {.op = "huber_loss", .shapes = "[3,4] delta 1.5 none", .fn = f_huber,
+     .make = make_off_delta, U(DELTA_NONE)},
+    {.op = "l1_loss", .shapes = "[3,4] - [4] sum, |d| > 0.1", .fn = f_l1,
+     .make = make_off0_row, U(SUM)},
     {.op = "binary_cross_entropy_with_logits", .shapes = "[4,3] mean", .fn = f_bce,
      .make = make_bce, U(MEAN)},
     {.op = "binary_cross_entropy_with_logits", .shapes = "[4,3] weight [4,3] mean", .fn = f_bce,
