@@ -33,6 +33,7 @@
 #include "ag/engine.h"
 #include "ag/error.h"
 #include "ag/gradcheck.h"
+#include "ag/loss.h"
 #include "ag/ops.h"
 #include "ag/tensor.h"
 
@@ -252,5 +253,32 @@ void ag__gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, c
 void ag__gemm_fallback(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
                        const void *A, int64_t lda, const void *B, int64_t ldb, double beta,
                        void *C, int64_t ldc, ag_dtype dt);
+
+/* ---- losses (core/ops_loss.c) ----------------------------------------------- */
+
+/* Reports a reduction that is not MEAN, SUM or NONE. */
+bool ag__check_reduction(const char *op, ag_reduction r);
+/* l reduced: its mean, its sum (0-d), or l itself for NONE. */
+ag_tensor *ag__reduce(ag_arena *A, ag_tensor *l, ag_reduction r);
+/* True when t (named what: "target", "weight") has input's shape or
+ * broadcasts to it without changing it; otherwise reports, saying how to
+ * fix the shapes. */
+bool ag__loss_target_ok(const char *op, const char *what, const ag_tensor *input,
+                        const ag_tensor *t);
+/* A class loss's layout: C classes; the input seen as [N, C, inner]; P target
+ * positions, count of them not ignore_index. */
+typedef struct ag__class_layout {
+    int64_t C, inner, P, count;
+} ag__class_layout;
+/* Checks a float input (called name in reports: "logits", "input") and an
+ * i32 class target of the input's shape without the class dim, every value
+ * in [0, C) or ignore_index; fills L. Reports and returns false otherwise. */
+bool ag__class_targets(const char *op, const char *name, const ag_tensor *logits,
+                       const ag_tensor *target, int ignore_index, ag__class_layout *L);
+
+/* The elementwise terms of smooth_l1_loss and huber_loss of a difference d
+ * (core/ops_unary.c); beta and delta are > 0 (the callers check). */
+ag_tensor *ag__smooth_l1(ag_arena *A, ag_tensor *d, double beta);
+ag_tensor *ag__huber(ag_arena *A, ag_tensor *d, double delta);
 
 #endif

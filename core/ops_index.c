@@ -443,3 +443,18 @@ ag_tensor *ag_where_(ag_arena *A, ag_tensor *cond, ag_tensor *a, ag_tensor *b) {
     if (!ag__record(out, &WHERE, 2, (ag_tensor *[]){x, y})) return NULL;
     return ag__as(A, out, dt);
 }
+
+/* where with one side a number: that side is a 0-d tensor of the other's dtype. */
+static ag_tensor *where_number(ag_arena *A, ag_tensor *cond, ag_tensor *t, double v,
+                               bool number_first) {
+    if (!cond || !t) return NULL;
+    if (!ag__check_arena("where", A) || !ag__check_float("where", t)) return NULL;
+    ag_tensor *s = ag_scalar_(A, t->dtype, v);
+    return number_first ? ag_where_(A, cond, s, t) : ag_where_(A, cond, t, s);
+}
+ag_tensor *ag_where_scalar_(ag_arena *A, ag_tensor *cond, ag_tensor *a, double b) {
+    return where_number(A, cond, a, b, false);
+}
+ag_tensor *ag_where_scalar_a_(ag_arena *A, ag_tensor *cond, double a, ag_tensor *b) {
+    return where_number(A, cond, b, a, true);
+}

@@ -1,5 +1,6 @@
-/* core/ops_loss.c — cross_entropy (class indices) and mse_loss, both with
- * mean reduction and a 0-d result.
+/* core/ops_loss.c — the fused losses, cross_entropy (class indices, mean)
+ * and mse_loss (mean or sum), and what every loss shares: the reduction, the
+ * rule for a target's shape, the checks of class targets.
  *
  * cross_entropy is fused: forward computes each position's log-sum-exp
  * (max-subtracted, summed in double) and saves it; the loss is the mean over
@@ -24,6 +25,105 @@ static void ksum_add(ksum *k, double v) {
 /* The sum; one that reached +-inf stays so (its compensation is inf - inf,
  * NaN), as a plain sum would, and as PyTorch's loss is. */
 static double ksum_value(const ksum *k) { return isfinite(k->s) ? k->s + k->c : k->s; }
+
+/* ---- what the losses share -------------------------------------------------- */
+
+bool ag__check_reduction(const char *op, ag_reduction r) {
+    if (r == AG_REDUCE_MEAN || r == AG_REDUCE_SUM || r == AG_REDUCE_NONE) return true;
+    ag__fail(op, "reduction %d is unknown: expected AG_REDUCE_MEAN (0), AG_REDUCE_SUM (1) or "
+             "AG_REDUCE_NONE (2)", (int)r);
+    return false;
+}
+
+ag_tensor *ag__reduce(ag_arena *A, ag_tensor *l, ag_reduction r) {
+    if (r == AG_REDUCE_MEAN) return ag_mean_(A, l, 0, NULL, false);
+    if (r == AG_REDUCE_SUM) return ag_sum_(A, l, 0, NULL, false);
+    return l;
+}
+
+/* The shape a and b broadcast to, or false when they do not (no report). */
+static bool bcast_shape(const ag_tensor *a, const ag_tensor *b, int *ndim, int64_t *shape) {
+    *ndim = a->ndim > b->ndim ? a->ndim : b->ndim;
+    for (int i = 0; i < *ndim; i++) {
+        const int ia = a->ndim - *ndim + i, ib = b->ndim - *ndim + i;
+        const int64_t sa = ia >= 0 ? a->shape[ia] : 1, sb = ib >= 0 ? b->shape[ib] : 1;
+        if (sa != sb && sa != 1 && sb != 1) return false;
+        shape[i] = sa == 1 ? sb : sa;
+    }
+    return true;
+}
+
+bool ag__loss_target_ok(const char *op, const char *what, const ag_tensor *input,
+                        const ag_tensor *t) {
+    int ndim;
+    int64_t shape[AG_MAX_DIMS];
+    const bool bc = bcast_shape(input, t, &ndim, shape);
+    bool ok = bc && ndim == input->ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = shape[i] == input->shape[i];
+    if (ok) return true;
+    if (bc && t->numel == input->numel)
+        ag__fail(op, "input %s and %s %s would broadcast to %s: reshape the %s to %s or the "
+                 "input to %s", ag__shp(input), what, ag__shp(t), ag__shp_of(ndim, shape), what,
+                 ag__shp(input), ag__shp(t));
+    else if (bc)
+        ag__fail(op, "input %s and %s %s would broadcast to %s, not the input's shape: "
+                 "expected a %s of shape %s or one that broadcasts to it", ag__shp(input), what,
+                 ag__shp(t), ag__shp_of(ndim, shape), what, ag__shp(input));
+    else
+        ag__fail(op, "input %s and %s %s do not broadcast: expected a %s of shape %s or one "
+                 "that broadcasts to it", ag__shp(input), what, ag__shp(t), what,
+                 ag__shp(input));
+    return false;
+}
+
+/* Checks the shapes: input [C] with a 0-d target, or [N, C, d1, ...] with
+ * target [N, d1, ...]. */
+static bool class_shapes_ok(const char *op, const char *name, const ag_tensor *logits,
+                            const ag_tensor *target) {
+    if (logits->ndim == 0) {
+        ag__fail(op, "%s %s are 0-d: expected [C], [N, C] or [N, C, d1, ...]", name,
+                 ag__shp(logits));
+        return false;
+    }
+    int64_t want[AG_MAX_DIMS];
+    int nw = 0;
+    if (logits->ndim >= 2) {
+        want[nw++] = logits->shape[0];
+        for (int i = 2; i < logits->ndim; i++) want[nw++] = logits->shape[i];
+    }
+    bool ok = target->ndim == nw;
+    for (int i = 0; ok && i < nw; i++) ok = target->shape[i] == want[i];
+    if (!ok)
+        ag__fail(op, "target %s does not fit %s %s: expected target shape %s "
+                 "(%s without the class dim %d)", ag__shp(target), name, ag__shp(logits),
+                 ag__shp_of(nw, want), name, logits->ndim >= 2 ? 1 : 0);
+    return ok;
+}
+
+bool ag__class_targets(const char *op, const char *name, const ag_tensor *logits,
+                       const ag_tensor *target, int ignore_index, ag__class_layout *L) {
+    if (!ag__check_float(op, logits)) return false;
+    if (!ag__check_dtype(op, "target", target, AG_I32)) return false;
+    if (!class_shapes_ok(op, name, logits, target)) return false;
+    L->C = logits->ndim >= 2 ? logits->shape[1] : logits->shape[0];
+    L->P = target->numel;
+    L->inner = 1;
+    for (int i = 2; i < logits->ndim; i++) L->inner *= logits->shape[i];
+    const int32_t *t = target->data;
+    L->count = 0;
+    for (int64_t q = 0; q < L->P; q++) {
+        if (t[q] == ignore_index) continue;
+        if (t[q] < 0 || t[q] >= L->C) {
+            ag__fail(op, "target value %d (at position %lld of target %s) is out of range "
+                     "for %lld classes of %s %s: expected 0..%lld or ignore_index %d",
+                     (int)t[q], (long long)q, ag__shp(target), (long long)L->C, name,
+                     ag__shp(logits), (long long)L->C - 1, ignore_index);
+            return false;
+        }
+        L->count++;
+    }
+    return true;
+}
 
 /* ---- cross_entropy ---------------------------------------------------------
  * Logits are seen as [N, C, inner] (inner = d1 * d2 * ...; [C] is N = 1,
@@ -61,30 +161,6 @@ static void ce_backward(ag_tensor *out) {
 
 static const ag_op CROSS_ENTROPY = {"cross_entropy", ce_backward};
 
-/* Checks the shapes: logits [C] with a 0-d target, or [N, C, d1, ...] with
- * target [N, d1, ...]. */
-static bool ce_shapes_ok(const ag_tensor *logits, const ag_tensor *target) {
-    const char *op = "cross_entropy";
-    if (logits->ndim == 0) {
-        ag__fail(op, "logits %s are 0-d: expected [C], [N, C] or [N, C, d1, ...]",
-                 ag__shp(logits));
-        return false;
-    }
-    int64_t want[AG_MAX_DIMS];
-    int nw = 0;
-    if (logits->ndim >= 2) {
-        want[nw++] = logits->shape[0];
-        for (int i = 2; i < logits->ndim; i++) want[nw++] = logits->shape[i];
-    }
-    bool ok = target->ndim == nw;
-    for (int i = 0; ok && i < nw; i++) ok = target->shape[i] == want[i];
-    if (!ok)
-        ag__fail(op, "target %s does not fit logits %s: expected target shape %s "
-                 "(logits without the class dim %d)", ag__shp(target), ag__shp(logits),
-                 ag__shp_of(nw, want), logits->ndim >= 2 ? 1 : 0);
-    return ok;
-}
-
 /* Mean over non-ignored positions of -log softmax(logits)[target], with the
  * classes along dim 1 (dim 0 for 1-d logits). A target outside [0, C) that is
  * not ignore_index is reported. Every target ignored gives NaN (0/0), as in
@@ -93,26 +169,10 @@ ag_tensor *ag_cross_entropy_(ag_arena *A, ag_tensor *logits, ag_tensor *target,
                              int ignore_index) {
     const char *op = "cross_entropy";
     if (!logits || !target) return NULL;
-    if (!ag__check_float(op, logits)) return NULL;
-    if (!ag__check_dtype(op, "target", target, AG_I32)) return NULL;
-    if (!ce_shapes_ok(logits, target)) return NULL;
-    const int64_t C = logits->ndim >= 2 ? logits->shape[1] : logits->shape[0];
-    const int64_t P = target->numel;
-    int64_t inner = 1;
-    for (int i = 2; i < logits->ndim; i++) inner *= logits->shape[i];
+    ag__class_layout L;
+    if (!ag__class_targets(op, "logits", logits, target, ignore_index, &L)) return NULL;
+    const int64_t C = L.C, P = L.P, inner = L.inner, count = L.count;
     const int32_t *t = target->data;
-    int64_t count = 0;
-    for (int64_t q = 0; q < P; q++) {
-        if (t[q] == ignore_index) continue;
-        if (t[q] < 0 || t[q] >= C) {
-            ag__fail(op, "target value %d (at position %lld of target %s) is out of range "
-                     "for %lld classes of logits %s: expected 0..%lld or ignore_index %d",
-                     (int)t[q], (long long)q, ag__shp(target), (long long)C, ag__shp(logits),
-                     (long long)C - 1, ignore_index);
-            return NULL;
-        }
-        count++;
-    }
 
     const ag_dtype ct = ag_compute_dtype(logits->dtype);
     ag_tensor *x = ag__as(A, logits, ct);
@@ -154,16 +214,16 @@ ag_tensor *ag_cross_entropy_(ag_arena *A, ag_tensor *logits, ag_tensor *target,
 }
 
 /* ---- mse_loss ----------------------------------------------------------------
- * loss = mean over the broadcast shape of (a - b)^2;
- * da = 2 g (a - b) / n, db = -da, each summed back over its broadcast dims. */
+ * loss = sum over the input's shape of (a - b)^2, divided by n for the mean
+ * (the divisor is fparam[0]: n, or 1 for the sum);
+ * da = 2 g (a - b) / divisor, db = -da, b's summed back over its broadcast dims. */
 
 static void mse_backward(ag_tensor *out) {
     ag_tensor *a = out->src[0], *b = out->src[1];
     ag_tensor *ga = ag__grad_buf(a), *gb = ag__grad_buf(b);
-    const int ndim = (int)out->iparam[0];
-    const int64_t *shape = out->iparam + 1;
-    const int64_t n = ag__numel(ndim, shape);
-    if (n == 0 || (!ga && !gb)) return;
+    const int ndim = a->ndim;
+    const int64_t *shape = a->shape;
+    if (a->numel == 0 || (!ga && !gb)) return;
     int64_t sa[AG_MAX_DIMS], sb[AG_MAX_DIMS];
     ag__bcast_strides(a, ndim, sa);
     ag__bcast_strides(b, ndim, sb);
@@ -172,7 +232,7 @@ static void mse_backward(ag_tensor *out) {
     AG_DISPATCH(out->dtype, T, {
         const T *pa = a->data, *pb = b->data;
         T *pga = ga ? ga->data : NULL, *pgb = gb ? gb->data : NULL;
-        const T scale = (T)(2 * (double)((const T *)out->grad->data)[0] / (double)n);
+        const T scale = (T)(2 * (double)((const T *)out->grad->data)[0] / out->fparam[0]);
         do {
             const int64_t m = it.inner, ia = it.istride[0], ib = it.istride[1];
             const T *x = pa + it.off[0], *y = pb + it.off[1];
@@ -188,31 +248,20 @@ static void mse_backward(ag_tensor *out) {
 
 static const ag_op MSE_LOSS = {"mse_loss", mse_backward};
 
-/* Mean of (input - target)^2 over their broadcast shape (NaN when empty);
- * both may take a gradient. Mixed float dtypes promote as in ag_sub. */
-ag_tensor *ag_mse_loss_(ag_arena *A, ag_tensor *input, ag_tensor *target) {
-    const char *op = "mse_loss";
-    if (!input || !target) return NULL;
-    if (!ag__check_float(op, input) || !ag__check_float(op, target)) return NULL;
-    int ndim;
-    int64_t shape[AG_MAX_DIMS];
-    if (!ag__broadcast(op, input->ndim, input->shape, target->ndim, target->shape, &ndim,
-                       shape))
-        return NULL;
-    const ag_dtype dt = ag__promote(input->dtype, target->dtype);
-    const ag_dtype ct = ag_compute_dtype(dt);
-    ag_tensor *a = ag__as(A, input, ct), *b = ag__as(A, target, ct);
-    ag_tensor *out = a && b ? ag__result(op, A, ct, 0, NULL) : NULL;
+/* The fused mean or sum of (a - b)^2 over a's shape; b broadcasts to it. */
+static ag_tensor *mse_fused(ag_arena *A, ag_tensor *a, ag_tensor *b, ag_reduction r) {
+    ag_tensor *out = ag__result("mse_loss", A, a->dtype, 0, NULL);
     if (!out) return NULL;
-    const int64_t n = ag__numel(ndim, shape);
+    const int ndim = a->ndim;
+    const int64_t n = a->numel;
     ksum sum = {0, 0};
     if (n > 0) {
         int64_t sa[AG_MAX_DIMS], sb[AG_MAX_DIMS];
         ag__bcast_strides(a, ndim, sa);
         ag__bcast_strides(b, ndim, sb);
         ag__iter it;
-        ag__iter_init(&it, ndim, shape, 2, (const int64_t *[]){sa, sb});
-        AG_DISPATCH(ct, T, {
+        ag__iter_init(&it, ndim, a->shape, 2, (const int64_t *[]){sa, sb});
+        AG_DISPATCH(a->dtype, T, {
             const T *pa = a->data, *pb = b->data;
             do {
                 const int64_t m = it.inner, ia = it.istride[0], ib = it.istride[1];
@@ -224,9 +273,33 @@ ag_tensor *ag_mse_loss_(ag_arena *A, ag_tensor *input, ag_tensor *target) {
             } while (ag__iter_next(&it));
         });
     }
-    AG_DISPATCH(ct, T, { ((T *)out->data)[0] = (T)(n > 0 ? ksum_value(&sum) / (double)n : NAN); });
-    out->iparam[0] = ndim;
-    for (int i = 0; i < ndim; i++) out->iparam[1 + i] = shape[i];
-    if (!ag__record(out, &MSE_LOSS, 2, (ag_tensor *[]){a, b})) return NULL;
+    const double divisor = r == AG_REDUCE_MEAN ? (double)n : 1.0;
+    const double v = r == AG_REDUCE_MEAN && n == 0 ? NAN : ksum_value(&sum) / divisor;
+    AG_DISPATCH(a->dtype, T, { ((T *)out->data)[0] = (T)v; });
+    out->fparam[0] = divisor;
+    return ag__record(out, &MSE_LOSS, 2, (ag_tensor *[]){a, b});
+}
+
+/* (input - target)^2 reduced; both may take a gradient. Mixed float dtypes
+ * promote as in ag_sub. 'none' is composed: square(input - target). */
+static ag_tensor *mse(ag_arena *A, ag_tensor *input, ag_tensor *target, ag_reduction r) {
+    const char *op = "mse_loss";
+    if (!input || !target) return NULL;
+    if (!ag__check_arena(op, A) || !ag__check_reduction(op, r)) return NULL;
+    if (!ag__check_float(op, input) || !ag__check_float(op, target)) return NULL;
+    if (!ag__loss_target_ok(op, "target", input, target)) return NULL;
+    const ag_dtype dt = ag__promote(input->dtype, target->dtype);
+    const ag_dtype ct = ag_compute_dtype(dt);
+    ag_tensor *a = ag__as(A, input, ct), *b = ag__as(A, target, ct);
+    if (!a || !b) return NULL;
+    ag_tensor *out = r == AG_REDUCE_NONE ? ag_square_(A, ag_sub_(A, a, b)) : mse_fused(A, a, b, r);
     return ag__as(A, out, dt);
+}
+
+ag_tensor *ag_mse_loss_(ag_arena *A, ag_tensor *input, ag_tensor *target) {
+    return mse(A, input, target, AG_REDUCE_MEAN);
+}
+ag_tensor *ag_mse_loss_ex_(ag_arena *A, ag_tensor *input, ag_tensor *target,
+                           ag_reduction reduction) {
+    return mse(A, input, target, reduction);
 }

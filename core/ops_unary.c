@@ -1,16 +1,21 @@
 /* core/ops_unary.c — elementwise functions of one tensor: neg, exp, log, sqrt,
  * rsqrt, pow (scalar exponent), abs, square, tanh, sigmoid, relu, gelu (erf
- * and tanh forms) and silu.
+ * and tanh forms), silu, sin, cos, log1p, expm1, erf, softplus, leaky_relu,
+ * elu, clamp and log_sigmoid; and the elementwise terms of smooth_l1_loss and
+ * huber_loss (functions of the difference d = input - target).
  *
  * One table lists every op: its name, its forward y = f(x), and its
- * derivative dy/dx written in terms of x, the saved output y, and pow's
- * exponent p. One forward kernel and one backward kernel expand the table,
- * so adding an op is one line. Backward computes dx += g * dy/dx.
+ * derivative dy/dx written in terms of x, the saved output y, and up to two
+ * scalar parameters p and q (pow's exponent; softplus's beta and threshold;
+ * leaky_relu's slope; elu's alpha; clamp's bounds). One forward kernel and
+ * one backward kernel expand the table, so adding an op is one line.
+ * Backward computes dx += g * dy/dx.
  */
 #include "internal.h"
 
 #define SQRT1_2 0.70710678118654752440      /* 1/sqrt(2) */
 #define INV_SQRT_2PI 0.39894228040143267794 /* 1/sqrt(2 pi) */
+#define INV_SQRT_PI 0.56418958354775628695  /* 1/sqrt(pi) */
 #define SQRT_2_OVER_PI 0.79788456080286535588 /* sqrt(2/pi) */
 #define GELU_A 0.044715                     /* the cubic coefficient of the tanh GELU */
 
@@ -34,6 +39,16 @@
 #define POW_OF(x, p) ((p) == 2 ? (x) * (x) : pow(x, p))
 #define POW_GRAD(x, p) ((p) == 2 ? 2 * (x) : (p) == 0 ? 0 : (p) * pow(x, (p) - 1))
 
+/* d/dx erf(x) = 2/sqrt(pi) exp(-x^2) */
+#define ERF_GRAD(x) (C(2 * INV_SQRT_PI) * exp(-(x) * (x)))
+/* softplus with beta p and threshold q (PyTorch): linear where p x > q. */
+#define SOFTPLUS_OF(x, p, q) ((p) * (x) > (q) ? (x) : log1p(exp((p) * (x))) / (p))
+#define SOFTPLUS_GRAD(x, p, q) ((p) * (x) > (q) ? 1 : SIGMOID_OF((p) * (x)))
+/* clamp to [p, q]; a NaN x stays NaN; p > q gives q everywhere (PyTorch).
+ * The gradient passes where p <= x <= q, bounds included (PyTorch's
+ * clamp_backward), so 0 everywhere when p > q. */
+#define CLAMP_OF(x, p, q) ((x) < (p) ? ((p) > (q) ? (q) : (p)) : (x) > (q) ? (q) : (x))
+
 /*  kind       name         forward y                          dy/dx */
 #define UNARY_OPS(X)                                                                     \
     X(NEG,       "neg",       -x,                                 -1)                    \
@@ -50,7 +65,21 @@
     X(GELU,      "gelu",      x * PHI_OF(x),                      PHI_OF(x) + x * PDF_OF(x)) \
     X(GELU_TANH, "gelu_tanh", C(0.5) * x * (1 + TANH_U(x)),       GELU_TANH_GRAD(x))     \
     X(SILU,      "silu",      x * SIGMOID_OF(x),                                         \
-      SIGMOID_OF(x) * (1 + x * (1 - SIGMOID_OF(x))))
+      SIGMOID_OF(x) * (1 + x * (1 - SIGMOID_OF(x))))                                     \
+    X(SIN,       "sin",       sin(x),                             cos(x))                \
+    X(COS,       "cos",       cos(x),                             -sin(x))               \
+    X(LOG1P,     "log1p",     log1p(x),                           1 / (1 + x))           \
+    X(EXPM1,     "expm1",     expm1(x),                           y + 1)                 \
+    X(ERF,       "erf",       erf(x),                             ERF_GRAD(x))           \
+    X(SOFTPLUS,  "softplus",  SOFTPLUS_OF(x, p, q),               SOFTPLUS_GRAD(x, p, q)) \
+    X(LEAKY_RELU, "leaky_relu", x > 0 ? x : p * x,                x > 0 ? 1 : p)         \
+    X(ELU,       "elu",       x > 0 ? x : p * expm1(x),           x > 0 ? 1 : p * exp(x)) \
+    X(CLAMP,     "clamp",     CLAMP_OF(x, p, q),                  x >= p && x <= q)      \
+    X(LOG_SIGMOID, "log_sigmoid", (x < 0 ? x : 0) - log1p(exp(-fabs(x))), SIGMOID_OF(-x)) \
+    X(SMOOTH_L1, "smooth_l1_loss", fabs(x) < p ? C(0.5) * x * x / p : fabs(x) - C(0.5) * p, \
+      x < -p ? -1 : x > p ? 1 : x / p)                                                   \
+    X(HUBER,     "huber_loss", fabs(x) < p ? C(0.5) * x * x : p * (fabs(x) - C(0.5) * p), \
+      x < -p ? -p : x > p ? p : x)
 
 #define AS_ENUM(K, NAME, F, D) K,
 typedef enum { UNARY_OPS(AS_ENUM) NKINDS } kind;
@@ -71,13 +100,13 @@ _Static_assert(sizeof OPS / sizeof OPS[0] == NKINDS, "one op per kind");
         }                                                           \
         break;
 
-static void forward(kind k, double exponent, const ag_tensor *in, ag_tensor *out) {
+static void forward(kind k, double p0, double q0, const ag_tensor *in, ag_tensor *out) {
     const int64_t n = in->numel;
     AG_DISPATCH(in->dtype, T, {
         const T *px = in->data;
         T *py = out->data;
-        const T p = (T)exponent;
-        (void)p;
+        const T p = (T)p0, q = (T)q0;
+        (void)p, (void)q;
         switch (k) {
             UNARY_OPS(FORWARD_CASE)
         case NKINDS: break;
@@ -105,8 +134,8 @@ static void backward(ag_tensor *out) {
     AG_DISPATCH(out->dtype, T, {
         const T *px = in->data, *py = out->data, *pg = out->grad->data;
         T *pd = gin->data;
-        const T p = (T)out->fparam[0];
-        (void)p;
+        const T p = (T)out->fparam[0], q = (T)out->fparam[1];
+        (void)p, (void)q;
         switch (k) {
             UNARY_OPS(BACKWARD_CASE)
         case NKINDS: break;
@@ -116,32 +145,91 @@ static void backward(ag_tensor *out) {
 
 /* The constructor shared by every unary op: bf16 computes in f32 and is
  * rounded back (both casts recorded). */
-static ag_tensor *unary(kind k, ag_arena *A, ag_tensor *x, double p) {
+static ag_tensor *unary(kind k, ag_arena *A, ag_tensor *x, double p, double q) {
     if (!x) return NULL;
     if (!ag__check_arena(OPS[k].name, A) || !ag__check_float(OPS[k].name, x)) return NULL;
     const ag_dtype ct = ag_compute_dtype(x->dtype);
     ag_tensor *xc = ag__as(A, x, ct);
     ag_tensor *y = xc ? ag__result(OPS[k].name, A, ct, xc->ndim, xc->shape) : NULL;
     if (!y) return NULL;
-    forward(k, p, xc, y);
+    forward(k, p, q, xc, y);
     y->iparam[0] = k;
     y->fparam[0] = p;
+    y->fparam[1] = q;
     if (!ag__record(y, &OPS[k], 1, &xc)) return NULL;
     return ag__as(A, y, x->dtype);
 }
 
-ag_tensor *ag_neg_(ag_arena *A, ag_tensor *x) { return unary(NEG, A, x, 0); }
-ag_tensor *ag_exp_(ag_arena *A, ag_tensor *x) { return unary(EXP, A, x, 0); }
-ag_tensor *ag_log_(ag_arena *A, ag_tensor *x) { return unary(LOG, A, x, 0); }
-ag_tensor *ag_sqrt_(ag_arena *A, ag_tensor *x) { return unary(SQRT, A, x, 0); }
-ag_tensor *ag_rsqrt_(ag_arena *A, ag_tensor *x) { return unary(RSQRT, A, x, 0); }
+ag_tensor *ag_neg_(ag_arena *A, ag_tensor *x) { return unary(NEG, A, x, 0, 0); }
+ag_tensor *ag_exp_(ag_arena *A, ag_tensor *x) { return unary(EXP, A, x, 0, 0); }
+ag_tensor *ag_log_(ag_arena *A, ag_tensor *x) { return unary(LOG, A, x, 0, 0); }
+ag_tensor *ag_sqrt_(ag_arena *A, ag_tensor *x) { return unary(SQRT, A, x, 0, 0); }
+ag_tensor *ag_rsqrt_(ag_arena *A, ag_tensor *x) { return unary(RSQRT, A, x, 0, 0); }
 /* x^p; the gradient is p x^(p-1), and 0 when p is 0 (PyTorch). */
-ag_tensor *ag_pow_(ag_arena *A, ag_tensor *x, double p) { return unary(POW, A, x, p); }
-ag_tensor *ag_abs_(ag_arena *A, ag_tensor *x) { return unary(ABS, A, x, 0); }
-ag_tensor *ag_square_(ag_arena *A, ag_tensor *x) { return unary(SQUARE, A, x, 0); }
-ag_tensor *ag_tanh_(ag_arena *A, ag_tensor *x) { return unary(TANH, A, x, 0); }
-ag_tensor *ag_sigmoid_(ag_arena *A, ag_tensor *x) { return unary(SIGMOID, A, x, 0); }
-ag_tensor *ag_relu_(ag_arena *A, ag_tensor *x) { return unary(RELU, A, x, 0); }
-ag_tensor *ag_gelu_(ag_arena *A, ag_tensor *x) { return unary(GELU, A, x, 0); }
-ag_tensor *ag_gelu_tanh_(ag_arena *A, ag_tensor *x) { return unary(GELU_TANH, A, x, 0); }
-ag_tensor *ag_silu_(ag_arena *A, ag_tensor *x) { return unary(SILU, A, x, 0); }
+ag_tensor *ag_pow_(ag_arena *A, ag_tensor *x, double p) { return unary(POW, A, x, p, 0); }
+ag_tensor *ag_abs_(ag_arena *A, ag_tensor *x) { return unary(ABS, A, x, 0, 0); }
+ag_tensor *ag_square_(ag_arena *A, ag_tensor *x) { return unary(SQUARE, A, x, 0, 0); }
+ag_tensor *ag_tanh_(ag_arena *A, ag_tensor *x) { return unary(TANH, A, x, 0, 0); }
+ag_tensor *ag_sigmoid_(ag_arena *A, ag_tensor *x) { return unary(SIGMOID, A, x, 0, 0); }
+ag_tensor *ag_relu_(ag_arena *A, ag_tensor *x) { return unary(RELU, A, x, 0, 0); }
+ag_tensor *ag_gelu_(ag_arena *A, ag_tensor *x) { return unary(GELU, A, x, 0, 0); }
+ag_tensor *ag_gelu_tanh_(ag_arena *A, ag_tensor *x) { return unary(GELU_TANH, A, x, 0, 0); }
+ag_tensor *ag_silu_(ag_arena *A, ag_tensor *x) { return unary(SILU, A, x, 0, 0); }
+ag_tensor *ag_sin_(ag_arena *A, ag_tensor *x) { return unary(SIN, A, x, 0, 0); }
+ag_tensor *ag_cos_(ag_arena *A, ag_tensor *x) { return unary(COS, A, x, 0, 0); }
+ag_tensor *ag_log1p_(ag_arena *A, ag_tensor *x) { return unary(LOG1P, A, x, 0, 0); }
+ag_tensor *ag_expm1_(ag_arena *A, ag_tensor *x) { return unary(EXPM1, A, x, 0, 0); }
+ag_tensor *ag_erf_(ag_arena *A, ag_tensor *x) { return unary(ERF, A, x, 0, 0); }
+
+ag_tensor *ag_log_sigmoid_(ag_arena *A, ag_tensor *x) { return unary(LOG_SIGMOID, A, x, 0, 0); }
+/* The callers (core/ops_loss_pointwise.c) have checked beta > 0, delta > 0. */
+ag_tensor *ag__smooth_l1(ag_arena *A, ag_tensor *d, double beta) {
+    return unary(SMOOTH_L1, A, d, beta, 0);
+}
+ag_tensor *ag__huber(ag_arena *A, ag_tensor *d, double delta) {
+    return unary(HUBER, A, d, delta, 0);
+}
+
+/* The scalar parameters: reports a NaN (what names it), and an infinite one
+ * unless inf_ok. */
+static bool param_ok(kind k, const char *what, double v, bool inf_ok) {
+    if (isnan(v) || (!inf_ok && isinf(v))) {
+        ag__fail(OPS[k].name, "%s is %g: expected a %snumber", what, v,
+                 inf_ok ? "non-NaN " : "finite ");
+        return false;
+    }
+    return true;
+}
+
+ag_tensor *ag_softplus_(ag_arena *A, ag_tensor *x, double beta, double threshold) {
+    if (!x) return NULL;
+    if (!param_ok(SOFTPLUS, "beta", beta, false) ||
+        !param_ok(SOFTPLUS, "threshold", threshold, true))
+        return NULL;
+    if (beta == 0) {
+        ag__fail("softplus", "beta is 0: expected a non-zero number (PyTorch's default is 1)");
+        return NULL;
+    }
+    return unary(SOFTPLUS, A, x, beta, threshold);
+}
+ag_tensor *ag_leaky_relu_(ag_arena *A, ag_tensor *x, double negative_slope) {
+    if (!x || !param_ok(LEAKY_RELU, "negative_slope", negative_slope, false)) return NULL;
+    return unary(LEAKY_RELU, A, x, negative_slope, 0);
+}
+ag_tensor *ag_elu_(ag_arena *A, ag_tensor *x, double alpha) {
+    if (!x || !param_ok(ELU, "alpha", alpha, false)) return NULL;
+    return unary(ELU, A, x, alpha, 0);
+}
+ag_tensor *ag_clamp_(ag_arena *A, ag_tensor *x, double min, double max) {
+    if (!x || !param_ok(CLAMP, "min", min, true) || !param_ok(CLAMP, "max", max, true))
+        return NULL;
+    return unary(CLAMP, A, x, min, max);
+}
+ag_tensor *ag_clamp_min_(ag_arena *A, ag_tensor *x, double min) {
+    if (!x || !param_ok(CLAMP, "min", min, true)) return NULL;
+    return unary(CLAMP, A, x, min, INFINITY);
+}
+ag_tensor *ag_clamp_max_(ag_arena *A, ag_tensor *x, double max) {
+    if (!x || !param_ok(CLAMP, "max", max, true)) return NULL;
+    return unary(CLAMP, A, x, -INFINITY, max);
+}

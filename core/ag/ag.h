@@ -11,6 +11,7 @@
 #include "tensor.h"
 #include "engine.h"
 #include "ops.h"
+#include "loss.h"
 #include "gradcheck.h"
 
 /* nn: modules, layers, norms, the norm-layer registry, blocks */

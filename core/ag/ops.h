@@ -60,6 +60,36 @@ ag_tensor *ag_relu_(ag_arena *A, ag_tensor *x);           /* gradient 0 at 0 */
 ag_tensor *ag_gelu_(ag_arena *A, ag_tensor *x);           /* exact: x * Phi(x) with erf */
 ag_tensor *ag_gelu_tanh_(ag_arena *A, ag_tensor *x);      /* PyTorch approximate='tanh' */
 ag_tensor *ag_silu_(ag_arena *A, ag_tensor *x);           /* x * sigmoid(x) */
+ag_tensor *ag_sin_(ag_arena *A, ag_tensor *x);
+ag_tensor *ag_cos_(ag_arena *A, ag_tensor *x);
+ag_tensor *ag_log1p_(ag_arena *A, ag_tensor *x);          /* log(1 + x), exact near 0 */
+ag_tensor *ag_expm1_(ag_arena *A, ag_tensor *x);          /* exp(x) - 1, exact near 0 */
+ag_tensor *ag_erf_(ag_arena *A, ag_tensor *x);            /* d/dx = 2/sqrt(pi) exp(-x^2) */
+/* F.logsigmoid: log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), finite for
+ * every finite x; gradient sigmoid(-x). */
+ag_tensor *ag_log_sigmoid_(ag_arena *A, ag_tensor *x);
+/* F.softplus(x, beta, threshold): log(1 + exp(beta x)) / beta, and x itself
+ * where beta x > threshold (PyTorch's defaults: beta 1, threshold 20); the
+ * gradient is sigmoid(beta x), 1 in the linear part. beta must be finite and
+ * non-zero, threshold not NaN (+inf: never linear); otherwise reported. */
+ag_tensor *ag_softplus_(ag_arena *A, ag_tensor *x, double beta, double threshold);
+/* F.leaky_relu: x where x > 0, negative_slope * x elsewhere (PyTorch's
+ * default slope is 0.01); gradient 1 or negative_slope, the slope at 0.
+ * A non-finite slope is reported. */
+ag_tensor *ag_leaky_relu_(ag_arena *A, ag_tensor *x, double negative_slope);
+/* F.elu: x where x > 0, alpha (exp(x) - 1) elsewhere (PyTorch's default
+ * alpha is 1); gradient 1 or alpha exp(x), alpha exp(0) at 0. A non-finite
+ * alpha is reported. */
+ag_tensor *ag_elu_(ag_arena *A, ag_tensor *x, double alpha);
+/* torch.clamp(x, min, max): min where x < min, max where x > max, x between
+ * (NaN stays NaN; min > max gives max everywhere, as PyTorch). The gradient
+ * passes where min <= x <= max, the bounds included, and is 0 elsewhere
+ * (PyTorch's clamp_backward). clamp_min and clamp_max bound one side only
+ * (PyTorch's clamp(x, min=m) and clamp(x, max=m)). Bounds may be +-inf; a NaN
+ * bound is reported (it is never read as "no bound"). */
+ag_tensor *ag_clamp_(ag_arena *A, ag_tensor *x, double min, double max);
+ag_tensor *ag_clamp_min_(ag_arena *A, ag_tensor *x, double min);
+ag_tensor *ag_clamp_max_(ag_arena *A, ag_tensor *x, double max);
 
 /* ---- reductions ----------------------------------------------------------- */
 /* Over the ndims dims listed (ndims 0 or dims NULL: every dim). keepdim keeps
@@ -117,8 +147,16 @@ ag_tensor *ag_gather_(ag_arena *A, ag_tensor *x, int dim, ag_tensor *index);
 ag_tensor *ag_masked_fill_(ag_arena *A, ag_tensor *x, ag_tensor *mask, double value);
 /* a where cond is non-zero, else b; all three broadcast together. */
 ag_tensor *ag_where_(ag_arena *A, ag_tensor *cond, ag_tensor *a, ag_tensor *b);
+/* torch.where(cond, a, b) with a number on one side: ag_where_scalar takes
+ * b as a number (torch.where(cond, x, 0.0)), ag_where_scalar_a takes a. The
+ * number is a 0-d tensor of the other side's dtype (rounded to it, as
+ * PyTorch's scalar is); the result has the broadcast shape of cond and the
+ * tensor, and the gradient reaches the tensor where it was taken. Any value,
+ * NaN and inf included, is the caller's choice (as masked_fill's). */
+ag_tensor *ag_where_scalar_(ag_arena *A, ag_tensor *cond, ag_tensor *a, double b);
+ag_tensor *ag_where_scalar_a_(ag_arena *A, ag_tensor *cond, double a, ag_tensor *b);
 
-/* ---- softmax and losses --------------------------------------------------- */
+/* ---- softmax and losses (the losses with PyTorch's options: loss.h) -------- */
 /* softmax(x) = exp(x - m) / sum exp(x - m) along dim, m the slice's max;
  * log_softmax = x - m - log(sum exp(x - m)). NaN and inf, slice by slice
  * (each slice along dim on its own), as PyTorch: a NaN in a slice makes the
@@ -137,8 +175,11 @@ ag_tensor *ag_log_softmax_(ag_arena *A, ag_tensor *x, int dim);
  * inf or NaN. */
 ag_tensor *ag_cross_entropy_(ag_arena *A, ag_tensor *logits, ag_tensor *target,
                              int ignore_index);
-/* F.mse_loss, mean reduction; shapes broadcast. An inf difference gives
- * inf, a NaN one NaN (the sum is compensated but keeps inf, as PyTorch). */
+/* F.mse_loss, mean reduction (ag_mse_loss_ex in loss.h takes a reduction).
+ * The target has the input's shape or broadcasts to it without changing it
+ * (see loss.h; [4,1] against [4] is reported with the fix). An inf
+ * difference gives inf, a NaN one NaN (the sum is compensated but keeps inf,
+ * as PyTorch). */
 ag_tensor *ag_mse_loss_(ag_arena *A, ag_tensor *input, ag_tensor *target);
 
 /* ---- dtype ---------------------------------------------------------------- */
@@ -174,6 +215,18 @@ ag_tensor *ag_cast_(ag_arena *A, ag_tensor *x, ag_dtype dt);
 #define ag_gelu(...) AG_AT(ag_gelu_, __VA_ARGS__)
 #define ag_gelu_tanh(...) AG_AT(ag_gelu_tanh_, __VA_ARGS__)
 #define ag_silu(...) AG_AT(ag_silu_, __VA_ARGS__)
+#define ag_sin(...) AG_AT(ag_sin_, __VA_ARGS__)
+#define ag_cos(...) AG_AT(ag_cos_, __VA_ARGS__)
+#define ag_log1p(...) AG_AT(ag_log1p_, __VA_ARGS__)
+#define ag_expm1(...) AG_AT(ag_expm1_, __VA_ARGS__)
+#define ag_erf(...) AG_AT(ag_erf_, __VA_ARGS__)
+#define ag_log_sigmoid(...) AG_AT(ag_log_sigmoid_, __VA_ARGS__)
+#define ag_softplus(...) AG_AT(ag_softplus_, __VA_ARGS__)
+#define ag_leaky_relu(...) AG_AT(ag_leaky_relu_, __VA_ARGS__)
+#define ag_elu(...) AG_AT(ag_elu_, __VA_ARGS__)
+#define ag_clamp(...) AG_AT(ag_clamp_, __VA_ARGS__)
+#define ag_clamp_min(...) AG_AT(ag_clamp_min_, __VA_ARGS__)
+#define ag_clamp_max(...) AG_AT(ag_clamp_max_, __VA_ARGS__)
 #define ag_sum(...) AG_AT(ag_sum_, __VA_ARGS__)
 #define ag_mean(...) AG_AT(ag_mean_, __VA_ARGS__)
 #define ag_max(...) AG_AT(ag_max_, __VA_ARGS__)
@@ -195,6 +248,8 @@ ag_tensor *ag_cast_(ag_arena *A, ag_tensor *x, ag_dtype dt);
 #define ag_gather(...) AG_AT(ag_gather_, __VA_ARGS__)
 #define ag_masked_fill(...) AG_AT(ag_masked_fill_, __VA_ARGS__)
 #define ag_where(...) AG_AT(ag_where_, __VA_ARGS__)
+#define ag_where_scalar(...) AG_AT(ag_where_scalar_, __VA_ARGS__)
+#define ag_where_scalar_a(...) AG_AT(ag_where_scalar_a_, __VA_ARGS__)
 #define ag_softmax(...) AG_AT(ag_softmax_, __VA_ARGS__)
 #define ag_log_softmax(...) AG_AT(ag_log_softmax_, __VA_ARGS__)
 #define ag_cross_entropy(...) AG_AT(ag_cross_entropy_, __VA_ARGS__)

@@ -230,6 +230,85 @@ START_TEST(mse_loss_does_not_broadcast) {
 }
 END_TEST
 
+/* ---- the losses of ag/loss.h and the ops with parameters --------------------- */
+
+/* the trap PyTorch only warns about: [4,1] against [4] would be [4,4] */
+START_TEST(mse_loss_shape_trap) {
+    ag_tensor *in = F32(4, 1), *target = F32(4);
+    ag_tensor *r = ag_mse_loss_ex(A, in, target, AG_REDUCE_MEAN); const int line = __LINE__;
+    EXPECT_REPORT("mse_loss", line, "would broadcast to [4,4]",
+                  "reshape the target to [4,1] or the input to [4]");
+    expect_null_propagates(r);
+}
+END_TEST
+
+START_TEST(l1_loss_unknown_reduction) {
+    ag_tensor *in = F32(2, 3), *target = F32(2, 3);
+    ag_tensor *r = ag_l1_loss(A, in, target, (ag_reduction)3); const int line = __LINE__;
+    EXPECT_REPORT("l1_loss", line, "reduction 3 is unknown", "AG_REDUCE_MEAN");
+    expect_null_propagates(r);
+}
+END_TEST
+
+START_TEST(smooth_l1_loss_negative_beta) {
+    ag_tensor *in = F32(2, 3), *target = F32(2, 3);
+    ag_tensor *r = ag_smooth_l1_loss(A, in, target, AG_REDUCE_SUM, -0.5); const int line = __LINE__;
+    EXPECT_REPORT("smooth_l1_loss", line, "beta is -0.5", ">= 0");
+    expect_null_propagates(r);
+}
+END_TEST
+
+START_TEST(bce_pos_weight_does_not_broadcast) {
+    ag_tensor *in = F32(2, 3), *target = F32(2, 3);
+    const ag_bce_with_logits_opts o = {.pos_weight = F32(2)};
+    ag_tensor *r = ag_binary_cross_entropy_with_logits(A, in, target, &o); const int line = __LINE__;
+    EXPECT_REPORT("binary_cross_entropy_with_logits", line, "pos_weight [2]", "[2,3]");
+    expect_null_propagates(r);
+}
+END_TEST
+
+START_TEST(nll_loss_target_out_of_range) {
+    ag_tensor *in = F32(2, 3), *t = i32_of(AG_SHAPE(2), (const int32_t[]){1, -3});
+    ag_tensor *r = ag_nll_loss(A, in, t, NULL); const int line = __LINE__;
+    EXPECT_REPORT("nll_loss", line, "target value -3", "expected 0..2 or ignore_index -100");
+    expect_null_propagates(r);
+}
+END_TEST
+
+START_TEST(cross_entropy_weight_of_wrong_size) {
+    ag_tensor *in = F32(2, 3), *t = i32_of(AG_SHAPE(2), (const int32_t[]){0, 1});
+    const ag_cross_entropy_opts o = {.weight = F32(2), .ignore_index = -100};
+    ag_tensor *r = ag_cross_entropy_ex(A, in, t, &o); const int line = __LINE__;
+    EXPECT_REPORT("cross_entropy", line, "weight [2]", "expected a weight [3]");
+    expect_null_propagates(r);
+}
+END_TEST
+
+START_TEST(cross_entropy_label_smoothing_outside) {
+    ag_tensor *in = F32(2, 3), *t = i32_of(AG_SHAPE(2), (const int32_t[]){0, 1});
+    const ag_cross_entropy_opts o = {.ignore_index = -100, .label_smoothing = 1.25};
+    ag_tensor *r = ag_cross_entropy_ex(A, in, t, &o); const int line = __LINE__;
+    EXPECT_REPORT("cross_entropy", line, "label_smoothing is 1.25", "[0, 1]");
+    expect_null_propagates(r);
+}
+END_TEST
+
+START_TEST(clamp_with_nan_bound) {
+    ag_tensor *x = F32(2, 3);
+    ag_tensor *r = ag_clamp(A, x, 0.0, NAN); const int line = __LINE__;
+    EXPECT_REPORT("clamp", line, "max is nan", "non-NaN");
+    expect_null_propagates(r);
+}
+END_TEST
+
+START_TEST(where_scalar_does_not_broadcast) {
+    ag_tensor *c = i32_of(AG_SHAPE(2), (const int32_t[]){0, 1}), *a = F32(3);
+    ag_tensor *r = ag_where_scalar(A, c, a, 0.0); const int line = __LINE__;
+    EXPECT_REPORT("where", line, "[2]", "[3]");
+    expect_null_propagates(r);
+}
+END_TEST
+
 /* Every op given a NULL tensor returns NULL and reports nothing. */
 START_TEST(null_through_every_op) {
     ag_tensor *v = F32(2, 3), *n = NULL;
@@ -258,6 +337,16 @@ START_TEST(null_through_every_op) {
         ag_softmax(A, n, -1), ag_log_softmax(A, n, -1),
         ag_cross_entropy(A, n, ids, -100), ag_cross_entropy(A, v, n, -100),
         ag_mse_loss(A, n, v), ag_mse_loss(A, v, n),
+        ag_sin(A, n), ag_cos(A, n), ag_log1p(A, n), ag_expm1(A, n), ag_erf(A, n),
+        ag_log_sigmoid(A, n), ag_softplus(A, n, 1, 20), ag_leaky_relu(A, n, 0.01),
+        ag_elu(A, n, 1), ag_clamp(A, n, 0, 1), ag_clamp_min(A, n, 0), ag_clamp_max(A, n, 1),
+        ag_where_scalar(A, n, v, 0), ag_where_scalar(A, ids, n, 0),
+        ag_where_scalar_a(A, ids, 0, n), ag_mse_loss_ex(A, n, v, AG_REDUCE_SUM),
+        ag_l1_loss(A, v, n, AG_REDUCE_SUM), ag_smooth_l1_loss(A, n, v, AG_REDUCE_SUM, 1),
+        ag_huber_loss(A, v, n, AG_REDUCE_SUM, 1),
+        ag_binary_cross_entropy_with_logits(A, n, v, NULL),
+        ag_nll_loss(A, n, ids, NULL), ag_nll_loss(A, v, n, NULL),
+        ag_cross_entropy_ex(A, n, ids, NULL), ag_cross_entropy_ex(A, v, n, NULL),
         ag_cast(A, n, AG_F64), ag_copy(A, n), ag_detach(A, n),
     };
     for (size_t i = 0; i < sizeof out / sizeof out[0]; i++)
@@ -298,6 +387,15 @@ TCase *errors_ops_tcase(void) {
     tcase_add_test(tc, cross_entropy_target_out_of_range);
     tcase_add_test(tc, cross_entropy_batch_sizes_differ);
     tcase_add_test(tc, cross_entropy_with_float_target);
+    tcase_add_test(tc, mse_loss_shape_trap);
+    tcase_add_test(tc, l1_loss_unknown_reduction);
+    tcase_add_test(tc, smooth_l1_loss_negative_beta);
+    tcase_add_test(tc, bce_pos_weight_does_not_broadcast);
+    tcase_add_test(tc, nll_loss_target_out_of_range);
+    tcase_add_test(tc, cross_entropy_weight_of_wrong_size);
+    tcase_add_test(tc, cross_entropy_label_smoothing_outside);
+    tcase_add_test(tc, clamp_with_nan_bound);
+    tcase_add_test(tc, where_scalar_does_not_broadcast);
     tcase_add_test(tc, mse_loss_does_not_broadcast);
     tcase_add_test(tc, null_through_every_op);
     return tc;

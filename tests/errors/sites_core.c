@@ -2,6 +2,7 @@
  * element access, engine, gradcheck and the ops. Each case makes one
  * failing call (a bad input by the function's contract) on the line it
  * returns; call_sites.c runs them. */
+#include <math.h>
 #include <stdint.h>
 
 #include "errors_test.h"
@@ -189,6 +190,44 @@ static int bad_ag_silu(site_inputs *in) {
     (void)ag_silu(A, in->ids); return __LINE__;
 }
 
+/* ---- the unary ops added for PyTorch users: an i32 input or a bad parameter -- */
+static int bad_ag_sin(site_inputs *in) {
+    (void)ag_sin(A, in->ids); return __LINE__;
+}
+static int bad_ag_cos(site_inputs *in) {
+    (void)ag_cos(A, in->ids); return __LINE__;
+}
+static int bad_ag_log1p(site_inputs *in) {
+    (void)ag_log1p(A, in->ids); return __LINE__;
+}
+static int bad_ag_expm1(site_inputs *in) {
+    (void)ag_expm1(A, in->ids); return __LINE__;
+}
+static int bad_ag_erf(site_inputs *in) {
+    (void)ag_erf(A, in->ids); return __LINE__;
+}
+static int bad_ag_log_sigmoid(site_inputs *in) {
+    (void)ag_log_sigmoid(A, in->ids); return __LINE__;
+}
+static int bad_ag_softplus(site_inputs *in) {
+    (void)ag_softplus(A, in->x, 0.0, 20.0); return __LINE__;
+}
+static int bad_ag_leaky_relu(site_inputs *in) {
+    (void)ag_leaky_relu(A, in->ids, 0.01); return __LINE__;
+}
+static int bad_ag_elu(site_inputs *in) {
+    (void)ag_elu(A, in->x, NAN); return __LINE__;
+}
+static int bad_ag_clamp(site_inputs *in) {
+    (void)ag_clamp(A, in->x, NAN, 1.0); return __LINE__;
+}
+static int bad_ag_clamp_min(site_inputs *in) {
+    (void)ag_clamp_min(A, in->ids, 0.0); return __LINE__;
+}
+static int bad_ag_clamp_max(site_inputs *in) {
+    (void)ag_clamp_max(A, in->x, NAN); return __LINE__;
+}
+
 /* ---- reductions, softmax: dim 5 of a 2-d tensor ------------------------------ */
 static int bad_ag_sum(site_inputs *in) {
     (void)ag_sum(A, in->x, AG_DIMS(5), false); return __LINE__;
@@ -267,6 +306,34 @@ static int bad_ag_cross_entropy(site_inputs *in) {
 static int bad_ag_mse_loss(site_inputs *in) {
     (void)ag_mse_loss(A, in->x, in->y); return __LINE__;
 }
+static int bad_ag_where_scalar(site_inputs *in) {
+    (void)ag_where_scalar(A, in->x, in->y, 0.0); return __LINE__;
+}
+static int bad_ag_where_scalar_a(site_inputs *in) {
+    (void)ag_where_scalar_a(A, in->x, 0.0, in->y); return __LINE__;
+}
+static int bad_ag_mse_loss_ex(site_inputs *in) {
+    (void)ag_mse_loss_ex(A, in->x, in->y, AG_REDUCE_SUM); return __LINE__;
+}
+static int bad_ag_l1_loss(site_inputs *in) {
+    (void)ag_l1_loss(A, in->x, in->y, AG_REDUCE_SUM); return __LINE__;
+}
+static int bad_ag_smooth_l1_loss(site_inputs *in) {
+    (void)ag_smooth_l1_loss(A, in->x, in->x, AG_REDUCE_SUM, -1.0); return __LINE__;
+}
+static int bad_ag_huber_loss(site_inputs *in) {
+    (void)ag_huber_loss(A, in->x, in->x, AG_REDUCE_SUM, 0.0); return __LINE__;
+}
+static int bad_ag_binary_cross_entropy_with_logits(site_inputs *in) {
+    (void)ag_binary_cross_entropy_with_logits(A, in->x, in->y, NULL); return __LINE__;
+}
+static int bad_ag_nll_loss(site_inputs *in) {
+    (void)ag_nll_loss(A, in->x, in->x, NULL); return __LINE__;
+}
+static int bad_ag_cross_entropy_ex(site_inputs *in) {
+    const ag_cross_entropy_opts o = {.ignore_index = -100, .label_smoothing = 2};
+    (void)ag_cross_entropy_ex(A, in->x, in->ids, &o); return __LINE__;
+}
 static int bad_ag_cast(site_inputs *in) {
     (void)ag_cast(A, in->x, (ag_dtype)7); return __LINE__;
 }
@@ -299,5 +366,13 @@ const site_case site_cases_core[] = {
     SITE_CASE(ag_clone),       SITE_CASE(ag_index_select), SITE_CASE(ag_embedding),
     SITE_CASE(ag_gather),      SITE_CASE(ag_masked_fill), SITE_CASE(ag_where),
     SITE_CASE(ag_cross_entropy), SITE_CASE(ag_mse_loss), SITE_CASE(ag_cast),
+    SITE_CASE(ag_sin),         SITE_CASE(ag_cos),         SITE_CASE(ag_log1p),
+    SITE_CASE(ag_expm1),       SITE_CASE(ag_erf),         SITE_CASE(ag_log_sigmoid),
+    SITE_CASE(ag_softplus),    SITE_CASE(ag_leaky_relu),  SITE_CASE(ag_elu),
+    SITE_CASE(ag_clamp),       SITE_CASE(ag_clamp_min),   SITE_CASE(ag_clamp_max),
+    SITE_CASE(ag_where_scalar), SITE_CASE(ag_where_scalar_a), SITE_CASE(ag_mse_loss_ex),
+    SITE_CASE(ag_l1_loss),     SITE_CASE(ag_smooth_l1_loss), SITE_CASE(ag_huber_loss),
+    SITE_CASE(ag_binary_cross_entropy_with_logits), SITE_CASE(ag_nll_loss),
+    SITE_CASE(ag_cross_entropy_ex),
 };
 const int n_site_cases_core = (int)(sizeof site_cases_core / sizeof site_cases_core[0]);

@@ -1,5 +1,5 @@
 /* tests/gradcheck_suite/cases_index.c — index_select, embedding, gather,
- * masked_fill, where.
+ * masked_fill, where, where with a number on either side.
  *
  * Ids are i32 inputs (GC_IDS_BELOW) that take no gradient. Each id tensor
  * holds more ids than the range they are drawn from, so some id repeats and
@@ -44,6 +44,15 @@ static ag_tensor *f_masked_fill(ag_arena *A, ag_tensor *const *x, int n, void *u
 static ag_tensor *f_where(ag_arena *A, ag_tensor *const *x, int n, void *u) {
     (void)n, (void)u;
     return ag_where(A, x[0], x[1], x[2]);
+}
+/* where with a number on one side: where(cond, x, 0.0) and where(cond, -1.5, x) */
+static ag_tensor *f_where_scalar(ag_arena *A, ag_tensor *const *x, int n, void *u) {
+    (void)n, (void)u;
+    return ag_where_scalar(A, x[0], x[1], 0.0);
+}
+static ag_tensor *f_where_scalar_a(ag_arena *A, ag_tensor *const *x, int n, void *u) {
+    (void)n, (void)u;
+    return ag_where_scalar_a(A, x[0], -1.5, x[1]);
 }
 /* where(cond, a, a * b): a reaches the output through both branches */
 static ag_tensor *f_where_reuse(ag_arena *A, ag_tensor *const *x, int n, void *u) {
@@ -115,6 +124,18 @@ static int make_where_reuse(ag_arena *A, ag_rng *r, ag_tensor **in) {
     return 3;
 }
 
+/* cond [3,1] with x [3,4]; cond [2,3] with x [3] (the result grows to [2,3]) */
+static int make_where_scalar(ag_arena *A, ag_rng *r, ag_tensor **in) {
+    in[0] = mask_i32(A, AG_SHAPE(3, 1), (int32_t[]){1, 0, 1});
+    in[1] = gc_randn(A, r, AG_SHAPE(3, 4));
+    return 2;
+}
+static int make_where_scalar_grow(ag_arena *A, ag_rng *r, ag_tensor **in) {
+    in[0] = mask_i32(A, AG_SHAPE(2, 3), (int32_t[]){1, 0, 0, 1, 1, 0});
+    in[1] = gc_randn(A, r, AG_SHAPE(3));
+    return 2;
+}
+
 const gc_case gc_index[] = {
     CASE("index_select", "[5,3] dim 0, 8 ids < 5", f_index_select, 0, GC_N(5, 3),
          GC_IDS_BELOW(5, 8)),
@@ -150,5 +171,13 @@ const gc_case gc_index[] = {
      .make = make_where_f64_cond},
     {.op = "where", .shapes = "where(c, a, a*b) [2,2]", .fn = f_where_reuse,
      .make = make_where_reuse},
+    {.op = "where_scalar", .shapes = "cond [3,1], [3,4], 0.0", .fn = f_where_scalar,
+     .make = make_where_scalar},
+    {.op = "where_scalar", .shapes = "cond [2,3], [3], 0.0", .fn = f_where_scalar,
+     .make = make_where_scalar_grow},
+    {.op = "where_scalar_a", .shapes = "cond [3,1], -1.5, [3,4]", .fn = f_where_scalar_a,
+     .make = make_where_scalar},
+    {.op = "where_scalar_a", .shapes = "cond [2,3], -1.5, [3]", .fn = f_where_scalar_a,
+     .make = make_where_scalar_grow},
 };
 const int gc_index_count = sizeof gc_index / sizeof gc_index[0];

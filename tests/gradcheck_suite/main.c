@@ -20,6 +20,7 @@ GC_DECLARE(matmul);
 GC_DECLARE(shape);
 GC_DECLARE(index);
 GC_DECLARE(softmax_loss);
+GC_DECLARE(loss);
 GC_DECLARE(cast);
 GC_DECLARE(norm_ops);
 GC_DECLARE(modules);
@@ -32,7 +33,8 @@ static const struct {
     {gc_binary, &gc_binary_count}, {gc_unary, &gc_unary_count},
     {gc_reduce, &gc_reduce_count}, {gc_matmul, &gc_matmul_count},
     {gc_shape, &gc_shape_count},   {gc_index, &gc_index_count},
-    {gc_softmax_loss, &gc_softmax_loss_count}, {gc_cast, &gc_cast_count},
+    {gc_softmax_loss, &gc_softmax_loss_count}, {gc_loss, &gc_loss_count},
+    {gc_cast, &gc_cast_count},
     {gc_norm_ops, &gc_norm_ops_count},         {gc_modules, &gc_modules_count},
     {gc_blocks, &gc_blocks_count},
 };

@@ -249,6 +249,29 @@ START_TEST(where_values_and_gradient) {
 }
 END_TEST
 
+/* torch.where(cond, x, 0.0) and torch.where(cond, -inf, x): the number takes
+ * x's dtype (bf16 rounds it), the gradient reaches x where x was taken. */
+START_TEST(where_scalar_values_and_gradient) {
+    ag_arena *A = ag_arena_new(0);
+    ag_tensor *c = ids(A, AG_SHAPE(2, 1), (int32_t[]){1, 0});
+    ag_tensor *x = leaf(ag_from_f64(A, AG_F64, AG_SHAPE(3), (double[]){1, 2, 3}));
+    ag_tensor *y = ag_where_scalar(A, c, x, 0.5);
+    ck_shape(y, 2, ((int64_t[]){2, 3}));
+    ck_values(y, 6, ((double[]){1, 2, 3, 0.5, 0.5, 0.5}), 0);
+    ck_assert(ag_backward(y, iota(A, AG_F64, AG_SHAPE(2, 3))));
+    ck_values(x->grad, 3, ((double[]){0, 1, 2}), 0); /* row 0 of g */
+    ag_tensor *z = ag_where_scalar_a(A, c, -INFINITY, x);
+    ck_values(z, 6, ((double[]){-INFINITY, -INFINITY, -INFINITY, 1, 2, 3}), 0);
+    ck_assert(ag_backward(z, iota(A, AG_F64, AG_SHAPE(2, 3))));
+    ck_values(x->grad, 3, ((double[]){0 + 3, 1 + 4, 2 + 5}), 0); /* plus row 1 of g */
+    ag_tensor *b = ag_where_scalar(A, ag_from_f64(A, AG_F32, AG_SHAPE(2), (double[]){0, 1}),
+                                   ag_full(A, AG_BF16, AG_SHAPE(2), 2), 0.1);
+    ck_assert_int_eq(b->dtype, AG_BF16);
+    ck_values(b, 2, ((double[]){ag_bf16_to_f32(ag_f32_to_bf16(0.1f)), 2}), 0);
+    ag_arena_free(A);
+}
+END_TEST
+
 START_TEST(where_bad) {
     ag_arena *A = ag_arena_new(0);
     ag_tensor *c = ag_zeros(A, AG_I32, AG_SHAPE(2, 3));
@@ -278,5 +301,6 @@ TCase *ops_index_tcase(void) {
     tcase_add_test(tc, masked_fill_bad);
     tcase_add_test(tc, where_values_and_gradient);
     tcase_add_test(tc, where_bad);
+    tcase_add_test(tc, where_scalar_values_and_gradient);
     return tc;
 }

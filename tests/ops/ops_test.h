@@ -79,6 +79,7 @@ TCase *ops_matmul_tcase(void);
 TCase *ops_shape_tcase(void);
 TCase *ops_index_tcase(void);
 TCase *ops_softmax_loss_tcase(void);
+TCase *ops_loss_tcase(void);
 TCase *ops_cast_tcase(void);
 TCase *ops_nonfinite_tcase(void);
 

@@ -1,5 +1,6 @@
 /* tests/ops/unary.c — neg, exp, log, sqrt, rsqrt, pow, abs, square, tanh,
- * sigmoid, relu, gelu, gelu_tanh, silu: forward values against libm
+ * sigmoid, relu, gelu, gelu_tanh, silu, sin, cos, log1p, expm1, erf,
+ * log_sigmoid, softplus, leaky_relu, elu, clamp: forward values against libm
  * formulas written here, hand-computed gradients, shapes, dtypes, errors. */
 #include <string.h>
 
@@ -40,6 +41,34 @@ static double d_gelu_tanh(double x) {
 }
 static double d_silu(double x) { return r_sigmoid(x) + x * d_sigmoid(x); }
 
+/* the ops added for PyTorch users; the ones with parameters are tested at
+ * fixed parameters through the wrappers below */
+static double r_log_sigmoid(double x) { return log(1.0 / (1.0 + exp(-x))); }
+static double r_softplus_b2(double x) { return 2 * x > 3 ? x : log(1.0 + exp(2 * x)) / 2; }
+static double r_leaky(double x) { return x > 0 ? x : 0.1 * x; }
+static double r_elu(double x) { return x > 0 ? x : 1.5 * (exp(x) - 1.0); }
+static double r_clamp(double x) { return x < -1 ? -1 : x > 2 ? 2 : x; }
+static double r_clamp_min(double x) { return x < 0.5 ? 0.5 : x; }
+static double r_clamp_max(double x) { return x > 0.5 ? 0.5 : x; }
+static double d_sin(double x) { return cos(x); }
+static double d_cos(double x) { return -sin(x); }
+static double d_log1p(double x) { return 1.0 / (1.0 + x); }
+static double d_erf(double x) { return 2.0 / sqrt(acos(-1.0)) * exp(-x * x); }
+static double d_log_sigmoid(double x) { return 1.0 / (1.0 + exp(x)); }
+static double d_softplus_b2(double x) { return 2 * x > 3 ? 1.0 : exp(2 * x) / (1.0 + exp(2 * x)); }
+static double d_leaky(double x) { return x > 0 ? 1.0 : 0.1; }
+static double d_elu(double x) { return x > 0 ? 1.0 : 1.5 * exp(x); }
+static double d_clamp(double x) { return x >= -1 && x <= 2 ? 1.0 : 0.0; }
+static double d_clamp_min(double x) { return x >= 0.5 ? 1.0 : 0.0; }
+static double d_clamp_max(double x) { return x <= 0.5 ? 1.0 : 0.0; }
+
+static ag_tensor *softplus_b2(ag_arena *A, ag_tensor *x) { return ag_softplus_(A, x, 2, 3); }
+static ag_tensor *leaky_01(ag_arena *A, ag_tensor *x) { return ag_leaky_relu_(A, x, 0.1); }
+static ag_tensor *elu_15(ag_arena *A, ag_tensor *x) { return ag_elu_(A, x, 1.5); }
+static ag_tensor *clamp_m1_2(ag_arena *A, ag_tensor *x) { return ag_clamp_(A, x, -1, 2); }
+static ag_tensor *clamp_min_05(ag_arena *A, ag_tensor *x) { return ag_clamp_min_(A, x, 0.5); }
+static ag_tensor *clamp_max_05(ag_arena *A, ag_tensor *x) { return ag_clamp_max_(A, x, 0.5); }
+
 typedef ag_tensor *(*unary_fn)(ag_arena *, ag_tensor *);
 
 static const struct {
@@ -62,6 +91,18 @@ static const struct {
     {"gelu", ag_gelu_, r_gelu, d_gelu, false},
     {"gelu_tanh", ag_gelu_tanh_, r_gelu_tanh, d_gelu_tanh, false},
     {"silu", ag_silu_, r_silu, d_silu, false},
+    {"sin", ag_sin_, sin, d_sin, false},
+    {"cos", ag_cos_, cos, d_cos, false},
+    {"log1p", ag_log1p_, log1p, d_log1p, true},
+    {"expm1", ag_expm1_, expm1, d_exp, false},
+    {"erf", ag_erf_, erf, d_erf, false},
+    {"log_sigmoid", ag_log_sigmoid_, r_log_sigmoid, d_log_sigmoid, false},
+    {"softplus", softplus_b2, r_softplus_b2, d_softplus_b2, false},
+    {"leaky_relu", leaky_01, r_leaky, d_leaky, false},
+    {"elu", elu_15, r_elu, d_elu, false},
+    {"clamp", clamp_m1_2, r_clamp, d_clamp, false},
+    {"clamp", clamp_min_05, r_clamp_min, d_clamp_min, false},
+    {"clamp", clamp_max_05, r_clamp_max, d_clamp_max, false},
 };
 enum { NUNARY = sizeof UNARY / sizeof UNARY[0] };
 
@@ -131,6 +172,14 @@ START_TEST(test_unary_hand_gradients) {
         /* the kinks: abs and relu take gradient 0 at 0 (PyTorch) */
         {ag_abs_, 0.0, 0.0},       {ag_relu_, 0.0, 0.0},       {ag_abs_, -2.0, -1.0},
         {ag_relu_, 2.0, 1.0},
+        {ag_sin_, 0.0, 1.0},       {ag_cos_, 0.0, 0.0},        {ag_log1p_, 0.0, 1.0},
+        {ag_expm1_, 0.0, 1.0},     {ag_erf_, 0.0, 1.1283791670955126},
+        {ag_log_sigmoid_, 0.0, 0.5}, {softplus_b2, 0.0, 0.5},  {softplus_b2, 1.6, 1.0},
+        /* the kinks: leaky_relu and elu take the negative side's slope at 0
+         * (PyTorch); clamp passes the gradient at its bounds, bounds included */
+        {leaky_01, 0.0, 0.1},      {elu_15, 0.0, 1.5},         {clamp_m1_2, -1.0, 1.0},
+        {clamp_m1_2, 2.0, 1.0},    {clamp_m1_2, 2.5, 0.0},     {clamp_m1_2, -1.5, 0.0},
+        {clamp_min_05, 0.5, 1.0},  {clamp_max_05, 0.5, 1.0},   {clamp_min_05, 0.0, 0.0},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         ag_tensor *x = ag_scalar(A, AG_F64, cases[k].x);
@@ -216,6 +265,95 @@ START_TEST(test_relu_abs_special) {
     ck_values(ag_relu(A, x), 4, ((const double[]){0.0, 0.0, 2.5, NAN}), 0);
     ck_values(ag_abs(A, x), 4, ((const double[]){1.5, 0.0, 2.5, NAN}), 0);
     ck_values(ag_neg(A, x), 4, ((const double[]){1.5, -0.0, -2.5, NAN}), 0);
+    ag_arena_free(A);
+}
+END_TEST
+
+/* clamp: NaN stays NaN; min > max gives max with gradient 0 (PyTorch); +-inf
+ * bounds. softplus is x itself above the threshold and exp(x) far below;
+ * log_sigmoid stays finite at +-800; elu tends to -alpha. */
+START_TEST(test_unary_param_special) {
+    ag_arena *A = ag_arena_new(0);
+    ag_tensor *x = ag_from_f64(A, AG_F64, AG_SHAPE(4), (const double[]){-3.0, 0.0, 1.5, NAN});
+    ag_set_requires_grad(x, true);
+    ck_values(ag_clamp(A, x, -1, 1), 4, ((const double[]){-1, 0, 1, NAN}), 0);
+    ag_tensor *y = ag_clamp(A, x, 2, 1);
+    ck_values(y, 4, ((const double[]){1, 1, 1, NAN}), 0);
+    ck_assert(ag_backward(y, ag_ones(A, AG_F64, AG_SHAPE(4))));
+    ck_values(x->grad, 4, ((const double[]){0, 0, 0, 0}), 0);
+    ck_values(ag_clamp(A, x, -INFINITY, 0.5), 4, ((const double[]){-3, 0, 0.5, NAN}), 0);
+    const double inf = INFINITY;
+    ck_values(ag_clamp_min(A, x, inf), 4, ((const double[]){inf, inf, inf, NAN}), 0);
+    ag_tensor *w = ag_from_f64(A, AG_F32, AG_SHAPE(4), (const double[]){25, -100, 800, -800});
+    ag_tensor *sp = ag_softplus(A, w, 1, 20);
+    ck_close(ag_get_flat(sp, 0), 25.0, 0);
+    ck_close(ag_get_flat(sp, 1), exp(-100.0), 2e-45); /* an f32 subnormal */
+    ck_close(ag_get_flat(sp, 2), 800.0, 0);
+    ag_tensor *ls = ag_log_sigmoid(A, w);
+    ck_close(ag_get_flat(ls, 0), -log1p(exp(-25.0)), 1e-16);
+    ck_close(ag_get_flat(ls, 1), -100.0, 0);
+    ck_close(ag_get_flat(ls, 2), 0.0, 0);
+    ck_close(ag_get_flat(ls, 3), -800.0, 0);
+    ck_close(ag_get_flat(ag_elu(A, w, 2.0), 1), -2.0, 0);
+    /* softplus with threshold +inf is never linear; beta -1 mirrors it */
+    ck_close(ag_item(ag_softplus(A, ag_scalar(A, AG_F64, 30.0), 1, INFINITY)), 30.0, 1e-12);
+    ck_close(ag_item(ag_softplus(A, ag_scalar(A, AG_F64, 1.0), -1, 20)), -log1p(exp(-1.0)), 1e-15);
+    ag_arena_free(A);
+}
+END_TEST
+
+/* Bad parameters are reported naming the op and the parameter. */
+START_TEST(test_unary_param_errors) {
+    ag_arena *A = ag_arena_new(0);
+    ag_tensor *x = ag_zeros(A, AG_F32, AG_SHAPE(2));
+    const struct {
+        ag_tensor *got;
+        const char *op, *what;
+    } cases[] = {
+        {NULL, "softplus", "beta is 0"}, {NULL, "softplus", "beta is nan"},
+        {NULL, "softplus", "threshold is nan"}, {NULL, "leaky_relu", "negative_slope is inf"},
+        {NULL, "elu", "alpha is nan"}, {NULL, "clamp", "min is nan"},
+        {NULL, "clamp", "max is nan"}, {NULL, "clamp", "min is nan"},
+        {NULL, "clamp", "max is nan"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        expect_errors();
+        ag_tensor *r = NULL;
+        switch (k) {
+        case 0: r = ag_softplus(A, x, 0, 20); break;
+        case 1: r = ag_softplus(A, x, NAN, 20); break;
+        case 2: r = ag_softplus(A, x, 1, NAN); break;
+        case 3: r = ag_leaky_relu(A, x, INFINITY); break;
+        case 4: r = ag_elu(A, x, NAN); break;
+        case 5: r = ag_clamp(A, x, NAN, 1); break;
+        case 6: r = ag_clamp(A, x, 0, NAN); break;
+        case 7: r = ag_clamp_min(A, x, NAN); break;
+        default: r = ag_clamp_max(A, x, NAN); break;
+        }
+        ck_assert_ptr_null(r);
+        ck_assert_int_eq(ag_error_count(), 1);
+        check_error(cases[k].op, cases[k].what, "unary.c:");
+    }
+    ag_arena_free(A);
+}
+END_TEST
+
+/* bf16: the parameterised ops compute in f32 and round once. */
+START_TEST(test_unary_param_bf16) {
+    ag_arena *A = ag_arena_new(0);
+    const double xs[] = {-2.0, -0.5, 0.75, 3.0};
+    ag_tensor *x = ag_from_f64(A, AG_BF16, AG_SHAPE(4), xs);
+    ag_tensor *ys[] = {softplus_b2(A, x), elu_15(A, x), clamp_m1_2(A, x), ag_sin(A, x),
+                       ag_erf(A, x)};
+    double (*refs[])(double) = {r_softplus_b2, r_elu, r_clamp, sin, erf};
+    for (size_t k = 0; k < sizeof ys / sizeof ys[0]; k++) {
+        ck_assert_int_eq(ys[k]->dtype, AG_BF16);
+        for (int i = 0; i < 4; i++) {
+            const double want = refs[k](xs[i]), got = ag_get_flat(ys[k], i);
+            ck_assert_msg(fabs(got - want) <= 4e-3 * (1 + fabs(want)), "%zu: %g vs %g", k, got,
+                          want);
+        }
+    }
     ag_arena_free(A);
 }
 END_TEST
@@ -348,5 +486,8 @@ TCase *ops_unary_tcase(void) {
     tcase_add_test(tc, test_unary_graph);
     tcase_add_test(tc, test_unary_errors);
     tcase_add_test(tc, test_unary_large);
+    tcase_add_test(tc, test_unary_param_special);
+    tcase_add_test(tc, test_unary_param_errors);
+    tcase_add_test(tc, test_unary_param_bf16);
     return tc;
 }
