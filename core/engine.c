@@ -267,8 +267,12 @@ bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out) {
     for (int64_t i = o.n - 1; ok && i >= 0; i--) {
         ag_tensor *t = o.nodes[i];
         if (!t->op || !t->grad) continue;
+        /* a backward that reports (a custom op's check, out of memory for a
+         * gradient) stops the pass: the caller learns it from the result */
+        const int reports = ag_error_count();
         t->op->backward(t);
-        if (anomaly) ok = ag__anomaly_backward(t);
+        ok = ag_error_count() == reports;
+        if (ok && anomaly) ok = ag__anomaly_backward(t);
     }
     free(o.nodes);
     return ok;
