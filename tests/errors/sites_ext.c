@@ -27,8 +27,35 @@ static int bad_ag_op_fail(site_inputs *in) {
     ag_op_fail("mine", "input %d is wrong", 1); return __LINE__;
 }
 
+static int bad_ag_gc_randn(site_inputs *in) {
+    (void)ag_gc_randn(A, &in->rng, AG_SHAPE(2, -1)); return __LINE__;
+}
+static int bad_ag_gc_uniform(site_inputs *in) {
+    (void)ag_gc_uniform(A, &in->rng, 1.0, 0.0, AG_SHAPE(2)); return __LINE__;
+}
+static int bad_ag_gc_randn_away(site_inputs *in) {
+    (void)ag_gc_randn_away(A, &in->rng, -1.0, 1, (const double[]){0}, AG_SHAPE(2)); return __LINE__;
+}
+static int bad_ag_gc_ids(site_inputs *in) {
+    (void)ag_gc_ids(A, &in->rng, 0, AG_SHAPE(2)); return __LINE__;
+}
+static int bad_ag_gc_const(site_inputs *in) {
+    (void)ag_gc_const(NULL, &in->rng, AG_SHAPE(2)); return __LINE__;
+}
+static int bad_ag_gradcheck_main(site_inputs *in) {
+    (void)in;
+    (void)ag_gradcheck_main(1, (char *[]){"check", NULL}, NULL, 1); return __LINE__;
+}
+static int bad_ag_gradcheck_suite_main(site_inputs *in) {
+    (void)in;
+    (void)ag_gradcheck_suite_main(NULL, 1, (char *[]){"check", NULL}); return __LINE__;
+}
+
 const site_case site_cases_ext[] = {
     SITE_CASE(ag_op_result),       SITE_CASE(ag_op_ctx), SITE_CASE(ag_op_record),
     SITE_CASE(ag_grad_accum_buf),  SITE_CASE(ag_op_fail),
+    SITE_CASE(ag_gc_randn),        SITE_CASE(ag_gc_uniform), SITE_CASE(ag_gc_randn_away),
+    SITE_CASE(ag_gc_ids),          SITE_CASE(ag_gc_const),   SITE_CASE(ag_gradcheck_main),
+    SITE_CASE(ag_gradcheck_suite_main),
 };
 const int n_site_cases_ext = (int)(sizeof site_cases_ext / sizeof site_cases_ext[0]);
