@@ -106,11 +106,12 @@ extern "C" {
 /* What a forward saves for its backward; zeroed when ag_op_result makes it,
  * in the result's arena, and owned by the result. */
 typedef struct ag_op_ctx {
+    const void *owner_;                  /* the engine's: marks a context as one (first, so
+                                            that another op's saved state is not read past) */
     ag_tensor *saved[AG_OP_CTX_TENSORS]; /* tensors backward reads */
     double d[AG_OP_CTX_NUMBERS];         /* numbers: eps, a scale, ... */
     int64_t i[AG_OP_CTX_NUMBERS];        /* integers: a dim, a count, ... */
     void *data;                          /* anything else: ag_arena_calloc(out->arena, ...) */
-    const void *owner_;                  /* the engine's: marks a context as one */
 } ag_op_ctx;
 
 /* A new tensor in A for an op's result: dtype dt, the given shape,
