@@ -22,7 +22,7 @@ static void refusing_backward(ag_tensor *out) {
 }
 static const ag_op REFUSING = {"refusing", refusing_backward};
 
-/* x copied into a new result recorded as op over n sources (x each time). */
+/* A new result of ag_op_result holding a copy of x, not recorded yet. */
 static ag_tensor *result_of(ag_tensor *x) {
     ag_tensor *y = ag_op_result(A, "ident", x->dtype, x->ndim, x->shape);
     ck_assert_ptr_nonnull(y);
