@@ -47,7 +47,7 @@
  *   must give the same result each time.
  * - Dtypes. A gradient buffer has its tensor's dtype: f32, f64 or bf16 (a
  *   uint16_t holding bf16 bits; read and write it through ag_bf16_to_f32 and
- *   ag_f32_to_bf16). An op that does not want to handle bf16 either refuses
+ *   ag_f32_to_bf16, or ag_op_load / ag_op_accum below). An op that does not want to handle bf16 either refuses
  *   it in the forward (ag_op_fail) or, as the library's ops do, casts its
  *   inputs to f32 with ag_cast first (a recorded op: backward then gets f32)
  *   and casts its result back. i32 tensors never get a gradient.
@@ -158,6 +158,31 @@ void ag_op_fail_(const char *op, const char *fmt, ...)
 #endif
     ;
 #define ag_op_fail(...) AG_AT_VOID(ag_op_fail_, __VA_ARGS__)
+
+/* ---- element access for kernels ------------------------------------------
+ * Element i of a float tensor (f32, f64 or bf16) as a double; a double
+ * stored into one (f32 rounds, bf16 rounds to nearest even); and stored as
+ * the element plus v, the accumulation a backward makes. For kernels that
+ * handle every float dtype with one loop, at some cost in speed (the
+ * library's ops dispatch on the dtype instead). No checks: i in range and a
+ * float dtype are the caller's to ensure. */
+static inline double ag_op_load(const ag_tensor *t, int64_t i) {
+    switch (t->dtype) {
+    case AG_F32: return ((const float *)t->data)[i];
+    case AG_BF16: return ag_bf16_to_f32(((const uint16_t *)t->data)[i]);
+    default: return ((const double *)t->data)[i];
+    }
+}
+static inline void ag_op_store(ag_tensor *t, int64_t i, double v) {
+    switch (t->dtype) {
+    case AG_F32: ((float *)t->data)[i] = (float)v; break;
+    case AG_BF16: ((uint16_t *)t->data)[i] = ag_f32_to_bf16((float)v); break;
+    default: ((double *)t->data)[i] = v; break;
+    }
+}
+static inline void ag_op_accum(ag_tensor *t, int64_t i, double v) {
+    ag_op_store(t, i, ag_op_load(t, i) + v);
+}
 
 #ifdef __cplusplus
 }

@@ -2,32 +2,23 @@
 
 #include "scalenorm.h"
 
-/* Element i of an f32 or f64 tensor as a double, and back. */
-static double at(const ag_tensor *t, int64_t i) {
-    return t->dtype == AG_F32 ? ((const float *)t->data)[i] : ((const double *)t->data)[i];
-}
-static void put(ag_tensor *t, int64_t i, double v) {
-    if (t->dtype == AG_F32) ((float *)t->data)[i] = (float)v;
-    else ((double *)t->data)[i] = v;
-}
-
 /* dx += g r (dy - r^2 x (dy . x)) per row;  dg += sum over rows of r (dy . x) */
 static void scale_norm_backward(ag_tensor *y) {
     ag_tensor *x = y->src[0], *g = y->src[1], *dy = y->grad;
     ag_tensor *dx = ag_grad_accum_buf(x), *dg = ag_grad_accum_buf(g);
-    const double *r = ag_op_ctx(y)->data, gv = at(g, 0);
+    const double *r = ag_op_ctx(y)->data, gv = ag_op_load(g, 0);
     const int64_t D = x->shape[x->ndim - 1], rows = x->numel / D;
     double dg_sum = 0;
     for (int64_t row = 0; row < rows; row++) {
         const int64_t o = row * D;
         double dot = 0;
-        for (int64_t i = 0; i < D; i++) dot += at(dy, o + i) * at(x, o + i);
+        for (int64_t i = 0; i < D; i++) dot += ag_op_load(dy, o + i) * ag_op_load(x, o + i);
         for (int64_t i = 0; dx && i < D; i++)
-            put(dx, o + i, at(dx, o + i) +
-                gv * r[row] * (at(dy, o + i) - r[row] * r[row] * at(x, o + i) * dot));
+            ag_op_accum(dx, o + i, gv * r[row] * (ag_op_load(dy, o + i) -
+                                                  r[row] * r[row] * ag_op_load(x, o + i) * dot));
         dg_sum += r[row] * dot;
     }
-    if (dg) put(dg, 0, at(dg, 0) + dg_sum);
+    if (dg) ag_op_accum(dg, 0, dg_sum);
 }
 static const ag_op SCALE_NORM = {"scale_norm", scale_norm_backward};
 
@@ -49,9 +40,10 @@ ag_tensor *scale_norm(ag_arena *A, ag_tensor *x, ag_tensor *g, double eps) {
     for (int64_t row = 0; row < rows; row++) {
         const int64_t o = row * D;
         double s = 0;
-        for (int64_t i = 0; i < D; i++) s += at(x, o + i) * at(x, o + i);
+        for (int64_t i = 0; i < D; i++) s += ag_op_load(x, o + i) * ag_op_load(x, o + i);
         r[row] = 1 / sqrt(s + eps);
-        for (int64_t i = 0; i < D; i++) put(y, o + i, at(g, 0) * at(x, o + i) * r[row]);
+        for (int64_t i = 0; i < D; i++)
+            ag_op_store(y, o + i, ag_op_load(g, 0) * ag_op_load(x, o + i) * r[row]);
     }
     ag_op_ctx(y)->data = r; /* 1 / sqrt(s + eps) of each row, for backward */
     return ag_op_record(y, &SCALE_NORM, 2, (ag_tensor *[]){x, g});

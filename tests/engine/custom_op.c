@@ -286,6 +286,31 @@ START_TEST(record_refuses_what_is_not_a_fresh_result) {
 }
 END_TEST
 
+/* ag_op_load / ag_op_store / ag_op_accum in each float dtype. bf16 holds 8
+ * significant bits: 1 + 2^-8 is halfway between 1 and 1 + 2^-7 and rounds
+ * to the even one, 1; 1 + 3 2^-9 rounds up. */
+START_TEST(element_access_for_kernels) {
+    ag_tensor *f = ag_from_f64(A, AG_F32, AG_SHAPE(2), (const double[]){1.5, -2});
+    ck_assert(ag_op_load(f, 1) == -2.0);
+    ag_op_store(f, 0, 0.1);
+    ck_assert(ag_op_load(f, 0) == (double)0.1f);
+    ag_op_accum(f, 1, 0.25);
+    ck_assert(ag_op_load(f, 1) == -1.75);
+    ag_tensor *h = ag_zeros(A, AG_BF16, AG_SHAPE(2));
+    ag_op_store(h, 0, 1.00390625);
+    ck_assert(ag_op_load(h, 0) == 1.0);
+    ag_op_store(h, 0, 1.005859375); /* 1 + 3 2^-9: nearer 1 + 2^-7 than 1 */
+    ck_assert(ag_op_load(h, 0) == 1.0078125);
+    ag_op_store(h, 1, 3.0);
+    ag_op_accum(h, 1, 0.5);
+    ck_assert(ag_op_load(h, 1) == 3.5);
+    ck_assert_int_eq(((const uint16_t *)h->data)[1], 0x4060); /* 3.5 = 0x40600000 */
+    ag_tensor *d = ag_from_f64(A, AG_F64, AG_SHAPE(1), (const double[]){0.1});
+    ag_op_accum(d, 0, 0.2);
+    ck_assert(ag_op_load(d, 0) == 0.1 + 0.2);
+}
+END_TEST
+
 TCase *engine_custom_op_tcase(void) {
     TCase *tc = tcase_create("custom_op");
     tcase_add_checked_fixture(tc, setup, teardown);
@@ -299,5 +324,6 @@ TCase *engine_custom_op_tcase(void) {
     tcase_add_test(tc, gradcheck_fails_wrong_backwards);
     tcase_add_test(tc, null_propagates_without_a_report);
     tcase_add_test(tc, record_refuses_what_is_not_a_fresh_result);
+    tcase_add_test(tc, element_access_for_kernels);
     return tc;
 }
