@@ -1,10 +1,23 @@
 # cmake -DREADME=README.md -DEXAMPLE=demos/readme_example.c [-DOUT=file] -P check_readme_example.cmake
+# cmake -DREADME=docs/extending.md -DPROGRAM=bin/prog ["-DARGS=a b"] [-DEXPECT_RC=1]
+#       -DMARKER=name -DFENCE=text [-DOUT=file] -P check_readme_example.cmake
 #
-# Fails unless the ```c block between the lines <!-- example:begin --> and
-# <!-- example:end --> in README equals EXAMPLE (line endings and trailing
-# blank lines aside). OUT, if given, receives the block as extracted.
+# Fails unless the ```c block (```FENCE with FENCE) between the lines
+# <!-- example:begin --> and <!-- example:end --> (MARKER instead of
+# example) in README equals EXAMPLE (line endings and trailing blank lines
+# aside). With PROGRAM instead of EXAMPLE, the block must equal what the
+# program prints on stdout run with ARGS, and its exit status must be
+# EXPECT_RC (0 unless given). OUT, if given, receives the block as extracted.
 
-foreach(_v README EXAMPLE)
+if(NOT DEFINED FENCE)
+    set(FENCE c)
+endif()
+if(DEFINED PROGRAM)
+    set(_inputs README)
+else()
+    set(_inputs README EXAMPLE)
+endif()
+foreach(_v ${_inputs})
     if(NOT DEFINED ${_v})
         message(FATAL_ERROR "check_readme_example: -D${_v}=... is required")
     endif()
@@ -14,7 +27,22 @@ foreach(_v README EXAMPLE)
 endforeach()
 
 file(READ "${README}" _readme)
-file(READ "${EXAMPLE}" _example)
+if(DEFINED PROGRAM)
+    if(NOT DEFINED EXPECT_RC)
+        set(EXPECT_RC 0)
+    endif()
+    separate_arguments(_args UNIX_COMMAND "${ARGS}")
+    execute_process(COMMAND "${PROGRAM}" ${_args} OUTPUT_VARIABLE _example RESULT_VARIABLE _rc)
+    if(NOT _rc STREQUAL EXPECT_RC)
+        message(FATAL_ERROR "${PROGRAM} ${ARGS} exited with ${_rc}, expected ${EXPECT_RC}:\n${_example}")
+    endif()
+    set(EXAMPLE "${PROGRAM} ${ARGS} (its output)")
+    if(DEFINED OUT)
+        file(WRITE "${OUT}.run" "${_example}")
+    endif()
+else()
+    file(READ "${EXAMPLE}" _example)
+endif()
 string(REPLACE "\r\n" "\n" _readme "${_readme}")
 string(REPLACE "\r\n" "\n" _example "${_example}")
 
@@ -38,11 +66,12 @@ math(EXPR _len "${_e} - ${_from}")
 string(SUBSTRING "${_readme}" ${_from} ${_len} _section)
 
 # The fence: a line "```c" opens it, the next line starting with ``` closes it.
-string(FIND "${_section}" "\n```c\n" _open)
+string(FIND "${_section}" "\n```${FENCE}\n" _open)
 if(_open EQUAL -1)
-    message(FATAL_ERROR "${README}: no ```c fence between '${_begin}' and '${_end}'")
+    message(FATAL_ERROR "${README}: no ```${FENCE} fence between '${_begin}' and '${_end}'")
 endif()
-math(EXPR _code_from "${_open} + 6")
+string(LENGTH "\n```${FENCE}\n" _fence_len)
+math(EXPR _code_from "${_open} + ${_fence_len}")
 string(SUBSTRING "${_section}" ${_code_from} -1 _code)
 string(FIND "${_code}" "\n```" _close)
 if(_close EQUAL -1)
@@ -69,10 +98,14 @@ if(NOT _a STREQUAL _x)
         find_program(_diff diff)
         if(_diff)
             # Printed as is: the block README holds (+) against the file (-).
-            execute_process(COMMAND "${_diff}" -u "${EXAMPLE}" "${OUT}")
+            if(DEFINED PROGRAM)
+                execute_process(COMMAND "${_diff}" -u "${OUT}.run" "${OUT}")
+            else()
+                execute_process(COMMAND "${_diff}" -u "${EXAMPLE}" "${OUT}")
+            endif()
         endif()
     endif()
-    message(FATAL_ERROR "The ```c block in ${README} between '${_begin}' and '${_end}' "
+    message(FATAL_ERROR "The ```${FENCE} block in ${README} between '${_begin}' and '${_end}' "
                         "differs from ${EXAMPLE}: they must be the same code.")
 endif()
 message(STATUS "README example matches ${EXAMPLE}")

@@ -272,8 +272,12 @@ static bool backward(ag_tensor *out, const ag_tensor *grad_out, ag_leaf_hook hoo
         ag_tensor *t = o.nodes[i];
         if (!t->op && hook) hook(t, userdata);
         if (!t->op || !t->grad) continue;
+        /* a backward that reports (a custom op's check, out of memory for a
+         * gradient) stops the pass: the caller learns it from the result */
+        const int reports = ag_error_count();
         t->op->backward(t);
-        if (anomaly) ok = ag__anomaly_backward(t);
+        ok = ag_error_count() == reports;
+        if (ok && anomaly) ok = ag__anomaly_backward(t);
     }
     free(o.nodes);
     return ok;

@@ -13,6 +13,8 @@
 #include "ops.h"
 #include "loss.h"
 #include "gradcheck.h"
+#include "custom_op.h"
+#include "gradcheck_suite.h"
 
 /* nn: modules, layers, norms, the norm-layer registry, blocks */
 #include <ag/nn.h>

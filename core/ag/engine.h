@@ -107,7 +107,9 @@ bool ag_detect_anomaly(void);
  * non-leaf tensors are recomputed from zero on every call and live in their
  * own arena; a non-leaf out's gradient is grad_out itself, not a copy
  * (out->grad == grad_out until the next backward). Returns false (after
- * reporting) on bad arguments. NULL grad_out always means 1, so a grad_out
+ * reporting) on bad arguments, and when a node's backward reports (a custom
+ * op's check, ag/custom_op.h; memory for a gradient): the pass stops after
+ * that node, leaving the gradients made so far. NULL grad_out always means 1, so a grad_out
  * from an op that failed cannot be told from it here: pass computed
  * gradients to ag_backward_from below. */
 bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out);

@@ -483,9 +483,11 @@ static TCase *engine_tcase(void) {
     return tc;
 }
 
-TCase *engine_anomaly_tcase(void); /* anomaly.c */
+TCase *engine_anomaly_tcase(void);   /* anomaly.c */
+TCase *engine_custom_op_tcase(void); /* custom_op.c */
 
 int main(void) {
     return run_check_suite("engine",
-                           (check_tcase_fn *const[]){engine_tcase, engine_anomaly_tcase, NULL});
+                           (check_tcase_fn *const[]){engine_tcase, engine_anomaly_tcase,
+                                                      engine_custom_op_tcase, NULL});
 }

@@ -35,7 +35,9 @@ static void make_inputs(site_inputs *in) {
 }
 
 static const site_case *case_at(int i) {
-    return i < n_site_cases_core ? &site_cases_core[i] : &site_cases_nn[i - n_site_cases_core];
+    if (i < n_site_cases_core) return &site_cases_core[i];
+    i -= n_site_cases_core;
+    return i < n_site_cases_nn ? &site_cases_nn[i] : &site_cases_ext[i - n_site_cases_nn];
 }
 
 START_TEST(failing_call_names_its_own_line) {
@@ -108,7 +110,7 @@ TCase *errors_sites_tcase(void) {
     TCase *tc = tcase_create("call_sites");
     tcase_add_checked_fixture(tc, errors_setup, errors_teardown);
     tcase_add_loop_test(tc, failing_call_names_its_own_line, 0,
-                        n_site_cases_core + n_site_cases_nn);
+                        n_site_cases_core + n_site_cases_nn + n_site_cases_ext);
     tcase_add_test(tc, argument_calls_keep_the_outer_line);
     tcase_add_test(tc, nested_call_reports_its_own_line);
     return tc;

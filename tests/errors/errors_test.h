@@ -70,6 +70,8 @@ extern const site_case site_cases_core[];
 extern const int n_site_cases_core;
 extern const site_case site_cases_nn[];
 extern const int n_site_cases_nn;
+extern const site_case site_cases_ext[];
+extern const int n_site_cases_ext;
 
 TCase *errors_sites_tcase(void);
 TCase *errors_core_tcase(void);
@@ -78,5 +80,6 @@ TCase *errors_ub_tcase(void);
 TCase *errors_ops_tcase(void);
 TCase *errors_policy_tcase(void);
 TCase *errors_silent_tcase(void);
+TCase *errors_custom_tcase(void);
 
 #endif

@@ -11,5 +11,6 @@
 
 TCase *gradcheck_jacobian_tcase(void); /* ag_gradcheck: a function's whole Jacobian */
 TCase *gradcheck_params_tcase(void);   /* ag_gradcheck_params / _module: a loss, sampled */
+TCase *gradcheck_suite_tcase(void);    /* ag_gradcheck_main: a table of cases as a program */
 
 #endif

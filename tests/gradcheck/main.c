@@ -4,5 +4,6 @@
 
 int main(void) {
     return run_check_suite("gradcheck", (check_tcase_fn *const[]){gradcheck_jacobian_tcase,
-                                                                  gradcheck_params_tcase, NULL});
+                                                                  gradcheck_params_tcase,
+                                                                  gradcheck_suite_tcase, NULL});
 }

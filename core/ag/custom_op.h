@@ -1,0 +1,190 @@
+/* ag/custom_op.h — ops of your own, with a hand-written backward.
+ *
+ * What torch.autograd.Function is to PyTorch. An op is a static descriptor
+ * (its name and its backward) and a constructor that computes the forward
+ * into a new tensor and records it:
+ *
+ *   static void cube_backward(ag_tensor *out) {          d(x^3)/dx = 3 x^2
+ *       ag_tensor *x = out->src[0];
+ *       ag_tensor *gx = ag_grad_accum_buf(x);            NULL: x needs none
+ *       if (!gx) return;
+ *       const double *xv = x->data, *g = out->grad->data;
+ *       double *dx = gx->data;
+ *       for (int64_t i = 0; i < x->numel; i++) dx[i] += g[i] * 3 * xv[i] * xv[i];
+ *   }
+ *   static const ag_op CUBE = {"cube", cube_backward};
+ *
+ *   ag_tensor *cube(ag_arena *A, ag_tensor *x) {
+ *       if (!x) return NULL;                             NULL in, NULL out
+ *       ag_tensor *y = ag_op_result(A, "cube", AG_F64, x->ndim, x->shape);
+ *       if (!y) return NULL;
+ *       const double *xv = x->data;
+ *       double *yv = y->data;
+ *       for (int64_t i = 0; i < x->numel; i++) yv[i] = xv[i] * xv[i] * xv[i];
+ *       return ag_op_record(y, &CUBE, 1, (ag_tensor *[]){x});
+ *   }
+ *
+ * ag_gradcheck checks such an op like any other (docs/extending.md walks
+ * through a normalization layer written this way, from its derivation to a
+ * module in a transformer).
+ *
+ * THE CONTRACT OF A BACKWARD, void backward(ag_tensor *out):
+ *
+ * - What it reads. out->grad is the gradient of the final quantity with
+ *   respect to out: same shape and dtype as out, never NULL when backward
+ *   runs. out->src[0 .. out->nsrc-1] are the sources given to ag_op_record,
+ *   in that order; ag_op_ctx(out) holds what the forward saved. It may read
+ *   out's own values (out->data) too.
+ * - What it writes: ACCUMULATE, NEVER OVERWRITE. For each source s,
+ *   ag_grad_accum_buf(s) gives s's gradient buffer (allocated zeroed on its
+ *   first use, in s's arena), or NULL when s needs no gradient (an i32 input,
+ *   a constant, recording off); add (+=) this op's contribution into it. The
+ *   buffer may already hold the contributions of other consumers of s, and
+ *   the same tensor may be a source twice (op(x, x)): both entries return the
+ *   same buffer, and only adding gives the sum. Never write out->grad, the
+ *   sources' data, or anything saved: backward runs again in every later
+ *   ag_backward over the same graph (ag_gradcheck runs it many times) and
+ *   must give the same result each time.
+ * - Dtypes. A gradient buffer has its tensor's dtype: f32, f64 or bf16 (a
+ *   uint16_t holding bf16 bits; read and write it through ag_bf16_to_f32 and
+ *   ag_f32_to_bf16, or ag_op_load / ag_op_accum below). An op that does not want to handle bf16 either refuses
+ *   it in the forward (ag_op_fail) or, as the library's ops do, casts its
+ *   inputs to f32 with ag_cast first (a recorded op: backward then gets f32)
+ *   and casts its result back. i32 tensors never get a gradient.
+ * - When it runs: once per ag_backward, on the thread that called it, after
+ *   the backward of every op that consumed out, and only when out's gradient
+ *   exists (some path from the loss reaches out). It does not run for a
+ *   forward made while recording was off or when no source required a
+ *   gradient: ag_op_record then records nothing.
+ * - Memory. ag_grad_accum_buf allocates in the source's arena. Anything else
+ *   backward needs (a temporary row, a sum) it may take from out->arena,
+ *   where it stays until that arena is reset, or from the C stack or malloc
+ *   (freed before it returns). Backward may call ag ops on out->arena; turn
+ *   recording off around them (ag_set_grad_enabled(false), putting the old
+ *   state back): gradients of gradients are not supported.
+ * - Errors. A backward that finds something wrong reports it with
+ *   ag_op_fail_ (the underscore form, so the report names the line of the
+ *   ag_backward call); ag_backward then stops after this node and returns
+ *   false, leaving the gradients made so far.
+ *
+ * THE FORWARD:
+ * - Check inputs first: a NULL input is an earlier failure, already
+ *   reported, so return NULL without a report; a bad input is reported with
+ *   ag_op_fail (one line: the op, the shapes, what was expected) and NULL
+ *   returned.
+ * - Compute into a new tensor from ag_op_result. The output never aliases an
+ *   input (no in-place ops): a view of an input is not a result.
+ * - Save what backward needs in ag_op_ctx(out): tensors (inputs, the output,
+ *   intermediates made in an arena that lives as long as out's), a few
+ *   numbers, or a block from ag_arena_calloc(out->arena, bytes) in its data
+ *   field. Saved tensors are not sources: backward sends them no gradient.
+ * - End with return ag_op_record(out, &op, n, srcs).
+ *
+ * The library's own ops are written the same way (core/ops_unary.c is the
+ * shortest); ag_op_fail's macro names the line where it is written, its
+ * underscore form the line of the public call in progress. To have your
+ * op's reports name your callers' lines, name it my_op_ and give it the
+ * macro  #define my_op(...) AG_AT(my_op_, __VA_ARGS__)  (ag/error.h), then
+ * call the underscore forms (ag_op_result_, ag_op_fail_, ag_op_record_)
+ * inside it.
+ */
+#ifndef AG_CUSTOM_OP_H
+#define AG_CUSTOM_OP_H
+
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* At most this many sources per op (ag_gradcheck's limit on inputs). */
+#define AG_OP_MAX_SRCS 16
+/* The context's slots. */
+#define AG_OP_CTX_TENSORS 8
+#define AG_OP_CTX_NUMBERS 8
+
+/* What a forward saves for its backward; zeroed when ag_op_result makes it,
+ * in the result's arena, and owned by the result. */
+typedef struct ag_op_ctx {
+    const void *owner_;                  /* the engine's: marks a context as one (first, so
+                                            that another op's saved state is not read past) */
+    ag_tensor *saved[AG_OP_CTX_TENSORS]; /* tensors backward reads */
+    double d[AG_OP_CTX_NUMBERS];         /* numbers: eps, a scale, ... */
+    int64_t i[AG_OP_CTX_NUMBERS];        /* integers: a dim, a count, ... */
+    void *data;                          /* anything else: ag_arena_calloc(out->arena, ...) */
+} ag_op_ctx;
+
+/* A new tensor in A for an op's result: dtype dt, the given shape,
+ * uninitialised data, no gradient, and a zeroed ag_op_ctx. op names the op
+ * in reports (and should be the descriptor's name). Reports and returns NULL
+ * for a NULL A or op, or a bad shape (ndim outside 0..8, a negative size,
+ * too many elements). */
+ag_tensor *ag_op_result_(ag_arena *A, const char *op, ag_dtype dt, int ndim,
+                         const int64_t *shape);
+#define ag_op_result(...) AG_AT(ag_op_result_, __VA_ARGS__)
+
+/* The context of a result made by ag_op_result (forward and backward read
+ * and write the same one). NULL without a report for a NULL out (an earlier
+ * failure); reported, and NULL, for a tensor ag_op_result did not make. */
+ag_op_ctx *ag_op_ctx_(ag_tensor *out);
+#define ag_op_ctx(...) AG_AT_PTR(ag_op_ctx_, ag_op_ctx *, __VA_ARGS__)
+
+/* The op's exit: records out as the result of op applied to srcs[0..n-1]
+ * (copied; the same tensor may appear more than once) when recording is on
+ * and a source requires a gradient, which makes out require one; otherwise
+ * out stays a leaf without gradient. Then out is what the op returns; NULL
+ * after a report. NULL out or a NULL source: NULL without a report (an
+ * earlier failure). Reported: a NULL op, name or backward; n outside
+ * 0..AG_OP_MAX_SRCS; a NULL srcs with n > 0; an out that ag_op_result did
+ * not make or that is already recorded; a source made before its arena's
+ * last reset; and, in anomaly mode, a NaN or inf that out holds and its
+ * sources did not (ag_set_detect_anomaly). */
+ag_tensor *ag_op_record_(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs);
+#define ag_op_record(...) AG_AT(ag_op_record_, __VA_ARGS__)
+
+/* For backward: t's gradient buffer to accumulate (+=) into, allocated
+ * zeroed in t's arena on first use (same shape and dtype as t); NULL when t
+ * is NULL or needs no gradient. Reported (NULL) when the arena is out of
+ * memory. */
+ag_tensor *ag_grad_accum_buf_(ag_tensor *t);
+#define ag_grad_accum_buf(...) AG_AT(ag_grad_accum_buf_, __VA_ARGS__)
+
+/* Reports "ag: <op>: <formatted text> (file:line)" through the error
+ * handler, as the library's ops do: for a custom op's bad input, or (named
+ * "<op> backward") for what a backward finds wrong. */
+void ag_op_fail_(const char *op, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+#define ag_op_fail(...) AG_AT_VOID(ag_op_fail_, __VA_ARGS__)
+
+/* ---- element access for kernels ------------------------------------------
+ * Element i of a float tensor (f32, f64 or bf16) as a double; a double
+ * stored into one (f32 rounds, bf16 rounds to nearest even); and stored as
+ * the element plus v, the accumulation a backward makes. For kernels that
+ * handle every float dtype with one loop, at some cost in speed (the
+ * library's ops dispatch on the dtype instead). No checks: i in range and a
+ * float dtype are the caller's to ensure. */
+static inline double ag_op_load(const ag_tensor *t, int64_t i) {
+    switch (t->dtype) {
+    case AG_F32: return ((const float *)t->data)[i];
+    case AG_BF16: return ag_bf16_to_f32(((const uint16_t *)t->data)[i]);
+    default: return ((const double *)t->data)[i];
+    }
+}
+static inline void ag_op_store(ag_tensor *t, int64_t i, double v) {
+    switch (t->dtype) {
+    case AG_F32: ((float *)t->data)[i] = (float)v; break;
+    case AG_BF16: ((uint16_t *)t->data)[i] = ag_f32_to_bf16((float)v); break;
+    default: ((double *)t->data)[i] = v; break;
+    }
+}
+static inline void ag_op_accum(ag_tensor *t, int64_t i, double v) {
+    ag_op_store(t, i, ag_op_load(t, i) + v);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

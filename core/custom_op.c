@@ -1,0 +1,79 @@
+/* core/custom_op.c — the public face of the op machinery (ag/custom_op.h):
+ * results with a saved-state context, the recording exit, gradient buffers
+ * and reports for ops defined outside the library.
+ *
+ * A result's context hangs from its `saved` pointer, tagged by `owner_`
+ * (the address of a static here), so ag_op_ctx and ag_op_record can tell a
+ * result ag_op_result made from any other tensor.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "ag/custom_op.h"
+#include "internal.h"
+
+static const char context_tag = 0;
+
+static bool is_result(const ag_tensor *t) {
+    const ag_op_ctx *c = t->saved;
+    return c && c->owner_ == &context_tag;
+}
+
+ag_tensor *ag_op_result_(ag_arena *A, const char *op, ag_dtype dt, int ndim,
+                         const int64_t *shape) {
+    if (!op) {
+        ag__fail("op_result", "op name is NULL: name the op for its reports");
+        return NULL;
+    }
+    ag_tensor *y = ag__result(op, A, dt, ndim, shape);
+    if (!y) return NULL;
+    ag_op_ctx *c = ag_arena_calloc_(A, sizeof *c);
+    if (!c) return NULL;
+    c->owner_ = &context_tag;
+    y->saved = c;
+    return y;
+}
+
+ag_op_ctx *ag_op_ctx_(ag_tensor *out) {
+    if (!out) return NULL;
+    if (!is_result(out)) {
+        ag__fail("op_ctx", "%s tensor %s was not made by ag_op_result: only an op's result "
+                 "has a context", ag_dtype_name(out->dtype), ag__shp(out));
+        return NULL;
+    }
+    return out->saved;
+}
+
+ag_tensor *ag_op_record_(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs) {
+    if (!op || !op->name || !op->backward) {
+        ag__fail("op_record", "op %s: expected a descriptor with a name and a backward",
+                 !op ? "is NULL" : !op->name ? "has no name" : "has no backward");
+        return NULL;
+    }
+    if (n < 0 || n > AG_OP_MAX_SRCS || (n > 0 && !srcs)) {
+        ag__fail(op->name, "%d sources%s: expected 0..%d sources in a non-NULL array", n,
+                 n > 0 && !srcs ? " in a NULL array" : "", AG_OP_MAX_SRCS);
+        return NULL;
+    }
+    if (!out) return NULL;
+    for (int i = 0; i < n; i++)
+        if (!srcs[i]) return NULL; /* an earlier failure, already reported */
+    if (!is_result(out) || out->op) {
+        ag__fail(op->name, "output %s %s %s: record the result of ag_op_result, once",
+                 ag_dtype_name(out->dtype), ag__shp(out),
+                 out->op ? "is already recorded" : "was not made by ag_op_result");
+        return NULL;
+    }
+    return ag__record(out, op, n, srcs);
+}
+
+ag_tensor *ag_grad_accum_buf_(ag_tensor *t) { return ag__grad_buf(t); }
+
+void ag_op_fail_(const char *op, const char *fmt, ...) {
+    char text[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt ? fmt : "(no message)", ap);
+    va_end(ap);
+    ag__fail(op ? op : "custom op", "%s", text);
+}

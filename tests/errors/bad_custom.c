@@ -1,0 +1,133 @@
+/* tests/errors/bad_custom.c — misuse of the custom-op API (ag/custom_op.h):
+ * a NULL or incomplete descriptor, a source count out of range, a result
+ * recorded twice, and a custom op's backward that reports, which stops
+ * ag_backward. One bad call per test; see errors_test.h. */
+#include <string.h>
+
+#include "errors_test.h"
+
+static void ident_backward(ag_tensor *out) {
+    ag_tensor *gx = ag_grad_accum_buf_(out->src[0]);
+    if (!gx) return;
+    for (int64_t i = 0; i < out->numel; i++)
+        ((float *)gx->data)[i] += ((const float *)out->grad->data)[i];
+}
+static const ag_op IDENT = {"ident", ident_backward};
+
+/* A backward that always finds something wrong. */
+static int refusing_runs;
+static void refusing_backward(ag_tensor *out) {
+    refusing_runs++;
+    ag_op_fail_("refusing backward", "gradient %s refused", ag_shape_str(out, (char[32]){0}, 32));
+}
+static const ag_op REFUSING = {"refusing", refusing_backward};
+
+/* A new result of ag_op_result holding a copy of x, not recorded yet. */
+static ag_tensor *result_of(ag_tensor *x) {
+    ag_tensor *y = ag_op_result(A, "ident", x->dtype, x->ndim, x->shape);
+    ck_assert_ptr_nonnull(y);
+    memcpy(y->data, x->data, (size_t)x->numel * ag_dtype_size(x->dtype));
+    return y;
+}
+
+static ag_tensor *grad_leaf(void) {
+    ag_tensor *x = F32(2, 3);
+    ag_set_requires_grad(x, true);
+    return x;
+}
+
+START_TEST(record_with_null_op) {
+    ag_tensor *x = grad_leaf(), *y = result_of(x);
+    ag_tensor *r = ag_op_record(y, NULL, 1, &x); const int line = __LINE__;
+    EXPECT_REPORT("op_record", line, "is NULL", "backward");
+    expect_null_propagates(r);
+}
+END_TEST
+
+START_TEST(record_with_op_without_backward) {
+    static const ag_op no_backward = {"half_made", NULL};
+    ag_tensor *x = grad_leaf(), *y = result_of(x);
+    ag_tensor *r = ag_op_record(y, &no_backward, 1, &x); const int line = __LINE__;
+    EXPECT_REPORT("op_record", line, "has no backward");
+    expect_null_propagates(r);
+}
+END_TEST
+
+START_TEST(record_with_negative_count) {
+    ag_tensor *x = grad_leaf(), *y = result_of(x);
+    ag_tensor *r = ag_op_record(y, &IDENT, -1, &x); const int line = __LINE__;
+    EXPECT_REPORT("ident", line, "-1 sources", "0..16");
+    expect_null_propagates(r);
+}
+END_TEST
+
+START_TEST(record_with_too_many_sources) {
+    ag_tensor *x = grad_leaf(), *y = result_of(x);
+    ag_tensor *srcs[AG_OP_MAX_SRCS + 1];
+    for (int i = 0; i <= AG_OP_MAX_SRCS; i++) srcs[i] = x;
+    ag_tensor *r = ag_op_record(y, &IDENT, AG_OP_MAX_SRCS + 1, srcs); const int line = __LINE__;
+    EXPECT_REPORT("ident", line, "17 sources", "0..16");
+    expect_null_propagates(r);
+}
+END_TEST
+
+START_TEST(record_with_null_source_array) {
+    ag_tensor *x = grad_leaf(), *y = result_of(x);
+    ag_tensor *r = ag_op_record(y, &IDENT, 1, NULL); const int line = __LINE__;
+    EXPECT_REPORT("ident", line, "NULL array");
+    expect_null_propagates(r);
+}
+END_TEST
+
+START_TEST(record_twice) {
+    ag_tensor *x = grad_leaf(), *y = result_of(x);
+    ck_assert_ptr_eq(ag_op_record(y, &IDENT, 1, &x), y);
+    ag_tensor *r = ag_op_record(y, &IDENT, 1, &x); const int line = __LINE__;
+    EXPECT_REPORT("ident", line, "[2,3]", "already recorded");
+    expect_null_propagates(r);
+}
+END_TEST
+
+START_TEST(result_without_a_name) {
+    ag_tensor *r = ag_op_result(A, NULL, AG_F32, AG_SHAPE(2)); const int line = __LINE__;
+    EXPECT_REPORT("op_result", line, "name is NULL");
+    expect_null_propagates(r);
+}
+END_TEST
+
+START_TEST(result_with_negative_size) {
+    ag_tensor *r = ag_op_result(A, "mine", AG_F32, AG_SHAPE(2, -3)); const int line = __LINE__;
+    EXPECT_REPORT("mine", line, "[2,-3]", "negative");
+    expect_null_propagates(r);
+}
+END_TEST
+
+/* The backward's report names the ag_backward line; backward stops there
+ * (the leaf gets nothing) and returns false. */
+START_TEST(backward_of_custom_op_reports) {
+    ag_tensor *x = grad_leaf();
+    ag_tensor *y = ag_op_record(result_of(x), &REFUSING, 1, &x);
+    ag_tensor *z = ag_add(A, ag_sum(A, y, 0, NULL, false), ag_sum(A, x, 0, NULL, false));
+    ck_assert_int_eq(reports, 0);
+    refusing_runs = 0;
+    const bool ok = ag_backward(z, NULL); const int line = __LINE__;
+    ck_assert(!ok);
+    ck_assert_int_eq(refusing_runs, 1);
+    EXPECT_REPORT("refusing backward", line, "gradient [2,3] refused");
+}
+END_TEST
+
+TCase *errors_custom_tcase(void) {
+    TCase *tc = tcase_create("custom_op");
+    tcase_add_checked_fixture(tc, errors_setup, errors_teardown);
+    tcase_add_test(tc, record_with_null_op);
+    tcase_add_test(tc, record_with_op_without_backward);
+    tcase_add_test(tc, record_with_negative_count);
+    tcase_add_test(tc, record_with_too_many_sources);
+    tcase_add_test(tc, record_with_null_source_array);
+    tcase_add_test(tc, record_twice);
+    tcase_add_test(tc, result_without_a_name);
+    tcase_add_test(tc, result_with_negative_size);
+    tcase_add_test(tc, backward_of_custom_op_reports);
+    return tc;
+}
