@@ -45,14 +45,20 @@ ends() {
     [ "$failures" -gt 0 ] || echo "$name: the job ended in $((t / 10)).$((t % 10)) s with status $status; stderr begins: $(head -c 300 "$dir/err" | tr "\n" " ")"
 }
 
-# The pid of rank R of tinygpt (from its environment), or nothing.
+# The pid of rank R among the job's processes (mpiexec's children and their
+# children), from its environment; tries for up to 10 s. Nothing when absent.
 rank_pid() {
-    local p
-    for p in $(pgrep -x tinygpt); do
-        if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then
-            echo "$p"
-            return
-        fi
+    local p kids t=0
+    while [ "$t" -lt 100 ]; do
+        kids=$(pgrep -P "$job")
+        for p in $kids $(for k in $kids; do pgrep -P "$k"; done); do
+            if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then
+                echo "$p"
+                return
+            fi
+        done
+        sleep 0.1
+        t=$((t + 1))
     done
 }
 
@@ -83,7 +89,7 @@ job=$!
 wait_training
 victim=$(rank_pid 1)
 if [ -z "$victim" ]; then
-    fail "kill: rank 1 not found"
+    fail "kill: rank 1 not found; the job's stderr: $(head -c 600 "$dir/err")"
 else
     kill -KILL "$victim"
 fi
@@ -94,7 +100,7 @@ job=$!
 wait_training
 victim=$(rank_pid 1)
 if [ -z "$victim" ]; then
-    fail "stop: rank 1 not found"
+    fail "stop: rank 1 not found; the job's stderr: $(head -c 600 "$dir/err")"
 else
     kill -STOP "$victim"
 fi
