@@ -12,6 +12,7 @@
 #include "engine.h"
 #include "ops.h"
 #include "gradcheck.h"
+#include "safetensors.h"
 
 /* nn: modules, layers, norms, the norm-layer registry, blocks */
 #include <ag/nn.h>
