@@ -58,8 +58,10 @@ bool ag__st_set(ag_st_status *st, ag_st_code code, const char *op, const char *f
     if (k < 0 || (size_t)k >= sizeof st->message) return false;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(st->message + k, sizeof st->message - (size_t)k, fmt, ap);
+    const int m = vsnprintf(st->message + k, sizeof st->message - (size_t)k, fmt, ap);
     va_end(ap);
+    if (m > 0 && (size_t)k + (size_t)m >= sizeof st->message) /* cut: say so */
+        memcpy(st->message + sizeof st->message - 4, "...", 3);
     return false;
 }
 

@@ -5,7 +5,8 @@
 #include "ag/safetensors.h"
 
 /* Sets st's code and message "ag: <op>: <formatted text>"; returns false so
- * a failing path can end with `return ag__st_set(...)`. st NULL: ignored. */
+ * a failing path can end with `return ag__st_set(...)`. A message longer
+ * than the buffer ends with "...". st NULL: ignored. */
 bool ag__st_set(ag_st_status *st, ag_st_code code, const char *op, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 4, 5)))

@@ -197,7 +197,7 @@ static bool load(ag_module *m, const ag_st_file *f, const ag_load_opts *opts, ag
         ok = ag__st_set(st, AG_ST_NOMEM, "load", "%s: out of memory in the names arena", L);
     const bool strict = !(opts && opts->non_strict);
     if (ok && (r->nmismatched || (strict && (r->nmissing || r->nunexpected))))
-        ok = ag__st_set(st, AG_ST_MISMATCH, "load", "%s%s; nothing was loaded", L, why.text);
+        ok = ag__st_set(st, AG_ST_MISMATCH, "load", "%s: %s; nothing was loaded", L, why.text + 2);
     for (int i = 0; ok && i < l.n; i++) {
         if (mt.match[i] < 0) continue;
         ag_st_convert(l.t[i]->data, l.t[i]->dtype, ag_st_at(f, mt.match[i])->data,
