@@ -2,14 +2,12 @@
  * with cJSON and validate every rule before anyone sees a tensor. The rules
  * follow safetensors' own reader (safetensors/src/tensor.rs); the list is in
  * docs/checkpoints.md. Nothing here reports through the error handler. */
-#define _DEFAULT_SOURCE 1 /* MAP_POPULATE */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,9 +16,13 @@
 
 struct ag_st_file {
     char *label;
-    const unsigned char *bytes;
-    size_t size;
-    bool mapped;
+    const unsigned char *bytes; /* the input's first bytes: all of it (memory) or
+                                   the length and the header (a file) */
+    size_t size;                /* the whole input's size */
+    int fd;                     /* a file: read with pread; -1 for memory */
+    unsigned char *owned;       /* bytes, when read from a file */
+    size_t data_at;             /* where the data section starts */
+    int64_t *begin;             /* each tensor's begin offset in the data */
     cJSON *json;       /* owns the names and metadata strings */
     int n, nmeta;
     ag_st_tensor *t;   /* in the header's order */
@@ -245,7 +247,13 @@ static bool parse(ag_st_file *f, ag_st_status *st) {
     ok = ok && check_names(f, st);
     const size_t data_at = 8 + (size_t)hlen;
     ok = ok && check_layout(f, (const int64_t(*)[2])off, f->size - data_at, st);
-    for (i = 0; ok && i < f->n; i++) f->t[i].data = f->bytes + data_at + off[i][0];
+    f->data_at = data_at;
+    f->begin = ok ? malloc(sizeof *f->begin * ((size_t)f->n + 1)) : NULL;
+    if (ok && !f->begin) ok = ag__st_set(st, AG_ST_NOMEM, OP, "%s: out of memory", L);
+    for (i = 0; ok && i < f->n; i++) {
+        f->begin[i] = off[i][0];
+        f->t[i].data = f->fd < 0 ? f->bytes + data_at + off[i][0] : NULL;
+    }
     free(off);
     return ok;
 }
@@ -268,6 +276,7 @@ static ag_st_file *new_file(const char *label, ag_st_status *st) {
         return NULL;
     }
     strcpy(f->label, label);
+    f->fd = -1;
     return f;
 }
 
@@ -282,6 +291,44 @@ ag_st_file *ag_st_open_memory(const void *bytes, size_t n, const char *label, ag
     f->bytes = bytes ? bytes : (const unsigned char *)"";
     f->size = n;
     return finish(f, st);
+}
+
+/* pread of exactly n bytes at off; false on an error or an early end. */
+static bool read_at(int fd, void *out, size_t n, uint64_t off) {
+    unsigned char *p = out;
+    while (n) {
+        const size_t chunk = n < ((size_t)1 << 30) ? n : ((size_t)1 << 30);
+        const ssize_t k = pread(fd, p, chunk, (off_t)off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            if (k == 0) errno = EIO; /* the file is shorter than it was */
+            return false;
+        }
+        p += k;
+        n -= (size_t)k;
+        off += (uint64_t)k;
+    }
+    return true;
+}
+
+/* The header of a file: its first 8 bytes and, when the length they give
+ * is plausible (at most the limit and within the file), the header itself;
+ * parse then judges what was read. The data stays in the file. */
+static bool read_head(ag_st_file *f, ag_st_status *st) {
+    unsigned char len[8];
+    size_t have = f->size < 8 ? f->size : 8;
+    if (!read_at(f->fd, len, have, 0)) goto io;
+    uint64_t hlen = 0;
+    for (int i = 7; have == 8 && i >= 0; i--) hlen = hlen << 8 | len[i];
+    if (have == 8 && hlen <= AG_ST_MAX_HEADER && hlen <= f->size - 8) have += (size_t)hlen;
+    f->owned = malloc(have + 1);
+    if (!f->owned) return ag__st_set(st, AG_ST_NOMEM, OP, "%s: out of memory", f->label);
+    memcpy(f->owned, len, have < 8 ? have : 8);
+    if (have > 8 && !read_at(f->fd, f->owned + 8, have - 8, 8)) goto io;
+    f->bytes = f->owned;
+    return true;
+io:
+    return ag__st_set(st, AG_ST_IO, OP, "%s: cannot read: %s", f->label, strerror(errno));
 }
 
 ag_st_file *ag_st_open(const char *path, ag_st_status *st) {
@@ -305,37 +352,41 @@ ag_st_file *ag_st_open(const char *path, ag_st_status *st) {
         close(fd);
         return NULL;
     }
+    f->fd = fd;
     f->size = (size_t)sb.st_size;
-    f->bytes = (const unsigned char *)"";
-    if (f->size) {
-        int flags = MAP_PRIVATE;
-#ifdef MAP_POPULATE
-        flags |= MAP_POPULATE;
-#endif
-        void *p = mmap(NULL, f->size, PROT_READ, flags, fd, 0);
-        if (p == MAP_FAILED) {
-            ag__st_set(st, AG_ST_IO, OP, "%s: cannot map %zu bytes: %s", path, f->size,
-                       strerror(errno));
-            close(fd);
-            ag_st_close(f);
-            return NULL;
-        }
-        f->bytes = p;
-        f->mapped = true;
+    if (!read_head(f, st)) {
+        ag_st_close(f);
+        return NULL;
     }
-    close(fd);
     return finish(f, st);
 }
 
 void ag_st_close(ag_st_file *f) {
     if (!f) return;
-    if (f->mapped) munmap((void *)f->bytes, f->size);
+    if (f->fd >= 0) close(f->fd);
     cJSON_Delete(f->json);
+    free(f->owned);
+    free(f->begin);
     free(f->t);
     free(f->by_name);
     free(f->meta);
     free(f->label);
     free(f);
+}
+
+bool ag_st_read_raw(const ag_st_file *f, const ag_st_tensor *t, void *out, ag_st_status *st) {
+    if (!f || !t || t < f->t || t >= f->t + f->n || (t->nbytes && !out))
+        return ag__st_set(st, AG_ST_ARG, OP, "%s: not a tensor of this file, or NULL output",
+                          ag_st_label(f));
+    if (!t->nbytes) return true;
+    if (f->fd < 0) {
+        memcpy(out, t->data, t->nbytes);
+        return true;
+    }
+    if (!read_at(f->fd, out, t->nbytes, (uint64_t)f->data_at + (uint64_t)f->begin[t - f->t]))
+        return ag__st_set(st, AG_ST_IO, OP, "%s: tensor \"%s\": cannot read its data: %s",
+                          f->label, t->name, strerror(errno));
+    return true;
 }
 
 const char *ag_st_label(const ag_st_file *f) { return f ? f->label : ""; }

@@ -1,5 +1,6 @@
 /* core/st_tensor.c — between safetensors entries and ag tensors: a view of a
  * tensor for writing, and reading an entry into a tensor. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -30,7 +31,21 @@ bool ag_st_read_into(const ag_st_file *f, const ag_st_tensor *src, ag_tensor *ds
         return ag__st_set(st, AG_ST_CONVERT, "load", "%s: tensor \"%s\": %s cannot be loaded into "
                           "a %s tensor", L, src->name, ag_st_dtype_name(src->dtype),
                           ag_dtype_name(dst->dtype));
-    ag_st_convert(dst->data, dst->dtype, src->data, src->dtype, dst->numel);
+    if (ag_st_dtype_of(dst->dtype) == src->dtype) /* straight into the destination */
+        return ag_st_read_raw(f, src, dst->data, st) && (ag__st_ok(st), true);
+    const void *bytes = src->data;
+    void *tmp = NULL;
+    if (!bytes) { /* in the file: read, then convert */
+        tmp = malloc(src->nbytes ? src->nbytes : 1);
+        if (!tmp) return ag__st_set(st, AG_ST_NOMEM, "load", "%s: out of memory", L);
+        if (!ag_st_read_raw(f, src, tmp, st)) {
+            free(tmp);
+            return false;
+        }
+        bytes = tmp;
+    }
+    ag_st_convert(dst->data, dst->dtype, bytes, src->dtype, dst->numel);
+    free(tmp);
     ag__st_ok(st);
     return true;
 }

@@ -200,8 +200,13 @@ static bool load(ag_module *m, const ag_st_file *f, const ag_load_opts *opts, ag
         ok = ag__st_set(st, AG_ST_MISMATCH, "load", "%s: %s; nothing was loaded", L, why.text + 2);
     for (int i = 0; ok && i < l.n; i++) {
         if (mt.match[i] < 0) continue;
-        ag_st_convert(l.t[i]->data, l.t[i]->dtype, ag_st_at(f, mt.match[i])->data,
-                      ag_st_at(f, mt.match[i])->dtype, l.t[i]->numel);
+        if (!ag_st_read_into(f, ag_st_at(f, mt.match[i]), l.t[i], st)) {
+            /* only a read error gets here (all else was checked): say what it did */
+            const ag_st_status cause = *st;
+            ok = ag__st_set(st, cause.code, "load", "%s; %d of the module's tensors were loaded "
+                            "before it, the rest are unchanged", cause.message, r->nloaded);
+            break;
+        }
         r->nloaded++;
     }
     if (ok) ag__st_ok(st);

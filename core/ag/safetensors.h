@@ -78,8 +78,11 @@ size_t ag_st_dtype_size(ag_st_dtype dt);
 /* The file dtype that holds an ag dtype exactly (F32, F64, BF16, I32). */
 ag_st_dtype ag_st_dtype_of(ag_dtype dt);
 
-/* One named tensor as the file holds it. data points at nbytes raw
- * little-endian bytes. ndim is at most AG_MAX_DIMS. */
+/* One named tensor as the file holds it: nbytes raw little-endian bytes,
+ * ndim at most AG_MAX_DIMS. data points at the bytes for a file opened from
+ * memory; it is NULL for one opened with ag_st_open, whose data stays in
+ * the file until ag_st_read_raw or ag_st_read_into reads it (with pread,
+ * straight into the destination). For ag_st_write, data is the input. */
 typedef struct ag_st_tensor {
     const char *name;
     ag_st_dtype dtype;
@@ -97,11 +100,13 @@ typedef struct ag_st_meta {
 /* ---- reading ---------------------------------------------------------------- */
 
 /* A validated file: its tensors (in the header's order) and metadata. It
- * owns its memory (the file is mapped read-only) until ag_st_close. */
+ * owns its memory (and keeps the file open) until ag_st_close. */
 typedef struct ag_st_file ag_st_file;
 
-/* Maps and validates path. Returns the file, or NULL with st filled (st may
- * not be NULL; every failure is in st, never reported). */
+/* Opens path and validates it: the header is read and checked, and the
+ * data section's size against it; the data is read later, on demand.
+ * Returns the file, or NULL with st filled (st may be NULL; every failure
+ * is in st, never reported). */
 ag_st_file *ag_st_open(const char *path, ag_st_status *st);
 
 /* The same from n bytes in memory (not copied: bytes must outlive the file);
@@ -110,6 +115,11 @@ ag_st_file *ag_st_open_memory(const void *bytes, size_t n, const char *label, ag
 
 /* Releases f (NULL is allowed). */
 void ag_st_close(ag_st_file *f);
+
+/* Copies t's nbytes raw bytes (t from ag_st_at/ag_st_find of f) into out.
+ * False, with st filled, for a tensor of another file or a read error (the
+ * file changed since it was opened). */
+bool ag_st_read_raw(const ag_st_file *f, const ag_st_tensor *t, void *out, ag_st_status *st);
 
 /* The label used in messages (the path given to ag_st_open). */
 const char *ag_st_label(const ag_st_file *f);
@@ -142,8 +152,10 @@ bool ag_st_convert(void *out, ag_dtype dst, const void *in, ag_st_dtype src, int
 ag_st_tensor ag_st_view(const char *name, const ag_tensor *t);
 
 /* Copies src (a tensor of f) into dst's data, converted (ag_st_convert), not
- * recorded in any graph. Fails, with dst unchanged and st naming the file and
- * the tensor, when the shapes differ or the dtype cannot be converted. */
+ * recorded in any graph; the same dtype is read straight into dst. Fails,
+ * with dst unchanged and st naming the file and the tensor, when the shapes
+ * differ or the dtype cannot be converted; a read error (the file changed
+ * since it was opened) may leave dst partly written. */
 bool ag_st_read_into(const ag_st_file *f, const ag_st_tensor *src, ag_tensor *dst,
                      ag_st_status *st);
 

@@ -295,6 +295,35 @@ START_TEST(truncated_at_every_byte) {
 }
 END_TEST
 
+/* A file that shrinks between open (the header and sizes were valid) and
+ * the copy: the read fails with AG_ST_IO naming the file and the tensor,
+ * and the result says how many tensors were loaded before it. */
+START_TEST(file_shrinks_after_open) {
+    char dir[256], path[300];
+    scratch_path(dir, sizeof dir, path, sizeof path, "shrinks.safetensors");
+    write_st(path, "{" W_OK "," B_OK "}", DATA, 24);
+    ag_st_status st;
+    ag_st_file *f = ag_st_open(path, &st);
+    ck_assert_msg(f != NULL, "%s", st.message);
+    size_t n;
+    unsigned char *full = read_all(path, &n);
+    write_raw(path, full, n - 4); /* bias loses its last 4 bytes */
+    ag_arena *P = ag_arena_new(0);
+    ag_module *m = linear(P);
+    ag_load_result r;
+    ck_assert(!ag_module_load_file(m, f, NULL, &r));
+    ck_assert_int_eq(r.status.code, AG_ST_IO);
+    ck_assert_int_eq(r.nloaded, 1);
+    ck_assert_msg(strstr(r.status.message, path) && strstr(r.status.message, "\"bias\"") &&
+                  strstr(r.status.message, "1 of the module's tensors were loaded"),
+                  "%s", r.status.message);
+    ag_st_close(f);
+    free(full);
+    ag_arena_free(P);
+    scratch_remove(dir);
+}
+END_TEST
+
 TCase *ckpt_validate_tcase(void) {
     TCase *tc = tcase_create("validate");
     tcase_add_test(tc, valid_base_loads);
@@ -328,5 +357,6 @@ TCase *ckpt_validate_tcase(void) {
     tcase_add_test(tc, metadata_not_string);
     tcase_add_test(tc, metadata_twice);
     tcase_add_test(tc, truncated_at_every_byte);
+    tcase_add_test(tc, file_shrinks_after_open);
     return tc;
 }
