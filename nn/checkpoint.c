@@ -203,8 +203,10 @@ static bool load(ag_module *m, const ag_st_file *f, const ag_load_opts *opts, ag
         if (!ag_st_read_into(f, ag_st_at(f, mt.match[i]), l.t[i], st)) {
             /* only a read error gets here (all else was checked): say what it did */
             const ag_st_status cause = *st;
+            const char *text = strstr(cause.message, ": "); /* past "ag: <op>: " */
+            text = text && strstr(text + 2, ": ") ? strstr(text + 2, ": ") + 2 : cause.message;
             ok = ag__st_set(st, cause.code, "load", "%s; %d of the module's tensors were loaded "
-                            "before it, the rest are unchanged", cause.message, r->nloaded);
+                            "before it, the rest are unchanged", text, r->nloaded);
             break;
         }
         r->nloaded++;
