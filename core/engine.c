@@ -219,7 +219,11 @@ static bool graph_live(const order *o) {
     return true;
 }
 
-bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out) {
+/* Backward with the leaf hook (NULL: none). A leaf sits in the post-order
+ * before every node that uses it, so when the reverse walk reaches it, all
+ * of its users have run: its gradient is final. */
+static bool backward(ag_tensor *out, const ag_tensor *grad_out, ag_leaf_hook hook,
+                     void *userdata) {
     if (!out) return false;
     if (!ag__check_live("backward", out)) return false;
     if (grad_out && !ag__check_live("backward", grad_out)) return false;
@@ -266,12 +270,22 @@ bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out) {
     }
     for (int64_t i = o.n - 1; ok && i >= 0; i--) {
         ag_tensor *t = o.nodes[i];
+        if (!t->op && hook) hook(t, userdata);
         if (!t->op || !t->grad) continue;
         t->op->backward(t);
         if (anomaly) ok = ag__anomaly_backward(t);
     }
     free(o.nodes);
     return ok;
+}
+
+bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out) {
+    return backward(out, grad_out, NULL, NULL);
+}
+
+bool ag_backward_hooked_(ag_tensor *out, const ag_tensor *grad_out, ag_leaf_hook hook,
+                         void *userdata) {
+    return backward(out, grad_out, hook, userdata);
 }
 
 bool ag_backward_from_(ag_tensor *out, const ag_tensor *grad_out) {

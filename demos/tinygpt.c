@@ -20,11 +20,19 @@
  * the analytic gradient is compared with central finite differences at a
  * random sample of coordinates of every parameter tensor (ag_gradcheck_module).
  *
+ * Data parallel: started by `mpirun -np N tinygpt ...` (with ag_dist built
+ * over MPI), each rank takes its share of every batch of --batch words,
+ * scales its loss to its share of the batch's target tokens, and ag_dist
+ * sums the gradients, so the run follows the one-process run of the same
+ * global batch up to rounding. Rank 0 alone prints, evaluates, checks
+ * gradients and writes the outputs.
+ *
  * Memory: the parameters, their gradients and the optimizer state live in one
  * arena; each step's batch, activations and graph in a step arena reset at the
  * top of the loop; the f64 copy in an arena of its own.
  */
 #include <ag/ag.h>
+#include <ag/dist.h>
 
 #include "common/demo.h"
 #include "common/demo_opts.h"
@@ -57,9 +65,10 @@ typedef struct {
     int n_layer, n_embd, n_head, block_size, batch, steps, warmup;
     double lr, min_lr_frac, weight_decay, clip, temperature;
     unsigned long long seed;
-    int threads, eval_every, gc_every, gc_samples, n_samples, eval_words;
-    const char *data, *out, *norm, *act;
-    bool steps_given;
+    int threads, eval_every, gc_every, gc_samples, n_samples, eval_words, bucket_kb;
+    double dist_timeout;
+    const char *data, *out, *norm, *act, *dtype, *loss_log;
+    bool steps_given, no_overlap;
 } options;
 
 /* Returns 0 to go on, or an exit status (-1 after --help). */
@@ -69,7 +78,9 @@ static int parse_options(int argc, char **argv, options *o) {
                    .weight_decay = 0.01, .clip = 1.0, .temperature = 0.8, .seed = 42,
                    .threads = 1, .eval_every = -1, .gc_every = -1, .gc_samples = 4,
                    .n_samples = 20, .eval_words = 1000, .out = "out/tinygpt",
-                   .norm = "llama", .act = "gelu"};
+                   .norm = "llama", .act = "gelu", .dtype = "f32", .bucket_kb = 1024,
+                   .dist_timeout = 300};
+    static const char *const dtypes[] = {"f32", "f64", NULL};
     const double many = 1e8; /* the most steps, words, samples... a run may ask for */
     const ag_demo_opt table[] = {
         {"layers", AG_DEMO_INT, &o->n_layer, 1, 64, .arg = "N",
@@ -118,6 +129,17 @@ static int parse_options(int argc, char **argv, options *o) {
          .help = "words sampled at the end (20)"},
         {"temperature", AG_DEMO_DOUBLE, &o->temperature, 0, 1e3, .open_lo = true, .arg = "X",
          .help = "sampling temperature (0.8)"},
+        {"dtype", AG_DEMO_STRING, &o->dtype, .choices = dtypes, .arg = "T",
+         .help = "the model's parameters and activations: f32 or f64 (f32)"},
+        {"bucket-kb", AG_DEMO_INT, &o->bucket_kb, 1, 1 << 20, .arg = "N",
+         .help = "under mpirun: gradient bucket size in KiB (1024)"},
+        {"no-overlap", AG_DEMO_FLAG, &o->no_overlap,
+         .help = "under mpirun: sum the gradients after backward, not during"},
+        {"dist-timeout", AG_DEMO_DOUBLE, &o->dist_timeout, 1, 1e6, .arg = "S",
+         .help = "under mpirun: seconds to wait for the other ranks (300)"},
+        {"loss-log", AG_DEMO_STRING, &o->loss_log, .arg = "FILE",
+         .help = "write each step's batch loss, all digits, to FILE\n"
+                 "(at the end of the run)"},
         {"out", AG_DEMO_STRING, &o->out, .arg = "DIR",
          .help = "where loss.dat/.gp/.png and gradcheck.* go (out/tinygpt)"},
     };
@@ -747,6 +769,8 @@ typedef struct {
     double baseline;                 /* unigram entropy, nats/token */
     ag_arena *P, *S, *E;             /* parameters and optimizer state; a step; evaluation */
     ag_demo_gpt *model;
+    ag_dist *dist;                   /* the other ranks (a world of one without mpirun) */
+    int rank, world;
     ag_optim *opt;
     ag_schedule sched;
     gradchecker gc;
@@ -760,6 +784,7 @@ typedef struct {
     double t_start, t_train, t_gc, t_eval, last_print;
     double gnorm;                    /* of the last step, before clipping */
     double loss_sum;                 /* batch losses since the last evaluation line */
+    double *losses;                  /* every step's batch loss, for --loss-log */
     int loss_n;
     long tokens;
     char why[1024];                  /* what a failed gradient check said */
@@ -832,6 +857,11 @@ static int setup_data(run *r) {
     return 0;
 }
 
+static void print_error(const char *message, void *userdata) {
+    (void)userdata;
+    fprintf(stderr, "%s\n", message);
+}
+
 /* Builds the model and AdamW with its schedule; prints them and the plan of
  * the run. Returns 0 or an exit status. */
 static int setup_model(run *r) {
@@ -840,6 +870,16 @@ static int setup_model(run *r) {
     r->S = ag_arena_new(0);
     r->E = ag_arena_new(0);
     r->model = ag_demo_gpt_new(r->P, &r->cfg, o->seed);
+    if (!strcmp(o->dtype, "f64") && !ag_module_cast(&r->model->base, AG_F64)) return 1;
+    ag_dist_opts dopts = ag_dist_defaults();
+    dopts.bucket_bytes = (size_t)o->bucket_kb << 10;
+    dopts.overlap = !o->no_overlap;
+    dopts.timeout = o->dist_timeout;
+    /* A model that differs between ranks is a message and exit 1, not abort. */
+    ag_error_handler old = ag_set_error_handler(print_error, NULL);
+    r->dist = ag_dist_new(r->P, &r->model->base, &dopts);
+    ag_set_error_handler(old, NULL);
+    if (!r->dist) return 1;
     printf("\n");
     ag_module_print(stdout, &r->model->base);
     ag_optim_group *groups = ag_optim_groups_from_model(&r->model->base, r->P,
@@ -858,9 +898,12 @@ static int setup_model(run *r) {
            "norm %g\n",
            o->lr, o->warmup, o->lr * o->min_lr_frac, ao.beta1, ao.beta2, o->weight_decay,
            groups[0].nparams, (long long)ndecay, groups[1].nparams, (long long)nno, o->clip);
-    printf("%d steps of %d words, block size %d, %d thread%s; eval every %d steps on %d+%d "
-           "words; ", o->steps, o->batch, o->block_size, o->threads, o->threads == 1 ? "" : "s",
-           o->eval_every, r->n_eval_train, r->n_eval_val);
+    printf("%d steps of %d words, block size %d, %s, %d thread%s; eval every %d steps on %d+%d "
+           "words; ", o->steps, o->batch, o->block_size, o->dtype, o->threads,
+           o->threads == 1 ? "" : "s", o->eval_every, r->n_eval_train, r->n_eval_val);
+    if (r->world > 1)
+        printf("data parallel over %d ranks (%d buckets, overlap %s); ", r->world,
+               ag_dist_num_buckets(r->dist), dopts.overlap ? "on" : "off");
     if (o->gc_every)
         printf("gradient check every %d steps (%d coordinates per tensor, f64)\n", o->gc_every,
                o->gc_samples);
@@ -894,6 +937,7 @@ static int setup_outputs(run *r) {
     snprintf(r->title, sizeof r->title, "%d layers, n_embd %d, %d heads, %s, %d steps of %d words",
              o->n_layer, o->n_embd, o->n_head, o->norm, o->steps, o->batch);
     r->batch_words = xmalloc((size_t)o->batch * sizeof *r->batch_words);
+    r->losses = xmalloc((size_t)o->steps * sizeof *r->losses);
     return 0;
 }
 
@@ -901,6 +945,8 @@ static int setup_outputs(run *r) {
  * status: -1 after --help, 1 or 2 after a message. */
 static int setup(run *r, int argc, char **argv) {
     memset(r, 0, sizeof *r);
+    r->rank = ag_dist_rank();
+    r->world = ag_dist_world_size();
     int rc = parse_options(argc, argv, &r->o);
     if (rc) return rc;
     if (!model_config(&r->o, &r->cfg)) return 2;
@@ -956,19 +1002,27 @@ static bool check_step(run *r, int s, ag_tensor *ids, ag_tensor *targets) {
 }
 
 /* One optimizer step on the batch: forward, backward, clipping, the
- * scheduled learning rate (into *lr), AdamW. Returns the batch loss. */
-static double train_step(run *r, ag_tensor *ids, ag_tensor *targets, double *lr) {
+ * scheduled learning rate (into *lr), AdamW. Returns the batch loss. On
+ * several ranks the batch is this rank's share, holding share of the global
+ * batch's target tokens: the loss, a mean over this rank's targets, is
+ * scaled by share so that the ranks' losses (and gradients) add up to the
+ * global batch's; the returned loss is that sum. */
+static double train_step(run *r, ag_tensor *ids, ag_tensor *targets, double share,
+                         double *lr) {
     const double t0 = now();
     ag_tensor *loss = ag_demo_gpt_loss(r->S, r->model, ids, targets);
-    ag_backward(loss, NULL);
+    if (r->world > 1) loss = ag_mul_scalar(r->S, loss, share);
+    ag_dist_backward(r->dist, loss);
     r->gnorm = ag_optim_clip_grad_norm(r->opt, r->o.clip, false);
     ag_schedule_apply(&r->sched, r->opt, r->opt->steps);
     *lr = r->opt->groups[0].lr;
     ag_optim_step(r->opt);
     ag_optim_zero_grad(r->opt);
+    double lv = ag_item(loss);
+    if (r->world > 1) ag_dist_sum_f64(r->dist, &lv, 1);
     r->t_train += now() - t0;
-    r->tokens += (long)ids->numel;
-    return ag_item(loss);
+    r->tokens += (long)ids->numel * r->world; /* about: the ranks' T differ */
+    return lv;
 }
 
 /* Records step s; every eval_every steps (and at the last) evaluates and
@@ -978,12 +1032,14 @@ static void log_step(run *r, int s, double lv, double lr_now) {
     step_log *sl = &r->sl;
     eval_log *el = r->el;
     char buf[32];
+    r->losses[s - 1] = lv;
     sl->step[sl->n] = s;
     sl->loss[sl->n] = (float)lv;
     sl->lr[sl->n++] = (float)lr_now;
     r->loss_sum += lv;
     r->loss_n++;
     const double elapsed = now() - r->t_start;
+    if (r->rank != 0) return; /* rank 0 evaluates and prints */
     if (s % o->eval_every == 0 || s == o->steps) {
         double tr, va;
         evaluate_both(r, r->n_eval_val, &tr, &va);
@@ -1014,17 +1070,26 @@ static void log_step(run *r, int s, double lv, double lr_now) {
 static outcome train(run *r) {
     const options *o = &r->o;
     ag_rng_seed(&r->rng, o->seed + 1);
-    evaluate_start(r);
+    if (r->rank == 0) evaluate_start(r);
+    int64_t first, count; /* this rank's words of each batch */
+    ag_dist_shard(o->batch, &first, &count);
     for (int s = 1; s <= o->steps; s++) {
         ag_arena_reset(r->S);
-        for (int b = 0; b < o->batch; b++)
+        long all = 0, mine = 0; /* target tokens: a word of n letters has n + 1 */
+        for (int b = 0; b < o->batch; b++) {
             r->batch_words[b] = r->train[ag_rng_below(&r->rng, (uint64_t)r->d.ntrain)];
+            const long n = (long)strlen(r->batch_words[b]) + 1;
+            all += n;
+            mine += b >= first && b < first + count ? n : 0;
+        }
         ag_tensor *ids, *targets;
-        make_batch(r->S, &r->d, r->batch_words, o->batch, &ids, &targets);
-        if (o->gc_every && s % o->gc_every == 0 && !check_step(r, s, ids, targets))
+        make_batch(r->S, &r->d, r->batch_words + first, (int)count, &ids, &targets);
+        /* rank 0 checks its share; a gradient check reads no other rank */
+        if (r->rank == 0 && o->gc_every && s % o->gc_every == 0 &&
+            !check_step(r, s, ids, targets))
             return CHECK_FAILED;
         double lr_now;
-        const double lv = train_step(r, ids, targets, &lr_now);
+        const double lv = train_step(r, ids, targets, (double)mine / (double)all, &lr_now);
         if (!isfinite(lv)) {
             fprintf(stderr, "tinygpt: the loss is %g at step %d\n", lv, s);
             return DIVERGED;
@@ -1081,12 +1146,27 @@ static bool save_outputs(run *r) {
     return ok;
 }
 
+/* --loss-log: "step loss" lines, %.17g; false after a message. */
+static bool write_loss_log(const run *r) {
+    FILE *f = fopen(r->o.loss_log, "w");
+    if (!f) {
+        fprintf(stderr, "tinygpt: cannot write %s: %s\n", r->o.loss_log, strerror(errno));
+        return false;
+    }
+    for (int s = 0; s < r->sl.n; s++) fprintf(f, "%d %.17g\n", s + 1, r->losses[s]);
+    if (fclose(f) == 0) return true;
+    fprintf(stderr, "tinygpt: cannot write %s\n", r->o.loss_log);
+    remove(r->o.loss_log);
+    return false;
+}
+
 /* The plots; after a full run, the final losses (all the validation words)
  * and samples; the times and the gradient-check count. False when the
  * outputs could not be written. */
 static bool report(run *r, bool failed) {
     const options *o = &r->o;
-    const bool saved = save_outputs(r);
+    if (r->rank != 0) return true; /* rank 0 writes the outputs */
+    const bool saved = save_outputs(r) && (!o->loss_log || write_loss_log(r));
     if (saved) write_plots(o->out, &r->sl, r->el, &r->gc, r->baseline, r->title, o->steps);
     if (!failed) {
         double tr, va;
@@ -1117,6 +1197,7 @@ static void cleanup(run *r) {
     free(r->sl.lr);
     free(r->el);
     free(r->batch_words);
+    free(r->losses);
     for (int i = 0; i < r->d.n; i++) free(r->d.words[i]);
     free(r->d.words);
     ag_arena_free(r->gc.P64);
@@ -1126,14 +1207,21 @@ static void cleanup(run *r) {
 }
 
 int main(int argc, char **argv) {
+    if (!ag_dist_init(&argc, &argv)) return 1;
+    /* rank 0 alone prints; every rank reports its errors on stderr */
+    if (ag_dist_rank() != 0 && !freopen("/dev/null", "w", stdout)) return 1;
     run r;
     const int rc = setup(&r, argc, argv);
     if (rc) {
         cleanup(&r);
-        return rc < 0 ? 0 : rc;
+        if (rc > 0) return rc; /* without finalizing: mpirun then ends the other ranks */
+        ag_dist_finalize();
+        return 0;
     }
     const outcome out = train(&r);
     const bool saved = out == DIVERGED || report(&r, out == CHECK_FAILED);
     cleanup(&r);
-    return out == TRAINED && saved ? 0 : 1;
+    if (out != TRAINED || !saved) return 1;
+    ag_dist_finalize();
+    return 0;
 }

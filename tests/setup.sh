@@ -26,6 +26,10 @@ ag_missing_packages() {
     # libcjson-dev: the safetensors header parser (cjson/cJSON.h, libcjson).
     dpkg-query -W -f='${Status}' libcjson-dev 2>/dev/null | grep -q 'install ok installed' \
         || echo libcjson-dev
+    # Open MPI for ag_dist (data-parallel training; without it, one process).
+    dpkg-query -W -f='${Status}' libopenmpi-dev 2>/dev/null | grep -q 'install ok installed' \
+        || echo libopenmpi-dev
+    command -v mpiexec >/dev/null 2>&1 || echo openmpi-bin
     command -v gnuplot >/dev/null 2>&1 || echo gnuplot-nox
     [ -e /usr/share/dict/words ] || echo wamerican
 }

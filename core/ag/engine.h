@@ -123,6 +123,22 @@ bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out);
 bool ag_backward_from_(ag_tensor *out, const ag_tensor *grad_out);
 #define ag_backward_from(...) AG_AT_BOOL(ag_backward_from_, __VA_ARGS__)
 
+/* Called by ag_backward_hooked for each leaf that requires a gradient, as
+ * soon as the leaf's gradient is final for this pass (every node that uses
+ * the leaf has run its backward), in the order backward finishes them. The
+ * leaf's .grad may be NULL when no node gave it a gradient. The hook must not
+ * run ag ops on the graph being differentiated; it may read leaf->grad. */
+typedef void (*ag_leaf_hook)(ag_tensor *leaf, void *userdata);
+
+/* ag_backward_from (grad_out NULL means 1, as in ag_backward, when the
+ * output has one element) that calls hook(leaf, userdata) for each leaf of
+ * out's graph whose gradient is final: data-parallel training starts sending
+ * a group of gradients while backward goes on with the rest (ag/dist.h). A
+ * NULL hook makes it ag_backward. */
+bool ag_backward_hooked_(ag_tensor *out, const ag_tensor *grad_out, ag_leaf_hook hook,
+                         void *userdata);
+#define ag_backward_hooked(...) AG_AT_BOOL(ag_backward_hooked_, __VA_ARGS__)
+
 /* Sets t's gradient to zero (keeps the buffer). NULL or no gradient: nothing. */
 void ag_zero_grad(ag_tensor *t);
 

@@ -125,6 +125,19 @@ bad 1 '^tinygpt: a-file has 0 usable item' tinygpt --data a-file --out o
 # an output folder that cannot be made is found before training, not after
 bad 1 '^tinygpt: cannot create a-file: Not a directory$' tinygpt --steps 1 --out a-file
 bad 1 '^tinygpt: cannot create a-file/o: Not a directory$' tinygpt --steps 1 --out a-file/o
+bad 2 '^tinygpt: --dtype: "f16" is not one of' tinygpt --dtype f16 --out o
+bad 2 '^tinygpt: --bucket-kb: 0 is out of range' tinygpt --bucket-kb 0 --out o
+bad 2 '^tinygpt: --dist-timeout: 0 is out of range' tinygpt --dist-timeout 0 --out o
+bad 2 '^tinygpt: --loss-log: the value is empty$' tinygpt --loss-log '' --out o
+bad 2 '^tinygpt: --no-overlap: takes no value' tinygpt --no-overlap=1 --out o
+
+# ---- bench-ddp ---------------------------------------------------------------
+bad 2 '^bench-ddp: --steps: "5x" is not a whole number' bench-ddp --steps 5x
+bad 2 '^bench-ddp: --heads: --embd 128 is not divisible by --heads 3$' bench-ddp --heads 3
+bad 2 '^bench-ddp: --batch: 0 is out of range' bench-ddp --batch 0
+bad 2 '^bench-ddp: --bucket-kb: 0 is out of range' bench-ddp --bucket-kb 0
+bad 2 '^bench-ddp: unknown option "--ranks"' bench-ddp --ranks 2
+bad 2 '^bench-ddp: unexpected argument "2"' bench-ddp 2
 
 # ---- optim-rosenbrock ------------------------------------------------------
 bad 2 '^optim-rosenbrock: --opt: "sgdd" is not one of sgd, adam, adamw$' optim-rosenbrock --opt sgdd
@@ -187,7 +200,7 @@ bad 2 '^ag-gradcheck: unexpected argument "add"' ag-gradcheck add
 
 # ---- good invocations --------------------------------------------------------
 for p in mlp-demo tinygpt optim-rosenbrock rmsnorm-tour bench-norms bench-optim bench-train \
-         ag-gradcheck; do
+         bench-ddp ag-gradcheck; do
     good "$p" --help
     if ! grep -q "^usage: $p \[options\]" "$scratch/out"; then fail "$p --help: no usage line"; fi
 done
@@ -199,6 +212,7 @@ fi
 good optim-rosenbrock --steps 5 --opt=sgd --start=0.5,-1e-1
 good bench-optim --params 1000 --steps 5
 good mlp-demo --steps 300 --hidden 8 --batch 32 --seed=7
+good bench-ddp --layers 1 --embd 16 --block 8 --batch 4 --steps 2 --warmup 1
 
 echo "$cases command lines, $failures failed"
 [ "$failures" -eq 0 ]

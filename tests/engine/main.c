@@ -247,6 +247,46 @@ START_TEST(tensor_used_twice_gets_both_contributions) {
 }
 END_TEST
 
+/* ag_backward_hooked: each leaf once, when its gradient is already final. */
+typedef struct {
+    int calls;
+    ag_tensor *leaf[4];
+    double grad_then[4];
+} hook_log;
+
+static void log_leaf(ag_tensor *leaf, void *userdata) {
+    hook_log *h = userdata;
+    if (h->calls < 4) {
+        h->leaf[h->calls] = leaf;
+        h->grad_then[h->calls] = leaf->grad ? ag_item(leaf->grad) : -1;
+    }
+    h->calls++;
+}
+
+START_TEST(leaf_hook_sees_final_gradients) {
+    /* y = a*b + a*c + b: dy/da = b + c = 7, dy/db = a + 1 = 3, dy/dc = a = 2 */
+    ag_tensor *a = leaf(AG_F64, AG_SHAPE(1), (double[]){2});
+    ag_tensor *b = leaf(AG_F64, AG_SHAPE(1), (double[]){3});
+    ag_tensor *c = leaf(AG_F64, AG_SHAPE(1), (double[]){4});
+    ag_tensor *y = ag_add(A, ag_add(A, ag_mul(A, a, b), ag_mul(A, a, c)), b);
+    hook_log h = {0};
+    ck_assert(ag_backward_hooked(y, NULL, log_leaf, &h));
+    ck_assert_int_eq(h.calls, 3);
+    const double want[3] = {7, 3, 2};
+    ag_tensor *const leaves[3] = {a, b, c};
+    for (int i = 0; i < 3; i++) {
+        int k = 0;
+        while (k < 3 && h.leaf[k] != leaves[i]) k++;
+        ck_assert_msg(k < 3, "leaf %d never reached the hook", i);
+        ck_assert_double_eq(h.grad_then[k], want[i]);
+        ck_assert_double_eq(ag_item(leaves[i]->grad), want[i]);
+    }
+    /* a NULL hook is ag_backward: the gradients accumulate */
+    ck_assert(ag_backward_hooked(y, NULL, NULL, NULL));
+    ck_assert_double_eq(ag_item(a->grad), 14);
+}
+END_TEST
+
 START_TEST(no_gradient_where_none_is_needed) {
     ag_tensor *a = leaf(AG_F64, AG_SHAPE(2), (double[]){1, 2});
     ag_tensor *b = ag_from_f64(A, AG_F64, AG_SHAPE(2), (double[]){3, 4});
@@ -432,6 +472,7 @@ static TCase *engine_tcase(void) {
     tcase_add_test(tc, leaf_grads_accumulate_until_zeroed);
     tcase_add_test(tc, tensor_used_twice_gets_both_contributions);
     tcase_add_test(tc, no_gradient_where_none_is_needed);
+    tcase_add_test(tc, leaf_hook_sees_final_gradients);
     tcase_add_test(tc, backward_needs_grad_out_for_non_scalars);
     tcase_add_test(tc, deep_chain_of_100k_adds);
     tcase_add_test(tc, deep_chain_of_100k_mixed_ops);

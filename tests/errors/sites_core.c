@@ -99,6 +99,9 @@ static int bad_ag_backward(site_inputs *in) {
 static int bad_ag_backward_from(site_inputs *in) {
     (void)ag_backward_from(in->x, in->y); return __LINE__;
 }
+static int bad_ag_backward_hooked(site_inputs *in) {
+    (void)ag_backward_hooked(in->x, NULL, NULL, NULL); return __LINE__;
+}
 static int bad_ag_detach(site_inputs *in) {
     (void)ag_detach(NULL, in->x); return __LINE__;
 }
@@ -283,7 +286,7 @@ const site_case site_cases_core[] = {
     SITE_CASE(ag_rand),        SITE_CASE(ag_randn),       SITE_CASE(ag_get),
     SITE_CASE(ag_set),         SITE_CASE(ag_get_flat),    SITE_CASE(ag_set_flat),
     SITE_CASE(ag_item),        SITE_CASE(ag_set_requires_grad), SITE_CASE(ag_backward),
-    SITE_CASE(ag_backward_from),
+    SITE_CASE(ag_backward_from), SITE_CASE(ag_backward_hooked),
     SITE_CASE(ag_detach),      SITE_CASE(ag_gradcheck),   SITE_CASE(ag_gradcheck_params),
     SITE_CASE(ag_add),
     SITE_CASE(ag_sub),         SITE_CASE(ag_mul),         SITE_CASE(ag_div),
