@@ -19,5 +19,6 @@
 
 /* optim: SGD, Adam, AdamW, parameter groups, clipping, schedules */
 #include <ag/optim.h>
+#include <ag/train_state.h>
 
 #endif

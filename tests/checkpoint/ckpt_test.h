@@ -36,5 +36,6 @@ TCase *ckpt_roundtrip_tcase(void);
 TCase *ckpt_strict_tcase(void);
 TCase *ckpt_atomic_tcase(void);
 TCase *ckpt_copy_tcase(void);
+TCase *ckpt_train_state_tcase(void);
 
 #endif

@@ -8,5 +8,5 @@ int main(void) {
     return run_check_suite("checkpoint",
                            (check_tcase_fn *const[]){ckpt_validate_tcase, ckpt_roundtrip_tcase,
                                                      ckpt_strict_tcase, ckpt_atomic_tcase,
-                                                     ckpt_copy_tcase, NULL});
+                                                     ckpt_copy_tcase, ckpt_train_state_tcase, NULL});
 }
