@@ -138,11 +138,12 @@ static block *grow(ag_arena *a, size_t need) {
     return b;
 }
 
-void *ag_arena_alloc_(ag_arena *a, size_t bytes) {
+/* The allocation itself; report false: fail silently (file loaders). */
+static void *arena_alloc(ag_arena *a, size_t bytes, bool report) {
     if (!a) return NULL;
     size_t need = align_up(bytes ? bytes : 1);
     if (need < bytes) {
-        ag__fail("arena_alloc", "request of %zu bytes overflows", bytes);
+        if (report) ag__fail("arena_alloc", "request of %zu bytes overflows", bytes);
         return NULL;
     }
     block *b = a->cur ? a->cur : a->head;
@@ -150,8 +151,9 @@ void *ag_arena_alloc_(ag_arena *a, size_t bytes) {
     if (!b) b = grow(a, need);
     if (!b) {
         const size_t block = need > a->block_bytes ? need : a->block_bytes;
-        ag__fail("arena_alloc", "out of memory: a new block of %zu bytes (for a request of "
-                 "%zu bytes) could not be allocated", block, bytes);
+        if (report)
+            ag__fail("arena_alloc", "out of memory: a new block of %zu bytes (for a request "
+                     "of %zu bytes) could not be allocated", block, bytes);
         return NULL;
     }
     /* The blocks skipped between cur and b stay unused until the next reset:
@@ -170,6 +172,10 @@ void *ag_arena_alloc_(ag_arena *a, size_t bytes) {
     if (a->used > a->peak) a->peak = a->used;
     return p;
 }
+
+void *ag_arena_alloc_(ag_arena *a, size_t bytes) { return arena_alloc(a, bytes, true); }
+
+void *ag__arena_try_alloc(ag_arena *a, size_t bytes) { return arena_alloc(a, bytes, false); }
 
 void *ag_arena_calloc_(ag_arena *a, size_t bytes) {
     void *p = ag_arena_alloc_(a, bytes);

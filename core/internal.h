@@ -75,6 +75,9 @@ bool ag__i32_ok(const char *op, double v);
 /* The arena's reset count: a tensor records it when made (t->epoch), and a
  * tensor whose epoch differs was made before the arena's last reset. */
 uint64_t ag__arena_epoch(const ag_arena *a);
+/* ag_arena_alloc without a report: NULL for a NULL arena, an overflowing
+ * request or no memory (for the file loaders, which never report). */
+void *ag__arena_try_alloc(ag_arena *a, size_t bytes);
 
 /* ---- results and graph ---------------------------------------------------- */
 

@@ -67,7 +67,8 @@ typedef struct {
     unsigned long long seed;
     int threads, eval_every, gc_every, gc_samples, n_samples, eval_words, bucket_kb;
     double dist_timeout;
-    const char *data, *out, *norm, *act, *dtype, *loss_log;
+    const char *data, *out, *norm, *act, *dtype, *loss_log, *save, *resume;
+    int save_every, stop_after;
     bool steps_given, no_overlap;
 } options;
 
@@ -140,6 +141,17 @@ static int parse_options(int argc, char **argv, options *o) {
         {"loss-log", AG_DEMO_STRING, &o->loss_log, .arg = "FILE",
          .help = "write each step's batch loss, all digits, to FILE\n"
                  "(at the end of the run)"},
+        {"save", AG_DEMO_STRING, &o->save, .arg = "DIR",
+         .help = "save a checkpoint (model, optimizer, data order) in\n"
+                 "DIR at the end of the run"},
+        {"save-every", AG_DEMO_INT, &o->save_every, 1, many, .arg = "N",
+         .help = "with --save: also every N steps"},
+        {"stop-after", AG_DEMO_INT, &o->stop_after, 1, many, .arg = "N",
+         .help = "end the run after step N (the schedule still spans\n"
+                 "--steps; with --save, the checkpoint is at step N)"},
+        {"resume", AG_DEMO_STRING, &o->resume, .arg = "DIR",
+         .help = "go on from the checkpoint in DIR (same model options;\n"
+                 "--steps is the total, as in the first run)"},
         {"out", AG_DEMO_STRING, &o->out, .arg = "DIR",
          .help = "where loss.dat/.gp/.png and gradcheck.* go (out/tinygpt)"},
     };
@@ -149,6 +161,11 @@ static int parse_options(int argc, char **argv, options *o) {
                              table, (int)(sizeof table / sizeof table[0])};
     const int rc = ag_demo_opts_parse(&cmd, argc, argv);
     if (rc >= 0) return rc == 0 ? -1 : rc;
+    if (o->stop_after > o->steps)
+        return ag_demo_opts_fail(&cmd, "stop-after", "%d is past --steps %d", o->stop_after,
+                                 o->steps);
+    if (o->save_every && !o->save)
+        return ag_demo_opts_fail(&cmd, "save-every", "needs --save DIR");
     if (o->n_embd % o->n_head)
         return ag_demo_opts_fail(&cmd, "heads", "--embd %d is not divisible by --heads %d",
                                  o->n_embd, o->n_head);
@@ -785,12 +802,13 @@ typedef struct {
     double gnorm;                    /* of the last step, before clipping */
     double loss_sum;                 /* batch losses since the last evaluation line */
     double *losses;                  /* every step's batch loss, for --loss-log */
+    int start;                       /* steps done before this process: --resume */
     int loss_n;
     long tokens;
     char why[1024];                  /* what a failed gradient check said */
 } run;
 
-typedef enum { TRAINED, CHECK_FAILED, DIVERGED } outcome;
+typedef enum { TRAINED, CHECK_FAILED, DIVERGED, SAVE_FAILED } outcome;
 
 /* ---- set-up */
 
@@ -941,6 +959,89 @@ static int setup_outputs(run *r) {
     return 0;
 }
 
+/* ---- checkpoints (ag/train_state.h) */
+
+/* The options a checkpoint must agree with to be resumed, as metadata. */
+typedef struct {
+    char v[8][48];
+    ag_st_meta m[8];
+    int n;
+} config_meta;
+
+static void config_of(const run *r, config_meta *c) {
+    const options *o = &r->o;
+    const struct {
+        const char *key;
+        long long num;
+        const char *str;
+    } kv[] = {{"model", 0, "tinygpt"}, {"vocab", r->cfg.vocab, NULL},
+              {"block_size", o->block_size, NULL}, {"n_layer", o->n_layer, NULL},
+              {"n_embd", o->n_embd, NULL}, {"n_head", o->n_head, NULL},
+              {"norm", 0, o->norm}, {"act", 0, o->act}};
+    c->n = (int)(sizeof kv / sizeof kv[0]);
+    for (int i = 0; i < c->n; i++) {
+        if (kv[i].str) snprintf(c->v[i], sizeof c->v[i], "%s", kv[i].str);
+        else snprintf(c->v[i], sizeof c->v[i], "%lld", kv[i].num);
+        c->m[i] = (ag_st_meta){kv[i].key, c->v[i]};
+    }
+}
+
+static ag_train_state state_of(run *r, const config_meta *c, int done) {
+    return (ag_train_state){&r->model->base, r->opt, &r->rng, done, c->n, c->m};
+}
+
+/* Saves after step done (rank 0); false after a message. */
+static bool save_checkpoint(run *r, int done) {
+    if (r->rank != 0) return true;
+    config_meta c;
+    config_of(r, &c);
+    ag_train_state s = state_of(r, &c, done);
+    ag_st_status st;
+    if (ag_train_save(r->o.save, &s, NULL, &st)) return true;
+    fprintf(stderr, "tinygpt: cannot save the checkpoint: %s\n", st.message);
+    return false;
+}
+
+/* --resume: the checkpoint's options must be this run's; then the model,
+ * the optimizer, the batch generator and the step. 0 or an exit status. */
+static int resume(run *r) {
+    const options *o = &r->o;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors", o->resume);
+    ag_st_status st;
+    ag_st_file *f = ag_st_open(path, &st);
+    if (!f) {
+        fprintf(stderr, "tinygpt: --resume: %s\n", st.message);
+        return 1;
+    }
+    config_meta c;
+    config_of(r, &c);
+    for (int i = 0; i < c.n; i++) {
+        const char *v = ag_st_meta_get(f, c.m[i].key);
+        if (!v || strcmp(v, c.m[i].value)) {
+            fprintf(stderr, "tinygpt: --resume: %s has %s %s%s%s, this run %s (give the first "
+                    "run's model options)\n", path, c.m[i].key, v ? "\"" : "no value",
+                    v ? v : "", v ? "\"" : "", c.m[i].value);
+            ag_st_close(f);
+            return 2;
+        }
+    }
+    ag_st_close(f);
+    ag_train_state s = state_of(r, &c, 0);
+    if (!ag_train_load(o->resume, &s, &st)) {
+        fprintf(stderr, "tinygpt: --resume: %s\n", st.message);
+        return 1;
+    }
+    if (s.data_position < 0 || s.data_position >= o->steps) {
+        fprintf(stderr, "tinygpt: --resume: the checkpoint is at step %lld, and --steps is %d: "
+                "nothing left to do\n", (long long)s.data_position, o->steps);
+        return 2;
+    }
+    r->start = (int)s.data_position;
+    printf("resumed from %s at step %d of %d\n", o->resume, r->start, o->steps);
+    return 0;
+}
+
 /* Options, data, model, optimizer, outputs. Returns 0 to train, or an exit
  * status: -1 after --help, 1 or 2 after a message. */
 static int setup(run *r, int argc, char **argv) {
@@ -955,6 +1056,8 @@ static int setup(run *r, int argc, char **argv) {
     r->t_start = now();
     r->tty = isatty(STDOUT_FILENO);
     if ((rc = setup_data(r)) || (rc = setup_model(r)) || (rc = setup_outputs(r))) return rc;
+    ag_rng_seed(&r->rng, r->o.seed + 1); /* the batches; a checkpoint carries it on */
+    if (r->o.resume && (rc = resume(r))) return rc;
     return 0;
 }
 
@@ -974,9 +1077,9 @@ static void evaluate_start(run *r) {
     eval_log *el = r->el;
     printf("\n");
     evaluate_both(r, r->n_eval_val, &el->train[0], &el->val[0]);
-    el->step[0] = 0;
+    el->step[0] = r->start;
     el->n = 1;
-    printf("step %5d/%d  train %.4f  val %.4f  (ln %d = %.4f)\n", 0, r->o.steps, el->train[0],
+    printf("step %5d/%d  train %.4f  val %.4f  (ln %d = %.4f)\n", r->start, r->o.steps, el->train[0],
            el->val[0], r->d.vocab, log((double)r->d.vocab));
 }
 
@@ -1069,11 +1172,11 @@ static void log_step(run *r, int s, double lv, double lr_now) {
  * its log line. */
 static outcome train(run *r) {
     const options *o = &r->o;
-    ag_rng_seed(&r->rng, o->seed + 1);
     if (r->rank == 0) evaluate_start(r);
     int64_t first, count; /* this rank's words of each batch */
     ag_dist_shard(o->batch, &first, &count);
-    for (int s = 1; s <= o->steps; s++) {
+    const int last = o->stop_after ? o->stop_after : o->steps;
+    for (int s = r->start + 1; s <= last; s++) {
         ag_arena_reset(r->S);
         long all = 0, mine = 0; /* target tokens: a word of n letters has n + 1 */
         for (int b = 0; b < o->batch; b++) {
@@ -1095,6 +1198,9 @@ static outcome train(run *r) {
             return DIVERGED;
         }
         log_step(r, s, lv, lr_now);
+        if (o->save && ((o->save_every && s % o->save_every == 0) || s == last) &&
+            !save_checkpoint(r, s))
+            return SAVE_FAILED;
     }
     return TRAINED;
 }
@@ -1153,7 +1259,8 @@ static bool write_loss_log(const run *r) {
         fprintf(stderr, "tinygpt: cannot write %s: %s\n", r->o.loss_log, strerror(errno));
         return false;
     }
-    for (int s = 0; s < r->sl.n; s++) fprintf(f, "%d %.17g\n", s + 1, r->losses[s]);
+    for (int s = r->start; s < r->start + r->sl.n; s++)
+        fprintf(f, "%d %.17g\n", s + 1, r->losses[s]);
     if (fclose(f) == 0) return true;
     fprintf(stderr, "tinygpt: cannot write %s\n", r->o.loss_log);
     remove(r->o.loss_log);
@@ -1219,7 +1326,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     const outcome out = train(&r);
-    const bool saved = out == DIVERGED || report(&r, out == CHECK_FAILED);
+    const bool saved = out == DIVERGED || out == SAVE_FAILED || report(&r, out == CHECK_FAILED);
     cleanup(&r);
     if (out != TRAINED || !saved) return 1;
     ag_dist_finalize();

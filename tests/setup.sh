@@ -23,6 +23,9 @@ ag_missing_packages() {
     # libopenblas-dev brings cblas.h (include/<arch>/openblas-pthread/).
     dpkg-query -W -f='${Status}' libopenblas-dev 2>/dev/null | grep -q 'install ok installed' \
         || echo libopenblas-dev
+    # libcjson-dev: the safetensors header parser (cjson/cJSON.h, libcjson).
+    dpkg-query -W -f='${Status}' libcjson-dev 2>/dev/null | grep -q 'install ok installed' \
+        || echo libcjson-dev
     # Open MPI for ag_dist (data-parallel training; without it, one process).
     dpkg-query -W -f='${Status}' libopenmpi-dev 2>/dev/null | grep -q 'install ok installed' \
         || echo libopenmpi-dev

@@ -15,11 +15,13 @@
 #include "gradcheck.h"
 #include "custom_op.h"
 #include "gradcheck_suite.h"
+#include "safetensors.h"
 
 /* nn: modules, layers, norms, the norm-layer registry, blocks */
 #include <ag/nn.h>
 
 /* optim: SGD, Adam, AdamW, parameter groups, clipping, schedules */
 #include <ag/optim.h>
+#include <ag/train_state.h>
 
 #endif

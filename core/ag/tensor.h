@@ -140,6 +140,23 @@ ag_tensor *ag_copy_(ag_arena *A, const ag_tensor *t);
 #define ag_from_f64(...) AG_AT(ag_from_f64_, __VA_ARGS__)
 #define ag_copy(...) AG_AT(ag_copy_, __VA_ARGS__)
 
+/* ---- copying values in (PyTorch's copy_ under no_grad) ------------------------
+ * Each writes dst's data in place, records nothing in any graph and leaves
+ * dst's gradient and requires_grad alone. Floats convert into floats
+ * (rounding once to nearest even when dst is narrower); i32 copies into i32
+ * only. Reported, with dst unchanged and false returned: NULL dst or source,
+ * a count that differs from dst's numel, a float/i32 mix, a tensor made
+ * before its arena's last reset. A NULL dst or src (an earlier failure)
+ * returns false without a report. */
+
+/* count values of dtype dt (float, double, uint16_t bf16 bits, int32_t) from
+ * values into dst; count must equal dst->numel. */
+bool ag_copy_array_into_(ag_tensor *dst, const void *values, ag_dtype dt, int64_t count);
+/* src's values into dst (any shapes with the same number of elements). */
+bool ag_copy_into_(ag_tensor *dst, const ag_tensor *src);
+#define ag_copy_array_into(...) AG_AT_BOOL(ag_copy_array_into_, __VA_ARGS__)
+#define ag_copy_into(...) AG_AT_BOOL(ag_copy_into_, __VA_ARGS__)
+
 /* ---- random numbers ------------------------------------------------------ */
 
 /* xoshiro256** seeded through splitmix64: the same seed gives the same

@@ -1,6 +1,6 @@
 /* ag/nn.h — everything in nn: modules, layers, norms, the registry, init,
- * the fused norm ops, the transformer blocks and gradient checks of a
- * module's parameters. */
+ * the fused norm ops, the transformer blocks, gradient checks of a
+ * module's parameters and checkpoints. */
 #ifndef AG_NN_H
 #define AG_NN_H
 
@@ -12,5 +12,6 @@
 #include "ag/registry.h"
 #include "ag/blocks.h"
 #include "ag/check.h"
+#include "ag/checkpoint.h"
 
 #endif

@@ -130,6 +130,10 @@ bad 2 '^tinygpt: --bucket-kb: 0 is out of range' tinygpt --bucket-kb 0 --out o
 bad 2 '^tinygpt: --dist-timeout: 0 is out of range' tinygpt --dist-timeout 0 --out o
 bad 2 '^tinygpt: --loss-log: the value is empty$' tinygpt --loss-log '' --out o
 bad 2 '^tinygpt: --no-overlap: takes no value' tinygpt --no-overlap=1 --out o
+bad 2 '^tinygpt: --save-every: needs --save DIR$' tinygpt --save-every 5 --out o
+bad 2 '^tinygpt: --stop-after: 500 is past --steps 100$' tinygpt --steps 100 --stop-after 500 --out o
+bad 1 '^tinygpt: --resume: ag: safetensors: no-such-dir/model.safetensors: cannot open: No such file' tinygpt --resume no-such-dir --out o
+bad 1 '^tinygpt: cannot save the checkpoint: ' tinygpt --steps 2 --gradcheck-every 0 --eval-words 10 --samples 0 --save a-file/ck --out o
 
 # ---- bench-ddp ---------------------------------------------------------------
 bad 2 '^bench-ddp: --steps: "5x" is not a whole number' bench-ddp --steps 5x

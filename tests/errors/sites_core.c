@@ -57,6 +57,12 @@ static int bad_ag_from_f64(site_inputs *in) {
     (void)in;
     (void)ag_from_f64(A, AG_F32, AG_SHAPE(2), NULL); return __LINE__;
 }
+static int bad_ag_copy_into(site_inputs *in) {
+    (void)ag_copy_into(in->x, in->y); return __LINE__;
+}
+static int bad_ag_copy_array_into(site_inputs *in) {
+    (void)ag_copy_array_into(in->x, (const float[]){1, 2}, AG_F32, 2); return __LINE__;
+}
 static int bad_ag_copy(site_inputs *in) {
     (void)ag_copy(NULL, in->x); return __LINE__;
 }
@@ -343,6 +349,7 @@ const site_case site_cases_core[] = {
     SITE_CASE(ag_empty),       SITE_CASE(ag_zeros),       SITE_CASE(ag_ones),
     SITE_CASE(ag_full),        SITE_CASE(ag_scalar),      SITE_CASE(ag_arange),
     SITE_CASE(ag_from_array),  SITE_CASE(ag_from_f64),    SITE_CASE(ag_copy),
+    SITE_CASE(ag_copy_into),   SITE_CASE(ag_copy_array_into),
     SITE_CASE(ag_rand),        SITE_CASE(ag_randn),       SITE_CASE(ag_get),
     SITE_CASE(ag_set),         SITE_CASE(ag_get_flat),    SITE_CASE(ag_set_flat),
     SITE_CASE(ag_item),        SITE_CASE(ag_set_requires_grad), SITE_CASE(ag_backward),

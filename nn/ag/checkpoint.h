@@ -1,0 +1,72 @@
+/* ag/checkpoint.h — saving a module's parameters to a safetensors file and
+ * loading them back, PyTorch's state_dict way.
+ *
+ * Names are the dotted names ag_module_parameters gives
+ * (layers.0.self_attn.q_proj.weight), in module order in the file; each
+ * parameter is written in its own dtype (f32 F32, f64 F64, bf16 BF16).
+ * Loading converts: F16, BF16, F32, F64 go into any float parameter,
+ * rounding once to nearest even when the parameter is narrower.
+ *
+ * Nothing here goes through the error handler (ag/error.h: file input never
+ * aborts): every function returns false and fills a status whose message
+ * names the file and, where there is one, the tensor. On failure the module
+ * is unchanged. docs/checkpoints.md has the file layout and the rules.
+ */
+#ifndef AG_CHECKPOINT_H
+#define AG_CHECKPOINT_H
+
+#include "ag/module.h"
+#include "ag/safetensors.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ag_save_opts {
+    bool no_fsync;           /* skip the fsyncs (benchmarks; not crash-safe) */
+    int nmeta;               /* __metadata__ entries to write, NULL-free */
+    const ag_st_meta *meta;
+} ag_save_opts;
+
+/* Writes every parameter of m to path atomically (ag_st_write: a temporary
+ * file in the same folder, fsync, rename). opts NULL: defaults. On failure a
+ * previous file at path is left as it was. Returns true on success; st (may
+ * be NULL) gets the code and message. */
+bool ag_module_save(ag_module *m, const char *path, const ag_save_opts *opts, ag_st_status *st);
+
+typedef struct ag_load_opts {
+    bool non_strict;  /* tolerate missing and unexpected names (not wrong shapes) */
+    ag_arena *names;  /* where the result's name lists go; NULL: counts only */
+} ag_load_opts;
+
+/* What a load found, like PyTorch's load_state_dict result. The lists (in
+ * opts->names, NULL without an arena) hold the names of the module's
+ * parameters the file lacks (missing, module order), of the file's tensors
+ * the module lacks (unexpected, file order), and of the tensors whose shape
+ * or dtype cannot go into the parameter (mismatched, module order). */
+typedef struct ag_load_result {
+    ag_st_status status;
+    int nloaded, nmissing, nunexpected, nmismatched;
+    const char **missing, **unexpected, **mismatched;
+} ag_load_result;
+
+/* Loads path into m's parameters. Everything is validated first (the file,
+ * then every name, shape and dtype); only then are values copied, so on
+ * failure m is unchanged. Strict (opts NULL or non_strict false): any
+ * missing, unexpected or mismatched tensor fails with AG_ST_MISMATCH and a
+ * message listing them (as many as fit; all of them are in the lists).
+ * Non-strict: missing and unexpected ones are listed and the rest loaded;
+ * a mismatched one still fails (as in PyTorch). Returns true when values
+ * were copied; res (may be NULL) gets the status, counts and lists. */
+bool ag_module_load(ag_module *m, const char *path, const ag_load_opts *opts,
+                    ag_load_result *res);
+
+/* The same from a file already opened with ag_st_open or ag_st_open_memory
+ * (the file is not closed). */
+bool ag_module_load_file(ag_module *m, const ag_st_file *f, const ag_load_opts *opts,
+                         ag_load_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,168 @@
+/* tests/checkpoint/strict.c — strict and non-strict loads: what is listed,
+ * what is loaded, and that a strict failure changes nothing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt_test.h"
+
+static ag_module *linear(ag_arena *P, bool bias) {
+    ag_rng r;
+    ag_rng_seed(&r, 9);
+    return &ag_nn_linear_new(P, &r, 2, 2, bias)->base;
+}
+
+static const float W[4] = {1, 2, 3, 4}, X[3] = {7, 8, 9};
+
+static void write_tensors(const char *path, int n, const ag_st_tensor *t) {
+    ag_st_status st;
+    ck_assert_msg(ag_st_write(path, n, t, 0, NULL, &(ag_st_write_opts){.no_fsync = true}, &st),
+                  "%s", st.message);
+}
+
+START_TEST(strict_lists_everything_and_changes_nothing) {
+    char dir[256], path[300];
+    scratch_path(dir, sizeof dir, path, sizeof path, "m.safetensors");
+    /* weight has the wrong shape, bias is missing, two are unexpected */
+    const ag_st_tensor t[3] = {
+        {"weight", AG_ST_F32, 2, {1, 4}, W, 16},
+        {"extra", AG_ST_F32, 1, {1}, X, 4},
+        {"more.extra", AG_ST_F32, 1, {2}, X + 1, 8},
+    };
+    write_tensors(path, 3, t);
+    ag_arena *P = ag_arena_new(0);
+    ag_module *m = linear(P, true);
+    size_t n;
+    unsigned char *before = param_bytes(m, &n);
+    ag_load_result r;
+    ck_assert(!ag_module_load(m, path, &(ag_load_opts){.names = P}, &r));
+    ck_assert_int_eq(r.status.code, AG_ST_MISMATCH);
+    ck_assert_int_eq(r.nloaded, 0);
+    ck_assert_int_eq(r.nmissing, 1);
+    ck_assert_str_eq(r.missing[0], "bias");
+    ck_assert_int_eq(r.nunexpected, 2);
+    ck_assert_str_eq(r.unexpected[0], "extra");
+    ck_assert_str_eq(r.unexpected[1], "more.extra");
+    ck_assert_int_eq(r.nmismatched, 1);
+    ck_assert_str_eq(r.mismatched[0], "weight");
+    const char *msg = r.status.message;
+    ck_assert_msg(strstr(msg, path) && strstr(msg, "bias") && strstr(msg, "more.extra") &&
+                  strstr(msg, "weight: F32 [1,4] in the file, f32 [2,2] in the module"),
+                  "%s", msg);
+    expect_unchanged(m, before, n);
+    /* non-strict still refuses the wrong shape (as PyTorch does) */
+    ck_assert(!ag_module_load(m, path, &(ag_load_opts){.non_strict = true}, &r));
+    ck_assert_int_eq(r.status.code, AG_ST_MISMATCH);
+    expect_unchanged(m, before, n);
+    free(before);
+    ag_arena_free(P);
+    scratch_remove(dir);
+}
+END_TEST
+
+START_TEST(non_strict_loads_the_rest) {
+    char dir[256], path[300];
+    scratch_path(dir, sizeof dir, path, sizeof path, "m.safetensors");
+    const ag_st_tensor t[2] = {
+        {"extra", AG_ST_F32, 1, {3}, X, 12},
+        {"weight", AG_ST_F32, 2, {2, 2}, W, 16},
+    };
+    write_tensors(path, 2, t);
+    ag_arena *P = ag_arena_new(0);
+    ag_module *m = linear(P, true);
+    float bias_before[2];
+    memcpy(bias_before, ag_module_param(m, "bias")->data, sizeof bias_before);
+    ag_load_result r;
+    /* strict refuses */
+    ck_assert(!ag_module_load(m, path, NULL, &r));
+    ck_assert_int_eq(r.nmissing, 1);
+    ck_assert_int_eq(r.nunexpected, 1);
+    ck_assert_ptr_null(r.missing); /* no arena given: counts only */
+    /* non-strict loads weight, lists bias and extra */
+    ck_assert_msg(ag_module_load(m, path, &(ag_load_opts){.non_strict = true, .names = P}, &r),
+                  "%s", r.status.message);
+    ck_assert_int_eq(r.status.code, AG_ST_OK);
+    ck_assert_int_eq(r.nloaded, 1);
+    ck_assert_int_eq(r.nmissing, 1);
+    ck_assert_str_eq(r.missing[0], "bias");
+    ck_assert_int_eq(r.nunexpected, 1);
+    ck_assert_str_eq(r.unexpected[0], "extra");
+    ck_assert(memcmp(ag_module_param(m, "weight")->data, W, 16) == 0);
+    ck_assert(memcmp(ag_module_param(m, "bias")->data, bias_before, 8) == 0);
+    ag_arena_free(P);
+    scratch_remove(dir);
+}
+END_TEST
+
+START_TEST(dtype_that_cannot_convert) {
+    char dir[256], path[300];
+    scratch_path(dir, sizeof dir, path, sizeof path, "m.safetensors");
+    const int32_t ib[2] = {1, 2};
+    const ag_st_tensor t[2] = {
+        {"weight", AG_ST_F32, 2, {2, 2}, W, 16},
+        {"bias", AG_ST_I32, 1, {2}, ib, 8},
+    };
+    write_tensors(path, 2, t);
+    ag_arena *P = ag_arena_new(0);
+    ag_module *m = linear(P, true);
+    size_t n;
+    unsigned char *before = param_bytes(m, &n);
+    ag_load_result r;
+    ck_assert(!ag_module_load(m, path, &(ag_load_opts){.non_strict = true, .names = P}, &r));
+    ck_assert_int_eq(r.nmismatched, 1);
+    ck_assert_str_eq(r.mismatched[0], "bias");
+    ck_assert_msg(strstr(r.status.message, "bias: I32 [2] in the file, f32 [2] in the module"),
+                  "%s", r.status.message);
+    expect_unchanged(m, before, n);
+    free(before);
+    ag_arena_free(P);
+    scratch_remove(dir);
+}
+END_TEST
+
+/* 160 missing names do not fit one message line: it ends with "...", and
+ * the list holds all 160. */
+START_TEST(long_lists) {
+    char dir[256], path[300];
+    scratch_path(dir, sizeof dir, path, sizeof path, "empty.safetensors");
+    write_tensors(path, 0, NULL);
+    ag_arena *P = ag_arena_new(0);
+    ag_rng r0;
+    ag_rng_seed(&r0, 1);
+    ag_module_list *l = ag_module_list_new(P);
+    for (int i = 0; i < 80; i++)
+        ck_assert(ag_module_list_append(l, &ag_nn_linear_new(P, &r0, 2, 2, true)->base));
+    ag_load_result r;
+    ck_assert(!ag_module_load(&l->base, path, &(ag_load_opts){.names = P}, &r));
+    ck_assert_int_eq(r.nmissing, 160);
+    ck_assert_str_eq(r.missing[0], "0.weight");
+    ck_assert_str_eq(r.missing[159], "79.bias");
+    const size_t len = strlen(r.status.message);
+    ck_assert_uint_eq(len, sizeof r.status.message - 1);
+    ck_assert_str_eq(r.status.message + len - 3, "...");
+    ag_arena_free(P);
+    scratch_remove(dir);
+}
+END_TEST
+
+START_TEST(null_arguments) {
+    ag_load_result r;
+    ag_st_status st;
+    ck_assert(!ag_module_load(NULL, "x", NULL, &r));
+    ck_assert_int_eq(r.status.code, AG_ST_ARG);
+    ck_assert(!ag_module_save(NULL, "x", NULL, &st));
+    ck_assert_int_eq(st.code, AG_ST_ARG);
+    ck_assert(!ag_module_load(NULL, NULL, NULL, NULL)); /* no result wanted: fine */
+    ck_assert_int_eq(ag_error_count(), 0);             /* nothing reported */
+}
+END_TEST
+
+TCase *ckpt_strict_tcase(void) {
+    TCase *tc = tcase_create("strict");
+    tcase_add_test(tc, strict_lists_everything_and_changes_nothing);
+    tcase_add_test(tc, non_strict_loads_the_rest);
+    tcase_add_test(tc, dtype_that_cannot_convert);
+    tcase_add_test(tc, long_lists);
+    tcase_add_test(tc, null_arguments);
+    return tc;
+}
