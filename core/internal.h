@@ -85,6 +85,9 @@ void *ag__arena_try_alloc(ag_arena *a, size_t bytes);
  * a bad A or shape is reported under op, the name of the calling op. */
 ag_tensor *ag__result(const char *op, ag_arena *A, ag_dtype dt, int ndim,
                       const int64_t *shape);
+/* A zeroed tensor without a report (NULL when A is NULL or out of memory),
+ * for the file loaders; shape must be valid (a live tensor's). */
+ag_tensor *ag__try_zeros(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape);
 /* Same, but sharing data with base (a view); used by reshape. */
 ag_tensor *ag__view(const char *op, ag_arena *A, ag_tensor *base, int ndim,
                     const int64_t *shape);

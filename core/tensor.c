@@ -116,6 +116,25 @@ static ag_tensor *make(const char *op, ag_arena *A, ag_dtype dt, int ndim,
     return t->data ? t : NULL;
 }
 
+ag_tensor *ag__try_zeros(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape) {
+    int64_t numel = 1;
+    for (int i = 0; i < ndim; i++) numel *= shape[i];
+    const size_t bytes = (size_t)numel * ag_dtype_size(dt);
+    ag_tensor *t = ag__arena_try_alloc(A, sizeof *t);
+    void *data = t ? ag__arena_try_alloc(A, bytes) : NULL;
+    if (!data) return NULL;
+    memset(t, 0, sizeof *t);
+    memset(data, 0, bytes);
+    t->dtype = dt;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+    t->numel = numel;
+    t->arena = A;
+    t->epoch = ag__arena_epoch(A);
+    t->data = data;
+    return t;
+}
+
 ag_tensor *ag__result(const char *op, ag_arena *A, ag_dtype dt, int ndim,
                       const int64_t *shape) {
     return make(op, A, dt, ndim, shape);

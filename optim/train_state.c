@@ -4,6 +4,7 @@
  * reports through the error handler. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,12 +19,55 @@
 #define OP_LOAD "train_load"
 
 /* Everything save and load share: the folder's two paths, the names of the
- * optimizer's parameters, and a scratch arena for the strings. */
+ * optimizer's parameters, and the scratch memory (malloc'd chunks freed
+ * together: nothing here may report, so no arena). */
+typedef struct chunk {
+    struct chunk *next;
+    max_align_t data[];
+} chunk;
+
 typedef struct {
     char model_path[4096], opt_path[4096];
-    ag_arena *A;
+    chunk *chunks;
     const char **name; /* by optimizer parameter: its dotted name in the model */
+    int nparams;       /* the model's, while collecting names */
+    const ag_tensor **param;
+    const char **pname;
+    bool oom;
 } job;
+
+static void *scratch(job *j, size_t bytes) {
+    chunk *c = malloc(sizeof *c + bytes);
+    if (!c) return NULL;
+    c->next = j->chunks;
+    j->chunks = c;
+    return c->data;
+}
+
+static void *scratch_zeroed(job *j, size_t bytes) {
+    void *p = scratch(j, bytes);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
+/* ag_module_visit_params's callback: the model's parameters and names. */
+static void count_param(const ag_named_param *p, void *ud) {
+    (void)p;
+    ((job *)ud)->nparams++;
+}
+
+static void note_param(const ag_named_param *p, void *ud) {
+    job *j = ud;
+    const size_t len = strlen(p->name) + 1;
+    char *s = scratch(j, len);
+    if (!s) {
+        j->oom = true;
+        return;
+    }
+    memcpy(s, p->name, len);
+    j->param[j->nparams] = p->tensor;
+    j->pname[j->nparams++] = s;
+}
 
 static bool job_open(job *j, const char *dir, const ag_train_state *s, const char *op,
                      ag_st_status *st) {
@@ -36,26 +80,37 @@ static bool job_open(job *j, const char *dir, const ag_train_state *s, const cha
         snprintf(j->opt_path, sizeof j->opt_path, "%s/optimizer.safetensors", dir) >=
             (int)sizeof j->opt_path)
         return ag__st_set(st, AG_ST_ARG, op, "%s: the folder's name is too long", dir);
-    j->A = ag_arena_new(0);
-    if (!j->A) return ag__st_set(st, AG_ST_NOMEM, op, "%s: out of memory", dir);
-    ag_named_param *ps;
-    const int n = ag_module_parameters_(s->model, j->A, &ps);
-    j->name = ag_arena_alloc_(j->A, sizeof *j->name * (size_t)(s->opt->nparams + 1));
-    if (n < 0 || !j->name) return ag__st_set(st, AG_ST_NOMEM, op, "%s: out of memory", dir);
+    ag_module_visit_params(s->model, count_param, j);
+    const int n = j->nparams;
+    j->param = scratch(j, sizeof *j->param * (size_t)(n + 1));
+    j->pname = scratch(j, sizeof *j->pname * (size_t)(n + 1));
+    j->name = scratch(j, sizeof *j->name * (size_t)(s->opt->nparams + 1));
+    if (!j->param || !j->pname || !j->name)
+        return ag__st_set(st, AG_ST_NOMEM, op, "%s: out of memory", dir);
+    j->nparams = 0;
+    ag_module_visit_params(s->model, note_param, j);
+    if (j->oom || j->nparams != n)
+        return ag__st_set(st, AG_ST_NOMEM, op, "%s: out of memory", dir);
     for (int i = 0; i < s->opt->nparams; i++) {
         const ag_tensor *p = s->opt->state[i].param;
         int k = 0;
-        while (k < n && ps[k].tensor != p) k++;
+        while (k < n && j->param[k] != p) k++;
         if (k == n)
             return ag__st_set(st, AG_ST_ARG, op, "%s: parameter %d of the optimizer (%s %s) is "
                               "not one of the model's", dir, i, ag_dtype_name(p->dtype),
                               ag__shp(p));
-        j->name[i] = ps[k].name;
+        j->name[i] = j->pname[k];
     }
     return true;
 }
 
-static void job_close(job *j) { ag_arena_free(j->A); }
+static void job_close(job *j) {
+    while (j->chunks) {
+        chunk *c = j->chunks;
+        j->chunks = c->next;
+        free(c);
+    }
+}
 
 /* printf into a string in the job's arena (NULL when out of memory). */
 static const char *str(job *j, const char *fmt, ...)
@@ -68,7 +123,7 @@ static const char *str(job *j, const char *fmt, ...) {
     va_start(ap, fmt);
     const int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    char *s = n >= 0 ? ag_arena_alloc_(j->A, (size_t)n + 1) : NULL;
+    char *s = n >= 0 ? scratch(j, (size_t)n + 1) : NULL;
     if (!s) return NULL;
     va_start(ap, fmt);
     vsnprintf(s, (size_t)n + 1, fmt, ap);
@@ -92,7 +147,7 @@ static void meta_add(job *j, metas *ms, const char *key, const char *value) {
     }
     if (ms->n == ms->cap) {
         const int cap = ms->cap ? 2 * ms->cap : 32;
-        ag_st_meta *m = ag_arena_alloc_(j->A, sizeof *m * (size_t)cap);
+        ag_st_meta *m = scratch(j, sizeof *m * (size_t)cap);
         if (!m) {
             ms->ok = false;
             return;
@@ -141,8 +196,8 @@ bool ag_train_save(const char *dir, const ag_train_state *s, const ag_save_opts 
     /* the optimizer's tensors, parameter by parameter */
     const ag_optim *o = s->opt;
     int n = 0;
-    ag_st_tensor *ts = ag_arena_alloc_(
-        j.A, sizeof *ts * (size_t)(o->nparams * (AG_OPTIM_MAX_BUFFERS + 1) + 1));
+    ag_st_tensor *ts =
+        scratch(&j, sizeof *ts * (size_t)(o->nparams * (AG_OPTIM_MAX_BUFFERS + 1) + 1));
     metas ms = {.ok = ts != NULL};
     for (int i = 0; ok && ts && i < o->nparams; i++) {
         const ag_optim_state *ps = &o->state[i];
@@ -240,12 +295,12 @@ static bool check_optimizer(job *j, const ag_st_file *f, const ag_train_state *s
         return ag__st_set(st, AG_ST_MISMATCH, OP_LOAD, "%s: %lld parameter groups, the "
                           "optimizer has %d", L, (long long)ngroups, o->ngroups);
     const size_t np = (size_t)o->nparams + 1, ng = (size_t)o->ngroups + 1;
-    p->pstep = ag_arena_alloc_(j->A, sizeof *p->pstep * np);
-    p->lr = ag_arena_alloc_(j->A, sizeof(double) * ng);
-    p->initial_lr = ag_arena_alloc_(j->A, sizeof(double) * ng);
-    p->wd = ag_arena_alloc_(j->A, sizeof(double) * ng);
-    p->buf = ag_arena_calloc_(j->A, sizeof *p->buf * np * AG_OPTIM_MAX_BUFFERS);
-    p->master = ag_arena_calloc_(j->A, sizeof *p->master * np);
+    p->pstep = scratch(j, sizeof *p->pstep * np);
+    p->lr = scratch(j, sizeof(double) * ng);
+    p->initial_lr = scratch(j, sizeof(double) * ng);
+    p->wd = scratch(j, sizeof(double) * ng);
+    p->buf = scratch_zeroed(j, sizeof *p->buf * np * AG_OPTIM_MAX_BUFFERS);
+    p->master = scratch_zeroed(j, sizeof *p->master * np);
     if (!p->pstep || !p->lr || !p->initial_lr || !p->wd || !p->buf || !p->master)
         return ag__st_set(st, AG_ST_NOMEM, OP_LOAD, "%s: out of memory", L);
     for (int g = 0; g < o->ngroups; g++)
@@ -314,10 +369,10 @@ static bool make_buffers(const plan *p, ag_optim *o, ag_st_status *st, const cha
         const ag_dtype dt = ag_compute_dtype(par->dtype);
         for (int b = 0; b < ps->nbuffers; b++)
             if (p->buf[(size_t)i * AG_OPTIM_MAX_BUFFERS + (size_t)b] && !ps->buffers[b].tensor &&
-                !(ps->buffers[b].tensor = ag_zeros_(o->arena, dt, par->ndim, par->shape)))
+                !(ps->buffers[b].tensor = ag__try_zeros(o->arena, dt, par->ndim, par->shape)))
                 return ag__st_set(st, AG_ST_NOMEM, OP_LOAD, "%s: out of memory", L);
         if (p->master[i] && !ps->master &&
-            !(ps->master = ag_zeros_(o->arena, AG_F32, par->ndim, par->shape)))
+            !(ps->master = ag__try_zeros(o->arena, AG_F32, par->ndim, par->shape)))
             return ag__st_set(st, AG_ST_NOMEM, OP_LOAD, "%s: out of memory", L);
     }
     return true;
