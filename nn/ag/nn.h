@@ -1,12 +1,13 @@
-/* ag/nn.h — everything in nn: modules, layers, norms, the registry, init,
- * the fused norm ops, the transformer blocks and gradient checks of a
- * module's parameters. */
+/* ag/nn.h — everything in nn: modules and containers, layers,
+ * activations, norms, the registry, init, the fused norm ops, the
+ * transformer blocks and gradient checks of a module's parameters. */
 #ifndef AG_NN_H
 #define AG_NN_H
 
 #include "ag/module.h"
 #include "ag/init.h"
 #include "ag/layers.h"
+#include "ag/activation.h"
 #include "ag/norm_ops.h"
 #include "ag/norms.h"
 #include "ag/registry.h"

@@ -97,6 +97,30 @@ static int bad_ag_module_list_new(site_inputs *in) {
 static int bad_ag_module_list_append(site_inputs *in) {
     (void)ag_module_list_append(in->list, NULL); return __LINE__;
 }
+static int bad_ag_nn_activation_new(site_inputs *in) {
+    (void)in;
+    (void)ag_nn_activation_new(A, (ag_activation)-1); return __LINE__;
+}
+static int bad_ag_nn_sequential_new(site_inputs *in) {
+    (void)in;
+    (void)ag_nn_sequential_new(NULL); return __LINE__;
+}
+static int bad_ag_nn_sequential_append(site_inputs *in) {
+    (void)in;
+    ag_nn_sequential *s = ag_nn_sequential_new(A);
+    ck_assert_ptr_nonnull(s);
+    (void)ag_nn_sequential_append(s, NULL); return __LINE__;
+}
+static int bad_ag_nn_sequential_of(site_inputs *in) {
+    (void)in;
+    (void)ag_nn_sequential_of(A, NULL, 1); return __LINE__;
+}
+/* a ModuleList child has no forward */
+static int bad_ag_nn_sequential_forward(site_inputs *in) {
+    ag_nn_sequential *s = ag_nn_sequential_of(A, (ag_module *[]){&in->list->base}, 1);
+    ck_assert_ptr_nonnull(s);
+    (void)ag_nn_sequential_forward(A, s, in->x); return __LINE__;
+}
 static int bad_ag_norm_register(site_inputs *in) {
     (void)in;
     (void)ag_norm_register(NULL); return __LINE__;
@@ -262,6 +286,9 @@ const site_case site_cases_nn[] = {
     SITE_CASE(ag_module_forward),   SITE_CASE(ag_module_parameters),
     SITE_CASE(ag_module_cast),      SITE_CASE(ag_module_list_new),
     SITE_CASE(ag_module_list_append), SITE_CASE(ag_norm_register),
+    SITE_CASE(ag_nn_activation_new), SITE_CASE(ag_nn_sequential_new),
+    SITE_CASE(ag_nn_sequential_append), SITE_CASE(ag_nn_sequential_of),
+    SITE_CASE(ag_nn_sequential_forward),
     SITE_CASE(ag_decay_groups),     SITE_CASE(ag_rms_norm),
     SITE_CASE(ag_rms_norm_composed), SITE_CASE(ag_layer_norm),
     SITE_CASE(ag_nn_layernorm_new), SITE_CASE(ag_nn_layernorm_forward),
