@@ -842,12 +842,13 @@ static int setup_model(run *r) {
     r->model = ag_demo_gpt_new(r->P, &r->cfg, o->seed);
     printf("\n");
     ag_module_print(stdout, &r->model->base);
-    ag_optim_group *groups = ag_optim_groups_from_model(&r->model->base, r->P,
-                                                        AG_OPTIM_INHERIT, o->weight_decay);
+    ag_optim_groups gs = ag_optim_groups_from_model(&r->model->base, r->P, AG_OPTIM_INHERIT,
+                                                    o->weight_decay);
+    const ag_optim_group *groups = gs.groups;
     ag_adam_opts ao = ag_adamw_defaults();
     ao.lr = o->lr;
     ao.weight_decay = o->weight_decay;
-    r->opt = ag_adamw_new(r->P, groups, 2, &ao);
+    r->opt = ag_adamw_new(r->P, gs, &ao);
     if (!r->opt) return 1;
     int64_t ndecay = 0, nno = 0;
     for (int i = 0; i < groups[0].nparams; i++) ndecay += groups[0].params[i]->numel;

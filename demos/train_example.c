@@ -15,7 +15,7 @@ int main(void) {
     ag_module_list_append(model, &norm->base);
     ag_module_list_append(model, &fc2->base);
     /* no weight decay for the norm's weight and the biases (Hugging Face's rule) */
-    ag_optim *opt = ag_adamw_new(P, ag_optim_groups_from_model(&model->base, P, 1e-2, 0.01), 2, NULL);
+    ag_optim *opt = ag_adamw_new(P, ag_optim_groups_from_model(&model->base, P, 1e-2, 0.01), NULL);
     ag_schedule sched = ag_schedule_warmup_cosine(100, 2000, 0.1);
     double loss_value = 0;
     for (int step = 0; step < 2000; step++) {

@@ -198,17 +198,17 @@ static int bad_ag_nn_block_forward(site_inputs *in) {
 }
 
 /* ---- optim ------------------------------------------------------------------- */
-static int bad_ag_optim_group_of_module(site_inputs *in) {
-    (void)ag_optim_group_of_module(&in->lin->base, NULL); return __LINE__;
+static int bad_ag_optim_groups_of_module(site_inputs *in) {
+    (void)ag_optim_groups_of_module(&in->lin->base, NULL); return __LINE__;
 }
 static int bad_ag_optim_groups_from_model(site_inputs *in) {
     (void)ag_optim_groups_from_model(&in->lin->base, NULL, 1e-3, 0.1); return __LINE__;
 }
 static int bad_ag_adamw_new(site_inputs *in) {
-    (void)ag_adamw_new(NULL, &in->group, 1, NULL); return __LINE__;
+    (void)ag_adamw_new(NULL, ag_optim_groups_one(&in->group), NULL); return __LINE__;
 }
 static int bad_ag_adam_new(site_inputs *in) {
-    (void)ag_adam_new(NULL, &in->group, 1, NULL); return __LINE__;
+    (void)ag_adam_new(NULL, ag_optim_groups_one(&in->group), NULL); return __LINE__;
 }
 /* no buffers at all */
 static int bad_ag_layer_norm_ref_forward(site_inputs *in) {
@@ -220,14 +220,14 @@ static int bad_ag_layer_norm_ref_backward(site_inputs *in) {
     (void)ag_layer_norm_ref_backward(NULL); return __LINE__;
 }
 static int bad_ag_rmsprop_new(site_inputs *in) {
-    (void)ag_rmsprop_new(NULL, &in->group, 1, NULL); return __LINE__;
+    (void)ag_rmsprop_new(NULL, ag_optim_groups_one(&in->group), NULL); return __LINE__;
 }
 static int bad_ag_adagrad_new(site_inputs *in) {
-    (void)ag_adagrad_new(NULL, &in->group, 1, NULL); return __LINE__;
+    (void)ag_adagrad_new(NULL, ag_optim_groups_one(&in->group), NULL); return __LINE__;
 }
 /* no optimizer type */
 static int bad_ag_optim_new(site_inputs *in) {
-    (void)ag_optim_new(A, NULL, NULL, &in->group, 1, 1e-3, 0.0); return __LINE__;
+    (void)ag_optim_new(A, NULL, NULL, ag_optim_groups_one(&in->group), 1e-3, 0.0); return __LINE__;
 }
 static int bad_ag_norm_register_make(site_inputs *in) {
     (void)in;
@@ -238,7 +238,7 @@ static int bad_ag_gradcheck_module(site_inputs *in) {
     (void)ag_gradcheck_module(&in->lin->base, NULL, NULL, NULL, NULL); return __LINE__;
 }
 static int bad_ag_sgd_new(site_inputs *in) {
-    (void)ag_sgd_new(NULL, &in->group, 1, NULL); return __LINE__;
+    (void)ag_sgd_new(NULL, ag_optim_groups_one(&in->group), NULL); return __LINE__;
 }
 /* an f64 gradient for an f32 parameter does not fit it */
 static int bad_ag_optim_step(site_inputs *in) {
@@ -297,7 +297,7 @@ const site_case site_cases_nn[] = {
     SITE_CASE(ag_norm_new),         SITE_CASE(ag_nn_attention_new),
     SITE_CASE(ag_nn_attention_forward), SITE_CASE(ag_nn_mlp_new),
     SITE_CASE(ag_nn_mlp_forward),   SITE_CASE(ag_nn_block_new),
-    SITE_CASE(ag_nn_block_forward), SITE_CASE(ag_optim_group_of_module),
+    SITE_CASE(ag_nn_block_forward), SITE_CASE(ag_optim_groups_of_module),
     SITE_CASE(ag_optim_groups_from_model), SITE_CASE(ag_adamw_new),
     SITE_CASE(ag_rmsprop_new),      SITE_CASE(ag_adagrad_new),
     SITE_CASE(ag_optim_new),        SITE_CASE(ag_norm_register_make),
