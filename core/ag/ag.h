@@ -10,6 +10,7 @@
 #include "error.h"
 #include "tensor.h"
 #include "engine.h"
+#include "grad.h"
 #include "ops.h"
 #include "gradcheck.h"
 

@@ -443,8 +443,10 @@ static TCase *engine_tcase(void) {
 }
 
 TCase *engine_anomaly_tcase(void); /* anomaly.c */
+TCase *engine_grad_tcase(void);    /* grad.c */
 
 int main(void) {
     return run_check_suite("engine",
-                           (check_tcase_fn *const[]){engine_tcase, engine_anomaly_tcase, NULL});
+                           (check_tcase_fn *const[]){engine_tcase, engine_anomaly_tcase,
+                                                      engine_grad_tcase, NULL});
 }

@@ -56,6 +56,17 @@ static int bad_ag_from_f64(site_inputs *in) {
     (void)in;
     (void)ag_from_f64(A, AG_F32, AG_SHAPE(2), NULL); return __LINE__;
 }
+static int bad_ag_from_i64(site_inputs *in) {
+    (void)in;
+    (void)ag_from_i64(A, AG_SHAPE(1), ((const int64_t[]){INT64_MAX})); return __LINE__;
+}
+/* x does not require a gradient */
+static int bad_ag_grad_buffer(site_inputs *in) {
+    (void)ag_grad_buffer(in->x); return __LINE__;
+}
+static int bad_ag_set_grad(site_inputs *in) {
+    (void)ag_set_grad(in->x, in->y); return __LINE__;
+}
 static int bad_ag_copy(site_inputs *in) {
     (void)ag_copy(NULL, in->x); return __LINE__;
 }
@@ -273,6 +284,7 @@ const site_case site_cases_core[] = {
     SITE_CASE(ag_empty),       SITE_CASE(ag_zeros),       SITE_CASE(ag_ones),
     SITE_CASE(ag_full),        SITE_CASE(ag_scalar),      SITE_CASE(ag_arange),
     SITE_CASE(ag_from_array),  SITE_CASE(ag_from_f64),    SITE_CASE(ag_copy),
+    SITE_CASE(ag_from_i64),    SITE_CASE(ag_grad_buffer), SITE_CASE(ag_set_grad),
     SITE_CASE(ag_rand),        SITE_CASE(ag_randn),       SITE_CASE(ag_get),
     SITE_CASE(ag_set),         SITE_CASE(ag_get_flat),    SITE_CASE(ag_set_flat),
     SITE_CASE(ag_item),        SITE_CASE(ag_set_requires_grad), SITE_CASE(ag_backward),
