@@ -226,14 +226,11 @@ static bool plot(const char *dir, const config *chosen) {
     fclose(f);
     for (int k = 0; k < NOPT; k++) free(paths[k]);
 
-    char cmd[4400], why[256];
-    int status = ag_demo_gnuplot(dir, "rosenbrock.gp", cmd, sizeof cmd, why, sizeof why);
-    if (status == 0)
+    ag_plot_outcome out;
+    if (ag_plot_render(dir, "rosenbrock.gp", &out) == AG_PLOT_RENDERED)
         fprintf(stderr, "plot: %s/rosenbrock.png (paths in %s/rosenbrock.dat)\n", dir, dir);
-    else if (status == 127)
-        fprintf(stderr, "plot: gnuplot not found; to render it: %s\n", cmd);
     else
-        fprintf(stderr, "plot: gnuplot failed (%s); to render it: %s\n", why, cmd);
+        fprintf(stderr, "plot: %s\n", out.message);
     return true;
 }
 

@@ -13,6 +13,7 @@
 #include "grad.h"
 #include "ops.h"
 #include "gradcheck.h"
+#include "plot.h"
 
 /* nn: modules, layers, norms, the norm-layer registry, blocks */
 #include <ag/nn.h>

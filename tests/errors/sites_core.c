@@ -67,6 +67,17 @@ static int bad_ag_grad_buffer(site_inputs *in) {
 static int bad_ag_set_grad(site_inputs *in) {
     (void)ag_set_grad(in->x, in->y); return __LINE__;
 }
+/* a name with a slash */
+static int bad_ag_plot_save(site_inputs *in) {
+    (void)in;
+    const ag_plot_series s = {.y = (const double[]){1}, .n = 1};
+    const ag_plot p = {.series = &s, .nseries = 1};
+    (void)ag_plot_save(&p, ".", "a/b", NULL); return __LINE__;
+}
+static int bad_ag_plot_render(site_inputs *in) {
+    (void)in;
+    (void)ag_plot_render(".", NULL, NULL); return __LINE__;
+}
 static int bad_ag_copy(site_inputs *in) {
     (void)ag_copy(NULL, in->x); return __LINE__;
 }
@@ -285,6 +296,7 @@ const site_case site_cases_core[] = {
     SITE_CASE(ag_full),        SITE_CASE(ag_scalar),      SITE_CASE(ag_arange),
     SITE_CASE(ag_from_array),  SITE_CASE(ag_from_f64),    SITE_CASE(ag_copy),
     SITE_CASE(ag_from_i64),    SITE_CASE(ag_grad_buffer), SITE_CASE(ag_set_grad),
+    SITE_CASE(ag_plot_save),   SITE_CASE(ag_plot_render),
     SITE_CASE(ag_rand),        SITE_CASE(ag_randn),       SITE_CASE(ag_get),
     SITE_CASE(ag_set),         SITE_CASE(ag_get_flat),    SITE_CASE(ag_set_flat),
     SITE_CASE(ag_item),        SITE_CASE(ag_set_requires_grad), SITE_CASE(ag_backward),
