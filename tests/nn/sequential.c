@@ -12,7 +12,8 @@ double nn_ref_act(double x, ag_activation act) {
     switch (act) {
     case AG_ACT_GELU: return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
     case AG_ACT_GELU_TANH:
-        return 0.5 * x * (1.0 + tanh(sqrt(2.0 / 3.14159265358979323846) * (x + 0.044715 * x * x * x)));
+        return 0.5 * x *
+               (1.0 + tanh(sqrt(2.0 / 3.14159265358979323846) * (x + 0.044715 * x * x * x)));
     case AG_ACT_RELU: return x > 0 ? x : 0.0;
     case AG_ACT_SILU: return x / (1.0 + exp(-x));
     case AG_ACT_TANH: return tanh(x);
@@ -117,7 +118,8 @@ START_TEST(sequential_names_like_pytorch) {
 
     ag_module *outer_layers[] = {ag_nn_activation_new(P, AG_ACT_IDENTITY), &net->base};
     ag_nn_sequential *outer = ag_nn_sequential_of(P, outer_layers, 2);
-    ck_assert_ptr_eq(ag_module_param(&outer->base, "1.2.bias"), ag_module_param(&net->base, "2.bias"));
+    ck_assert_ptr_eq(ag_module_param(&outer->base, "1.2.bias"),
+                     ag_module_param(&net->base, "2.bias"));
 
     /* PyTorch prints
      *   Sequential(

@@ -32,6 +32,14 @@ static model *model_new(ag_arena *P, ag_dtype dt) {
     return m;
 }
 
+/* One group of n parameters (inherited lr and weight decay), in a static
+ * slot: for the one-line bad calls below. */
+static ag_optim_groups one(ag_tensor **params, int n) {
+    static ag_optim_group g;
+    g = (ag_optim_group){params, n, NAN, NAN};
+    return ag_optim_groups_one(&g);
+}
+
 static bool has(const ag_optim_group *g, const ag_tensor *t) {
     for (int i = 0; i < g->nparams; i++)
         if (g->params[i] == t) return true;
@@ -252,25 +260,25 @@ START_TEST(test_bad_params) {
     /* not a leaf */
     ag_tensor *y = ag_mul_scalar(A, p, 2.0);
     expect_errors();
-    ck_assert_ptr_null(ag_sgd_new(P, ag_optim_groups_one(&(ag_optim_group){&y, 1, NAN, NAN}), NULL));
+    ck_assert_ptr_null(ag_sgd_new(P, one(&y, 1), NULL));
     check_error("sgd_new", "not a leaf", "made by mul");
     /* i32 */
     ag_tensor *ids = ag_zeros(P, AG_I32, AG_SHAPE(3));
     expect_errors();
-    ck_assert_ptr_null(ag_adam_new(P, ag_optim_groups_one(&(ag_optim_group){&ids, 1, NAN, NAN}), NULL));
+    ck_assert_ptr_null(ag_adam_new(P, one(&ids, 1), NULL));
     check_error("adam_new", "is i32", "[3]");
     /* empty */
     expect_errors();
-    ck_assert_ptr_null(ag_adamw_new(P, ag_optim_groups_one(&(ag_optim_group){NULL, 0, NAN, NAN}), NULL));
+    ck_assert_ptr_null(ag_adamw_new(P, one(NULL, 0), NULL));
     check_error("adamw_new", "empty parameter list", NULL);
     expect_errors();
     ck_assert_ptr_null(ag_adamw_new(P, (ag_optim_groups){NULL, 0, NULL}, NULL));
     check_error("adamw_new", "no parameter groups", NULL);
     expect_errors();
-    ck_assert_ptr_null(ag_adamw_new(P, ag_optim_groups_one(&(ag_optim_group){NULL, 2, NAN, NAN}), NULL));
+    ck_assert_ptr_null(ag_adamw_new(P, one(NULL, 2), NULL));
     check_error("adamw_new", "group 0 lists 2 parameters", "NULL");
     expect_errors();
-    ck_assert_ptr_null(ag_adamw_new(NULL, ag_optim_groups_one(&(ag_optim_group){&p, 1, NAN, NAN}), NULL));
+    ck_assert_ptr_null(ag_adamw_new(NULL, one(&p, 1), NULL));
     check_error("adamw_new", "arena is NULL", NULL);
     /* a NULL parameter is an earlier failure: NULL, no second report */
     expect_errors();
@@ -295,7 +303,8 @@ START_TEST(test_model_groups_cover_every_parameter) {
     expect_errors();
     ag_optim_groups first = {gs.groups, 1, gs.model};
     ck_assert_ptr_null(ag_adamw_new(P, first, NULL));
-    check_error("adamw_new", "parameter 'fc.bias' [4] requires a gradient but is in none of the 1 groups",
+    check_error("adamw_new",
+                "parameter 'fc.bias' [4] requires a gradient but is in none of the 1 groups",
                 "ag_set_requires_grad");
     /* a parameter in two groups: fc.bias also in a third */
     ag_optim_group three[3] = {gs.groups[0], gs.groups[1], ag_optim_group_of(&m->fc->bias, 1)};
@@ -313,13 +322,15 @@ START_TEST(test_model_groups_cover_every_parameter) {
     ag_tensor *w[] = {m->fc->weight}, *rest[] = {m->fc->bias, m->rms->weight, m->ln->weight};
     ag_optim_group two[2] = {ag_optim_group_of(w, 1), ag_optim_group_of(rest, 3)};
     ag_adam_opts ao = ag_adamw_defaults();
-    ck_assert_ptr_nonnull(ag_optim_new(P, &ag_adamw_type, &ao, AG_OPTIM_GROUPS_OF_MODEL(&m->base, two),
-                                       ao.lr, ao.weight_decay));
+    ck_assert_ptr_nonnull(ag_optim_new(P, &ag_adamw_type, &ao,
+                                       AG_OPTIM_GROUPS_OF_MODEL(&m->base, two), ao.lr,
+                                       ao.weight_decay));
     /* ... but not with rms.weight left out (the second group cut to 1) */
     two[1].nparams = 1;
     expect_errors();
-    ck_assert_ptr_null(ag_optim_new(P, &ag_adamw_type, &ao, AG_OPTIM_GROUPS_OF_MODEL(&m->base, two),
-                                    ao.lr, ao.weight_decay));
+    ck_assert_ptr_null(ag_optim_new(P, &ag_adamw_type, &ao,
+                                    AG_OPTIM_GROUPS_OF_MODEL(&m->base, two), ao.lr,
+                                    ao.weight_decay));
     check_error("optim_new", "'rms.weight'", "in none of the 2 groups");
     ag_arena_free(P);
 }

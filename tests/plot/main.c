@@ -76,8 +76,10 @@ START_TEST(lines_dat_and_gp) {
         "set title \"loss\" noenhanced\n",
         "set xlabel \"step\" noenhanced\n",
         "set logscale y\n",
-        "plot 'curve.dat' index 0 using 1:2 with lines lw 1 title \"train \\\"a\\\"\" noenhanced, \\\n"
-        "     'curve.dat' index 1 using 1:2 with points pt 7 ps 2 dt 2 lc rgb \"#123456\" notitle\n",
+        "plot 'curve.dat' index 0 using 1:2 with lines lw 1 "
+        "title \"train \\\"a\\\"\" noenhanced, \\\n"
+        "     'curve.dat' index 1 using 1:2 with points pt 7 ps 2 dt 2 "
+        "lc rgb \"#123456\" notitle\n",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         ck_assert_msg(strstr(gp, want[i]), "curve.gp lacks\n%s\nin\n%s", want[i], gp);
@@ -103,10 +105,11 @@ START_TEST(bars_dat_and_gp) {
                        .nlabels = 2, .width = 1400, .height = 700};
     ag_plot_outcome out;
     ag_plot_save(&p, dir, "bars", &out);
-    ck_assert_str_eq(slurp("bars.dat"), "# ag plot\n"
-                                        "# category, then one column per series: [2] 64x64 [3] 8x8\n"
-                                        "\"rms fwd\" 1.5 3\n"
-                                        "\"ln \\\"bwd\\\"\" 2 0.125\n");
+    ck_assert_str_eq(slurp("bars.dat"),
+                     "# ag plot\n"
+                     "# category, then one column per series: [2] 64x64 [3] 8x8\n"
+                     "\"rms fwd\" 1.5 3\n"
+                     "\"ln \\\"bwd\\\"\" 2 0.125\n");
     const char *gp = slurp("bars.gp");
     ck_assert_ptr_nonnull(strstr(gp, "size 1400,700"));
     ck_assert_ptr_nonnull(strstr(gp, "set style data histograms\n"));
@@ -205,7 +208,8 @@ START_TEST(bad_plots_reported) {
     ck_assert_int_eq(ag_plot_save(&p, dir, "x", NULL), AG_PLOT_BAD_INPUT);
     check_error("plot_save", "0 series", NULL);
     const ag_plot_series bars[] = {{.y = Z, .n = 2, .style = AG_PLOT_BARS}};
-    const ag_plot pb = {.series = bars, .nseries = 1, .labels = (const char *[]){"a"}, .nlabels = 1};
+    const ag_plot pb = {.series = bars, .nseries = 1, .labels = (const char *[]){"a"},
+                        .nlabels = 1};
     expect_errors();
     ck_assert_int_eq(ag_plot_save(&pb, dir, "x", NULL), AG_PLOT_BAD_INPUT);
     check_error("plot_save", "bar series 0 has 2 values for 1 labels", NULL);
