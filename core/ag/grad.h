@@ -14,7 +14,8 @@ extern "C" {
 
 /* A block run with gradient recording switched to `on` (AG_NO_GRAD: off,
  * AG_ENABLE_GRAD: on) on the calling thread; the previous mode comes back
- * when the block ends, and also when `break` or `continue` leaves it:
+ * when the block ends, and also when `break` or `continue` leaves it (they
+ * leave the block, not a loop around it):
  *
  *   AG_NO_GRAD {
  *       ag_tensor *val_loss = ag_mse_loss(A, ag_module_forward(&net->base, A, x), y);
@@ -25,10 +26,14 @@ extern "C" {
  * the mode (no C construct runs code on them): leave such a block with
  * break, or save and restore by hand (ag_set_grad_enabled returns the
  * previous mode). The macro declares only names starting with ag__ and
- * reads none of the caller's variables. */
+ * reads none of the caller's variables. The outer loop restores the mode
+ * when its one pass ends; the inner one is what break and continue leave. */
+typedef struct ag__grad_scope {
+    bool prev, once;
+} ag__grad_scope;
 #define AG_GRAD_MODE(on)                                                                      \
-    for (struct { bool prev, once; } ag__grad_mode = {ag_set_grad_enabled(on), true};        \
-         ag__grad_mode.once; ag_set_grad_enabled(ag__grad_mode.prev), ag__grad_mode.once = false) \
+    for (ag__grad_scope ag__grad_mode = {ag_set_grad_enabled(on), true}; ag__grad_mode.once;  \
+         ag_set_grad_enabled(ag__grad_mode.prev), ag__grad_mode.once = false)                 \
         for (int ag__grad_body = 1; ag__grad_body; ag__grad_body = 0)
 #define AG_NO_GRAD AG_GRAD_MODE(false)
 #define AG_ENABLE_GRAD AG_GRAD_MODE(true)
