@@ -5,7 +5,7 @@
  *
  * A training step:
  *
- *   ag_optim *opt = ag_adamw_new(P, ag_optim_groups_from_model(m, P, 3e-4, 0.1), 2, NULL);
+ *   ag_optim *opt = ag_adamw_new(P, ag_optim_groups_from_model(m, P, 3e-4, 0.1), NULL);
  *   ag_schedule sched = ag_schedule_warmup_cosine(100, 5000, 0.0);
  *   for (int64_t s = 0; s < 5000; s++) {
  *       ag_arena_reset(step);
