@@ -334,6 +334,26 @@ ag_tensor *ag_from_f64_(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape
     return t;
 }
 
+ag_tensor *ag_from_i64_(ag_arena *A, int ndim, const int64_t *shape, const int64_t *values) {
+    ag_tensor *t = make("from_i64", A, AG_I32, ndim, shape);
+    if (!t) return NULL;
+    if (!values && t->numel > 0) {
+        ag__fail("from_i64", "values is NULL for %s", ag__shp(t));
+        return NULL;
+    }
+    int32_t *d = t->data;
+    for (int64_t i = 0; i < t->numel; i++) {
+        if (values[i] < INT32_MIN || values[i] > INT32_MAX) {
+            ag__fail("from_i64", "value %lld at position %lld of %s does not fit in i32: "
+                     "expected [%ld, %ld]", (long long)values[i], (long long)i, ag__shp(t),
+                     (long)INT32_MIN, (long)INT32_MAX);
+            return NULL;
+        }
+        d[i] = (int32_t)values[i];
+    }
+    return t;
+}
+
 ag_tensor *ag_copy_(ag_arena *A, const ag_tensor *t) {
     if (!t) return NULL;
     return ag_from_array_(A, t->dtype, t->ndim, t->shape, t->data);

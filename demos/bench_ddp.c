@@ -98,7 +98,7 @@ static trainee make(ag_arena *P, const options *o, bool overlap) {
     ag_adam_opts ao = ag_adamw_defaults();
     ao.lr = 1e-3;
     t.opt = ag_adamw_new(P, ag_optim_groups_from_model(&t.g->base, P, AG_OPTIM_INHERIT, 0.01),
-                         2, &ao);
+                         &ao);
     ag_dist_opts d = ag_dist_defaults();
     d.bucket_bytes = (size_t)o->bucket_kb << 10;
     d.overlap = overlap;

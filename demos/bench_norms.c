@@ -259,51 +259,42 @@ static void print_csv(const result *res, int nres) {
                (long long)res[i].rows, (long long)res[i].dim, res[i].ms, res[i].gbps);
 }
 
-/* bench-norms.dat (per shape: one line per kernel and pass, GB/s) and
- * bench-norms.gp: clustered bars of GB/s per shape, one cluster per shape. */
+/* bench-norms.png: clustered bars of GB/s, one cluster per kernel and pass,
+ * one bar per shape. False when the files could not be written. */
 static bool write_plot(const char *dir, const result *res, int nres, const options *o) {
-    FILE *f = ag_demo_open("bench-norms", dir, "bench-norms.dat");
-    if (!f) return false;
-    fprintf(f, "# GB/s per shape (columns) and kernel/pass (rows), from bench-norms\n");
-    fprintf(f, "label");
-    for (int s = 0; s < o->shapes.n; s++)
-        fprintf(f, " %lldx%lld", (long long)o->shapes.rows[s], (long long)o->shapes.dim[s]);
-    fprintf(f, "\n");
-    /* the rows of the first shape name the kernels; each shape has them all */
-    int per = nres / o->shapes.n;
-    for (int k = 0; k < per; k++) {
-        const result *r = &res[k];
-        fprintf(f, "\"%s %s %s\"", r->impl, r->op, r->pass);
-        for (int s = 0; s < o->shapes.n; s++) fprintf(f, " %.3f", res[s * per + k].gbps);
-        fprintf(f, "\n");
+    const int nshapes = o->shapes.n, per = nres / nshapes; /* each shape has every kernel */
+    char(*shape)[48] = malloc((size_t)nshapes * sizeof *shape);
+    char(*kernel)[96] = malloc((size_t)per * sizeof *kernel);
+    const char **labels = malloc((size_t)per * sizeof *labels);
+    double *gbps = malloc((size_t)nres * sizeof *gbps);
+    ag_plot_series *series = malloc((size_t)nshapes * sizeof *series);
+    if (!shape || !kernel || !labels || !gbps || !series) {
+        free(shape), free(kernel), free(labels), free(gbps), free(series);
+        fprintf(stderr, "bench-norms: out of memory for the plot\n");
+        return false;
     }
-    fclose(f);
-    f = ag_demo_open("bench-norms", dir, "bench-norms.gp");
-    if (!f) return false;
-    fprintf(f,
-            "set terminal pngcairo size 1400,700 noenhanced\n"
-            "set output 'bench-norms.png'\n"
-            "set title 'RMSNorm and LayerNorm, f32, %d threads: GB/s of the bytes each pass "
-            "must move (higher is better)'\n"
-            "set style data histograms\n"
-            "set style histogram clustered gap 2\n"
-            "set style fill solid 0.8 border -1\n"
-            "set boxwidth 0.9\n"
-            "set key outside right top\n"
-            "set ylabel 'GB/s'\n"
-            "set grid ytics\n"
-            "set xtics rotate by -30\n"
-            "plot for [s=2:%d] 'bench-norms.dat' using s:xtic(1) title columnheader(s)\n",
-            o->threads, o->shapes.n + 1);
-    fclose(f);
-    char cmd[1024], why[256];
-    int rc = ag_demo_gnuplot(dir, "bench-norms.gp", cmd, sizeof cmd, why, sizeof why);
-    if (rc == 0)
-        fprintf(stderr, "bench-norms: wrote %s/bench-norms.png\n", dir);
-    else
-        fprintf(stderr, "bench-norms: gnuplot %s (%s); to draw the chart run: %s\n",
-                rc == 127 ? "is not installed" : "failed", why, cmd);
-    return true;
+    for (int k = 0; k < per; k++) { /* the rows of the first shape name the kernels */
+        snprintf(kernel[k], sizeof kernel[k], "%.15s %.15s %.7s", res[k].impl, res[k].op,
+                 res[k].pass);
+        labels[k] = kernel[k];
+    }
+    for (int s = 0; s < nshapes; s++) {
+        snprintf(shape[s], sizeof shape[s], "%lldx%lld", (long long)o->shapes.rows[s],
+                 (long long)o->shapes.dim[s]);
+        for (int k = 0; k < per; k++) gbps[s * per + k] = res[s * per + k].gbps;
+        series[s] = (ag_plot_series){.title = shape[s], .y = gbps + s * per, .n = per,
+                                     .style = AG_PLOT_BARS};
+    }
+    char title[200];
+    snprintf(title, sizeof title, "RMSNorm and LayerNorm, f32, %d threads: GB/s of the bytes each "
+             "pass must move (higher is better)", o->threads);
+    const ag_plot p = {.title = title, .ylabel = "GB/s", .series = series, .nseries = nshapes,
+                       .labels = labels, .nlabels = per, .width = 1400, .height = 700};
+    ag_plot_outcome out;
+    const int st = ag_plot_save(&p, dir, "bench-norms", &out);
+    fprintf(stderr, "bench-norms: %s\n", out.message);
+    free(shape), free(kernel), free(labels), free(gbps), free(series);
+    return st != AG_PLOT_CANNOT_WRITE;
 }
 
 /* ---- options ---------------------------------------------------------------- */

@@ -39,7 +39,7 @@ static double time_step(bench_kind kind, int64_t n, int steps) {
     ag_optim_group g = ag_optim_group_of(&p, 1);
     ag_sgd_opts s = ag_sgd_defaults();
     s.momentum = 0.9;
-    ag_optim *o = kind == SGD_F32 ? ag_sgd_new(P, &g, 1, &s) : ag_adamw_new(P, &g, 1, NULL);
+    ag_optim *o = kind == SGD_F32 ? ag_sgd_new(P, ag_optim_groups_one(&g), &s) : ag_adamw_new(P, ag_optim_groups_one(&g), NULL);
     ag_optim_step(o); /* warm-up: state allocated, pages touched */
     ag_optim_step(o);
     double *t = malloc((size_t)steps * sizeof *t);

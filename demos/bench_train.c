@@ -85,12 +85,11 @@ static bool trainer_init(trainer *t, const bench_config *c) {
                              .n_embd = c->n_embd, .n_head = c->n_head,
                              .norm = AG_NORM_RMS(AG_RMSNORM_LLAMA), .act = AG_ACT_GELU};
     t->model = ag_demo_gpt_new(t->P, &gc, MODEL_SEED);
-    ag_optim_group *groups = ag_optim_groups_from_model(&t->model->base, t->P,
-                                                        AG_OPTIM_INHERIT, 0.01);
     ag_adam_opts ao = ag_adamw_defaults();
     ao.lr = 1e-3;
     ao.weight_decay = 0.01;
-    t->opt = groups ? ag_adamw_new(t->P, groups, 2, &ao) : NULL;
+    t->opt = ag_adamw_new(t->P, ag_optim_groups_from_model(&t->model->base, t->P,
+                                                           AG_OPTIM_INHERIT, 0.01), &ao);
     ag_rng_seed(&t->data, DATA_SEED);
     return t->model && t->opt;
 }

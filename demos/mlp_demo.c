@@ -51,9 +51,8 @@ static void sgd_step(ag_tensor *p, float lr) {
 }
 
 static double accuracy(ag_arena *A, const mlp *m, ag_tensor *x, ag_tensor *y) {
-    bool was = ag_set_grad_enabled(false);
-    ag_tensor *pred = ag_argmax(A, forward(A, m, x), -1, false);
-    ag_set_grad_enabled(was);
+    ag_tensor *pred = NULL;
+    AG_NO_GRAD { pred = ag_argmax(A, forward(A, m, x), -1, false); }
     int hits = 0;
     for (int64_t i = 0; i < y->numel; i++)
         hits += ((int32_t *)pred->data)[i] == ((int32_t *)y->data)[i];

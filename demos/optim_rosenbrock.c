@@ -66,7 +66,7 @@ static ag_optim *make_optim(ag_arena *P, ag_tensor **params, const config *c) {
         s.momentum = or_default(c->momentum, 0.9);
         s.weight_decay = or_default(c->weight_decay, s.weight_decay);
         s.nesterov = c->nesterov;
-        return ag_sgd_new(P, &g, 1, &s);
+        return ag_sgd_new(P, ag_optim_groups_one(&g), &s);
     }
     bool w = !strcmp(c->opt, "adamw");
     ag_adam_opts a = w ? ag_adamw_defaults() : ag_adam_defaults();
@@ -76,7 +76,7 @@ static ag_optim *make_optim(ag_arena *P, ag_tensor **params, const config *c) {
     a.eps = or_default(c->eps, a.eps);
     a.weight_decay = or_default(c->weight_decay, a.weight_decay);
     a.amsgrad = c->amsgrad;
-    return w ? ag_adamw_new(P, &g, 1, &a) : ag_adam_new(P, &g, 1, &a);
+    return w ? ag_adamw_new(P, ag_optim_groups_one(&g), &a) : ag_adam_new(P, ag_optim_groups_one(&g), &a);
 }
 
 /* A one-line description of the optimizer actually used, for plot titles. */
@@ -226,14 +226,11 @@ static bool plot(const char *dir, const config *chosen) {
     fclose(f);
     for (int k = 0; k < NOPT; k++) free(paths[k]);
 
-    char cmd[4400], why[256];
-    int status = ag_demo_gnuplot(dir, "rosenbrock.gp", cmd, sizeof cmd, why, sizeof why);
-    if (status == 0)
+    ag_plot_outcome out;
+    if (ag_plot_render(dir, "rosenbrock.gp", &out) == AG_PLOT_RENDERED)
         fprintf(stderr, "plot: %s/rosenbrock.png (paths in %s/rosenbrock.dat)\n", dir, dir);
-    else if (status == 127)
-        fprintf(stderr, "plot: gnuplot not found; to render it: %s\n", cmd);
     else
-        fprintf(stderr, "plot: gnuplot failed (%s); to render it: %s\n", why, cmd);
+        fprintf(stderr, "plot: %s\n", out.message);
     return true;
 }
 

@@ -663,91 +663,72 @@ typedef struct {
     double train[1024], val[1024];
 } eval_log;
 
-static void write_plots(const char *dir, const step_log *sl, const eval_log *el,
-                        const gradchecker *gc, double baseline, const char *title, int steps) {
-    const int xmax = steps + (steps + 39) / 40; /* room for the last point */
-    FILE *f = ag_demo_open("tinygpt", dir, "loss.dat");
-    if (f) {
-        fprintf(f, "# tinygpt: %s\n# index 0: step  batch_loss  lr\n", title);
-        for (int i = 0; i < sl->n; i++)
-            fprintf(f, "%d %.6f %.6e\n", sl->step[i], sl->loss[i], sl->lr[i]);
-        fprintf(f, "\n\n# index 1: step  train_loss  val_loss (nats/token)\n");
-        for (int i = 0; i < el->n; i++)
-            fprintf(f, "%d %.6f %.6f\n", el->step[i], el->train[i], el->val[i]);
-        fclose(f);
-    }
-    f = ag_demo_open("tinygpt", dir, "loss.gp");
-    if (f) {
-        fprintf(f,
-                "# renders loss.png from loss.dat: gnuplot loss.gp (in this directory)\n"
-                "set terminal pngcairo size 900,560 enhanced font 'sans,10'\n"
-                "set output 'loss.png'\n"
-                "set title \"tinygpt: %s\" noenhanced\n"
-                "set xlabel 'step'\n"
-                "set ylabel 'cross-entropy (nats/token)'\n"
-                "set grid\n"
-                "set key top right\n"
-                "set xrange [0:%d]\n"
-                "baseline = %.6f\n"
-                "plot 'loss.dat' index 0 using 1:2 with lines lc rgb '#c8c8e8' title 'batch loss', \\\n"
-                "     'loss.dat' index 1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f4fbf' title 'train', \\\n"
-                "     'loss.dat' index 1 using 1:3 with linespoints lw 2 pt 5 lc rgb '#d62728' title 'validation', \\\n"
-                "     baseline with lines dt 2 lw 2 lc rgb '#555555' title sprintf('unigram baseline %%.3f', baseline)\n",
-                title, xmax, baseline);
-        fclose(f);
-    }
-    f = ag_demo_open("tinygpt", dir, "gradcheck.dat");
-    if (f) {
-        fprintf(f, "# check  step  worst_rel_err  worst_err_over_tol  then the worst relative "
-                   "error of each tensor:\n#");
-        for (int i = 0; i < gc->nparams; i++) fprintf(f, " %s", gc->p64[i].name);
-        fprintf(f, "\n");
-        for (int c = 0; c < gc->n; c++) {
-            fprintf(f, "%d %d %.6e %.6e", c + 1, gc->step[c], gc->worst_rel[c], gc->worst_tol[c]);
-            for (int i = 0; i < gc->nparams; i++)
-                fprintf(f, " %.6e", gc->tensor_rel[(size_t)c * gc->nparams + i]);
-            fprintf(f, "\n");
-        }
-        fclose(f);
-    }
-    f = ag_demo_open("tinygpt", dir, "gradcheck.gp");
-    if (f) {
-        fprintf(f,
-                "# renders gradcheck.png from gradcheck.dat: gnuplot gradcheck.gp (in this directory)\n"
-                "set terminal pngcairo size 900,560 enhanced font 'sans,10'\n"
-                "set output 'gradcheck.png'\n"
-                "set title \"tinygpt: f64 analytic gradient vs 4-point central differences "
-                "(h = %g), %d coordinates of each of %d tensors per check\" noenhanced\n"
-                "set xlabel 'training step'\n"
-                "set ylabel 'relative error |a-n|/max(|a|,|n|)'\n"
-                "set logscale y\n"
-                "set format y '10^{%%L}'\n"
-                "set yrange [1e-12:1]\n"
-                "set grid\n"
-                "set key top right\n"
-                "set xrange [0:%d]\n"
-                "rtol = %g\n"
-                "plot for [i=5:%d] 'gradcheck.dat' using 2:(column(i) > 0 ? column(i) : 1/0) "
-                "with points pt 1 ps 0.8 lc rgb '#a0a0a0' notitle, \\\n"
-                "     NaN with points pt 1 lc rgb '#a0a0a0' title 'worst of one tensor', \\\n"
-                "     'gradcheck.dat' using 2:3 with linespoints lw 2 pt 7 ps 1.2 lc rgb '#1f4fbf' "
-                "title 'worst of the check', \\\n"
-                "     rtol with lines dt 2 lw 2 lc rgb '#d62728' title sprintf('rtol %%g', rtol)\n",
-                GC_H, gc->samples, gc->nparams, xmax, GC_RTOL, 4 + gc->nparams);
-        fclose(f);
-    }
+/* n doubles from malloc (xmalloc exits when there is no memory). */
+static double *doubles(int n) { return xmalloc((size_t)(n > 0 ? n : 1) * sizeof(double)); }
+
+/* loss.png: the batch loss, the train and validation losses, the unigram
+ * baseline. */
+static void plot_loss(const char *dir, const step_log *sl, const eval_log *el, double baseline,
+                      const char *title, int steps) {
+    const double xmax = steps + (steps + 39) / 40; /* room for the last point */
+    double *bx = doubles(sl->n), *by = doubles(sl->n), *ex = doubles(el->n);
+    for (int i = 0; i < sl->n; i++) bx[i] = sl->step[i], by[i] = sl->loss[i];
+    for (int i = 0; i < el->n; i++) ex[i] = el->step[i];
+    char ptitle[300], btitle[64];
+    snprintf(ptitle, sizeof ptitle, "tinygpt: %s", title);
+    snprintf(btitle, sizeof btitle, "unigram baseline %.3f", baseline);
+    const ag_plot_series series[] = {
+        {.title = "batch loss", .x = bx, .y = by, .n = sl->n, .color = "#c8c8e8"},
+        {.title = "train", .x = ex, .y = el->train, .n = el->n, .style = AG_PLOT_LINESPOINTS,
+         .color = "#1f4fbf", .width = 2},
+        {.title = "validation", .x = ex, .y = el->val, .n = el->n,
+         .style = AG_PLOT_LINESPOINTS, .color = "#d62728", .width = 2},
+        {.title = btitle, .x = (double[]){0, xmax}, .y = (double[]){baseline, baseline}, .n = 2,
+         .color = "#555555", .width = 2, .dashed = true},
+    };
+    const ag_plot p = {.title = ptitle, .xlabel = "step", .ylabel = "cross-entropy (nats/token)",
+                       .xrange = true, .xmin = 0, .xmax = xmax, .series = series,
+                       .nseries = (int)(sizeof series / sizeof series[0])};
+    ag_plot_outcome out;
+    ag_plot_save(&p, dir, "loss", &out);
+    printf("plots: %s\n", out.message);
+    free(bx), free(by), free(ex);
 }
 
-/* Runs gnuplot on the two scripts; prints the command when it cannot. */
-static void render_plots(const char *dir) {
-    char cmd[4400], why[256];
-    int status = ag_demo_gnuplot(dir, "loss.gp gradcheck.gp", cmd, sizeof cmd, why, sizeof why);
-    if (status == 0)
-        printf("plots: %s/loss.png, %s/gradcheck.png\n", dir, dir);
-    else if (status == 127)
-        printf("plots: gnuplot not found; to render them: %s\n", cmd);
-    else
-        printf("plots: gnuplot failed (%s); to render them: %s\n", why, cmd);
+/* gradcheck.png: per check, the worst relative error of each tensor (grey
+ * points), the worst of the check, and rtol, on a log axis. */
+static void plot_gradcheck(const char *dir, const gradchecker *gc, int steps) {
+    const int np = gc->nparams, nc = gc->n;
+    const double xmax = steps + (steps + 39) / 40;
+    ag_plot_series *series = xmalloc((size_t)(np + 2) * sizeof *series);
+    double *x = doubles(nc), *rel = doubles(np * nc);
+    for (int c = 0; c < nc; c++) x[c] = gc->step[c];
+    for (int i = 0; i < np; i++) {
+        for (int c = 0; c < nc; c++) rel[i * nc + c] = gc->tensor_rel[(size_t)c * np + i];
+        series[i] = (ag_plot_series){.title = i ? NULL : "worst of one tensor", .x = x,
+                                     .y = rel + i * nc, .n = nc, .style = AG_PLOT_POINTS,
+                                     .color = "#a0a0a0", .width = 0.8};
+    }
+    series[np] = (ag_plot_series){.title = "worst of the check", .x = x, .y = gc->worst_rel,
+                                  .n = nc, .style = AG_PLOT_LINESPOINTS, .color = "#1f4fbf",
+                                  .width = 2};
+    char rtitle[64], ptitle[256];
+    snprintf(rtitle, sizeof rtitle, "rtol %g", GC_RTOL);
+    series[np + 1] = (ag_plot_series){.title = rtitle, .x = (double[]){0, xmax},
+                                      .y = (double[]){GC_RTOL, GC_RTOL}, .n = 2,
+                                      .color = "#d62728", .width = 2, .dashed = true};
+    snprintf(ptitle, sizeof ptitle, "tinygpt: f64 analytic gradient vs 4-point central "
+             "differences (h = %g), %d coordinates of each of %d tensors per check", GC_H,
+             gc->samples, np);
+    const ag_plot p = {.title = ptitle, .xlabel = "training step",
+                       .ylabel = "relative error |a-n|/max(|a|,|n|)", .logy = true,
+                       .xrange = true, .xmin = 0, .xmax = xmax, .yrange = true, .ymin = 1e-12,
+                       .ymax = 1, .series = series, .nseries = np + 2,
+                       .extra = "set format y '10^{%L}'\n"};
+    ag_plot_outcome out;
+    ag_plot_save(&p, dir, "gradcheck", &out);
+    printf("plots: %s\n", out.message);
+    free(series), free(x), free(rel);
 }
 
 /* ---- main ----------------------------------------------------------------------------- */
@@ -900,12 +881,13 @@ static int setup_model(run *r) {
     if (!r->dist) return 1;
     printf("\n");
     ag_module_print(stdout, &r->model->base);
-    ag_optim_group *groups = ag_optim_groups_from_model(&r->model->base, r->P,
-                                                        AG_OPTIM_INHERIT, o->weight_decay);
+    ag_optim_groups gs = ag_optim_groups_from_model(&r->model->base, r->P, AG_OPTIM_INHERIT,
+                                                    o->weight_decay);
+    const ag_optim_group *groups = gs.groups;
     ag_adam_opts ao = ag_adamw_defaults();
     ao.lr = o->lr;
     ao.weight_decay = o->weight_decay;
-    r->opt = ag_adamw_new(r->P, groups, 2, &ao);
+    r->opt = ag_adamw_new(r->P, gs, &ao);
     if (!r->opt) return 1;
     int64_t ndecay = 0, nno = 0;
     for (int i = 0; i < groups[0].nparams; i++) ndecay += groups[0].params[i]->numel;
@@ -1274,7 +1256,6 @@ static bool report(run *r, bool failed) {
     const options *o = &r->o;
     if (r->rank != 0) return true; /* rank 0 writes the outputs */
     const bool saved = save_outputs(r) && (!o->loss_log || write_loss_log(r));
-    if (saved) write_plots(o->out, &r->sl, r->el, &r->gc, r->baseline, r->title, o->steps);
     if (!failed) {
         double tr, va;
         evaluate_both(r, r->d.nval, &tr, &va);
@@ -1283,7 +1264,10 @@ static bool report(run *r, bool failed) {
                r->baseline, fabs(r->baseline - va), va <= r->baseline ? "below" : "ABOVE");
         if (o->n_samples > 0) print_samples(r);
     }
-    if (saved) render_plots(o->out);
+    if (saved) {
+        plot_loss(o->out, &r->sl, r->el, r->baseline, r->title, o->steps);
+        plot_gradcheck(o->out, &r->gc, o->steps);
+    }
     const double total = now() - r->t_start;
     printf("time %.1f s: training %.1f s (%.0f tokens/s), gradient checks %.1f s, evaluation "
            "%.1f s; step arena peak %.1f MiB\n", total, r->t_train,

@@ -23,31 +23,6 @@
 #include "internal.h"
 #include "nn_internal.h"
 
-/* ---- activations --------------------------------------------------------------- */
-
-static const char *act_name(ag_activation act) {
-    switch (act) {
-    case AG_ACT_GELU: return "gelu";
-    case AG_ACT_GELU_TANH: return "gelu_tanh";
-    case AG_ACT_RELU: return "relu";
-    case AG_ACT_SILU: return "silu";
-    }
-    return NULL;
-}
-
-ag_tensor *ag_activate_(ag_arena *A, ag_tensor *x, ag_activation act) {
-    if (!x) return NULL;
-    switch (act) {
-    case AG_ACT_GELU: return ag_gelu_(A, x);
-    case AG_ACT_GELU_TANH: return ag_gelu_tanh_(A, x);
-    case AG_ACT_RELU: return ag_relu_(A, x);
-    case AG_ACT_SILU: return ag_silu_(A, x);
-    }
-    ag__fail("activate", "unknown activation %d for x %s (expected AG_ACT_GELU, "
-             "AG_ACT_GELU_TANH, AG_ACT_RELU or AG_ACT_SILU)", (int)act, ag__shp(x));
-    return NULL;
-}
-
 static bool dropout_ok(double p) { return p >= 0.0 && p < 1.0; }
 
 /* ---- causal self-attention ------------------------------------------------------ */
@@ -154,14 +129,14 @@ static ag_tensor *mlp_forward(ag_module *m, ag_arena *A, ag_tensor *x) {
 }
 
 static void mlp_describe(const ag_module *m, char *buf, size_t size) {
-    snprintf(buf, size, "act=%s", act_name(((const ag_nn_mlp *)m)->act));
+    snprintf(buf, size, "act=%s", ag_activation_name(((const ag_nn_mlp *)m)->act));
 }
 
 const ag_module_type ag_nn_mlp_type = {"MLP", mlp_forward, mlp_describe};
 
 ag_nn_mlp *ag_nn_mlp_new_(ag_arena *P, ag_rng *r, int64_t n_embd, int64_t n_hidden,
                           ag_activation act, bool bias, double dropout) {
-    if (!P || !r || n_embd <= 0 || n_hidden <= 0 || !act_name(act) || !dropout_ok(dropout)) {
+    if (!P || !r || n_embd <= 0 || n_hidden <= 0 || !ag_activation_name(act) || !dropout_ok(dropout)) {
         ag__fail("nn_mlp_new",
                  "MLP(n_embd=%lld, n_hidden=%lld, act=%d, dropout=%g): expected an arena, an "
                  "rng, sizes > 0, a known activation and 0 <= dropout < 1",
@@ -227,7 +202,7 @@ ag_nn_block *ag_nn_block_new_(ag_arena *P, ag_rng *r, const ag_block_config *c) 
         return NULL;
     }
     if (c->n_embd <= 0 || c->n_head <= 0 || c->n_embd % c->n_head != 0 || c->n_hidden < 0 ||
-        !act_name(c->act) || !dropout_ok(c->dropout)) {
+        !ag_activation_name(c->act) || !dropout_ok(c->dropout)) {
         ag__fail("nn_block_new",
                  "Block(n_embd=%lld, n_head=%lld, n_hidden=%lld, act=%d, dropout=%g): expected "
                  "n_embd > 0 divisible by n_head > 0, n_hidden >= 0, a known activation and "

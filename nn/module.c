@@ -317,24 +317,3 @@ void ag_module_print(FILE *f, ag_module *m) {
     counts c = count(m);
     fprintf(f, "total params: %lld, trainable: %lld\n", (long long)c.all, (long long)c.trainable);
 }
-
-/* ---- a list of modules ---------------------------------------------------- */
-
-static const ag_module_type MODULE_LIST = {"ModuleList", NULL, NULL};
-
-ag_module_list *ag_module_list_new_(ag_arena *P) {
-    if (!P) {
-        ag__fail("module_list_new", "arena is NULL");
-        return NULL;
-    }
-    ag_module_list *l = ag_arena_calloc_(P, sizeof *l);
-    if (l) ag_module_init(&l->base, &MODULE_LIST, P);
-    return l;
-}
-
-bool ag_module_list_append_(ag_module_list *l, ag_module *child) {
-    if (!l) return false;
-    char name[24];
-    snprintf(name, sizeof name, "%d", l->base.nchildren);
-    return ag_module_add_child_(&l->base, name, child);
-}

@@ -51,10 +51,9 @@ const ag_optim_type ag_adagrad_type = {
     .update = adagrad_update,
 };
 
-ag_optim *ag_adagrad_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
-                          const ag_adagrad_opts *opts) {
+ag_optim *ag_adagrad_new_(ag_arena *P, ag_optim_groups groups, const ag_adagrad_opts *opts) {
     ag_adagrad_opts a = opts ? *opts : ag_adagrad_defaults();
-    return ag__optim_new("adagrad_new", P, &ag_adagrad_type, &a, groups, ngroups, a.lr,
+    return ag__optim_new("adagrad_new", P, &ag_adagrad_type, &a, groups, a.lr,
                          a.weight_decay);
 }
 

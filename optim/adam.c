@@ -73,17 +73,15 @@ static void adam_update(const ag_optim *o, ag_optim_state *st, double lr, double
 const ag_optim_type ag_adam_type = ADAM_TYPE("Adam");
 const ag_optim_type ag_adamw_type = ADAM_TYPE("AdamW");
 
-ag_optim *ag_adamw_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
-                        const ag_adam_opts *opts) {
+ag_optim *ag_adamw_new_(ag_arena *P, ag_optim_groups groups, const ag_adam_opts *opts) {
     ag_adam_opts a = opts ? *opts : ag_adamw_defaults();
-    return ag__optim_new("adamw_new", P, &ag_adamw_type, &a, groups, ngroups, a.lr,
+    return ag__optim_new("adamw_new", P, &ag_adamw_type, &a, groups, a.lr,
                          a.weight_decay);
 }
 
-ag_optim *ag_adam_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
-                       const ag_adam_opts *opts) {
+ag_optim *ag_adam_new_(ag_arena *P, ag_optim_groups groups, const ag_adam_opts *opts) {
     ag_adam_opts a = opts ? *opts : ag_adam_defaults();
-    return ag__optim_new("adam_new", P, &ag_adam_type, &a, groups, ngroups, a.lr,
+    return ag__optim_new("adam_new", P, &ag_adam_type, &a, groups, a.lr,
                          a.weight_decay);
 }
 

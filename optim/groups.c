@@ -18,48 +18,60 @@ static bool listed(ag_tensor *const *list, int n, const ag_tensor *t) {
     return false;
 }
 
-ag_optim_group ag_optim_group_of_module_(ag_module *m, ag_arena *A) {
-    ag_optim_group g = ag_optim_group_of(NULL, 0);
-    if (!m) return g;
+/* Every parameter of m that requires a gradient, once each, into *out (an
+ * array of at least that many in A); *nall and *all receive the named list.
+ * Returns the count, or -1 after a report (or for a NULL m, without one). */
+static int trainable(const char *op, ag_module *m, ag_arena *A, ag_named_param **all, int *nall,
+                     ag_tensor ***out) {
+    if (!m) return -1;
     if (!A) {
-        ag__fail("optim_group_of_module", "arena is NULL");
-        return g;
+        ag__fail(op, "arena is NULL");
+        return -1;
     }
-    ag_named_param *all;
-    int n = ag_module_parameters_(m, A, &all);
-    if (n < 0) return g;
-    g.params = ag_arena_alloc_(A, (size_t)(n ? n : 1) * sizeof *g.params);
-    if (!g.params) return g;
-    for (int i = 0; i < n; i++) {
-        ag_tensor *t = all[i].tensor;
-        if (t->requires_grad && !listed(g.params, g.nparams, t)) g.params[g.nparams++] = t;
+    *nall = ag_module_parameters_(m, A, all);
+    if (*nall < 0) return -1;
+    *out = ag_arena_alloc_(A, (size_t)(*nall ? *nall : 1) * sizeof **out);
+    if (!*out) return -1;
+    int n = 0;
+    for (int i = 0; i < *nall; i++) {
+        ag_tensor *t = (*all)[i].tensor;
+        if (t->requires_grad && !listed(*out, n, t)) (*out)[n++] = t;
     }
-    return g;
+    return n;
 }
 
-ag_optim_group *ag_optim_groups_from_model_(ag_module *m, ag_arena *A, double lr,
-                                            double weight_decay) {
-    if (!m) return NULL;
-    if (!A) {
-        ag__fail("optim_groups_from_model", "arena is NULL");
-        return NULL;
-    }
+static const ag_optim_groups FAILED = {NULL, -1, NULL};
+
+ag_optim_groups ag_optim_groups_of_module_(ag_module *m, ag_arena *A) {
     ag_named_param *all;
-    int n = ag_module_parameters_(m, A, &all);
-    if (n < 0) return NULL;
+    ag_tensor **params;
+    int nall;
+    const int n = trainable("optim_groups_of_module", m, A, &all, &nall, &params);
+    ag_optim_group *g = n < 0 ? NULL : ag_arena_alloc_(A, sizeof *g);
+    if (!g) return FAILED;
+    *g = ag_optim_group_of(params, n);
+    return (ag_optim_groups){g, 1, m};
+}
+
+ag_optim_groups ag_optim_groups_from_model_(ag_module *m, ag_arena *A, double lr,
+                                            double weight_decay) {
+    ag_named_param *all;
+    ag_tensor **params;
+    int nall;
+    const int n = trainable("optim_groups_from_model", m, A, &all, &nall, &params);
+    if (n < 0) return FAILED;
     ag_optim_group *g = ag_arena_alloc_(A, 2 * sizeof *g);
-    ag_tensor **decay = ag_arena_alloc_(A, (size_t)(n ? n : 1) * sizeof *decay);
     ag_tensor **no_decay = ag_arena_alloc_(A, (size_t)(n ? n : 1) * sizeof *no_decay);
-    if (!g || !decay || !no_decay) return NULL;
-    g[0] = (ag_optim_group){decay, 0, lr, weight_decay};
+    if (!g || !no_decay) return FAILED;
+    /* params is reused for the decay group: it is filled no faster than read */
+    g[0] = (ag_optim_group){params, 0, lr, weight_decay};
     g[1] = (ag_optim_group){no_decay, 0, lr, 0.0};
-    for (int i = 0; i < n; i++) {
-        ag_tensor *t = all[i].tensor;
-        if (!t->requires_grad || listed(decay, g[0].nparams, t) ||
-            listed(no_decay, g[1].nparams, t))
-            continue; /* frozen, or tied to an earlier name that decided */
+    int next = 0; /* the next trainable parameter, in params' order */
+    for (int i = 0; i < nall && next < n; i++) {
+        if (all[i].tensor != params[next]) continue; /* frozen, or a later name of a tied one */
+        ag_tensor *t = params[next++];
         if (ag_param_is_no_decay(&all[i])) no_decay[g[1].nparams++] = t;
-        else decay[g[0].nparams++] = t;
+        else params[g[0].nparams++] = t;
     }
-    return g;
+    return (ag_optim_groups){g, 2, m};
 }

@@ -7,8 +7,7 @@
 /* ag_optim_new_ reporting under op, the public constructor's name
  * ("adamw_new"), for the built-in constructors (optimizer.c). */
 ag_optim *ag__optim_new(const char *op, ag_arena *P, const ag_optim_type *type, const void *opts,
-                        const ag_optim_group *groups, int ngroups, double lr,
-                        double weight_decay);
+                        ag_optim_groups groups, double lr, double weight_decay);
 
 /* Is v finite and in [lo, hi] (hi_open: [lo, hi))? If not (NAN and inf
  * included, even for hi = INFINITY), writes

@@ -94,8 +94,10 @@ static int used_buffers(const ag_optim_type *type, const void *opts, const char 
 
 /* Reports and returns false unless every group is well formed and every
  * parameter a float leaf; *total receives the number of parameters. */
-static bool groups_ok(const char *op, const ag_optim_group *groups, int ngroups, double lr,
-                      double weight_decay, int64_t *total) {
+static bool groups_ok(const char *op, ag_optim_groups gl, double lr, double weight_decay,
+                      int64_t *total) {
+    const ag_optim_group *groups = gl.groups;
+    const int ngroups = gl.ngroups;
     if (ngroups < 1 || !groups) {
         ag__fail(op, "no parameter groups (%d, list %s): expected at least one group", ngroups,
                  groups ? "given" : "NULL");
@@ -152,16 +154,65 @@ static bool groups_ok(const char *op, const ag_optim_group *groups, int ngroups,
     return true;
 }
 
+/* ---- a model's parameters, each in exactly one group ----------------------------- */
+
+typedef struct {
+    const char *op;
+    ag_optim_groups gl;
+    bool failed;
+} coverage;
+
+/* The groups that list t: how many, and the first two. */
+static int groups_listing(ag_optim_groups gl, const ag_tensor *t, int *first, int *second) {
+    int n = 0;
+    for (int g = 0; g < gl.ngroups; g++)
+        for (int i = 0; i < gl.groups[g].nparams; i++)
+            if (gl.groups[g].params[i] == t) {
+                if (n == 0) *first = g;
+                else if (n == 1) *second = g;
+                n++;
+                break; /* twice in one group: the duplicate check names it */
+            }
+    return n;
+}
+
+static void check_covered(const ag_named_param *p, void *userdata) {
+    coverage *c = userdata;
+    if (c->failed || !p->tensor->requires_grad) return;
+    int first = -1, second = -1;
+    const int n = groups_listing(c->gl, p->tensor, &first, &second);
+    if (n == 1) return;
+    c->failed = true;
+    if (n == 0)
+        ag__fail(c->op, "parameter '%s' %s requires a gradient but is in none of the %d "
+                 "groups: add it to one, or freeze it (ag_set_requires_grad(p, false))",
+                 p->name, ag__shp(p->tensor), c->gl.ngroups);
+    else
+        ag__fail(c->op, "parameter '%s' %s is in groups %d and %d: each parameter belongs to "
+                 "exactly one group", p->name, ag__shp(p->tensor), first, second);
+}
+
+/* With a model: reports the first trainable parameter of it that is in no
+ * group or in two, under its dotted name. */
+static bool model_covered(const char *op, ag_optim_groups gl) {
+    if (!gl.model) return true;
+    coverage c = {op, gl, false};
+    ag_module_visit_params(gl.model, check_covered, &c);
+    return !c.failed;
+}
+
 ag_optim *ag__optim_new(const char *op, ag_arena *P, const ag_optim_type *type, const void *opts,
-                        const ag_optim_group *groups, int ngroups, double lr,
-                        double weight_decay) {
+                        ag_optim_groups gl, double lr, double weight_decay) {
     if (!type_accepts(op, type, opts)) return NULL;
     if (!P) {
         ag__fail(op, "arena is NULL");
         return NULL;
     }
+    if (gl.ngroups < 0) return NULL; /* building the list failed */
     int64_t total;
-    if (!groups_ok(op, groups, ngroups, lr, weight_decay, &total)) return NULL;
+    if (!groups_ok(op, gl, lr, weight_decay, &total) || !model_covered(op, gl)) return NULL;
+    const ag_optim_group *groups = gl.groups;
+    const int ngroups = gl.ngroups;
     const char *names[AG_OPTIM_MAX_BUFFERS];
     const int nbuf = used_buffers(type, opts, names);
 
@@ -212,9 +263,8 @@ ag_optim *ag__optim_new(const char *op, ag_arena *P, const ag_optim_type *type, 
 }
 
 ag_optim *ag_optim_new_(ag_arena *P, const ag_optim_type *type, const void *opts,
-                        const ag_optim_group *groups, int ngroups, double lr,
-                        double weight_decay) {
-    return ag__optim_new("optim_new", P, type, opts, groups, ngroups, lr, weight_decay);
+                        ag_optim_groups groups, double lr, double weight_decay) {
+    return ag__optim_new("optim_new", P, type, opts, groups, lr, weight_decay);
 }
 
 /* ---- the step ------------------------------------------------------------------ */

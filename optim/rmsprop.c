@@ -65,10 +65,9 @@ const ag_optim_type ag_rmsprop_type = {
     .update = rmsprop_update,
 };
 
-ag_optim *ag_rmsprop_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
-                          const ag_rmsprop_opts *opts) {
+ag_optim *ag_rmsprop_new_(ag_arena *P, ag_optim_groups groups, const ag_rmsprop_opts *opts) {
     ag_rmsprop_opts r = opts ? *opts : ag_rmsprop_defaults();
-    return ag__optim_new("rmsprop_new", P, &ag_rmsprop_type, &r, groups, ngroups, r.lr,
+    return ag__optim_new("rmsprop_new", P, &ag_rmsprop_type, &r, groups, r.lr,
                          r.weight_decay);
 }
 

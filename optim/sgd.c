@@ -62,10 +62,9 @@ const ag_optim_type ag_sgd_type = {
     .update = sgd_update,
 };
 
-ag_optim *ag_sgd_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
-                      const ag_sgd_opts *opts) {
+ag_optim *ag_sgd_new_(ag_arena *P, ag_optim_groups groups, const ag_sgd_opts *opts) {
     ag_sgd_opts s = opts ? *opts : ag_sgd_defaults();
-    return ag__optim_new("sgd_new", P, &ag_sgd_type, &s, groups, ngroups, s.lr, s.weight_decay);
+    return ag__optim_new("sgd_new", P, &ag_sgd_type, &s, groups, s.lr, s.weight_decay);
 }
 
 /* ---- the kernel ------------------------------------------------------------------ */

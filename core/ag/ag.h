@@ -10,12 +10,14 @@
 #include "error.h"
 #include "tensor.h"
 #include "engine.h"
+#include "grad.h"
 #include "ops.h"
 #include "loss.h"
 #include "gradcheck.h"
 #include "custom_op.h"
 #include "gradcheck_suite.h"
 #include "safetensors.h"
+#include "plot.h"
 
 /* nn: modules, layers, norms, the norm-layer registry, blocks */
 #include <ag/nn.h>

@@ -126,6 +126,10 @@ ag_tensor *ag_from_array_(ag_arena *A, ag_dtype dt, int ndim, const int64_t *sha
 /* Converts numel doubles into a tensor of dtype dt (bf16 rounds to nearest even). */
 ag_tensor *ag_from_f64_(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape,
                         const double *values);
+/* An i32 tensor (ids, targets, indices) from numel int64_t values (what
+ * PyTorch's torch.long holds). Reports a value outside the i32 range,
+ * naming its position and value, besides the creation errors above. */
+ag_tensor *ag_from_i64_(ag_arena *A, int ndim, const int64_t *shape, const int64_t *values);
 /* A new leaf with the same dtype, shape and values (no graph; see ag_clone for
  * the differentiable copy). */
 ag_tensor *ag_copy_(ag_arena *A, const ag_tensor *t);
@@ -138,6 +142,7 @@ ag_tensor *ag_copy_(ag_arena *A, const ag_tensor *t);
 #define ag_arange(...) AG_AT(ag_arange_, __VA_ARGS__)
 #define ag_from_array(...) AG_AT(ag_from_array_, __VA_ARGS__)
 #define ag_from_f64(...) AG_AT(ag_from_f64_, __VA_ARGS__)
+#define ag_from_i64(...) AG_AT(ag_from_i64_, __VA_ARGS__)
 #define ag_copy(...) AG_AT(ag_copy_, __VA_ARGS__)
 
 /* ---- copying values in (PyTorch's copy_ under no_grad) ------------------------

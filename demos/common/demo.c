@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,41 +70,6 @@ FILE *ag_demo_open(const char *prog, const char *dir, const char *name) {
     FILE *f = fopen(path, "w");
     if (!f) fprintf(stderr, "%s: cannot write %s: %s\n", prog, path, strerror(errno));
     return f;
-}
-
-/* s in single quotes for the shell. */
-static void shell_quote(const char *s, char *out, size_t n) {
-    size_t k = 0;
-    if (k + 1 < n) out[k++] = '\'';
-    for (; *s && k + 5 < n; s++) {
-        if (*s == '\'') {
-            memcpy(out + k, "'\\''", 4);
-            k += 4;
-        } else {
-            out[k++] = *s;
-        }
-    }
-    if (k + 1 < n) out[k++] = '\'';
-    out[k] = '\0';
-}
-
-int ag_demo_gnuplot(const char *dir, const char *scripts, char *cmd, size_t ncmd, char *why,
-                    size_t nwhy) {
-    char q[4200], line[8800], out[2048] = "";
-    shell_quote(dir, q, sizeof q);
-    snprintf(cmd, ncmd, "cd %s && gnuplot %s", q, scripts);
-    snprintf(line, sizeof line, "(%s) 2>&1", cmd);
-    fflush(stdout);
-    FILE *p = popen(line, "r");
-    int status = -1;
-    if (p) {
-        size_t got = fread(out, 1, sizeof out - 1, p);
-        out[got] = '\0';
-        status = pclose(p);
-    }
-    snprintf(why, nwhy, "%s", out[0] ? strtok(out, "\n") : "no output");
-    if (status == -1 || !WIFEXITED(status)) return 1;
-    return WEXITSTATUS(status);
 }
 
 double ag_demo_now(void) {

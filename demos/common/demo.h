@@ -1,5 +1,6 @@
-/* demos/common/demo.h — what the demo programs share: output folders,
- * running gnuplot, timing. (Options: demo_opts.h.) Not part of the library. */
+/* demos/common/demo.h — what the demo programs share: output folders and
+ * timing. (Options: demo_opts.h; plots: the library's ag/plot.h.) Not part
+ * of the library. */
 #ifndef AG_DEMO_H
 #define AG_DEMO_H
 
@@ -18,13 +19,6 @@ bool ag_demo_dir_usable(const char *path);
 /* dir/name opened for writing; on failure prints "prog: cannot write ..."
  * and returns NULL. */
 FILE *ag_demo_open(const char *prog, const char *dir, const char *name);
-
-/* Runs `cd dir && gnuplot scripts` (scripts: space-separated .gp names).
- * Returns 0 when gnuplot succeeded, 127 when it is not installed, another
- * non-zero value when it failed. cmd receives the command (to print for the
- * reader to run by hand), why the first line gnuplot printed. */
-int ag_demo_gnuplot(const char *dir, const char *scripts, char *cmd, size_t ncmd, char *why,
-                    size_t nwhy);
 
 /* Seconds on a monotonic clock. */
 double ag_demo_now(void);

@@ -25,7 +25,7 @@ int main(void) {
     for (int i = 0; i < groups.nno_decay; i++) printf(" %s", groups.no_decay[i].name);
     printf("\nweight decay: %d parameters\n\n", groups.ndecay);
 
-    ag_optim *opt = ag_adamw_new(P, ag_optim_groups_from_model(&gpt->base, P, 1e-2, 0.1), 2, NULL);
+    ag_optim *opt = ag_adamw_new(P, ag_optim_groups_from_model(&gpt->base, P, 1e-2, 0.1), NULL);
     ag_tensor *ids, *targets;
     for (int step = 0; step <= 60; step++) {
         ag_arena_reset(A);

@@ -12,6 +12,7 @@
 #define AG_BLOCKS_H
 
 #include "ag/layers.h"
+#include "ag/activation.h"
 #include "ag/norms.h"
 #include "ag/registry.h"
 
@@ -19,16 +20,6 @@
 extern "C" {
 #endif
 
-typedef enum ag_activation {
-    AG_ACT_GELU,      /* exact (erf) */
-    AG_ACT_GELU_TANH, /* GPT-2's tanh approximation */
-    AG_ACT_RELU,      /* microgpt */
-    AG_ACT_SILU,
-} ag_activation;
-
-/* Applies an activation (a core op). */
-ag_tensor *ag_activate_(ag_arena *A, ag_tensor *x, ag_activation act);
-#define ag_activate(...) AG_AT(ag_activate_, __VA_ARGS__)
 
 /* Causal multi-head self-attention over x [B, T, C] (or [T, C]):
  * q, k, v = x Wq^T, x Wk^T, x Wv^T split into n_head heads of C/n_head;

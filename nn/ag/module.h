@@ -122,8 +122,13 @@ bool ag_module_cast_(ag_module *m, ag_dtype dt);
  */
 void ag_module_print(FILE *f, ag_module *m);
 
+/* ---- containers (nn.ModuleList, nn.Sequential) --------------------------------
+ * Children are named "0", "1", ... in the order they were appended, as in
+ * PyTorch, so parameter names line up with a PyTorch model's: the weight of
+ * a Sequential's third child is "2.weight". */
+
 /* A container with no forward and no parameters of its own, for lists of
- * layers: children are named "0", "1", ... */
+ * layers. */
 typedef struct ag_module_list {
     ag_module base;
 } ag_module_list;
@@ -132,6 +137,33 @@ ag_module_list *ag_module_list_new_(ag_arena *P);
 /* Appends child under the next index; returns false on bad input. */
 bool ag_module_list_append_(ag_module_list *l, ag_module *child);
 #define ag_module_list_append(...) AG_AT_BOOL(ag_module_list_append_, __VA_ARGS__)
+
+/* nn.Sequential: forward runs the children in order, each on the previous
+ * one's output (ag_module_forward), and returns the last output; with no
+ * children it returns x itself. A child without a forward (a ModuleList) is
+ * reported when the forward reaches it; a child's failure stops the chain
+ * (NULL). No parameters of its own. */
+typedef struct ag_nn_sequential {
+    ag_module base;
+} ag_nn_sequential;
+extern const ag_module_type ag_nn_sequential_type;
+
+/* An empty Sequential in P. Reports a NULL P and returns NULL. */
+ag_nn_sequential *ag_nn_sequential_new_(ag_arena *P);
+#define ag_nn_sequential_new(...) AG_AT_PTR(ag_nn_sequential_new_, ag_nn_sequential *, __VA_ARGS__)
+/* Appends child under the next index; returns false on bad input, reported
+ * as by ag_module_add_child (a NULL s: false without a report). */
+bool ag_nn_sequential_append_(ag_nn_sequential *s, ag_module *child);
+#define ag_nn_sequential_append(...) AG_AT_BOOL(ag_nn_sequential_append_, __VA_ARGS__)
+/* A Sequential of the n modules children[0..n-1], in that order. Reports
+ * and returns NULL: a NULL P, n < 0, children NULL with n > 0, or a child
+ * refused by ag_module_add_child. A NULL entry (an earlier failure) returns
+ * NULL without a report. */
+ag_nn_sequential *ag_nn_sequential_of_(ag_arena *P, ag_module *const *children, int n);
+#define ag_nn_sequential_of(...) AG_AT_PTR(ag_nn_sequential_of_, ag_nn_sequential *, __VA_ARGS__)
+/* The forward above, typed (ag_module_forward(&s->base, A, x) is the same). */
+ag_tensor *ag_nn_sequential_forward_(ag_arena *A, ag_nn_sequential *s, ag_tensor *x);
+#define ag_nn_sequential_forward(...) AG_AT(ag_nn_sequential_forward_, __VA_ARGS__)
 
 #ifdef __cplusplus
 }

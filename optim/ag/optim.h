@@ -5,7 +5,7 @@
  *
  * A training step:
  *
- *   ag_optim *opt = ag_adamw_new(P, ag_optim_groups_from_model(m, P, 3e-4, 0.1), 2, NULL);
+ *   ag_optim *opt = ag_adamw_new(P, ag_optim_groups_from_model(m, P, 3e-4, 0.1), NULL);
  *   ag_schedule sched = ag_schedule_warmup_cosine(100, 5000, 0.0);
  *   for (int64_t s = 0; s < 5000; s++) {
  *       ag_arena_reset(step);
@@ -130,27 +130,65 @@ typedef struct ag_optim_group {
 /* {params, nparams, inherit, inherit}: one group of params. */
 ag_optim_group ag_optim_group_of(ag_tensor **params, int nparams);
 
-/* One group (lr and weight decay inherited) of every parameter of m that
- * requires a gradient, in ag_module_visit_params order; the array lives in
- * A. A NULL m gives an empty group (nparams 0) without a report. */
-ag_optim_group ag_optim_group_of_module_(ag_module *m, ag_arena *A);
-static inline ag_optim_group ag__site_pop_group(ag_optim_group v) {
+/* What every constructor takes: the groups with their count, and the model
+ * they must cover (optional). The constructor copies the groups.
+ *
+ * With model set, the constructor checks that every parameter of the model
+ * that requires a gradient is in exactly one group, and reports the first
+ * one that is in none ("... is in no group") or in two ("... is in groups 0
+ * and 1") under its dotted name. Frozen parameters may be in a group or
+ * not; tensors that are not the model's may be added. Without a model only
+ * a parameter listed twice is reported (without a name).
+ *
+ * ngroups < 0 marks a list whose building failed (and was reported, or was
+ * given a NULL model from an earlier failure): a constructor given one
+ * returns NULL without another report. */
+typedef struct ag_optim_groups {
+    ag_optim_group *groups;
+    int ngroups;
+    ag_module *model; /* NULL: no coverage check */
+} ag_optim_groups;
+
+/* A C array of groups (not a pointer: the count is the array's; GCC and
+ * Clang warn on a pointer), with or without the model they must cover:
+ *   ag_optim_group g[2] = {ag_optim_group_of(w, 3), ag_optim_group_of(b, 3)};
+ *   g[1].weight_decay = 0;
+ *   ag_optim *o = ag_adamw_new(P, AG_OPTIM_GROUPS_OF_MODEL(&net->base, g), NULL); */
+#define AG_OPTIM_GROUPS(array) \
+    ((ag_optim_groups){(array), (int)(sizeof(array) / sizeof((array)[0])), NULL})
+#define AG_OPTIM_GROUPS_OF_MODEL(model, array) \
+    ((ag_optim_groups){(array), (int)(sizeof(array) / sizeof((array)[0])), (model)})
+
+/* One group g (no model). */
+static inline ag_optim_groups ag_optim_groups_one(ag_optim_group *g) {
+    return (ag_optim_groups){g, 1, NULL};
+}
+
+static inline ag_optim_groups ag__site_pop_optim_groups(ag_optim_groups v) {
     ag__site_pop();
     return v;
 }
-#define ag_optim_group_of_module(...) AG_AT_VIA(ag_optim_group_of_module_, ag__site_pop_group, __VA_ARGS__)
 
-/* Hugging Face Trainer's two groups, by ag_param_is_no_decay (ag/registry.h):
- *   [0] the parameters that decay: weight_decay as given;
- *   [1] the parameters of registered norm layers and every parameter whose
- *       dotted name contains "bias": weight_decay 0.
+/* One group (lr and weight decay inherited) of every parameter of m that
+ * requires a gradient, in ag_module_visit_params order (a parameter under
+ * two names once), with model m; the arrays live in A. A NULL m (an earlier
+ * failure) gives ngroups -1 without a report; a NULL A is reported (ngroups
+ * -1), as is A running out of memory. */
+ag_optim_groups ag_optim_groups_of_module_(ag_module *m, ag_arena *A);
+#define ag_optim_groups_of_module(...) AG_AT_VIA(ag_optim_groups_of_module_, ag__site_pop_optim_groups, __VA_ARGS__)
+
+/* Hugging Face Trainer's two groups, by ag_param_is_no_decay (ag/registry.h),
+ * with model m:
+ *   groups[0] the parameters that decay: weight_decay as given;
+ *   groups[1] the parameters of registered norm layers and every parameter
+ *             whose dotted name contains "bias": weight_decay 0.
  * Both get lr (AG_OPTIM_INHERIT: the optimizer's). Parameters that do not
- * require a gradient are left out, as the Trainer does. Returns the two
- * groups in A (pass them with ngroups 2), or NULL for a NULL m or A (a NULL
- * A is reported). A group may be empty. */
-ag_optim_group *ag_optim_groups_from_model_(ag_module *m, ag_arena *A, double lr,
+ * require a gradient are left out, as the Trainer does. The arrays live in
+ * A; a group may be empty. Failures as ag_optim_groups_of_module. */
+ag_optim_groups ag_optim_groups_from_model_(ag_module *m, ag_arena *A, double lr,
                                             double weight_decay);
-#define ag_optim_groups_from_model(...) AG_AT_PTR(ag_optim_groups_from_model_, ag_optim_group *, __VA_ARGS__)
+#define ag_optim_groups_from_model(...) AG_AT_VIA(ag_optim_groups_from_model_, ag__site_pop_optim_groups, __VA_ARGS__)
+
 
 /* ---- the optimizer ---------------------------------------------------------- */
 
@@ -215,7 +253,7 @@ struct ag_optim {
  *       .check = lion_check, .update = lion_update,
  *   };
  *   lion_opts lo = {1e-4, 0.9};
- *   ag_optim *o = ag_optim_new(P, &LION, &lo, groups, ngroups, lo.lr, 0.0);
+ *   ag_optim *o = ag_optim_new(P, &LION, &lo, groups, lo.lr, 0.0);
  *
  * The contract of update(o, st, lr, weight_decay). ag_optim_step calls it
  * once per parameter that has a gradient, one parameter at a time, with:
@@ -268,18 +306,19 @@ struct ag_optim_type {
 extern const ag_optim_type ag_sgd_type, ag_adam_type, ag_adamw_type, ag_rmsprop_type,
     ag_adagrad_type;
 
-/* A new optimizer of type over ngroups parameter groups, in P: opts
+/* A new optimizer of type over the parameter groups, in P: opts
  * (type->opts_size bytes; NULL only when that is 0) is copied; groups whose
  * lr or weight_decay is AG_OPTIM_INHERIT take lr and weight_decay. Reports
  * and returns NULL (PyTorch's checks): a NULL type, name or update; opts NULL
  * with opts_size > 0; options refused by type->check; a NULL arena; no
- * groups; a group list NULL with nparams > 0 or nparams < 0; a parameter
- * that is i32 or not a leaf; a parameter listed twice; no parameters at
- * all; lr or weight decay < 0 or not finite after resolving the groups.
- * A NULL parameter (an earlier failure) returns NULL without a report. */
+ * groups (ngroups 0 or the list NULL); a group's list NULL with nparams > 0
+ * or nparams < 0; a parameter that is i32 or not a leaf; a parameter listed
+ * twice; no parameters at all; lr or weight decay < 0 or not finite after
+ * resolving the groups; with groups.model, a trainable parameter of the
+ * model in no group or in two (named). A NULL parameter or ngroups < 0 (an
+ * earlier failure) returns NULL without a report. */
 ag_optim *ag_optim_new_(ag_arena *P, const ag_optim_type *type, const void *opts,
-                        const ag_optim_group *groups, int ngroups, double lr,
-                        double weight_decay);
+                        ag_optim_groups groups, double lr, double weight_decay);
 #define ag_optim_new(...) AG_AT_PTR(ag_optim_new_, ag_optim *, __VA_ARGS__)
 
 /* New SGD, Adam and AdamW optimizers: ag_optim_new with the type, the
@@ -288,12 +327,9 @@ ag_optim *ag_optim_new_(ag_arena *P, const ag_optim_type *type, const void *opts
  * weight decay < 0 or not finite; a beta outside [0, 1); momentum < 0 or
  * not finite; dampening NAN; nesterov without momentum > 0 and dampening
  * 0. */
-ag_optim *ag_adamw_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
-                        const ag_adam_opts *opts);
-ag_optim *ag_adam_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
-                       const ag_adam_opts *opts);
-ag_optim *ag_sgd_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
-                      const ag_sgd_opts *opts);
+ag_optim *ag_adamw_new_(ag_arena *P, ag_optim_groups groups, const ag_adam_opts *opts);
+ag_optim *ag_adam_new_(ag_arena *P, ag_optim_groups groups, const ag_adam_opts *opts);
+ag_optim *ag_sgd_new_(ag_arena *P, ag_optim_groups groups, const ag_sgd_opts *opts);
 #define ag_adamw_new(...) AG_AT_PTR(ag_adamw_new_, ag_optim *, __VA_ARGS__)
 #define ag_adam_new(...) AG_AT_PTR(ag_adam_new_, ag_optim *, __VA_ARGS__)
 #define ag_sgd_new(...) AG_AT_PTR(ag_sgd_new_, ag_optim *, __VA_ARGS__)
@@ -302,10 +338,8 @@ ag_optim *ag_sgd_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
  * "rmsprop_new", "adagrad_new"). Options refused: RMSprop: lr, eps,
  * weight_decay, momentum or alpha < 0 or not finite; Adagrad: lr, lr_decay,
  * weight_decay, initial_accumulator_value or eps < 0 or not finite. */
-ag_optim *ag_rmsprop_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
-                          const ag_rmsprop_opts *opts);
-ag_optim *ag_adagrad_new_(ag_arena *P, const ag_optim_group *groups, int ngroups,
-                          const ag_adagrad_opts *opts);
+ag_optim *ag_rmsprop_new_(ag_arena *P, ag_optim_groups groups, const ag_rmsprop_opts *opts);
+ag_optim *ag_adagrad_new_(ag_arena *P, ag_optim_groups groups, const ag_adagrad_opts *opts);
 #define ag_rmsprop_new(...) AG_AT_PTR(ag_rmsprop_new_, ag_optim *, __VA_ARGS__)
 #define ag_adagrad_new(...) AG_AT_PTR(ag_adagrad_new_, ag_optim *, __VA_ARGS__)
 

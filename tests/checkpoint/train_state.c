@@ -38,16 +38,16 @@ static void build(run *r, uint64_t init_seed, ag_dtype dt, bool sgd) {
     ck_assert(ag_module_add_child(&r->root, "norm", &r->ln->base));
     ck_assert(ag_module_add_child(&r->root, "fc2", &r->l2->base));
     if (dt != AG_F32) ck_assert(ag_module_cast(&r->root, dt));
-    ag_optim_group *g = ag_optim_groups_from_model(&r->root, r->P, AG_OPTIM_INHERIT, 0.1);
+    ag_optim_groups g = ag_optim_groups_from_model(&r->root, r->P, AG_OPTIM_INHERIT, 0.1);
     if (sgd) {
         ag_sgd_opts o = ag_sgd_defaults();
         o.momentum = 0.9;
-        r->opt = ag_sgd_new(r->P, g, 2, &o);
+        r->opt = ag_sgd_new(r->P, g, &o);
     } else {
         ag_adam_opts o = ag_adamw_defaults();
         o.lr = 1e-2;
         o.weight_decay = 0.1;
-        r->opt = ag_adamw_new(r->P, g, 2, &o);
+        r->opt = ag_adamw_new(r->P, g, &o);
     }
     ck_assert_ptr_nonnull(r->opt);
     r->sched = ag_schedule_warmup_cosine(3, 20, 0.1);

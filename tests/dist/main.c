@@ -68,8 +68,8 @@ static trainee make_trainee(ag_arena *P, ag_dtype dt, int n_embd) {
     ag_adam_opts o = ag_adamw_defaults();
     o.lr = 1e-2;
     o.weight_decay = 0.1;
-    t.opt = ag_adamw_new(P, ag_optim_groups_from_model(&t.g->base, P, AG_OPTIM_INHERIT, 0.1), 2,
-                         &o);
+    t.opt =
+        ag_adamw_new(P, ag_optim_groups_from_model(&t.g->base, P, AG_OPTIM_INHERIT, 0.1), &o);
     ck_assert_ptr_nonnull(t.opt);
     return t;
 }

@@ -485,9 +485,10 @@ static TCase *engine_tcase(void) {
 
 TCase *engine_anomaly_tcase(void);   /* anomaly.c */
 TCase *engine_custom_op_tcase(void); /* custom_op.c */
+TCase *engine_grad_tcase(void);      /* grad.c */
 
 int main(void) {
     return run_check_suite("engine",
                            (check_tcase_fn *const[]){engine_tcase, engine_anomaly_tcase,
-                                                      engine_custom_op_tcase, NULL});
+                                                      engine_custom_op_tcase, engine_grad_tcase, NULL});
 }

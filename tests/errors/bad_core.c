@@ -211,6 +211,24 @@ START_TEST(arena_alloc_too_large) {
 }
 END_TEST
 
+START_TEST(from_i64_out_of_range) {
+    const int64_t v[] = {5, -3000000000};
+    ag_tensor *t = ag_from_i64(A, AG_SHAPE(2), v); const int line = __LINE__;
+    ck_assert_ptr_null(t);
+    EXPECT_REPORT("from_i64", line, "value -3000000000 at position 1 of [2]", "i32");
+}
+END_TEST
+
+START_TEST(set_grad_of_another_shape) {
+    ag_tensor *p = F32(2, 3);
+    ag_set_requires_grad(p, true);
+    bool ok = ag_set_grad(p, F32(3, 2)); const int line = __LINE__;
+    ck_assert(!ok);
+    ck_assert_ptr_null(p->grad);
+    EXPECT_REPORT("set_grad", line, "gradient f32 [3,2] for tensor f32 [2,3]", NULL);
+}
+END_TEST
+
 TCase *errors_core_tcase(void) {
     TCase *tc = tcase_create("bad_core");
     tcase_add_checked_fixture(tc, errors_setup, errors_teardown);
@@ -239,5 +257,7 @@ TCase *errors_core_tcase(void) {
     tcase_add_test(tc, gradcheck_without_grad_inputs);
     tcase_add_test(tc, arena_new_with_block_too_large);
     tcase_add_test(tc, arena_alloc_too_large);
+    tcase_add_test(tc, from_i64_out_of_range);
+    tcase_add_test(tc, set_grad_of_another_shape);
     return tc;
 }

@@ -1,7 +1,8 @@
 /* tests/errors/bad_nn.c — bad calls to the nn helpers that take an arena or
  * a kind: module_parameters, decay_groups, rmsnorm_type and
- * rmsnorm_default_eps. One bad call per test; see errors_test.h for what
- * every report must look like. */
+ * rmsnorm_default_eps; activation modules and Sequential; an optimizer
+ * built from a model whose groups miss a parameter or repeat one. One bad
+ * call per test; see errors_test.h for what every report must look like. */
 #include <math.h>
 
 #include "errors_test.h"
@@ -64,6 +65,46 @@ START_TEST(rmsnorm_default_eps_of_unknown_kind) {
 }
 END_TEST
 
+START_TEST(activation_of_unknown_kind) {
+    ag_module *m = ag_nn_activation_new(A, (ag_activation)7); const int line = __LINE__;
+    ck_assert_ptr_null(m);
+    EXPECT_REPORT("nn_activation_new", line, "unknown activation 7", "AG_ACT_IDENTITY");
+}
+END_TEST
+
+/* a ModuleList inside a Sequential: reported when forward reaches it */
+START_TEST(sequential_child_without_forward) {
+    ag_module *layers[] = {linear_3_2(), &ag_module_list_new(A)->base};
+    ag_nn_sequential *s = ag_nn_sequential_of(A, layers, 2);
+    ck_assert_ptr_nonnull(s);
+    ag_tensor *y = ag_nn_sequential_forward(A, s, F32(4, 3)); const int line = __LINE__;
+    ck_assert_ptr_null(y);
+    EXPECT_REPORT("module_forward", line, "ModuleList has no forward", NULL);
+}
+END_TEST
+
+/* the Trainer's two groups, passed as one: the biases would never train */
+START_TEST(optimizer_group_missing_a_parameter) {
+    ag_module *m = linear_3_2();
+    ag_optim_groups g = ag_optim_groups_from_model(m, A, AG_OPTIM_INHERIT, 0.1);
+    g.ngroups = 1;
+    ag_optim *o = ag_adamw_new(A, g, NULL); const int line = __LINE__;
+    ck_assert_ptr_null(o);
+    EXPECT_REPORT("adamw_new", line, "parameter 'bias' [2] requires a gradient but is in none",
+                  "freeze it");
+}
+END_TEST
+
+START_TEST(optimizer_parameter_in_two_groups) {
+    ag_module *m = linear_3_2();
+    ag_tensor *w = ag_module_param(m, "weight"), *b = ag_module_param(m, "bias");
+    ag_optim_group g[2] = {ag_optim_group_of((ag_tensor *[]){w, b}, 2), ag_optim_group_of(&w, 1)};
+    ag_optim *o = ag_sgd_new(A, AG_OPTIM_GROUPS_OF_MODEL(m, g), NULL); const int line = __LINE__;
+    ck_assert_ptr_null(o);
+    EXPECT_REPORT("sgd_new", line, "parameter 'weight' [2,3] is in groups 0 and 1", NULL);
+}
+END_TEST
+
 TCase *errors_nn_tcase(void) {
     TCase *tc = tcase_create("bad_nn");
     tcase_add_checked_fixture(tc, errors_setup, errors_teardown);
@@ -73,5 +114,9 @@ TCase *errors_nn_tcase(void) {
     tcase_add_test(tc, decay_groups_into_null_arena);
     tcase_add_test(tc, rmsnorm_type_of_unknown_kind);
     tcase_add_test(tc, rmsnorm_default_eps_of_unknown_kind);
+    tcase_add_test(tc, activation_of_unknown_kind);
+    tcase_add_test(tc, sequential_child_without_forward);
+    tcase_add_test(tc, optimizer_group_missing_a_parameter);
+    tcase_add_test(tc, optimizer_parameter_in_two_groups);
     return tc;
 }

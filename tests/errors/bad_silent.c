@@ -230,7 +230,7 @@ START_TEST(adamw_with_infinite_lr) {
     ag_optim_group g = one_param_group();
     ag_adam_opts o = ag_adamw_defaults();
     o.lr = INFINITY;
-    ag_optim *opt = ag_adamw_new(A, &g, 1, &o); const int line = __LINE__;
+    ag_optim *opt = ag_adamw_new(A, ag_optim_groups_one(&g), &o); const int line = __LINE__;
     ck_assert_ptr_null(opt);
     EXPECT_REPORT("adamw_new", line, "learning rate inf", "finite");
 }
@@ -261,7 +261,7 @@ START_TEST(optimizers_with_non_finite_hyperparameters) {
         ag_clear_error();
         reports = 0;
         const ag_optim_type *t = rows[i].type;
-        ag_optim *opt = ag_optim_new(A, t, rows[i].opts, &g, 1, 1e-3, 0.0); const int line = __LINE__;
+        ag_optim *opt = ag_optim_new(A, t, rows[i].opts, ag_optim_groups_one(&g), 1e-3, 0.0); const int line = __LINE__;
         ck_assert_ptr_null(opt);
         EXPECT_REPORT("optim_new", line, rows[i].needle, "finite");
     }
@@ -270,7 +270,7 @@ END_TEST
 
 START_TEST(set_lr_to_infinity) {
     ag_optim_group g = one_param_group();
-    ag_optim *opt = ag_sgd_new(A, &g, 1, NULL);
+    ag_optim *opt = ag_sgd_new(A, ag_optim_groups_one(&g), NULL);
     ck_assert_ptr_nonnull(opt);
     bool ok = ag_optim_set_lr(opt, INFINITY); const int line = __LINE__;
     ck_assert(!ok);

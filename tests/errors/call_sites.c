@@ -26,8 +26,8 @@ static void make_inputs(site_inputs *in) {
     ag_rng_seed(&in->rng, 7);
     in->lin = ag_nn_linear_new(A, &in->rng, 3, 2, true);
     in->list = ag_module_list_new(A);
-    in->group = ag_optim_group_of_module(&in->lin->base, A);
-    in->opt = ag_adamw_new(A, &in->group, 1, NULL);
+    in->group = ag_optim_groups_of_module(&in->lin->base, A).groups[0];
+    in->opt = ag_adamw_new(A, ag_optim_groups_one(&in->group), NULL);
     ck_assert_ptr_nonnull(in->lin);
     ck_assert_ptr_nonnull(in->list);
     ck_assert_int_eq(in->group.nparams, 2);

@@ -63,6 +63,28 @@ static int bad_ag_copy_into(site_inputs *in) {
 static int bad_ag_copy_array_into(site_inputs *in) {
     (void)ag_copy_array_into(in->x, (const float[]){1, 2}, AG_F32, 2); return __LINE__;
 }
+static int bad_ag_from_i64(site_inputs *in) {
+    (void)in;
+    (void)ag_from_i64(A, AG_SHAPE(1), ((const int64_t[]){INT64_MAX})); return __LINE__;
+}
+/* x does not require a gradient */
+static int bad_ag_grad_buffer(site_inputs *in) {
+    (void)ag_grad_buffer(in->x); return __LINE__;
+}
+static int bad_ag_set_grad(site_inputs *in) {
+    (void)ag_set_grad(in->x, in->y); return __LINE__;
+}
+/* a name with a slash */
+static int bad_ag_plot_save(site_inputs *in) {
+    (void)in;
+    const ag_plot_series s = {.y = (const double[]){1}, .n = 1};
+    const ag_plot p = {.series = &s, .nseries = 1};
+    (void)ag_plot_save(&p, ".", "a/b", NULL); return __LINE__;
+}
+static int bad_ag_plot_render(site_inputs *in) {
+    (void)in;
+    (void)ag_plot_render(".", NULL, NULL); return __LINE__;
+}
 static int bad_ag_copy(site_inputs *in) {
     (void)ag_copy(NULL, in->x); return __LINE__;
 }
@@ -350,6 +372,8 @@ const site_case site_cases_core[] = {
     SITE_CASE(ag_full),        SITE_CASE(ag_scalar),      SITE_CASE(ag_arange),
     SITE_CASE(ag_from_array),  SITE_CASE(ag_from_f64),    SITE_CASE(ag_copy),
     SITE_CASE(ag_copy_into),   SITE_CASE(ag_copy_array_into),
+    SITE_CASE(ag_from_i64),    SITE_CASE(ag_grad_buffer), SITE_CASE(ag_set_grad),
+    SITE_CASE(ag_plot_save),   SITE_CASE(ag_plot_render),
     SITE_CASE(ag_rand),        SITE_CASE(ag_randn),       SITE_CASE(ag_get),
     SITE_CASE(ag_set),         SITE_CASE(ag_get_flat),    SITE_CASE(ag_set_flat),
     SITE_CASE(ag_item),        SITE_CASE(ag_set_requires_grad), SITE_CASE(ag_backward),

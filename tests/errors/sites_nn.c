@@ -97,6 +97,30 @@ static int bad_ag_module_list_new(site_inputs *in) {
 static int bad_ag_module_list_append(site_inputs *in) {
     (void)ag_module_list_append(in->list, NULL); return __LINE__;
 }
+static int bad_ag_nn_activation_new(site_inputs *in) {
+    (void)in;
+    (void)ag_nn_activation_new(A, (ag_activation)-1); return __LINE__;
+}
+static int bad_ag_nn_sequential_new(site_inputs *in) {
+    (void)in;
+    (void)ag_nn_sequential_new(NULL); return __LINE__;
+}
+static int bad_ag_nn_sequential_append(site_inputs *in) {
+    (void)in;
+    ag_nn_sequential *s = ag_nn_sequential_new(A);
+    ck_assert_ptr_nonnull(s);
+    (void)ag_nn_sequential_append(s, NULL); return __LINE__;
+}
+static int bad_ag_nn_sequential_of(site_inputs *in) {
+    (void)in;
+    (void)ag_nn_sequential_of(A, NULL, 1); return __LINE__;
+}
+/* a ModuleList child has no forward */
+static int bad_ag_nn_sequential_forward(site_inputs *in) {
+    ag_nn_sequential *s = ag_nn_sequential_of(A, (ag_module *[]){&in->list->base}, 1);
+    ck_assert_ptr_nonnull(s);
+    (void)ag_nn_sequential_forward(A, s, in->x); return __LINE__;
+}
 static int bad_ag_norm_register(site_inputs *in) {
     (void)in;
     (void)ag_norm_register(NULL); return __LINE__;
@@ -174,17 +198,17 @@ static int bad_ag_nn_block_forward(site_inputs *in) {
 }
 
 /* ---- optim ------------------------------------------------------------------- */
-static int bad_ag_optim_group_of_module(site_inputs *in) {
-    (void)ag_optim_group_of_module(&in->lin->base, NULL); return __LINE__;
+static int bad_ag_optim_groups_of_module(site_inputs *in) {
+    (void)ag_optim_groups_of_module(&in->lin->base, NULL); return __LINE__;
 }
 static int bad_ag_optim_groups_from_model(site_inputs *in) {
     (void)ag_optim_groups_from_model(&in->lin->base, NULL, 1e-3, 0.1); return __LINE__;
 }
 static int bad_ag_adamw_new(site_inputs *in) {
-    (void)ag_adamw_new(NULL, &in->group, 1, NULL); return __LINE__;
+    (void)ag_adamw_new(NULL, ag_optim_groups_one(&in->group), NULL); return __LINE__;
 }
 static int bad_ag_adam_new(site_inputs *in) {
-    (void)ag_adam_new(NULL, &in->group, 1, NULL); return __LINE__;
+    (void)ag_adam_new(NULL, ag_optim_groups_one(&in->group), NULL); return __LINE__;
 }
 /* no buffers at all */
 static int bad_ag_layer_norm_ref_forward(site_inputs *in) {
@@ -196,14 +220,14 @@ static int bad_ag_layer_norm_ref_backward(site_inputs *in) {
     (void)ag_layer_norm_ref_backward(NULL); return __LINE__;
 }
 static int bad_ag_rmsprop_new(site_inputs *in) {
-    (void)ag_rmsprop_new(NULL, &in->group, 1, NULL); return __LINE__;
+    (void)ag_rmsprop_new(NULL, ag_optim_groups_one(&in->group), NULL); return __LINE__;
 }
 static int bad_ag_adagrad_new(site_inputs *in) {
-    (void)ag_adagrad_new(NULL, &in->group, 1, NULL); return __LINE__;
+    (void)ag_adagrad_new(NULL, ag_optim_groups_one(&in->group), NULL); return __LINE__;
 }
 /* no optimizer type */
 static int bad_ag_optim_new(site_inputs *in) {
-    (void)ag_optim_new(A, NULL, NULL, &in->group, 1, 1e-3, 0.0); return __LINE__;
+    (void)ag_optim_new(A, NULL, NULL, ag_optim_groups_one(&in->group), 1e-3, 0.0); return __LINE__;
 }
 static int bad_ag_norm_register_make(site_inputs *in) {
     (void)in;
@@ -214,7 +238,7 @@ static int bad_ag_gradcheck_module(site_inputs *in) {
     (void)ag_gradcheck_module(&in->lin->base, NULL, NULL, NULL, NULL); return __LINE__;
 }
 static int bad_ag_sgd_new(site_inputs *in) {
-    (void)ag_sgd_new(NULL, &in->group, 1, NULL); return __LINE__;
+    (void)ag_sgd_new(NULL, ag_optim_groups_one(&in->group), NULL); return __LINE__;
 }
 /* an f64 gradient for an f32 parameter does not fit it */
 static int bad_ag_optim_step(site_inputs *in) {
@@ -262,6 +286,9 @@ const site_case site_cases_nn[] = {
     SITE_CASE(ag_module_forward),   SITE_CASE(ag_module_parameters),
     SITE_CASE(ag_module_cast),      SITE_CASE(ag_module_list_new),
     SITE_CASE(ag_module_list_append), SITE_CASE(ag_norm_register),
+    SITE_CASE(ag_nn_activation_new), SITE_CASE(ag_nn_sequential_new),
+    SITE_CASE(ag_nn_sequential_append), SITE_CASE(ag_nn_sequential_of),
+    SITE_CASE(ag_nn_sequential_forward),
     SITE_CASE(ag_decay_groups),     SITE_CASE(ag_rms_norm),
     SITE_CASE(ag_rms_norm_composed), SITE_CASE(ag_layer_norm),
     SITE_CASE(ag_nn_layernorm_new), SITE_CASE(ag_nn_layernorm_forward),
@@ -270,7 +297,7 @@ const site_case site_cases_nn[] = {
     SITE_CASE(ag_norm_new),         SITE_CASE(ag_nn_attention_new),
     SITE_CASE(ag_nn_attention_forward), SITE_CASE(ag_nn_mlp_new),
     SITE_CASE(ag_nn_mlp_forward),   SITE_CASE(ag_nn_block_new),
-    SITE_CASE(ag_nn_block_forward), SITE_CASE(ag_optim_group_of_module),
+    SITE_CASE(ag_nn_block_forward), SITE_CASE(ag_optim_groups_of_module),
     SITE_CASE(ag_optim_groups_from_model), SITE_CASE(ag_adamw_new),
     SITE_CASE(ag_rmsprop_new),      SITE_CASE(ag_adagrad_new),
     SITE_CASE(ag_optim_new),        SITE_CASE(ag_norm_register_make),

@@ -1,7 +1,7 @@
 /* tests/gradcheck_suite/cases_modules.c — the norm modules: every RMSNorm
  * kind and LayerNorm (with and without affine parameters and bias, and over
- * several trailing dims), each checked with respect to its input and every
- * parameter.
+ * several trailing dims), the activation modules, and Sequential, each
+ * checked with respect to its input and every parameter.
  *
  * A make function builds the module in the case's arena, casts it to f64,
  * moves its parameters off their initial values (ones, or Gemma's zeros,
@@ -96,6 +96,58 @@ LN_MAKER(ln_2d, true, true, 2, 2, 3, 4)
 LN_MAKER(ln_3d_plain, false, false, 3, 2, 2, 2, 3)
 LN_MAKER(ln_d2, true, true, 1, 5, 2)
 
+/* ---- activations and Sequential ---------------------------------------------- */
+
+/* The activation module of kind act on x [3,5]; ReLU's x is kept 0.05 away
+ * from its kink at 0. */
+static int make_act(ag_arena *A, ag_rng *r, ag_tensor **in, ag_activation act) {
+    in[0] = act == AG_ACT_RELU ? gc_randn_away(A, r, 0.05, 1, (const double[]){0.0}, AG_SHAPE(3, 5))
+                               : gc_randn(A, r, AG_SHAPE(3, 5));
+    cur = ag_nn_activation_new_(A, act);
+    return in[0] && cur ? 1 : 0;
+}
+
+#define ACT_MAKER(NAME, ACT)                                                                  \
+    static int NAME(ag_arena *A, ag_rng *r, ag_tensor **in) { return make_act(A, r, in, ACT); }
+
+ACT_MAKER(act_gelu, AG_ACT_GELU)
+ACT_MAKER(act_gelu_tanh, AG_ACT_GELU_TANH)
+ACT_MAKER(act_relu, AG_ACT_RELU)
+ACT_MAKER(act_silu, AG_ACT_SILU)
+ACT_MAKER(act_tanh, AG_ACT_TANH)
+ACT_MAKER(act_sigmoid, AG_ACT_SIGMOID)
+ACT_MAKER(act_identity, AG_ACT_IDENTITY)
+
+/* Linear(4, 6) -> act -> Linear(6, 3) -> last over x [2, 4] (or [2, 3, 4]),
+ * in f64; inputs x and the four parameters (biases moved off PyTorch's
+ * uniform init so that they are not tiny). */
+static int make_seq(ag_arena *A, ag_rng *r, ag_tensor **in, ag_activation act,
+                    ag_activation last, int ndim, const int64_t *shape) {
+    ag_nn_linear *fc1 = ag_nn_linear_new_(A, r, 4, 6, true);
+    ag_nn_linear *fc2 = ag_nn_linear_new_(A, r, 6, 3, true);
+    if (!fc1 || !fc2) return 0;
+    ag_module *layers[] = {&fc1->base, ag_nn_activation_new_(A, act), &fc2->base,
+                           ag_nn_activation_new_(A, last)};
+    ag_nn_sequential *s = ag_nn_sequential_of_(A, layers, 4);
+    in[0] = gc_randn(A, r, ndim, shape);
+    if (!s || !in[0] || !ag_module_cast_(&s->base, AG_F64) ||
+        !ag_init_normal_(fc1->bias, r, 0.0, 0.5) || !ag_init_normal_(fc2->bias, r, 0.0, 0.5))
+        return 0;
+    cur = &s->base;
+    in[1] = fc1->weight, in[2] = fc1->bias, in[3] = fc2->weight, in[4] = fc2->bias;
+    return 5;
+}
+
+static int seq_gelu_tanh(ag_arena *A, ag_rng *r, ag_tensor **in) {
+    return make_seq(A, r, in, AG_ACT_GELU, AG_ACT_TANH, AG_SHAPE(2, 4));
+}
+static int seq_silu_sigmoid(ag_arena *A, ag_rng *r, ag_tensor **in) {
+    return make_seq(A, r, in, AG_ACT_SILU, AG_ACT_SIGMOID, AG_SHAPE(2, 3, 4));
+}
+static int seq_gelu_tanh_identity(ag_arena *A, ag_rng *r, ag_tensor **in) {
+    return make_seq(A, r, in, AG_ACT_GELU_TANH, AG_ACT_IDENTITY, AG_SHAPE(3, 4));
+}
+
 #define CASE(OP, SHAPES, MAKE) {.op = (OP), .shapes = (SHAPES), .fn = f_module, .make = (MAKE)}
 
 const gc_case gc_modules[] = {
@@ -124,5 +176,15 @@ const gc_case gc_modules[] = {
     CASE("LayerNorm", "[2,3,4] over (3,4) + weight + bias", ln_2d),
     CASE("LayerNorm", "[2,2,2,3] over (2,2,3) no affine", ln_3d_plain),
     CASE("LayerNorm", "[5,2] over (2,) + weight + bias", ln_d2),
+    CASE("nn.GELU", "[3,5] approximate='none'", act_gelu),
+    CASE("nn.GELU", "[3,5] approximate='tanh'", act_gelu_tanh),
+    CASE("nn.ReLU", "[3,5] off the kink", act_relu),
+    CASE("nn.SiLU", "[3,5]", act_silu),
+    CASE("nn.Tanh", "[3,5]", act_tanh),
+    CASE("nn.Sigmoid", "[3,5]", act_sigmoid),
+    CASE("nn.Identity", "[3,5]", act_identity),
+    CASE("Sequential", "[2,4] Linear GELU Linear Tanh", seq_gelu_tanh),
+    CASE("Sequential", "[2,3,4] Linear SiLU Linear Sigmoid", seq_silu_sigmoid),
+    CASE("Sequential", "[3,4] Linear GELU(tanh) Linear Identity", seq_gelu_tanh_identity),
 };
 const int gc_modules_count = sizeof gc_modules / sizeof gc_modules[0];

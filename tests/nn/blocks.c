@@ -64,33 +64,9 @@ static void ref_attention(ag_arena *A, const ag_nn_attention *m, const double *x
     ref_linear(A, y, M, m->o_proj, out);
 }
 
-static double ref_act(double x, ag_activation act) {
-    switch (act) {
-    case AG_ACT_GELU: return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
-    case AG_ACT_GELU_TANH:
-        return 0.5 * x * (1.0 + tanh(sqrt(2.0 / 3.14159265358979323846) * (x + 0.044715 * x * x * x)));
-    case AG_ACT_RELU: return x > 0 ? x : 0.0;
-    case AG_ACT_SILU: return x / (1.0 + exp(-x));
-    }
-    return NAN;
-}
-
 static void zero_linear(ag_nn_linear *l) {
     ck_assert(ag_init_zeros(l->weight));
     if (l->bias) ck_assert(ag_init_zeros(l->bias));
-}
-
-/* What ag_module_print writes, in a buffer from A. */
-static char *printed(ag_arena *A, ag_module *m) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    ag_module_print(f, m);
-    fclose(f);
-    char *copy = ag_arena_alloc(A, len + 1);
-    memcpy(copy, buf, len + 1);
-    free(buf);
-    return copy;
 }
 
 /* ---- Embedding ------------------------------------------------------------------ */
@@ -148,7 +124,7 @@ START_TEST(embedding_init_and_describe) {
     ck_assert_msg(fabs(mean) < 5.0 / sqrt(n), "mean %g", mean);
     ck_assert_msg(fabs(sd - 1.0) < 0.15, "std %g", sd);
     ck_assert_int_eq(ag_module_num_params(&e->base), 27 * 16);
-    char *p = printed(A, &e->base);
+    char *p = nn_printed(A, &e->base);
     ck_assert_msg(strstr(p, "Embedding(27, 16)  432 params"), "printed:\n%s", p);
     /* the same seed gives the same weight */
     ag_rng_seed(&r, 2);
@@ -260,7 +236,7 @@ START_TEST(dropout_identity) {
     ag_nn_dropout *d0 = ag_nn_dropout_new(A, 0.0, 1);
     ck_assert_ptr_eq(ag_nn_dropout_forward(A, d0, x), x);
     ck_assert_int_eq(ag_module_num_params(&d->base), 0);
-    char *p = printed(A, &d->base);
+    char *p = nn_printed(A, &d->base);
     ck_assert_msg(strstr(p, "Dropout(p=0.25)"), "printed:\n%s", p);
     /* an empty tensor */
     ag_tensor *e = ag_zeros(A, AG_F32, AG_SHAPE(0, 4));
@@ -292,7 +268,7 @@ START_TEST(attention_shapes_and_names) {
     ck_assert_int_eq(n, 8);
     for (int i = 0; i < n; i++) ck_assert_str_eq(ps[i].name, want[i]);
     ck_assert_int_eq(ag_module_num_params(&m->base), 4 * (16 + 4));
-    char *p = printed(A, &m->base);
+    char *p = nn_printed(A, &m->base);
     ck_assert_msg(strstr(p, "CausalSelfAttention(\n  n_embd=4, n_head=2") &&
                       strstr(p, "(q_proj): Linear(in_features=4, out_features=4, bias=true)") &&
                       strstr(p, "(attn_drop): Dropout(p=0)") && strstr(p, "(resid_drop): Dropout"),
@@ -454,12 +430,12 @@ START_TEST(mlp_matches_hand_composition) {
             ag_tensor *x = ag_randn(A, &r, AG_F64, AG_SHAPE(2, 3, 4), 0.0, 2.0);
             double h[36], want[24];
             ref_linear(A, vals(A, x), 6, m->up_proj, h);
-            for (int i = 0; i < 36; i++) h[i] = ref_act(h[i], acts[a]);
+            for (int i = 0; i < 36; i++) h[i] = nn_ref_act(h[i], acts[a]);
             ref_linear(A, h, 6, m->down_proj, want);
             ag_tensor *y = ag_nn_mlp_forward(A, m, x);
             ck_shape(y, 3, ((int64_t[]){2, 3, 4}));
             ck_values(y, 24, want, 1e-12);
-            char *p = printed(A, &m->base);
+            char *p = nn_printed(A, &m->base);
             ck_assert_msg(strstr(p, names[a]) && strstr(p, "(up_proj): Linear(in_features=4, "
                                                            "out_features=6"),
                           "printed:\n%s", p);
@@ -476,7 +452,7 @@ START_TEST(activate_each) {
     const ag_activation acts[] = {AG_ACT_GELU, AG_ACT_GELU_TANH, AG_ACT_RELU, AG_ACT_SILU};
     for (int a = 0; a < 4; a++) {
         double want[5];
-        for (int i = 0; i < 5; i++) want[i] = ref_act(xv[i], acts[a]);
+        for (int i = 0; i < 5; i++) want[i] = nn_ref_act(xv[i], acts[a]);
         ck_values(ag_activate(A, x, acts[a]), 5, want, 1e-14);
     }
     ck_assert_ptr_null(ag_activate(A, NULL, AG_ACT_GELU));
@@ -611,7 +587,7 @@ START_TEST(block_parameter_names) {
         for (int64_t j = 0; j < ps[i].tensor->numel; j++) s += fabs(ag_get_flat(ps[i].tensor->grad, j));
         ck_assert_msg(s > 0, "%s has a zero gradient", ps[i].name);
     }
-    char *p = printed(A, &b2->base);
+    char *p = nn_printed(A, &b2->base);
     ck_assert_msg(strstr(p, "Block(") && strstr(p, "(input_layernorm): LlamaRMSNorm(") &&
                       strstr(p, "(mlp): MLP(\n    act=relu"),
                   "printed:\n%s", p);
@@ -713,7 +689,7 @@ START_TEST(block_with_a_users_norm) {
     for (int i = 0; i < 36; i++) h[i] += xs[i];
     ref_max_abs(h, 6, 6, 0.5, 0.25, n2);
     ref_linear(A, n2, 6, b->mlp->up_proj, u);
-    for (int i = 0; i < 48; i++) u[i] = ref_act(u[i], AG_ACT_SILU);
+    for (int i = 0; i < 48; i++) u[i] = nn_ref_act(u[i], AG_ACT_SILU);
     ref_linear(A, u, 6, b->mlp->down_proj, y);
     for (int i = 0; i < 36; i++) y[i] += h[i];
     ck_values(ag_nn_block_forward(A, b, x), 36, y, 1e-12);

@@ -16,5 +16,11 @@ TCase *nn_linear_tcase(void);    /* Linear and init */
 TCase *nn_norms_tcase(void);     /* RMSNorm family and LayerNorm modules */
 TCase *nn_registry_tcase(void);  /* the norm-layer registry and its utilities */
 TCase *nn_blocks_tcase(void);    /* Embedding, Dropout, attention, MLP, block */
+TCase *nn_sequential_tcase(void); /* activation modules, Sequential, ModuleList */
+
+/* The activation act at x, from its formula (sequential.c). */
+double nn_ref_act(double x, ag_activation act);
+/* What ag_module_print writes, in a buffer from A (sequential.c). */
+char *nn_printed(ag_arena *A, ag_module *m);
 
 #endif

@@ -27,7 +27,7 @@ static const double P0[2] = {0.5, -1.5};
 static const double GSEQ[3][2] = {{0.1, -0.2}, {-0.3, 0.05}, {0.2, 0.4}};
 
 static ag_optim *mk_adagrad(ag_arena *P, ag_tensor *p, const ag_adagrad_opts *o) {
-    return ag_adagrad_new(P, &(ag_optim_group){&p, 1, AG_OPTIM_INHERIT, AG_OPTIM_INHERIT}, 1, o);
+    return ag_adagrad_new(P, ag_optim_groups_one(&(ag_optim_group){&p, 1, AG_OPTIM_INHERIT, AG_OPTIM_INHERIT}), o);
 }
 
 /* Three steps over a two-element f64 parameter (gradients GSEQ): p and
@@ -177,7 +177,7 @@ START_TEST(test_lazy_sum) {
     ag_tensor *p = param_of(P, AG_F64, 2, P0), *q = param_of(P, AG_F64, 2, P0);
     ag_adagrad_opts a = ag_adagrad_defaults();
     a.initial_accumulator_value = 0.5;
-    ag_optim *o = ag_adagrad_new(P, &(ag_optim_group){(ag_tensor *[]){p, q}, 2, NAN, NAN}, 1, &a);
+    ag_optim *o = ag_adagrad_new(P, ag_optim_groups_one(&(ag_optim_group){(ag_tensor *[]){p, q}, 2, NAN, NAN}), &a);
     set_grad(p, GSEQ[0]);
     ag_optim_step(o);
     ck_rel(state_at(ag_optim_state_of(o, p), "sum", 0), 0.5 + 0.1 * 0.1, 1e-15);

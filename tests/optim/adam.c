@@ -65,10 +65,10 @@ static void three_steps(ag_optim *(*mk)(ag_arena *, ag_tensor *, const ag_adam_o
 }
 
 static ag_optim *mk_adamw(ag_arena *P, ag_tensor *p, const ag_adam_opts *o) {
-    return ag_adamw_new(P, &(ag_optim_group){&p, 1, AG_OPTIM_INHERIT, AG_OPTIM_INHERIT}, 1, o);
+    return ag_adamw_new(P, ag_optim_groups_one(&(ag_optim_group){&p, 1, AG_OPTIM_INHERIT, AG_OPTIM_INHERIT}), o);
 }
 static ag_optim *mk_adam(ag_arena *P, ag_tensor *p, const ag_adam_opts *o) {
-    return ag_adam_new(P, &(ag_optim_group){&p, 1, AG_OPTIM_INHERIT, AG_OPTIM_INHERIT}, 1, o);
+    return ag_adam_new(P, ag_optim_groups_one(&(ag_optim_group){&p, 1, AG_OPTIM_INHERIT, AG_OPTIM_INHERIT}), o);
 }
 
 START_TEST(test_defaults) {
@@ -331,7 +331,7 @@ END_TEST
 START_TEST(test_adamw_nonfinite_grads) {
     ag_arena *P = ag_arena_new(0);
     ag_tensor *p = param_of(P, AG_F64, 3, (double[]){1, 1, 1});
-    ag_optim *o = ag_adamw_new(P, &(ag_optim_group){(ag_tensor *[]){p}, 1, NAN, NAN}, 1, NULL);
+    ag_optim *o = ag_adamw_new(P, ag_optim_groups_one(&(ag_optim_group){(ag_tensor *[]){p}, 1, NAN, NAN}), NULL);
     set_grad(p, (double[]){NAN, INFINITY, 2});
     ck_assert(ag_optim_step(o));
     ck_assert(isnan(ag_get_flat(p, 0)) && isnan(ag_get_flat(p, 1)));
@@ -352,7 +352,7 @@ END_TEST
 START_TEST(test_skip_and_lazy_state) {
     ag_arena *P = ag_arena_new(0);
     ag_tensor *p = param_of(P, AG_F64, 2, P0), *q = param_of(P, AG_F64, 2, P0);
-    ag_optim *o = ag_adamw_new(P, &(ag_optim_group){(ag_tensor *[]){p, q}, 2, NAN, NAN}, 1, NULL);
+    ag_optim *o = ag_adamw_new(P, ag_optim_groups_one(&(ag_optim_group){(ag_tensor *[]){p, q}, 2, NAN, NAN}), NULL);
     ck_assert_ptr_null(ag_optim_state_buffer(ag_optim_state_of(o, p), "exp_avg"));
     set_grad(p, GSEQ[0]);
     ck_assert(ag_optim_step(o));

@@ -138,7 +138,7 @@ START_TEST(test_optim_clip) {
     ag_tensor *a, *b;
     three_four_twelve(P, AG_F64, &a, &b);
     ag_optim_group g[2] = {ag_optim_group_of(&a, 1), ag_optim_group_of(&b, 1)};
-    ag_optim *o = ag_sgd_new(P, g, 2, NULL);
+    ag_optim *o = ag_sgd_new(P, AG_OPTIM_GROUPS(g), NULL);
     ck_assert(ag_optim_clip_grad_norm(o, 6.5, false) == 13.0);
     ck_rel(ag_get_flat(b->grad, 0), 12 * 6.5 / (13.0 + 1e-6), 1e-15);
     ck_assert(ag_optim_clip_grad_value(o, 1.0));

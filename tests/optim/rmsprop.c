@@ -41,7 +41,7 @@ static const double P0[2] = {0.5, -1.5};
 static const double GSEQ[3][2] = {{0.1, -0.2}, {-0.3, 0.05}, {0.2, 0.4}};
 
 static ag_optim *mk_rmsprop(ag_arena *P, ag_tensor *p, const ag_rmsprop_opts *o) {
-    return ag_rmsprop_new(P, &(ag_optim_group){&p, 1, AG_OPTIM_INHERIT, AG_OPTIM_INHERIT}, 1, o);
+    return ag_rmsprop_new(P, ag_optim_groups_one(&(ag_optim_group){&p, 1, AG_OPTIM_INHERIT, AG_OPTIM_INHERIT}), o);
 }
 
 /* Options from the reference's hyperparameters. */

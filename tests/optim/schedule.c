@@ -67,7 +67,7 @@ START_TEST(test_apply) {
     ag_tensor *a = param_of(P, AG_F64, 1, (double[]){1.0});
     ag_tensor *b = param_of(P, AG_F64, 1, (double[]){1.0});
     ag_optim_group g[2] = {{&a, 1, 0.1, AG_OPTIM_INHERIT}, {&b, 1, 0.01, AG_OPTIM_INHERIT}};
-    ag_optim *o = ag_sgd_new(P, g, 2, NULL);
+    ag_optim *o = ag_sgd_new(P, AG_OPTIM_GROUPS(g), NULL);
     ag_schedule s = ag_schedule_linear(0, 4);
     for (int t = 0; t < 3; t++) {
         ck_assert(ag_schedule_apply(&s, o, o->steps));
@@ -111,7 +111,7 @@ START_TEST(test_bad) {
     /* a failed apply leaves the lrs alone */
     ag_arena *P = ag_arena_new(0);
     ag_tensor *a = param_of(P, AG_F64, 1, (double[]){1.0});
-    ag_optim *o = ag_sgd_new(P, &(ag_optim_group){&a, 1, 0.1, NAN}, 1, NULL);
+    ag_optim *o = ag_sgd_new(P, ag_optim_groups_one(&(ag_optim_group){&a, 1, 0.1, NAN}), NULL);
     s = ag_schedule_step(-3, 0.1);
     expect_errors();
     ck_assert(!ag_schedule_apply(&s, o, 5));

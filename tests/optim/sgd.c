@@ -4,7 +4,7 @@
 #include "optim_test.h"
 
 static ag_optim *mk_sgd(ag_arena *P, ag_tensor *p, const ag_sgd_opts *o) {
-    return ag_sgd_new(P, &(ag_optim_group){&p, 1, AG_OPTIM_INHERIT, AG_OPTIM_INHERIT}, 1, o);
+    return ag_sgd_new(P, ag_optim_groups_one(&(ag_optim_group){&p, 1, AG_OPTIM_INHERIT, AG_OPTIM_INHERIT}), o);
 }
 
 /* Three steps on p0 = 1 with a constant gradient 0.5 and lr 0.1; want[t]

@@ -67,7 +67,7 @@ START_TEST(test_custom_type) {
         ag_tensor *p = param_of(P, AG_F64, 2, P0);
         sign_opts so = {0.25, 0.5, with_trace};
         ag_optim_group g = ag_optim_group_of(&p, 1);
-        ag_optim *o = ag_optim_new(P, &SIGN, &so, &g, 1, so.lr, 0.0);
+        ag_optim *o = ag_optim_new(P, &SIGN, &so, ag_optim_groups_one(&g), so.lr, 0.0);
         ck_assert_ptr_nonnull(o);
         so.beta = 0.99; /* the optimizer has its own copy */
         ck_assert(o->type == &SIGN);
@@ -107,7 +107,7 @@ START_TEST(test_group_lr_and_decay) {
     ag_tensor *b = param_of(P, AG_F64, 1, (double[]){1.0});
     ag_optim_group groups[2] = {ag_optim_group_of(&a, 1), {&b, 1, 0.5, 0.5}};
     sign_opts so = {0.25, 0.0, false};
-    ag_optim *o = ag_optim_new(P, &SIGN, &so, groups, 2, so.lr, 0.0);
+    ag_optim *o = ag_optim_new(P, &SIGN, &so, AG_OPTIM_GROUPS(groups), so.lr, 0.0);
     set_grad(a, (double[]){1.0});
     set_grad(b, (double[]){1.0});
     ag_optim_step(o);
@@ -126,7 +126,7 @@ START_TEST(test_bf16_master) {
     ag_tensor *p = param_of(P, AG_BF16, 1, (double[]){1.5});
     sign_opts so = {0.0009765625, 0.0, false};
     ag_optim_group g = ag_optim_group_of(&p, 1);
-    ag_optim *o = ag_optim_new(P, &SIGN, &so, &g, 1, so.lr, 0.0);
+    ag_optim *o = ag_optim_new(P, &SIGN, &so, ag_optim_groups_one(&g), so.lr, 0.0);
     for (int t = 1; t <= 5; t++) {
         set_grad(p, (double[]){1.0});
         ag_optim_step(o);
@@ -145,25 +145,25 @@ START_TEST(test_bad_types) {
     ag_optim_group g = ag_optim_group_of(&p, 1);
     sign_opts bad = {0.1, 1.5, false};
     expect_errors();
-    ck_assert_ptr_null(ag_optim_new(P, &SIGN, &bad, &g, 1, bad.lr, 0.0));
+    ck_assert_ptr_null(ag_optim_new(P, &SIGN, &bad, ag_optim_groups_one(&g), bad.lr, 0.0));
     check_error("optim_new", "invalid beta 1.5", "[0, 1)");
     expect_errors();
-    ck_assert_ptr_null(ag_optim_new(P, &SIGN, NULL, &g, 1, 0.1, 0.0));
+    ck_assert_ptr_null(ag_optim_new(P, &SIGN, NULL, ag_optim_groups_one(&g), 0.1, 0.0));
     check_error("optim_new", "SignMomentum: options are NULL", NULL);
     expect_errors();
-    ck_assert_ptr_null(ag_optim_new(P, NULL, NULL, &g, 1, 0.1, 0.0));
+    ck_assert_ptr_null(ag_optim_new(P, NULL, NULL, ag_optim_groups_one(&g), 0.1, 0.0));
     check_error("optim_new", "type is NULL", NULL);
     static const ag_optim_type NO_UPDATE = {.name = "Idle"};
     expect_errors();
-    ck_assert_ptr_null(ag_optim_new(P, &NO_UPDATE, NULL, &g, 1, 0.1, 0.0));
+    ck_assert_ptr_null(ag_optim_new(P, &NO_UPDATE, NULL, ag_optim_groups_one(&g), 0.1, 0.0));
     check_error("optim_new", "Idle has no update function", NULL);
     static const ag_optim_type NO_NAME = {.update = sign_update};
     expect_errors();
-    ck_assert_ptr_null(ag_optim_new(P, &NO_NAME, NULL, &g, 1, 0.1, 0.0));
+    ck_assert_ptr_null(ag_optim_new(P, &NO_NAME, NULL, ag_optim_groups_one(&g), 0.1, 0.0));
     check_error("optim_new", "(unnamed) has no name", NULL);
     sign_opts ok = {0.1, 0.5, false};
     expect_errors();
-    ck_assert_ptr_null(ag_optim_new(P, &SIGN, &ok, &g, 1, -0.1, 0.0)); /* the inherited lr */
+    ck_assert_ptr_null(ag_optim_new(P, &SIGN, &ok, ag_optim_groups_one(&g), -0.1, 0.0)); /* the inherited lr */
     check_error("optim_new", "learning rate (group 0) -0.1", NULL);
     ag_arena_free(P);
 }

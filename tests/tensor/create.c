@@ -254,6 +254,28 @@ START_TEST(zero_and_nine_dims) {
 }
 END_TEST
 
+/* int64_t values (PyTorch's torch.long) into i32; out of range reported. */
+START_TEST(from_i64_to_i32) {
+    const int64_t v[] = {0, -1, 7, INT32_MAX, INT32_MIN, 42};
+    ag_tensor *t = ag_from_i64(A, AG_SHAPE(2, 3), v);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->dtype, AG_I32);
+    ck_assert_int_eq(t->ndim, 2);
+    const int32_t *d = t->data;
+    for (int i = 0; i < 6; i++) ck_assert_int_eq(d[i], v[i]);
+    ck_assert_ptr_nonnull(ag_from_i64(A, AG_SHAPE(0), NULL)); /* nothing to read */
+    expect_errors();
+    ck_assert_ptr_null(ag_from_i64(A, AG_SHAPE(3), ((const int64_t[]){1, (int64_t)INT32_MAX + 1, 2})));
+    check_error("from_i64", "value 2147483648 at position 1 of [3]", "does not fit in i32");
+    expect_errors();
+    ck_assert_ptr_null(ag_from_i64(A, AG_SHAPE(2), ((const int64_t[]){0, (int64_t)INT32_MIN - 1})));
+    check_error("from_i64", "value -2147483649 at position 1", NULL);
+    expect_errors();
+    ck_assert_ptr_null(ag_from_i64(A, AG_SHAPE(2), NULL));
+    check_error("from_i64", "values is NULL", "[2]");
+}
+END_TEST
+
 TCase *tensor_create_tcase(void) {
     TCase *tc = tcase_create("create");
     tcase_add_checked_fixture(tc, setup, teardown);
@@ -263,6 +285,7 @@ TCase *tensor_create_tcase(void) {
     tcase_add_test(tc, arange_empty);
     tcase_add_test(tc, from_array_each_dtype);
     tcase_add_test(tc, from_f64_each_dtype);
+    tcase_add_test(tc, from_i64_to_i32);
     tcase_add_test(tc, copy_shares_no_storage);
     tcase_add_test(tc, eight_dims);
     tcase_add_test(tc, zero_and_nine_dims);

@@ -48,7 +48,7 @@ static void *train(void *arg) {
     ag_module_list_append(model, &ag_nn_layernorm_new(P, AG_SHAPE(HIDDEN), 1e-5, true, true)->base);
     ag_module_list_append(model, &ag_nn_dropout_new(P, 0.25, run->seed + 1000)->base);
     ag_module_list_append(model, &ag_nn_linear_new(P, &rng, HIDDEN, 1, true)->base);
-    ag_optim *opt = ag_adamw_new(P, ag_optim_groups_from_model(&model->base, P, 1e-2, 0.01), 2,
+    ag_optim *opt = ag_adamw_new(P, ag_optim_groups_from_model(&model->base, P, 1e-2, 0.01),
                                  NULL);
     for (int step = 0; step < STEPS; step++) {
         if (run->together) pthread_barrier_wait(run->together);
