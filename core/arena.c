@@ -138,22 +138,24 @@ static block *grow(ag_arena *a, size_t need) {
     return b;
 }
 
-/* The allocation itself; report false: fail silently (file loaders). */
-static void *arena_alloc(ag_arena *a, size_t bytes, bool report) {
+/* Why an allocation failed, for the reporting caller. */
+typedef enum { ALLOC_OK, ALLOC_OVERFLOW, ALLOC_NO_MEMORY } alloc_failure;
+
+/* The allocation itself; never reports (the file loaders call it directly),
+ * *why says what went wrong. */
+static void *arena_alloc(ag_arena *a, size_t bytes, alloc_failure *why) {
+    *why = ALLOC_OK;
     if (!a) return NULL;
     size_t need = align_up(bytes ? bytes : 1);
     if (need < bytes) {
-        if (report) ag__fail("arena_alloc", "request of %zu bytes overflows", bytes);
+        *why = ALLOC_OVERFLOW;
         return NULL;
     }
     block *b = a->cur ? a->cur : a->head;
     while (b && b->size - b->used < need) b = b->next;
     if (!b) b = grow(a, need);
     if (!b) {
-        const size_t block = need > a->block_bytes ? need : a->block_bytes;
-        if (report)
-            ag__fail("arena_alloc", "out of memory: a new block of %zu bytes (for a request "
-                     "of %zu bytes) could not be allocated", block, bytes);
+        *why = ALLOC_NO_MEMORY;
         return NULL;
     }
     /* The blocks skipped between cur and b stay unused until the next reset:
@@ -173,9 +175,23 @@ static void *arena_alloc(ag_arena *a, size_t bytes, bool report) {
     return p;
 }
 
-void *ag_arena_alloc_(ag_arena *a, size_t bytes) { return arena_alloc(a, bytes, true); }
+void *ag_arena_alloc_(ag_arena *a, size_t bytes) {
+    alloc_failure why;
+    void *p = arena_alloc(a, bytes, &why);
+    if (why == ALLOC_OVERFLOW) ag__fail("arena_alloc", "request of %zu bytes overflows", bytes);
+    if (why == ALLOC_NO_MEMORY) {
+        const size_t need = align_up(bytes ? bytes : 1);
+        ag__fail("arena_alloc", "out of memory: a new block of %zu bytes (for a request of %zu "
+                 "bytes) could not be allocated", need > a->block_bytes ? need : a->block_bytes,
+                 bytes);
+    }
+    return p;
+}
 
-void *ag__arena_try_alloc(ag_arena *a, size_t bytes) { return arena_alloc(a, bytes, false); }
+void *ag__arena_try_alloc(ag_arena *a, size_t bytes) {
+    alloc_failure why;
+    return arena_alloc(a, bytes, &why);
+}
 
 void *ag_arena_calloc_(ag_arena *a, size_t bytes) {
     void *p = ag_arena_alloc_(a, bytes);

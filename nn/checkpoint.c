@@ -86,7 +86,7 @@ typedef struct {
     size_t len;
 } line;
 
-static void add(line *b, const char *fmt, ...) {
+static void line_add(line *b, const char *fmt, ...) {
     if (b->len >= sizeof b->text - 1) return;
     va_list ap;
     va_start(ap, fmt);
@@ -133,7 +133,7 @@ static bool match_all(const plist *l, const ag_st_file *f, ag_load_result *r, ma
         const int j = ag_st_index(f, l->name[i]);
         mt->match[i] = j;
         if (j < 0) {
-            add(&mis, "%s%s", r->nmissing ? ", " : "", l->name[i]);
+            line_add(&mis, "%s%s", r->nmissing ? ", " : "", l->name[i]);
             mt->missing[r->nmissing++] = i;
             continue;
         }
@@ -143,7 +143,7 @@ static bool match_all(const plist *l, const ag_st_file *f, ag_load_result *r, ma
         bool same = s->ndim == p->ndim && ag_st_convertible(s->dtype, p->dtype);
         for (int d = 0; same && d < s->ndim; d++) same = s->shape[d] == p->shape[d];
         if (!same) {
-            add(&bad, "%s%s: %s %s in the file, %s %s in the module", r->nmismatched ? ", " : "",
+            line_add(&bad, "%s%s: %s %s in the file, %s %s in the module", r->nmismatched ? ", " : "",
                 l->name[i], ag_st_dtype_name(s->dtype), ag__shp_of(s->ndim, s->shape),
                 ag_dtype_name(p->dtype), ag__shp(p));
             mt->mismatched[r->nmismatched++] = i;
@@ -151,13 +151,13 @@ static bool match_all(const plist *l, const ag_st_file *f, ag_load_result *r, ma
     }
     for (int j = 0; j < nf; j++) {
         if (!used[j]) {
-            add(&unx, "%s%s", r->nunexpected ? ", " : "", ag_st_at(f, j)->name);
+            line_add(&unx, "%s%s", r->nunexpected ? ", " : "", ag_st_at(f, j)->name);
             mt->unexpected[r->nunexpected++] = j;
         }
     }
-    if (r->nmissing) add(why, "; %d missing (%s)", r->nmissing, mis.text);
-    if (r->nunexpected) add(why, "; %d unexpected (%s)", r->nunexpected, unx.text);
-    if (r->nmismatched) add(why, "; %d mismatched (%s)", r->nmismatched, bad.text);
+    if (r->nmissing) line_add(why, "; %d missing (%s)", r->nmissing, mis.text);
+    if (r->nunexpected) line_add(why, "; %d unexpected (%s)", r->nunexpected, unx.text);
+    if (r->nmismatched) line_add(why, "; %d mismatched (%s)", r->nmismatched, bad.text);
     free(used);
     return true;
 }
