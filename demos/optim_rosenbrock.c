@@ -123,12 +123,14 @@ static bool run(const config *c, FILE *out, double (*path)[3], char *label, size
         if (path) path[s][0] = xv, path[s][1] = yv, path[s][2] = fv;
     }
     if (out) fprintf(out, "final %.17g %.17g %.17g\n", ag_item(x), ag_item(y), ag_item(f));
-    if (out && !isfinite(ag_item(f)))
+    /* a run that diverged is a failure (exit 1), as in mlp-demo */
+    const bool diverged = out && !isfinite(ag_item(f));
+    if (diverged)
         fprintf(stderr, "optim-rosenbrock: %s diverged (f is %g); try a smaller --lr\n", opt->name,
                 ag_item(f));
     ag_arena_free(A);
     ag_arena_free(P);
-    return true;
+    return !diverged;
 }
 
 /* ---- the plot ------------------------------------------------------------------------ */
