@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -335,6 +336,13 @@ static bool load_data(dataset *d, const char *path, int maxlen) {
     FILE *f = fopen(dict ? DICT_PATH : path, "r");
     if (!f && !dict) {
         fprintf(stderr, "tinygpt: cannot open %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    struct stat st;
+    if (f && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) { /* fopen accepts one */
+        fprintf(stderr, "tinygpt: %s is a directory: expected a text file of items\n",
+                dict ? DICT_PATH : path);
+        fclose(f);
         return false;
     }
     if (f) {
