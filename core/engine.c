@@ -36,7 +36,7 @@ bool ag_detect_anomaly(void) { return anomaly; }
 bool ag_is_leaf(const ag_tensor *t) { return t && !t->op; }
 
 void ag_set_requires_grad_(ag_tensor *t, bool on) {
-    if (!t) return;
+    if (!t || !ag__check_live("set_requires_grad", t)) return;
     if (t->op) {
         ag__fail("set_requires_grad", "%s tensor %s was made by %s: only leaves take "
                  "requires_grad (use ag_detach for a new leaf)",
@@ -113,10 +113,7 @@ void ag_zero_grad(ag_tensor *t) {
 
 ag_tensor *ag_detach_(ag_arena *A, ag_tensor *t) {
     if (!t) return NULL;
-    if (!A) {
-        ag__fail("detach", "arena is NULL");
-        return NULL;
-    }
+    if (!ag__check_arena("detach", A) || !ag__check_live("detach", t)) return NULL;
     return ag__view("detach", A, t, t->ndim, t->shape);
 }
 

@@ -6,6 +6,7 @@
  * a pair, read and written under one mutex (a POSIX one, which
  * ThreadSanitizer sees; see nn/registry.c) so a report never sees a new
  * handler with the old data; the handler itself runs outside the mutex. */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,12 +114,24 @@ void ag__call_site(const char **file, int *line) {
     *line = site_line;
 }
 
+/* printf shows a NaN with its sign bit set (most computed NaNs) as "-nan";
+ * a message says "nan" whatever the bits. */
+static void unsign_nans(char *text) {
+    for (char *p = strstr(text, "-nan"); p; p = strstr(p, "-nan")) {
+        const bool word = (p == text || !isalnum((unsigned char)p[-1])) &&
+                          !isalnum((unsigned char)p[4]);
+        if (word) memmove(p, p + 1, strlen(p + 1) + 1);
+        else p++;
+    }
+}
+
 void ag__fail(const char *op, const char *fmt, ...) {
     char text[400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    unsign_nans(text);
     if (site_file)
         snprintf(last, sizeof last, "ag: %s: %s (%s:%d)", op, text, base_name(site_file),
                  site_line);

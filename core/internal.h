@@ -72,6 +72,13 @@ bool ag__dim_mask(const char *op, int ndims, const int *dims, const ag_tensor *x
  * [INT32_MIN, INT32_MAX]); otherwise reports the value and the range. */
 bool ag__i32_ok(const char *op, double v);
 
+/* Random-fill arguments, checked as ag_rand and ag_randn do (reported under
+ * op, naming the shape text): uniform bounds finite, lo <= hi, both within
+ * dt's finite range and hi - lo not past dt's largest value (PyTorch: "to -
+ * from exceeds"); a normal's mean and std finite, std >= 0. */
+bool ag__uniform_ok(const char *op, ag_dtype dt, double lo, double hi, const char *shape);
+bool ag__normal_ok(const char *op, double mean, double std, const char *shape);
+
 /* The arena's reset count: a tensor records it when made (t->epoch), and a
  * tensor whose epoch differs was made before the arena's last reset. */
 uint64_t ag__arena_epoch(const ag_arena *a);

@@ -135,7 +135,8 @@ ag_tensor *ag_minimum_(ag_arena *A, ag_tensor *a, ag_tensor *b) {
 static ag_tensor *with_scalar(const char *name, kind k, ag_arena *A, ag_tensor *x, double s,
                              bool scalar_first) {
     if (!x) return NULL;
-    if (!ag__check_arena(name, A) || !ag__check_float(name, x)) return NULL;
+    if (!ag__check_arena(name, A) || !ag__check_live(name, x) || !ag__check_float(name, x))
+        return NULL;
     const ag_dtype ct = ag_compute_dtype(x->dtype);
     ag_tensor *c = ag_scalar_(A, ct, s);
     ag_tensor *xc = ag__as(A, x, ct);

@@ -40,7 +40,7 @@ static void cast_backward(ag_tensor *out) {
 static const ag_op CAST = {"cast", cast_backward};
 
 ag_tensor *ag_cast_(ag_arena *A, ag_tensor *x, ag_dtype dt) {
-    if (!x) return NULL;
+    if (!x || !ag__check_live("cast", x)) return NULL;
     if ((unsigned)dt >= AG_DTYPE_COUNT) {
         ag__fail("cast", "unknown dtype %d for %s", (int)dt, ag__shp(x));
         return NULL;

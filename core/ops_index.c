@@ -315,7 +315,9 @@ static const ag_op MASKED_FILL = {"masked_fill", masked_fill_backward};
 
 ag_tensor *ag_masked_fill_(ag_arena *A, ag_tensor *x, ag_tensor *mask, double value) {
     if (!x || !mask) return NULL;
-    if (!ag__check_arena("masked_fill", A) || !ag__check_float("masked_fill", x)) return NULL;
+    if (!ag__check_arena("masked_fill", A) || !ag__check_live("masked_fill", x) ||
+        !ag__check_live("masked_fill", mask) || !ag__check_float("masked_fill", x))
+        return NULL;
     bool ok = mask->ndim <= x->ndim;
     for (int i = 0; ok && i < mask->ndim; i++) {
         const int64_t m = mask->shape[mask->ndim - 1 - i], s = x->shape[x->ndim - 1 - i];
@@ -393,6 +395,8 @@ static const ag_op WHERE = {"where", where_backward};
 ag_tensor *ag_where_(ag_arena *A, ag_tensor *cond, ag_tensor *a, ag_tensor *b) {
     if (!cond || !a || !b) return NULL;
     if (!ag__check_arena("where", A)) return NULL;
+    for (int k = 0; k < 3; k++)
+        if (!ag__check_live("where", (ag_tensor *[]){cond, a, b}[k])) return NULL;
     if (!ag__check_float("where", a) || !ag__check_float("where", b)) return NULL;
     const ag_tensor *t[3] = {cond, a, b};
     int ndim = 0;

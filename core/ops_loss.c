@@ -113,6 +113,13 @@ bool ag__class_targets(const char *op, const char *name, const ag_tensor *logits
     L->count = 0;
     for (int64_t q = 0; q < L->P; q++) {
         if (t[q] == ignore_index) continue;
+        if ((t[q] < 0 || t[q] >= L->C) && L->C == 0) {
+            ag__fail(op, "target value %d (at position %lld of target %s): %s %s has no "
+                     "classes (class dim of size 0); only ignore_index %d is possible",
+                     (int)t[q], (long long)q, ag__shp(target), name, ag__shp(logits),
+                     ignore_index);
+            return false;
+        }
         if (t[q] < 0 || t[q] >= L->C) {
             ag__fail(op, "target value %d (at position %lld of target %s) is out of range "
                      "for %lld classes of %s %s: expected 0..%lld or ignore_index %d",

@@ -484,7 +484,7 @@ ag_tensor *ag_var_(ag_arena *A, ag_tensor *x, int ndims, const int *dims, int co
 /* The i32 index along dim of the first maximum (NaN counts as the maximum,
  * as in PyTorch). Any dtype; no graph. */
 ag_tensor *ag_argmax_(ag_arena *A, ag_tensor *x, int dim, bool keepdim) {
-    if (!x) return NULL;
+    if (!x || !ag__check_live("argmax", x)) return NULL;
     const int d = ag__dim("argmax", dim, x);
     if (d < 0) return NULL;
     bool mask[AG_MAX_DIMS] = {false};

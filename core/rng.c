@@ -5,6 +5,7 @@
  * the second value of each pair. Integer arithmetic only until the final
  * conversion, so the stream is the same on every machine.
  */
+#include <float.h>
 #include <math.h>
 
 #include "internal.h"
@@ -68,6 +69,10 @@ static ag_tensor *fill_random(const char *op, ag_arena *A, ag_rng *r, ag_dtype d
         ag__fail(op, "rng is NULL");
         return NULL;
     }
+    if ((unsigned)dt >= AG_DTYPE_COUNT) {
+        ag__fail(op, "unknown dtype %d", (int)dt);
+        return NULL;
+    }
     if (!ag_dtype_is_float(dt)) {
         ag__fail(op, "dtype %s: expected a float dtype", ag_dtype_name(dt));
         return NULL;
@@ -86,23 +91,47 @@ static const char *shape_text(int ndim, const int64_t *shape) {
     return ag__shp_of(ndim > 0 && ndim <= AG_MAX_DIMS && shape ? ndim : 0, shape);
 }
 
+/* The largest finite value of float dtype dt. */
+static double dtype_max(ag_dtype dt) {
+    return dt == AG_F64 ? DBL_MAX : dt == AG_BF16 ? 0x1.fep127 : (double)FLT_MAX;
+}
+
+bool ag__uniform_ok(const char *op, ag_dtype dt, double lo, double hi, const char *shape) {
+    if (!(lo <= hi) || !isfinite(lo) || !isfinite(hi)) {
+        ag__fail(op, "bounds lo = %g, hi = %g for %s: expected finite numbers with lo <= hi",
+                 lo, hi, shape);
+        return false;
+    }
+    if (!ag_dtype_is_float(dt)) return true; /* the fill reports the dtype */
+    const double max = dtype_max(dt);
+    if (fabs(lo) > max || fabs(hi) > max) {
+        ag__fail(op, "bounds lo = %g, hi = %g for %s: outside the range of %s (largest %g)",
+                 lo, hi, shape, ag_dtype_name(dt), max);
+        return false;
+    }
+    if (!(hi - lo <= max)) {
+        ag__fail(op, "bounds lo = %g, hi = %g for %s: hi - lo exceeds the largest %s (%g)",
+                 lo, hi, shape, ag_dtype_name(dt), max);
+        return false;
+    }
+    return true;
+}
+
+bool ag__normal_ok(const char *op, double mean, double std, const char *shape) {
+    if (std >= 0 && isfinite(std) && isfinite(mean)) return true;
+    ag__fail(op, "mean = %g, std = %g for %s: expected a finite mean and a finite std >= 0",
+             mean, std, shape);
+    return false;
+}
+
 ag_tensor *ag_rand_(ag_arena *A, ag_rng *r, ag_dtype dt, int ndim, const int64_t *shape,
                     double lo, double hi) {
-    if (!(lo <= hi) || !isfinite(lo) || !isfinite(hi)) {
-        ag__fail("rand", "bounds lo = %g, hi = %g for %s: expected finite numbers with lo <= hi",
-                 lo, hi, shape_text(ndim, shape));
-        return NULL;
-    }
+    if (!ag__uniform_ok("rand", dt, lo, hi, shape_text(ndim, shape))) return NULL;
     return fill_random("rand", A, r, dt, ndim, shape, lo, hi, false);
 }
 
 ag_tensor *ag_randn_(ag_arena *A, ag_rng *r, ag_dtype dt, int ndim, const int64_t *shape,
                      double mean, double std) {
-    if (!(std >= 0) || !isfinite(std) || !isfinite(mean)) {
-        ag__fail("randn", "mean = %g, std = %g for %s: expected a finite mean and a finite "
-                 "std >= 0", mean, std,
-                 shape_text(ndim, shape));
-        return NULL;
-    }
+    if (!ag__normal_ok("randn", mean, std, shape_text(ndim, shape))) return NULL;
     return fill_random("randn", A, r, dt, ndim, shape, mean, std, true);
 }

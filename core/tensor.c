@@ -190,6 +190,7 @@ static bool flat_ok(const char *op, const ag_tensor *t, int64_t i) {
         ag__fail(op, "tensor is NULL");
         return false;
     }
+    if (!ag__check_live(op, t)) return false;
     if (i < 0 || i >= t->numel) {
         ag__fail(op, "position %lld is out of range for %s (%lld elements)", (long long)i,
                  ag__shp(t), (long long)t->numel);
@@ -302,6 +303,10 @@ ag_tensor *ag_arange_(ag_arena *A, ag_dtype dt, double start, double end, double
         return NULL;
     }
     int64_t n = span > 0 ? (int64_t)span : 0;
+    /* the values run from start to the last one: both ends fit, or none is made */
+    if (dt == AG_I32 && n > 0 &&
+        (!ag__i32_ok("arange", start) || !ag__i32_ok("arange", start + (double)(n - 1) * step)))
+        return NULL;
     ag_tensor *t = make("arange", A, dt, 1, (const int64_t[]){n});
     if (!t) return NULL;
     for (int64_t i = 0; i < n; i++)
@@ -356,6 +361,7 @@ ag_tensor *ag_from_i64_(ag_arena *A, int ndim, const int64_t *shape, const int64
 
 ag_tensor *ag_copy_(ag_arena *A, const ag_tensor *t) {
     if (!t) return NULL;
+    if (!ag__check_arena("copy", A) || !ag__check_live("copy", t)) return NULL;
     return ag_from_array_(A, t->dtype, t->ndim, t->shape, t->data);
 }
 

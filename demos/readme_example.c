@@ -1,6 +1,9 @@
 #include <ag/ag.h>
+#include <stdio.h>
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argv;
+    if (argc > 1) return fprintf(stderr, "readme-example: takes no arguments\n"), 2;
     ag_arena *A = ag_arena_new(0); /* every tensor lives in an arena */
 
     /* y = sum(tanh(x W + b)) for one input row */

@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -335,6 +336,13 @@ static bool load_data(dataset *d, const char *path, int maxlen) {
     FILE *f = fopen(dict ? DICT_PATH : path, "r");
     if (!f && !dict) {
         fprintf(stderr, "tinygpt: cannot open %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    struct stat st;
+    if (f && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) { /* fopen accepts one */
+        fprintf(stderr, "tinygpt: %s is a directory: expected a text file of items\n",
+                dict ? DICT_PATH : path);
+        fclose(f);
         return false;
     }
     if (f) {
@@ -1271,7 +1279,7 @@ static bool report(run *r, bool failed) {
     const double total = now() - r->t_start;
     printf("time %.1f s: training %.1f s (%.0f tokens/s), gradient checks %.1f s, evaluation "
            "%.1f s; step arena peak %.1f MiB\n", total, r->t_train,
-           (double)r->tokens / r->t_train, r->t_gc, r->t_eval,
+           r->t_train > 0 ? (double)r->tokens / r->t_train : 0.0, r->t_gc, r->t_eval,
            (double)ag_arena_peak(r->S) / (1 << 20));
     printf("gradient checks: %d passed, %d failed\n", r->gc.passed, r->gc.failed);
     if (failed) fprintf(stderr, "tinygpt: stopped: gradient check failed: %s\n", r->why);

@@ -5,11 +5,12 @@
 
 #include "ag/nn.h"
 #include "internal.h"
+#include "nn_internal.h"
 
-static bool append_indexed(ag_module *m, ag_module *child) {
+static bool append_indexed(const char *op, ag_module *m, ag_module *child) {
     char name[24];
     snprintf(name, sizeof name, "%d", m->nchildren);
-    return ag_module_add_child_(m, name, child);
+    return ag__module_add_child(op, m, name, child);
 }
 
 static void *container_new(const char *op, ag_arena *P, size_t size, const ag_module_type *type) {
@@ -31,7 +32,7 @@ ag_module_list *ag_module_list_new_(ag_arena *P) {
 }
 
 bool ag_module_list_append_(ag_module_list *l, ag_module *child) {
-    return l && append_indexed(&l->base, child);
+    return l && append_indexed("module_list_append", &l->base, child);
 }
 
 /* ---- nn.Sequential ---------------------------------------------------------- */
@@ -47,7 +48,7 @@ ag_nn_sequential *ag_nn_sequential_new_(ag_arena *P) {
 }
 
 bool ag_nn_sequential_append_(ag_nn_sequential *s, ag_module *child) {
-    return s && append_indexed(&s->base, child);
+    return s && append_indexed("nn_sequential_append", &s->base, child);
 }
 
 ag_nn_sequential *ag_nn_sequential_of_(ag_arena *P, ag_module *const *children, int n) {
@@ -60,7 +61,7 @@ ag_nn_sequential *ag_nn_sequential_of_(ag_arena *P, ag_module *const *children, 
         if (!children[i]) return NULL; /* an earlier failure */
     ag_nn_sequential *s = container_new("nn_sequential_of", P, sizeof *s, &ag_nn_sequential_type);
     for (int i = 0; s && i < n; i++)
-        if (!append_indexed(&s->base, children[i])) return NULL;
+        if (!append_indexed("nn_sequential_of", &s->base, children[i])) return NULL;
     return s;
 }
 

@@ -64,7 +64,8 @@ ag_nn_embedding *ag_nn_embedding_new_(ag_arena *P, ag_rng *r, int64_t num_embedd
     ag_module_init(&e->base, &ag_nn_embedding_type, P);
     e->num_embeddings = num_embeddings;
     e->embedding_dim = embedding_dim;
-    e->weight = ag_empty_(P, AG_F32, 2, (const int64_t[]){num_embeddings, embedding_dim});
+    e->weight = ag__result("nn_embedding_new", P, AG_F32, 2,
+                           (const int64_t[]){num_embeddings, embedding_dim});
     if (!e->weight || !ag_init_normal_(e->weight, r, 0.0, 1.0) ||
         !ag_module_add_param_(&e->base, "weight", e->weight))
         return NULL;

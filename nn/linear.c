@@ -117,14 +117,15 @@ ag_nn_linear *ag_nn_linear_new_(ag_arena *P, ag_rng *r, int64_t in_features,
     ag_module_init(&l->base, &ag_nn_linear_type, P);
     l->in_features = in_features;
     l->out_features = out_features;
-    l->weight = ag_empty_(P, AG_F32, 2, (const int64_t[]){out_features, in_features});
+    l->weight = ag__result("nn_linear_new", P, AG_F32, 2,
+                           (const int64_t[]){out_features, in_features});
     /* kaiming_uniform(a = sqrt(5)) is uniform in ±1/sqrt(in), as is the bias */
     double bound = in_features > 0 ? 1.0 / sqrt((double)in_features) : 0.0;
     if (!l->weight || !ag_init_uniform_(l->weight, r, -bound, bound) ||
         !ag_module_add_param_(&l->base, "weight", l->weight))
         return NULL;
     if (bias) {
-        l->bias = ag_empty_(P, AG_F32, 1, (const int64_t[]){out_features});
+        l->bias = ag__result("nn_linear_new", P, AG_F32, 1, (const int64_t[]){out_features});
         if (!l->bias || !ag_init_uniform_(l->bias, r, -bound, bound) ||
             !ag_module_add_param_(&l->base, "bias", l->bias))
             return NULL;

@@ -90,15 +90,14 @@ static bool in_subtree(const ag_module *root, const ag_module *m) {
     return false;
 }
 
-bool ag_module_add_child_(ag_module *m, const char *name, ag_module *child) {
+bool ag__module_add_child(const char *op, ag_module *m, const char *name, ag_module *child) {
     if (!m || !child) {
-        ag__fail("module_add_child", "module or child is NULL (child \"%s\")",
-                 name ? name : "(null)");
+        ag__fail(op, "module or child is NULL (child \"%s\")", name ? name : "(null)");
         return false;
     }
-    if (!name_ok("module_add_child", m, name)) return false;
+    if (!name_ok(op, m, name)) return false;
     if (in_subtree(child, m)) {
-        ag__fail("module_add_child", "%s: child \"%s\" (%s) is this module or one of its "
+        ag__fail(op, "%s: child \"%s\" (%s) is this module or one of its "
                  "ancestors: a module tree cannot have a cycle",
                  m->type ? m->type->name : "module", name,
                  child->type ? child->type->name : "module");
@@ -106,6 +105,10 @@ bool ag_module_add_child_(ag_module *m, const char *name, ag_module *child) {
     }
     return append(m->arena, &m->children, &m->nchildren, &m->children_cap,
                   (ag_module_entry){name, NULL, child});
+}
+
+bool ag_module_add_child_(ag_module *m, const char *name, ag_module *child) {
+    return ag__module_add_child("module_add_child", m, name, child);
 }
 
 ag_tensor *ag_module_forward_(ag_module *m, ag_arena *A, ag_tensor *x) {

@@ -26,6 +26,9 @@ extern const ag__builtin_norm ag__builtin_norms[AG__BUILTIN_NORMS];
  * there); NaN and +-inf are refused (PyTorch accepts inf and returns zeros
  * or the bias). Reports "eps is <v> for <what> <shape>: expected a finite
  * number" and returns false. */
+/* ag_module_add_child, reporting under op (the public function called). */
+bool ag__module_add_child(const char *op, ag_module *m, const char *name, ag_module *child);
+
 bool ag__norm_eps_ok(const char *op, const char *what, const char *shape, double eps);
 
 #endif

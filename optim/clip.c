@@ -117,8 +117,9 @@ static int gather_grads(ag_tensor *const *params, int n, ag_tensor **grads) {
 
 /* A clipping limit: >= 0, and +inf (no clipping, as in PyTorch) allowed. */
 static bool limit_ok(const char *op, const char *what, double v) {
-    if (v == INFINITY) return true;
-    return ag__optim_check(op, what, v, 0, INFINITY, false);
+    if (v >= 0) return true; /* +inf included; false for NaN */
+    ag__fail(op, "invalid %s %g: expected a number >= 0 (inf: no clipping)", what, v);
+    return false;
 }
 
 /* Clipping over params[n] (list) or an optimizer's parameters. */

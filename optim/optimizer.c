@@ -126,6 +126,7 @@ static bool groups_ok(const char *op, ag_optim_groups gl, double lr, double weig
         for (int i = 0; i < groups[g].nparams; i++) {
             const ag_tensor *p = groups[g].params[i];
             if (!p) return false; /* an earlier failure, already reported */
+            if (!ag__check_live(op, p)) return false;
             if (!ag_dtype_is_float(p->dtype)) {
                 ag__fail(op, "parameter %d of group %d (%s %s) is %s: expected f32, f64 or bf16",
                          i, g, param_label(p), ag__shp(p), ag_dtype_name(p->dtype));

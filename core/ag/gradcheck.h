@@ -77,8 +77,8 @@ void ag_gradcheck_print(FILE *f, const ag_gradcheck_result *r, ag_tensor *const 
 /* The loss of a model: builds a one-element tensor in A from the parameters
  * (reached through userdata) and returns it (NULL on failure). It is called
  * once while recording, for backward, then with recording off twice per
- * checked coordinate (four times with fourth_order), in an arena reset before
- * each call. It must give the same value for the same parameter values: no
+ * checked coordinate (four times with fourth_order, more where one fails),
+ * in an arena reset before each call. It must give the same value for the same parameter values: no
  * dropout, no sampling. */
 typedef ag_tensor *(*ag_loss_fn)(ag_arena *A, void *userdata);
 
@@ -92,7 +92,12 @@ typedef struct ag_gradcheck_params_opts {
     double rtol;       /* 1e-3 */
     bool fourth_order; /* n = (8 (L(w+h) - L(w-h)) - (L(w+2h) - L(w-2h))) / (12 h),
                           error O(h^4), instead of (L(w+h) - L(w-h)) / (2 h), error
-                          O(h^2): a larger h (1e-3) then keeps rounding out of n */
+                          O(h^2): a larger h (1e-3) then keeps rounding out of n.
+                          A coordinate that fails is estimated again with h/4,
+                          h/16, h/64, h/256 until two successive estimates agree
+                          (by the rule), and the settled one is compared: where
+                          the loss turns within h (RMSNorm over one element),
+                          a correct gradient passes; a wrong one still fails */
 } ag_gradcheck_params_opts;
 
 /* One parameter's outcome. Its worst coordinate is the one closest to

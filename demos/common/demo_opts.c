@@ -64,8 +64,16 @@ static int whole_in_range(const ag_demo_cmd *cmd, const ag_demo_opt *o, const ch
 
 static int parse_double_opt(const ag_demo_cmd *cmd, const ag_demo_opt *o, const char *s) {
     double v;
-    if (!ag_demo_parse_double(s, &v))
+    if (!ag_demo_parse_double(s, &v)) {
+        char *end;
+        errno = 0;
+        const double x = strtod(s, &end);
+        if (end != s && *end == '\0' && errno == ERANGE) /* a number, but not a double */
+            return ag_demo_opts_fail(cmd, o->name, "%s is out of range (%s)", s,
+                                     fabs(x) < 1 ? "it underflows to 0"
+                                                 : "too large for a double");
         return ag_demo_opts_fail(cmd, o->name, "\"%s\" is not a finite number", s);
+    }
     if (v < o->lo || v > o->hi || (o->open_lo && v == o->lo))
         return ag_demo_opts_fail(cmd, o->name, "%s is out of range (%s %g and <= %g)", s,
                                  o->open_lo ? ">" : ">=", o->lo, o->hi);

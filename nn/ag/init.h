@@ -1,8 +1,12 @@
 /* ag/init.h — parameter initialisation, in one place (torch.nn.init).
  *
  * Each fills a float leaf tensor in place, without recording a graph, from
- * the generator given (so a seed fixes every parameter of a model). A
- * non-leaf or a non-float tensor is reported.
+ * the generator given (so a seed fixes every parameter of a model), and
+ * returns true. Reported under the function's own name, returning false with
+ * t untouched: a NULL tensor, a non-leaf or non-float one, one made before
+ * its arena's last reset, a NULL rng, and the values ag_rand and ag_randn
+ * refuse (non-finite bounds, mean or std, lo > hi, std < 0, bounds outside
+ * t's dtype or hi - lo past its largest value); kaiming's a must be finite.
  *
  * Defaults used by the modules: Linear weight and bias uniform in
  * ±1/sqrt(in_features) (PyTorch's kaiming_uniform with a = sqrt(5)), norm

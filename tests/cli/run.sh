@@ -122,6 +122,7 @@ bad 2 '^tinygpt: --act: "gelu2" is not one of' tinygpt --act gelu2 --out o
 bad 2 '^tinygpt: --warmup: 10 is longer than --steps 5$' tinygpt --steps 5 --warmup 10 --out o
 bad 1 '^tinygpt: cannot open no-such-file: ' tinygpt --data no-such-file --out o
 bad 1 '^tinygpt: a-file has 0 usable item' tinygpt --data a-file --out o
+bad 1 '^tinygpt: \. is a directory: expected a text file' tinygpt --data . --out o
 # an output folder that cannot be made is found before training, not after
 bad 1 '^tinygpt: cannot create a-file: Not a directory$' tinygpt --steps 1 --out a-file
 bad 1 '^tinygpt: cannot create a-file/o: Not a directory$' tinygpt --steps 1 --out a-file/o
@@ -148,7 +149,12 @@ bad 2 '^optim-rosenbrock: --opt: "sgdd" is not one of sgd, adam, adamw$' optim-r
 bad 2 '^optim-rosenbrock: --steps: -1 is out of range' optim-rosenbrock --steps -1
 bad 2 '^optim-rosenbrock: --start: "1" is not two finite numbers' optim-rosenbrock --start 1
 bad 2 '^optim-rosenbrock: --start: "1,2,3" is not two finite numbers' optim-rosenbrock --start 1,2,3
-bad 2 '^optim-rosenbrock: --lr: "1e999" is not a finite number' optim-rosenbrock --lr 1e999
+bad 2 '^optim-rosenbrock: --lr: 1e999 is out of range \(too large for a double\)$' optim-rosenbrock --lr 1e999
+bad 2 '^optim-rosenbrock: --lr: 1e-400 is out of range \(it underflows to 0\)$' optim-rosenbrock --lr 1e-400
+bad 2 '^mlp-demo: --lr: 1e-400 is out of range \(it underflows to 0\)$' mlp-demo --lr 1e-400
+# a run that diverges is a failure: its line, exit 1 (stdout has the steps)
+bad 1 '^optim-rosenbrock: AdamW diverged \(f is nan\); try a smaller --lr$' optim-rosenbrock --lr 1e300
+bad 1 '^optim-rosenbrock: AdamW diverged \(f is nan\)' optim-rosenbrock --weight-decay 1e300
 bad 2 '^optim-rosenbrock: --plot: the value is empty$' optim-rosenbrock --plot ''
 bad 2 '^optim-rosenbrock: --nesterov: takes no value$' optim-rosenbrock --nesterov=1
 bad 2 '^optim-rosenbrock: unexpected argument "adam"' optim-rosenbrock adam
@@ -195,6 +201,11 @@ bad 2 '^bench-train: --groups: 4 is out of range' bench-train --groups 4
 bad 2 '^bench-train: --csv: takes no value$' bench-train --csv=yes
 bad 2 '^bench-train: unexpected argument "micro"' bench-train micro
 
+# ---- the README's first program takes no arguments ---------------------------
+for a in --bogus extra --help; do
+    bad 2 '^readme-example: takes no arguments$' readme-example "$a"
+done
+
 # ---- ag-gradcheck ----------------------------------------------------------
 bad 2 '^ag-gradcheck: --only: no case is named "no-such-op" \(see --list\)$' ag-gradcheck --only no-such-op
 bad 2 '^ag-gradcheck: --only: no case is named "Add"' ag-gradcheck --only add --only Add
@@ -215,6 +226,9 @@ if ! grep -q '^[1-9][0-9]* passed, 0 failed$' "$scratch/out"; then
 fi
 good optim-rosenbrock --steps 5 --opt=sgd --start=0.5,-1e-1
 good bench-optim --params 1000 --steps 5
+# width 1: RMSNorm of one element turns within the check's step; the
+# gradient is right, and the check must settle its step and pass
+good tinygpt --steps 1 --embd 1 --heads 1 --out o
 good mlp-demo --steps 300 --hidden 8 --batch 32 --seed=7
 good bench-ddp --layers 1 --embd 16 --block 8 --batch 4 --steps 2 --warmup 1
 

@@ -81,5 +81,6 @@ TCase *errors_ops_tcase(void);
 TCase *errors_policy_tcase(void);
 TCase *errors_silent_tcase(void);
 TCase *errors_custom_tcase(void);
+TCase *errors_named_tcase(void);
 
 #endif

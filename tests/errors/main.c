@@ -247,6 +247,7 @@ static TCase *errors_abort_tcase(void) {
 int main(void) {
     return run_check_suite("errors", (check_tcase_fn *const[]){
         errors_policy_tcase, errors_abort_tcase, errors_core_tcase, errors_ops_tcase,
-        errors_nn_tcase, errors_ub_tcase, errors_silent_tcase, errors_custom_tcase, errors_sites_tcase, NULL,
+        errors_nn_tcase, errors_ub_tcase, errors_silent_tcase, errors_custom_tcase,
+        errors_named_tcase, errors_sites_tcase, NULL,
     });
 }

@@ -306,6 +306,49 @@ START_TEST(two_point_error_is_h_squared_fourth_order_is_exact_on_a_cubic) {
 }
 END_TEST
 
+/* sum(x / sqrt(x^2 + 1e-6)): RMSNorm over one element without its weight, a
+ * sign smoothed over a width of about 1e-3 around 0. */
+static ag_tensor *soft_sign_sum(ag_arena *A, void *u) {
+    ag_tensor *x = u;
+    ag_tensor *rms = ag_sqrt(A, ag_add_scalar(A, ag_mul(A, x, x), 1e-6));
+    return ag_sum(A, ag_div(A, x, rms), 0, NULL, false);
+}
+
+START_TEST(fourth_order_settles_the_step_where_the_loss_turns_within_it) {
+    /* d/dx x / sqrt(x^2 + e) = e / (x^2 + e)^(3/2). With h = 1e-3 the
+     * stencil at x = 2e-3 spans [0, 4e-3], across the turn, and gives about
+     * 80 instead of 89.4: the step is wrong there, not the gradient. */
+    ag_arena *A = ag_arena_new(0);
+    const double xs[3] = {2e-3, -5e-4, 0.3};
+    ag_tensor *x = ag_from_f64(A, AG_F64, AG_SHAPE(3), xs);
+    ag_set_requires_grad(x, true);
+    ag_tensor *const p[1] = {x};
+    const ag_gradcheck_params_opts o = {.eps = 1e-3, .atol = 1e-8, .rtol = 1e-4,
+                                        .fourth_order = true};
+    ag_gradcheck_params_result r;
+    ck_assert_msg(ag_gradcheck_params(soft_sign_sum, x, 1, p, NULL, &o, &r), "%s", r.message);
+    const ag_gradcheck_param_report *w = &r.param[0];
+    ck_assert_int_eq(w->checked, 3);
+    const double xv = xs[w->index], want = 1e-6 / pow(xv * xv + 1e-6, 1.5);
+    ck_close(w->analytic, want, 1e-9 * want);
+    ck_close(w->numeric, want, 1e-4 * want);
+    ag_gradcheck_params_free(&r);
+
+    /* a wrong gradient still fails with the settled estimates */
+    ag_arena *P = ag_arena_new(0);
+    model *m = model_new(P, 2);
+    m->broken = true;
+    const ag_gradcheck_params_opts o4 = {.eps = 1e-3, .atol = 1e-8, .rtol = 1e-4,
+                                         .fourth_order = true};
+    ck_assert(!ag_gradcheck_module(&m->net->base, model_loss, m, &o4, &r));
+    ck_assert(!r.param[0].pass && r.param[2].pass);
+    ck_close(r.param[0].analytic / r.param[0].numeric, 1.01, 1e-5);
+    ag_gradcheck_params_free(&r);
+    ag_arena_free(P);
+    ag_arena_free(A);
+}
+END_TEST
+
 /* ---- bad arguments ------------------------------------------------------------ */
 
 static ag_tensor *two_elements(ag_arena *A, void *u) {
@@ -408,6 +451,7 @@ TCase *gradcheck_params_tcase(void) {
     tcase_add_test(tc, restores_values_and_gradients_bitwise);
     tcase_add_test(tc, samples_distinct_coordinates_the_same_for_a_seed);
     tcase_add_test(tc, two_point_error_is_h_squared_fourth_order_is_exact_on_a_cubic);
+    tcase_add_test(tc, fourth_order_settles_the_step_where_the_loss_turns_within_it);
     tcase_add_test(tc, refuses_bad_arguments);
     return tc;
 }

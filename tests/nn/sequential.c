@@ -168,7 +168,7 @@ START_TEST(sequential_bad_input) {
     check_error("nn_activation_new", "unknown activation 42", NULL);
     expect_errors();
     ck_assert(!ag_nn_sequential_append(s, &s->base)); /* a cycle */
-    check_error("module_add_child", NULL, NULL);
+    check_error("nn_sequential_append", "cycle", NULL);
 
     /* a NULL entry is an earlier failure: NULL, no new report */
     expect_errors();
