@@ -15,7 +15,8 @@ static ag_nn_sequential *make_net(ag_arena *P, ag_rng *rng) {
 
 /* Fit y = sin(x) on [-3, 3] with AdamW, save the model, load it into a new one. */
 int main(int argc, char **argv) {
-    if (argc > 1) return fprintf(stderr, "%s: takes no arguments\n", argv[0]), 2;
+    (void)argv;
+    if (argc > 1) return fprintf(stderr, "train-example: takes no arguments\n"), 2;
     ag_arena *P = ag_arena_new(0), *A = ag_arena_new(0); /* parameters; one step */
     ag_rng rng;
     ag_rng_seed(&rng, 0);

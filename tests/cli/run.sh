@@ -201,9 +201,10 @@ bad 2 '^bench-train: --groups: 4 is out of range' bench-train --groups 4
 bad 2 '^bench-train: --csv: takes no value$' bench-train --csv=yes
 bad 2 '^bench-train: unexpected argument "micro"' bench-train micro
 
-# ---- the README's first program takes no arguments ---------------------------
+# ---- the README's two programs take no arguments -------------------------
 for a in --bogus extra --help; do
     bad 2 '^readme-example: takes no arguments$' readme-example "$a"
+    bad 2 '^train-example: takes no arguments$' train-example "$a"
 done
 
 # ---- ag-gradcheck ----------------------------------------------------------
