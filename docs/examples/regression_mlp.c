@@ -32,7 +32,7 @@ int main(int argc, char **argv) {
         ag_optim_step(opt);
         ag_optim_zero_grad(opt);
         losses[step] = ag_item(loss);
-        if (step % 300 == 0 || step == STEPS - 1) printf("step %4d  loss %.5f\n", step, losses[step]);
+        if ((step + 1) % 300 == 0) printf("after step %4d  loss %.5f\n", step + 1, losses[step]);
     }
     ag_plot_series s = {.title = "train", .y = losses, .n = STEPS};
     ag_plot p = {.xlabel = "step", .ylabel = "MSE", .logy = true, .series = &s, .nseries = 1};

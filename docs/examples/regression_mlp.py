@@ -19,8 +19,10 @@ def main():
     opt = torch.optim.AdamW([
         {"params": [p for n, p in params if not no_decay(n)], "weight_decay": 0.01},
         {"params": [p for n, p in params if no_decay(n)], "weight_decay": 0.0}], lr=1e-2)
-    cosine = lambda s: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1, (s - warmup) / (steps - warmup))))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: s / warmup if s < warmup else cosine(s))
+    progress = lambda s: min(1, (s - warmup) / (steps - warmup))
+    cosine = lambda s: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress(s)))
+    factor = lambda s: s / warmup if s < warmup else cosine(s)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
     losses = []
     for step in range(steps):
         x = torch.rand(64, 2) * 6 - 3
@@ -32,8 +34,8 @@ def main():
         sched.step()
         opt.zero_grad()
         losses.append(loss.item())
-        if step % 300 == 0 or step == steps - 1:
-            print(f"step {step:4d}  loss {losses[-1]:.5f}")
+        if (step + 1) % 300 == 0:
+            print(f"after step {step + 1:4d}  loss {losses[-1]:.5f}")
     with open(f"{sys.argv[1] if len(sys.argv) > 1 else '.'}/regression_loss_torch.dat", "w") as f:
         f.write("".join(f"{i} {v}\n" for i, v in enumerate(losses)))
     return 0 if losses[-1] < 0.02 else 1

@@ -36,7 +36,7 @@ int main(int argc, char **argv) {
 
     ag_module *copy = make_net(P, &rng, true); /* fresh weights, then the file's */
     ag_load_result res;
-    if (!ag_module_load(copy, path, NULL, &res)) return fprintf(stderr, "%s\n", res.status.message), 1;
+    if (!ag_module_load(copy, path, NULL, &res)) return ag_load_result_print(stderr, &res), 1;
     ag_tensor *x = ag_arange(A, AG_F32, -3.0, 3.0, 0.5);
     x = ag_reshape(A, x, AG_SHAPE(x->numel, 1));
     double diff = -1;
@@ -48,7 +48,7 @@ int main(int argc, char **argv) {
 
     ag_module *other = make_net(P, &rng, false); /* no LayerNorm: 2.* is the last Linear */
     ag_load_opts lax = {.non_strict = true, .names = A};
-    if (!ag_module_load(other, path, &lax, &res)) return fprintf(stderr, "%s\n", res.status.message), 1;
+    if (!ag_module_load(other, path, &lax, &res)) return ag_load_result_print(stderr, &res), 1;
     printf("non-strict: ");
     ag_load_result_print(stdout, &res);
     ag_arena_free(A);

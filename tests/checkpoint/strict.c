@@ -102,7 +102,8 @@ START_TEST(non_strict_loads_the_rest) {
     ck_assert(memcmp(ag_module_param(m, "weight")->data, W, 16) == 0);
     ck_assert(memcmp(ag_module_param(m, "bias")->data, bias_before, 8) == 0);
     char line[256];
-    ck_assert_str_eq(printed(&r, line, sizeof line), "loaded 1; missing [bias]; unexpected [extra]\n");
+    ck_assert_str_eq(printed(&r, line, sizeof line),
+                     "loaded 1; missing [bias]; unexpected [extra]\n");
     ag_arena_free(P);
     scratch_remove(dir);
 }
@@ -168,7 +169,8 @@ START_TEST(print_shows_lists_counts_or_the_failure) {
                      "loaded 2; missing [2.weight, 2.bias]; unexpected [1.weight]\n");
     r.missing = r.unexpected = NULL; /* no names arena: counts */
     ck_assert_str_eq(printed(&r, line, sizeof line), "loaded 2; missing 2; unexpected 1\n");
-    ag_load_result none = {.nloaded = 6}, mism = {.nloaded = 1, .nmismatched = 1, .mismatched = bad};
+    ag_load_result none = {.nloaded = 6};
+    ag_load_result mism = {.nloaded = 1, .nmismatched = 1, .mismatched = bad};
     ck_assert_str_eq(printed(&none, line, sizeof line), "loaded 6; missing []; unexpected []\n");
     ck_assert_str_eq(printed(&mism, line, sizeof line),
                      "loaded 1; missing []; unexpected []; mismatched [0.bias]\n");
