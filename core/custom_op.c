@@ -69,6 +69,17 @@ ag_tensor *ag_op_record_(ag_tensor *out, const ag_op *op, int n, ag_tensor *cons
 
 ag_tensor *ag_grad_accum_buf_(ag_tensor *t) { return ag__grad_buf(t); }
 
+ag_op_desc_str ag_op_desc(const ag_tensor *t) {
+    ag_op_desc_str d;
+    char shape[160];
+    if (t)
+        snprintf(d.s, sizeof d.s, "%s %s", ag_dtype_name(t->dtype),
+                 ag_shape_str(t, shape, sizeof shape));
+    else
+        snprintf(d.s, sizeof d.s, "(null)");
+    return d;
+}
+
 void ag_op_fail_(const char *op, const char *fmt, ...) {
     char text[400];
     va_list ap;

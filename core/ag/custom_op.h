@@ -159,6 +159,18 @@ void ag_op_fail_(const char *op, const char *fmt, ...)
     ;
 #define ag_op_fail(...) AG_AT_VOID(ag_op_fail_, __VA_ARGS__)
 
+/* A tensor as the library's reports show it, its dtype then its shape:
+ * "f32 [3,5]", "f64 []"; "(null)" for NULL. Returned in a struct so that it
+ * can be an argument without a buffer of one's own: C11 keeps the struct
+ * until the end of the full expression, the call it is an argument of, and
+ * each call has its own (two in one call are fine):
+ *   ag_op_fail("my_op", "x %s, g %s: expected ...", ag_op_desc(x).s, ag_op_desc(g).s);
+ * Never reports; truncates what would not fit (more than any shape). */
+typedef struct ag_op_desc_str {
+    char s[192];
+} ag_op_desc_str;
+ag_op_desc_str ag_op_desc(const ag_tensor *t);
+
 /* ---- element access for kernels ------------------------------------------
  * Element i of a float tensor (f32, f64 or bf16) as a double; a double
  * stored into one (f32 rounds, bf16 rounds to nearest even); and stored as

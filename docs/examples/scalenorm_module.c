@@ -9,9 +9,8 @@ static ag_tensor *scalenorm_forward(ag_module *m, ag_arena *A, ag_tensor *x) {
     scalenorm *s = (scalenorm *)m;
     if (!x) return NULL;
     if (x->ndim < 1 || x->shape[x->ndim - 1] != s->n) {
-        char xs[64];
-        ag_op_fail("ScaleNorm", "input %s: expected a last dim of %lld",
-                   ag_shape_str(x, xs, sizeof xs), (long long)s->n);
+        ag_op_fail("ScaleNorm", "input %s: expected a last dim of %lld", ag_op_desc(x).s,
+                   (long long)s->n);
         return NULL;
     }
     ag_tensor *y = scale_norm(A, ag_cast(A, x, s->g->dtype), s->g, s->eps);

@@ -26,11 +26,8 @@ ag_tensor *scale_norm(ag_arena *A, ag_tensor *x, ag_tensor *g, double eps) {
     if (!x || !g) return NULL; /* an earlier failure, already reported */
     if ((x->dtype != AG_F32 && x->dtype != AG_F64) || x->ndim < 1 || x->numel < 1 ||
         g->dtype != x->dtype || g->numel != 1) {
-        char xs[64], gs[64];
-        ag_op_fail("scale_norm", "x %s %s, g %s %s: expected x f32 or f64 with elements and "
-                   "a one-element g of x's dtype", ag_dtype_name(x->dtype),
-                   ag_shape_str(x, xs, sizeof xs), ag_dtype_name(g->dtype),
-                   ag_shape_str(g, gs, sizeof gs));
+        ag_op_fail("scale_norm", "x %s, g %s: expected x f32 or f64 with elements and a "
+                   "one-element g of x's dtype", ag_op_desc(x).s, ag_op_desc(g).s);
         return NULL;
     }
     const int64_t D = x->shape[x->ndim - 1], rows = x->numel / D;

@@ -15,6 +15,8 @@
 #ifndef AG_CHECKPOINT_H
 #define AG_CHECKPOINT_H
 
+#include <stdio.h>
+
 #include "ag/module.h"
 #include "ag/safetensors.h"
 
@@ -60,6 +62,15 @@ typedef struct ag_load_result {
  * were copied; res (may be NULL) gets the status, counts and lists. */
 bool ag_module_load(ag_module *m, const char *path, const ag_load_opts *opts,
                     ag_load_result *res);
+
+/* Writes r to f as one line, what printing load_state_dict's result shows
+ * in PyTorch:
+ *   loaded 2; missing [2.weight, 2.bias]; unexpected [1.weight, 1.bias]
+ * with "; mismatched [...]" added when there are any. A list the load did
+ * not keep (opts->names NULL) is shown as its count, "missing 2" (an
+ * empty one as "[]" either way). After a
+ * failed load, the status message instead. NULL f or r: nothing written. */
+void ag_load_result_print(FILE *f, const ag_load_result *r);
 
 /* The same from a file already opened with ag_st_open or ag_st_open_memory
  * (the file is not closed). */

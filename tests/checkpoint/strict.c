@@ -12,6 +12,18 @@ static ag_module *linear(ag_arena *P, bool bias) {
     return &ag_nn_linear_new(P, &r, 2, 2, bias)->base;
 }
 
+/* What ag_load_result_print writes for r, in buf. */
+static const char *printed(const ag_load_result *r, char *buf, size_t size) {
+    FILE *f = tmpfile();
+    ck_assert_ptr_nonnull(f);
+    ag_load_result_print(f, r);
+    rewind(f);
+    const size_t n = fread(buf, 1, size - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
 static const float W[4] = {1, 2, 3, 4}, X[3] = {7, 8, 9};
 
 static void write_tensors(const char *path, int n, const ag_st_tensor *t) {
@@ -89,6 +101,9 @@ START_TEST(non_strict_loads_the_rest) {
     ck_assert_str_eq(r.unexpected[0], "extra");
     ck_assert(memcmp(ag_module_param(m, "weight")->data, W, 16) == 0);
     ck_assert(memcmp(ag_module_param(m, "bias")->data, bias_before, 8) == 0);
+    char line[256];
+    ck_assert_str_eq(printed(&r, line, sizeof line),
+                     "loaded 1; missing [bias]; unexpected [extra]\n");
     ag_arena_free(P);
     scratch_remove(dir);
 }
@@ -145,6 +160,27 @@ START_TEST(long_lists) {
 }
 END_TEST
 
+START_TEST(print_shows_lists_counts_or_the_failure) {
+    char line[256];
+    const char *miss[] = {"2.weight", "2.bias"}, *unexp[] = {"1.weight"}, *bad[] = {"0.bias"};
+    ag_load_result r = {.nloaded = 2, .nmissing = 2, .nunexpected = 1,
+                        .missing = miss, .unexpected = unexp};
+    ck_assert_str_eq(printed(&r, line, sizeof line),
+                     "loaded 2; missing [2.weight, 2.bias]; unexpected [1.weight]\n");
+    r.missing = r.unexpected = NULL; /* no names arena: counts */
+    ck_assert_str_eq(printed(&r, line, sizeof line), "loaded 2; missing 2; unexpected 1\n");
+    ag_load_result none = {.nloaded = 6};
+    ag_load_result mism = {.nloaded = 1, .nmismatched = 1, .mismatched = bad};
+    ck_assert_str_eq(printed(&none, line, sizeof line), "loaded 6; missing []; unexpected []\n");
+    ck_assert_str_eq(printed(&mism, line, sizeof line),
+                     "loaded 1; missing []; unexpected []; mismatched [0.bias]\n");
+    ag_load_result failed = {.status = {AG_ST_MISMATCH, "ag: load: m.safetensors: 1 missing"}};
+    ck_assert_str_eq(printed(&failed, line, sizeof line), "ag: load: m.safetensors: 1 missing\n");
+    ag_load_result_print(NULL, &r); /* nothing, no crash */
+    ck_assert_str_eq(printed(NULL, line, sizeof line), "");
+}
+END_TEST
+
 START_TEST(null_arguments) {
     ag_load_result r;
     ag_st_status st;
@@ -163,6 +199,7 @@ TCase *ckpt_strict_tcase(void) {
     tcase_add_test(tc, non_strict_loads_the_rest);
     tcase_add_test(tc, dtype_that_cannot_convert);
     tcase_add_test(tc, long_lists);
+    tcase_add_test(tc, print_shows_lists_counts_or_the_failure);
     tcase_add_test(tc, null_arguments);
     return tc;
 }

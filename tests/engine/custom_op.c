@@ -311,6 +311,21 @@ START_TEST(element_access_for_kernels) {
 }
 END_TEST
 
+/* ag_op_desc: dtype and shape as reports write them, two in one call kept
+ * apart (no shared buffer). */
+START_TEST(desc_names_dtype_and_shape) {
+    ck_assert_str_eq(ag_op_desc(ag_zeros(A, AG_F32, AG_SHAPE(3, 5))).s, "f32 [3,5]");
+    ck_assert_str_eq(ag_op_desc(ag_scalar(A, AG_F64, 2.0)).s, "f64 []");
+    ck_assert_str_eq(ag_op_desc(ag_zeros(A, AG_BF16, AG_SHAPE(1, 0, 4))).s, "bf16 [1,0,4]");
+    ck_assert_str_eq(ag_op_desc(NULL).s, "(null)");
+    char line[2 * sizeof(ag_op_desc_str) + 8];
+    snprintf(line, sizeof line, "%s | %s", ag_op_desc(ag_zeros(A, AG_I32, AG_SHAPE(2))).s,
+             ag_op_desc(ag_zeros(A, AG_F64, AG_SHAPE(7, 1))).s);
+    ck_assert_str_eq(line, "i32 [2] | f64 [7,1]");
+    ck_assert_int_eq(reports, 0);
+}
+END_TEST
+
 TCase *engine_custom_op_tcase(void) {
     TCase *tc = tcase_create("custom_op");
     tcase_add_checked_fixture(tc, setup, teardown);
@@ -325,5 +340,6 @@ TCase *engine_custom_op_tcase(void) {
     tcase_add_test(tc, null_propagates_without_a_report);
     tcase_add_test(tc, record_refuses_what_is_not_a_fresh_result);
     tcase_add_test(tc, element_access_for_kernels);
+    tcase_add_test(tc, desc_names_dtype_and_shape);
     return tc;
 }
