@@ -21,6 +21,7 @@
  * inner loop vectorizes, threaded over row blocks with OpenMP.
  */
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,10 @@
 #endif
 
 #include "internal.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* ---- the portable gemm -------------------------------------------------------- */
 
@@ -134,6 +139,73 @@ void ag__gemm_fallback(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double
     (void)par;
 }
 
+#ifdef AG_HAVE_CBLAS
+/* ag owns the threads: OpenBLAS runs on the calling thread, and a product
+ * big enough to share is split over ag's OpenMP team (blas_split below).
+ * Two pools on two cores (libgomp's workers spinning after a parallel
+ * loop while OpenBLAS's own threads wait for the cores) made two threads
+ * slower than one. openblas_set_num_threads is OpenBLAS's, absent from
+ * other cblas libraries: a weak reference, called when present. */
+void openblas_set_num_threads(int n) __attribute__((weak));
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_one_thread(void) {
+    if (openblas_set_num_threads) openblas_set_num_threads(1);
+}
+
+static void blas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
+                      const void *A, int64_t lda, const void *B, int64_t ldb, double beta,
+                      void *C, int64_t ldc, ag_dtype dt) {
+    const enum CBLAS_TRANSPOSE a = ta ? CblasTrans : CblasNoTrans;
+    const enum CBLAS_TRANSPOSE b = tb ? CblasTrans : CblasNoTrans;
+    if (dt == AG_F32)
+        cblas_sgemm(CblasRowMajor, a, b, (int)M, (int)N, (int)K, (float)alpha, A, (int)lda, B,
+                    (int)ldb, (float)beta, C, (int)ldc);
+    else
+        cblas_dgemm(CblasRowMajor, a, b, (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb,
+                    beta, C, (int)ldc);
+}
+
+/* Products of at least this many multiply-adds are split over the team. */
+#define BLAS_SPLIT_MIN ((double)(1 << 20))
+
+/* C = alpha op(A) op(B) + beta C on the OpenMP team: the rows of C in
+ * blocks of 16 (the columns when there are too few rows), one single-
+ * threaded gemm per block. Each element is still one gemm's dot product
+ * over all of K, so the split does not change any value. */
+static void blas_split(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
+                       const void *A, int64_t lda, const void *B, int64_t ldb, double beta,
+                       void *C, int64_t ldc, ag_dtype dt) {
+    const size_t es = ag_dtype_size(dt);
+    int nt = 1;
+#ifdef _OPENMP
+    if (!omp_in_parallel() && (double)M * (double)N * (double)K >= BLAS_SPLIT_MIN)
+        nt = omp_get_max_threads();
+#endif
+    const bool by_rows = M >= 32 * nt || M >= N;
+    const int64_t len = by_rows ? M : N;
+    int64_t step = (len + nt - 1) / nt;
+    step = (step + 15) / 16 * 16;
+    const int64_t parts = step > 0 ? (len + step - 1) / step : 1;
+    if (nt <= 1 || parts <= 1) {
+        blas_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, dt);
+        return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+    for (int64_t p = 0; p < parts; p++) {
+        const int64_t lo = p * step, n = len - lo < step ? len - lo : step;
+        if (by_rows) /* rows lo.. of op(A) and C */
+            blas_call(ta, tb, n, N, K, alpha, (const char *)A + (size_t)(ta ? lo : lo * lda) * es,
+                      lda, B, ldb, beta, (char *)C + (size_t)(lo * ldc) * es, ldc, dt);
+        else /* columns lo.. of op(B) and C */
+            blas_call(ta, tb, M, n, K, alpha, A, lda,
+                      (const char *)B + (size_t)(tb ? lo * ldb : lo) * es, ldb, beta,
+                      (char *)C + (size_t)lo * es, ldc, dt);
+    }
+}
+#endif
+
 void ag__gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const void *A,
               int64_t lda, const void *B, int64_t ldb, double beta, void *C, int64_t ldc,
               ag_dtype dt) {
@@ -143,14 +215,8 @@ void ag__gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, c
     const bool fits = M <= INT_MAX && N <= INT_MAX && K <= INT_MAX && lda <= INT_MAX &&
                       ldb <= INT_MAX && ldc <= INT_MAX;
     if (K > 0 && fits) {
-        const enum CBLAS_TRANSPOSE a = ta ? CblasTrans : CblasNoTrans;
-        const enum CBLAS_TRANSPOSE b = tb ? CblasTrans : CblasNoTrans;
-        if (dt == AG_F32)
-            cblas_sgemm(CblasRowMajor, a, b, (int)M, (int)N, (int)K, (float)alpha, A, (int)lda,
-                        B, (int)ldb, (float)beta, C, (int)ldc);
-        else
-            cblas_dgemm(CblasRowMajor, a, b, (int)M, (int)N, (int)K, alpha, A, (int)lda, B,
-                        (int)ldb, beta, C, (int)ldc);
+        pthread_once(&blas_once, blas_one_thread);
+        blas_split(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, dt);
         return;
     }
 #endif

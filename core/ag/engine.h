@@ -49,7 +49,11 @@
  *     - one ag_rng (every draw advances it).
  *   Kernels may use an OpenMP team of their own inside one call; a user
  *   thread that runs a large op starts its own team (OMP_NUM_THREADS caps
- *   each team; set it to 1 when the program threads itself).
+ *   each team; set it to 1 when the program threads itself). ag owns the
+ *   threads of its matrix products too: the first one sets OpenBLAS to one
+ *   thread (openblas_set_num_threads(1), process-wide), and a product large
+ *   enough is split into blocks of rows, one single-threaded gemm per thread
+ *   of the calling thread's OpenMP team, so one pool of threads serves both.
  */
 #ifndef AG_ENGINE_H
 #define AG_ENGINE_H

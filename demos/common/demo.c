@@ -11,9 +11,6 @@
 #ifdef AG_HAVE_OPENMP
 #include <omp.h>
 #endif
-#ifdef AG_HAVE_CBLAS
-void openblas_set_num_threads(int num_threads); /* OpenBLAS's cblas.h */
-#endif
 
 bool ag_demo_make_dirs(const char *path) {
     char buf[4096];
@@ -91,9 +88,6 @@ double ag_demo_median(double *t, int n) {
 void ag_demo_set_threads(int n) {
 #ifdef AG_HAVE_OPENMP
     omp_set_num_threads(n);
-#endif
-#ifdef AG_HAVE_CBLAS
-    openblas_set_num_threads(n);
 #endif
     (void)n;
 }

@@ -26,7 +26,8 @@ double ag_demo_now(void);
 /* The median of t[0..n) (n >= 1); sorts t. */
 double ag_demo_median(double *t, int n);
 
-/* Sets the threads of OpenMP and of OpenBLAS (when ag uses them) to n. */
+/* Sets ag's threads (its OpenMP team) to n; ag runs OpenBLAS on the threads
+ * of that team, one gemm per thread. */
 void ag_demo_set_threads(int n);
 
 #endif
