@@ -201,6 +201,15 @@ bad 2 '^bench-train: --groups: 4 is out of range' bench-train --groups 4
 bad 2 '^bench-train: --csv: takes no value$' bench-train --csv=yes
 bad 2 '^bench-train: unexpected argument "micro"' bench-train micro
 
+# ---- bench-ckpt --------------------------------------------------------------
+bad 2 '^bench-ckpt: --mparams: 0 is out of range' bench-ckpt --mparams 0
+bad 2 '^bench-ckpt: --mparams: "abc" is not a whole number' bench-ckpt --mparams abc
+bad 2 '^bench-ckpt: --repeat: 0 is out of range' bench-ckpt --repeat 0
+bad 2 '^bench-ckpt: --dir: no-such-dir is not a folder$' bench-ckpt --dir no-such-dir
+bad 2 '^bench-ckpt: --dir: a-file is not a folder$' bench-ckpt --dir a-file
+bad 2 '^bench-ckpt: unknown option "--bogus"' bench-ckpt --bogus
+bad 2 '^bench-ckpt: unexpected argument "extra"' bench-ckpt extra
+
 # ---- the README's two programs take no arguments -------------------------
 for a in --bogus extra --help; do
     bad 2 '^readme-example: takes no arguments$' readme-example "$a"
@@ -216,7 +225,7 @@ bad 2 '^ag-gradcheck: unexpected argument "add"' ag-gradcheck add
 
 # ---- good invocations --------------------------------------------------------
 for p in mlp-demo tinygpt optim-rosenbrock rmsnorm-tour bench-norms bench-optim bench-train \
-         bench-ddp ag-gradcheck; do
+         bench-ddp bench-ckpt ag-gradcheck; do
     good "$p" --help
     if ! grep -q "^usage: $p \[options\]" "$scratch/out"; then fail "$p --help: no usage line"; fi
 done
