@@ -927,7 +927,7 @@ static int setup_outputs(run *r) {
     /* The folder is made, and the log copied into it, only when the run
      * reports (a run that stops early leaves nothing); whether it can be made
      * is known now. */
-    if (!ag_demo_dir_usable(o->out)) {
+    if (r->rank == 0 && !ag_demo_dir_usable(o->out)) { /* rank 0 writes them */
         fprintf(stderr, "tinygpt: cannot create %s: %s\n", o->out, strerror(errno));
         return 1;
     }
@@ -1111,11 +1111,11 @@ static double train_step(run *r, ag_tensor *ids, ag_tensor *targets, double shar
     *lr = r->opt->groups[0].lr;
     ag_optim_step(r->opt);
     ag_optim_zero_grad(r->opt);
-    double lv = ag_item(loss);
-    if (r->world > 1) ag_dist_sum_f64(r->dist, &lv, 1);
+    double sums[2] = {ag_item(loss), (double)ids->numel}; /* the ranks' losses and tokens */
+    if (r->world > 1) ag_dist_sum_f64(r->dist, sums, 2);
     r->t_train += now() - t0;
-    r->tokens += (long)ids->numel * r->world; /* about: the ranks' T differ */
-    return lv;
+    r->tokens += (long)sums[1];
+    return sums[0];
 }
 
 /* Records step s; every eval_every steps (and at the last) evaluates and

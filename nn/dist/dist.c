@@ -12,7 +12,8 @@
  *                                  its sum over the ranks (non-blocking)
  *     start the buckets still waiting (gradients backward never reached
  *     count as zeros), wait for every sum, unpack (buffer -> grad, times
- *     1/world when averaging)
+ *     1/world when averaging); a parameter that no rank gave a gradient
+ *     (its summed flag is 0) keeps none, so the optimizer skips it
  *   clip, optimizer step: the same on every rank, from the same gradients
  */
 #include <stdio.h>
@@ -29,7 +30,8 @@ static int world_rank = 0, world_size = 1;
 typedef struct {
     bool f64;           /* f64 buffer (f64 parameters), else f32 */
     int first, count;   /* its parameters: order[first .. first+count) */
-    int64_t numel;
+    int64_t ngrad;      /* gradient elements; then one flag per parameter */
+    int64_t numel;      /* ngrad + count */
     void *buf;
     int ready;          /* parameters finished in this backward */
     ag__tp_req *req;    /* its sum in flight */
@@ -205,17 +207,18 @@ static bool plan(ag_dist *d, ag_arena *P) {
         const bool f64 = t->dtype == AG_F64;
         const size_t es = f64 ? 8 : 4;
         if (!b || b->f64 != f64 ||
-            (b->numel > 0 && (size_t)(b->numel + t->numel) * es > d->o.bucket_bytes)) {
+            (b->ngrad > 0 && (size_t)(b->ngrad + t->numel) * es > d->o.bucket_bytes)) {
             b = &d->buckets[d->nbuckets++];
             *b = (bucket){.f64 = f64, .first = k};
         }
         d->bucket_of[p] = (int)(b - d->buckets);
-        d->offset[p] = b->numel;
-        b->numel += t->numel;
+        d->offset[p] = b->ngrad;
+        b->ngrad += t->numel;
         b->count++;
     }
     for (int i = 0; i < d->nbuckets; i++) {
         b = &d->buckets[i];
+        b->numel = b->ngrad + b->count;
         b->buf = ag_arena_alloc_(P, (size_t)b->numel * (b->f64 ? 8 : 4));
         if (!b->buf) return false;
     }
@@ -268,10 +271,15 @@ ag_dist *ag_dist_new_(ag_arena *P, ag_module *m, const ag_dist_opts *opts) {
 
 /* ---- one reduction ----------------------------------------------------------- */
 
-/* Parameter p's gradient into its place in the bucket (zeros when none). */
-static void pack(const ag_dist *d, int p, void *buf) {
+/* Parameter p's gradient into its place in bucket b (zeros when none), and
+ * its flag (1 when it has a gradient here, else 0) into slot flag after the
+ * gradients: summed, the flags say whether any rank had one. */
+static void pack(const ag_dist *d, int p, const bucket *b, int flag) {
     const ag_tensor *t = d->params[p], *g = t->grad;
     const int64_t n = t->numel, at = d->offset[p];
+    void *buf = b->buf;
+    if (b->f64) ((double *)buf)[b->ngrad + flag] = g ? 1 : 0;
+    else ((float *)buf)[b->ngrad + flag] = g ? 1 : 0;
     if (t->dtype == AG_F64) {
         double *dst = (double *)buf + at;
         if (g) memcpy(dst, g->data, (size_t)n * 8);
@@ -285,8 +293,14 @@ static void pack(const ag_dist *d, int p, void *buf) {
         for (int64_t i = 0; i < n; i++) dst[i] = ag_bf16_to_f32(((const uint16_t *)g->data)[i]);
 }
 
-/* The summed gradient (times scale) back into parameter p's .grad. */
-static void unpack(const ag_dist *d, int p, const void *buf, double scale) {
+/* The summed gradient (times scale) back into parameter p's .grad. A
+ * parameter no rank gave a gradient keeps none, as in one process, so the
+ * optimizer skips it there too. */
+static void unpack(const ag_dist *d, int p, const bucket *b, int flag, double scale) {
+    const void *buf = b->buf;
+    const double any = b->f64 ? ((const double *)buf)[b->ngrad + flag]
+                              : ((const float *)buf)[b->ngrad + flag];
+    if (any == 0) return;
     ag_tensor *t = d->params[p], *g = ag__grad_buf(t);
     if (!g) return;
     const int64_t n = t->numel, at = d->offset[p];
@@ -308,7 +322,7 @@ static void unpack(const ag_dist *d, int p, const void *buf, double scale) {
 
 static void start(ag_dist *d, bucket *b) {
     const double t0 = seconds();
-    for (int k = b->first; k < b->first + b->count; k++) pack(d, d->order[k], b->buf);
+    for (int k = b->first; k < b->first + b->count; k++) pack(d, d->order[k], b, k - b->first);
     b->req = ag__tp_sum_start(b->buf, b->numel, b->f64);
     d->comm += seconds() - t0;
 }
@@ -347,7 +361,7 @@ static void finish_pass(ag_dist *d) {
         ag__tp_wait(b->req, d->o.timeout, what);
         b->req = NULL;
         for (int k = b->first; k < b->first + b->count; k++)
-            unpack(d, d->order[k], b->buf, scale);
+            unpack(d, d->order[k], b, k - b->first, scale);
         d->comm += seconds() - t0;
     }
 }

@@ -84,26 +84,26 @@ job=$!
 ends "another model on rank 1" \
     'rank 1 has another model than rank 0: parameter 0 is wte.weight f32 \[[0-9]+,32\] here and wte.weight f32 \[[0-9]+,16\] on rank 0' 30
 
-"$mpiexec" -n 2 --oversubscribe "$tinygpt" "${run[@]}" >"$dir/out0" 2>"$dir/err" &
-job=$!
-wait_training
-victim=$(rank_pid 1)
-if [ -z "$victim" ]; then
-    fail "kill: rank 1 not found; the job's stderr: $(head -c 600 "$dir/err")"
-else
-    kill -KILL "$victim"
-fi
+# signal_rank1 SIGNAL ARGS...: two ranks training with ARGS; once they
+# train, rank 1 gets SIGNAL. Sets job and victim.
+signal_rank1() {
+    local sig=$1
+    shift
+    "$mpiexec" -n 2 --oversubscribe "$tinygpt" "${run[@]}" "$@" >"$dir/out0" 2>"$dir/err" &
+    job=$!
+    wait_training
+    victim=$(rank_pid 1)
+    if [ -z "$victim" ]; then
+        fail "$sig: rank 1 not found; the job's stderr: $(head -c 600 "$dir/err")"
+    else
+        kill "-$sig" "$victim"
+    fi
+}
+
+signal_rank1 KILL
 ends "rank 1 killed" '.' 30
 
-"$mpiexec" -n 2 --oversubscribe "$tinygpt" "${run[@]}" --dist-timeout 3 >"$dir/out0" 2>"$dir/err" &
-job=$!
-wait_training
-victim=$(rank_pid 1)
-if [ -z "$victim" ]; then
-    fail "stop: rank 1 not found; the job's stderr: $(head -c 600 "$dir/err")"
-else
-    kill -STOP "$victim"
-fi
+signal_rank1 STOP --dist-timeout 3
 ends "rank 1 stopped" 'ag: dist: rank 0: no answer from the other ranks after 3 s' 30
 [ -n "$victim" ] && kill -KILL "$victim" 2>/dev/null
 exit $((failures > 0))

@@ -161,6 +161,45 @@ static double train_both(ag_dtype dt, const ag_dist_opts *dopts, double *param_d
     return worst;
 }
 
+/* A parameter that no forward uses has no gradient in one process, and the
+ * optimizer skips it (AdamW does not even decay it). Under ag_dist it must
+ * stay so: no zero gradient made up for it, and its value unchanged. */
+START_TEST(unused_parameter_gets_no_gradient) {
+    ag_arena *P = ag_arena_new(0), *S = ag_arena_new(0);
+    const ag_demo_gpt_config c = {.vocab = VOCAB, .block_size = BLOCK, .n_layer = 1,
+                                  .n_embd = 16, .n_head = 2,
+                                  .norm = AG_NORM_RMS(AG_RMSNORM_LLAMA), .act = AG_ACT_GELU};
+    ag_demo_gpt *g = ag_demo_gpt_new(P, &c, 5);
+    ag_tensor *unused = ag_ones(P, AG_F32, AG_SHAPE(3, 3));
+    ck_assert(ag_module_add_param(&g->base, "unused", unused));
+    ag_adam_opts o = ag_adamw_defaults();
+    o.weight_decay = 0.5;
+    ag_optim *opt =
+        ag_adamw_new(P, ag_optim_groups_from_model(&g->base, P, AG_OPTIM_INHERIT, 0.5), &o);
+    ag_dist *d = ag_dist_new(P, &g->base, NULL);
+    ck_assert_ptr_nonnull(d);
+    ag_rng r;
+    ag_rng_seed(&r, 3);
+    for (int s = 0; s < 3; s++) {
+        ag_arena_reset(S);
+        batch b;
+        make_batch(&r, &b);
+        int64_t first, n;
+        ag_dist_shard(BATCH, &first, &n);
+        ag_tensor *ids, *tgt;
+        double mine;
+        rows(S, &b, first, n, &ids, &tgt, &mine);
+        ck_assert(ag_dist_backward(d, ag_demo_gpt_loss(S, g, ids, tgt)));
+        ck_assert_ptr_null(ag_grad_of(unused));
+        ck_assert(ag_optim_step(opt));
+        ag_optim_zero_grad(opt);
+    }
+    for (int64_t i = 0; i < unused->numel; i++) ck_assert(((float *)unused->data)[i] == 1.0f);
+    ag_arena_free(S);
+    ag_arena_free(P);
+}
+END_TEST
+
 START_TEST(f64_equals_one_process) {
     double pd;
     const double worst = train_both(AG_F64, NULL, &pd);
@@ -279,6 +318,7 @@ static TCase *dist_tcase(void) {
     tcase_add_test(tc, bucket_plan);
     tcase_add_test(tc, shards_cover_the_items_once);
     tcase_add_test(tc, another_model_is_named);
+    tcase_add_test(tc, unused_parameter_gets_no_gradient);
     return tc;
 }
 
