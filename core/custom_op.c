@@ -45,9 +45,9 @@ ag_op_ctx *ag_op_ctx_(ag_tensor *out) {
 }
 
 ag_tensor *ag_op_record_(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs) {
-    if (!op || !op->name || !op->backward) {
-        ag__fail("op_record", "op %s: expected a descriptor with a name and a backward",
-                 !op ? "is NULL" : !op->name ? "has no name" : "has no backward");
+    if (!op || !op->name || (!op->backward && !op->vjp)) {
+        ag__fail("op_record", "op %s: expected a descriptor with a name and a backward, "
+                 "a vjp or both", !op ? "is NULL" : !op->name ? "has no name" : "has no backward");
         return NULL;
     }
     if (n < 0 || n > AG_OP_MAX_SRCS || (n > 0 && !srcs)) {

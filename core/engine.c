@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ag/custom_op.h"
 #include "internal.h"
 
 static _Thread_local bool grad_disabled;
@@ -108,7 +109,9 @@ ag_tensor *ag__grad_buf_gemm(ag_tensor *t, bool once, int64_t inner, double *bet
 }
 
 void ag_zero_grad(ag_tensor *t) {
-    if (t && t->grad) memset(t->grad->data, 0, (size_t)t->grad->numel * ag_dtype_size(t->dtype));
+    if (t && t->grad && t->grad->op)
+        t->grad = NULL;
+    else if (t && t->grad) memset(t->grad->data, 0, (size_t)t->grad->numel * ag_dtype_size(t->dtype));
 }
 
 ag_tensor *ag_detach_(ag_arena *A, ag_tensor *t) {
@@ -143,13 +146,16 @@ static bool push_node(order *o, ag_tensor *t) {
 
 /* Depth-first post-order over the tensors that require a gradient, with the
  * stack on the heap. Returns false when out of memory. */
-static bool topo_sort(ag_tensor *out, order *o) {
+static bool topo_sort_roots(int nroots, ag_tensor *const *roots, order *o) {
     uint64_t gen = atomic_fetch_add(&generation, 1u) + 1u;
-    int64_t sp = 0, cap = 256;
+    int64_t sp = 0, cap = 256 + nroots;
     frame *stack = malloc((size_t)cap * sizeof *stack);
     if (!stack) return false;
-    stack[sp++] = (frame){out, 0};
-    out->visit = gen;
+    for (int r = nroots - 1; r >= 0; r--) {
+        if (!roots[r]->requires_grad || roots[r]->visit == gen) continue;
+        stack[sp++] = (frame){roots[r], 0};
+        roots[r]->visit = gen;
+    }
     bool ok = true;
     while (sp > 0 && ok) {
         frame *f = &stack[sp - 1];
@@ -175,6 +181,8 @@ static bool topo_sort(ag_tensor *out, order *o) {
     free(stack);
     return ok;
 }
+
+static bool topo_sort(ag_tensor *out, order *o) { return topo_sort_roots(1, &out, o); }
 
 uint64_t ag__set_generation(uint64_t g) { return atomic_exchange(&generation, g); }
 
@@ -208,88 +216,291 @@ static void accumulate(ag_tensor *dst, const ag_tensor *src) {
     });
 }
 
-/* Every node of the sorted graph (its sources that need a gradient are nodes
- * too) still lives in its arena's current epoch. */
-static bool graph_live(const order *o) {
-    for (int64_t i = 0; i < o->n; i++)
-        if (!ag__check_live("backward", o->nodes[i])) return false;
-    return true;
-}
+/* ---- the seed and the sorted graph ---------------------------------------- */
 
-/* Backward with the leaf hook (NULL: none). A leaf sits in the post-order
- * before every node that uses it, so when the reverse walk reaches it, all
- * of its users have run: its gradient is final. */
-static bool backward(ag_tensor *out, const ag_tensor *grad_out, ag_leaf_hook hook,
-                     void *userdata) {
-    if (!out) return false;
-    if (!ag__check_live("backward", out)) return false;
-    if (grad_out && !ag__check_live("backward", grad_out)) return false;
+/* out and its seed grad_out (NULL: 1) as backward takes them; reports under
+ * who and returns false when they cannot seed a pass. */
+static bool seed_ok(const char *who, const ag_tensor *out, const ag_tensor *grad_out) {
+    if (!ag__check_live(who, out)) return false;
+    if (grad_out && !ag__check_live(who, grad_out)) return false;
     if (!out->requires_grad) {
-        ag__fail("backward", "tensor %s does not require a gradient: no input of its graph "
+        ag__fail(who, "tensor %s does not require a gradient: no input of its graph "
                  "has requires_grad set, or it was computed with gradients disabled",
                  ag__shp(out));
         return false;
     }
     if (!grad_out && out->numel != 1) {
-        ag__fail("backward", "output %s has %lld elements: an implicit gradient of 1 needs a "
+        ag__fail(who, "output %s has %lld elements: an implicit gradient of 1 needs a "
                  "one-element output; pass grad_out", ag__shp(out), (long long)out->numel);
         return false;
     }
     if (grad_out && (!ag_same_shape(out, grad_out) || grad_out->dtype != out->dtype)) {
-        ag__fail("backward", "grad_out is %s %s: expected the output's shape and dtype, %s %s",
+        ag__fail(who, "grad_out is %s %s: expected the output's shape and dtype, %s %s",
                  ag_dtype_name(grad_out->dtype), ag__shp(grad_out), ag_dtype_name(out->dtype),
                  ag__shp(out));
         return false;
     }
-    order o = {0};
-    if (!topo_sort(out, &o)) {
-        free(o.nodes);
-        ag__fail("backward", "out of memory sorting the graph of %s", ag__shp(out));
+    return true;
+}
+
+/* The nodes reachable from roots, sorted, every one live; false after a
+ * report (o->nodes then freed). */
+static bool sort_live(const char *who, int nroots, ag_tensor *const *roots, order *o) {
+    bool ok = topo_sort_roots(nroots, roots, o);
+    if (!ok) ag__fail(who, "out of memory sorting the graph of %s", ag__shp(roots[0]));
+    for (int64_t i = 0; ok && i < o->n; i++) ok = ag__check_live(who, o->nodes[i]);
+    if (!ok) {
+        free(o->nodes);
+        o->nodes = NULL;
+    }
+    /* Non-leaf gradients start from zero on every pass; leaves accumulate. */
+    for (int64_t i = 0; ok && i < o->n; i++)
+        if (o->nodes[i]->op) o->nodes[i]->grad = NULL;
+    return ok;
+}
+
+/* ---- a vjp's gradients into a source -------------------------------------- */
+
+/* g, a vjp's gradient for source s, as s's gradient: summed over the dims
+ * along which it broadcasts to s, and cast to s's dtype; ops in A, recorded
+ * when recording is on. NULL after a report when g's shape does not reduce
+ * to s's. */
+static ag_tensor *fit(ag_arena *A, ag_tensor *g, const ag_tensor *s, const char *op) {
+    if (!ag__check_live(op, g)) return NULL;
+    if (!ag_same_shape(g, s)) {
+        const int lead = g->ndim - s->ndim;
+        int dims[AG_MAX_DIMS], n = 0;
+        bool ok = lead >= 0;
+        for (int i = 0; ok && i < g->ndim; i++) {
+            const int j = i - lead;
+            if (j < 0 || s->shape[j] != g->shape[i]) dims[n++] = i;
+            if (j >= 0 && s->shape[j] != g->shape[i] && s->shape[j] != 1) ok = false;
+        }
+        if (!ok) {
+            ag__fail("backward", "%s's vjp gave a gradient %s for its source %s: expected the "
+                     "source's shape or one that broadcasts to it", op, ag__shp(g), ag__shp(s));
+            return NULL;
+        }
+        g = ag_reshape_(A, n ? ag_sum_(A, g, n, dims, true) : g, s->ndim, s->shape);
+    }
+    return g && g->dtype != s->dtype ? ag_cast_(A, g, s->dtype) : g;
+}
+
+/* t's vjp, its gradients added into its sources': recorded, into s->grad as
+ * a new tensor (graph), or with recording off into s's gradient buffer
+ * (plain, for an op without a kernel). false after a report. */
+static bool run_vjp(ag_tensor *t, bool graph) {
+    if (!t->op->vjp) {
+        ag__fail("backward", "%s has no differentiable backward: a backward with create_graph "
+                 "needs a vjp in every op of the graph", t->op->name);
         return false;
     }
-    if (!graph_live(&o)) {
-        free(o.nodes);
-        return false;
+    const bool was = ag_set_grad_enabled(graph);
+    ag_tensor *gs[AG_OP_MAX_SRCS] = {0};
+    const int reports = ag_error_count();
+    bool ok = t->op->vjp(t, t->grad, gs) && ag_error_count() == reports;
+    for (int j = 0; ok && j < t->nsrc && j < AG_OP_MAX_SRCS; j++) {
+        ag_tensor *s = t->src[j];
+        if (!s || !s->requires_grad || !gs[j]) continue;
+        ag_tensor *g = fit(t->arena, gs[j], s, t->op->name);
+        if (!g) {
+            ok = false;
+        } else if (!graph) {
+            ag_tensor *buf = ag__grad_buf(s);
+            if (buf) accumulate(buf, g);
+            ok = buf != NULL;
+        } else {
+            /* a leaf's gradient is never another tensor (the caller's grad_out):
+             * a later plain backward adds into it in place */
+            s->grad = s->grad ? ag_add_(t->arena, s->grad, g) : s->op ? g : ag_clone_(t->arena, g);
+            ok = s->grad != NULL;
+        }
     }
-    /* Non-leaf gradients start from zero on every call; leaves accumulate. */
-    for (int64_t i = 0; i < o.n; i++)
-        if (o.nodes[i]->op) o.nodes[i]->grad = NULL;
-    /* The seed. A non-leaf output's gradient is grad_out itself, not a copy:
-     * nothing in out's graph writes out->grad (out consumes no node of it),
-     * and the next backward drops it again. */
+    ag_set_grad_enabled(was);
+    return ok;
+}
+
+/* ---- the passes ------------------------------------------------------------- */
+
+/* The reverse walk over a sorted graph whose seeds are in place: each node's
+ * kernel (plain; its vjp with recording off where it has none), or each
+ * node's vjp recorded (graph). hook: plain only. A node whose backward
+ * reports (a custom op's check, out of memory for a gradient) stops the
+ * pass: the caller learns it from the result. */
+static bool walk(const order *o, bool graph, ag_leaf_hook hook, void *userdata) {
     bool ok = true;
-    if (grad_out && out->op)
-        out->grad = (ag_tensor *)grad_out;
-    else {
-        ag_tensor *seed = ag__grad_buf(out);
-        ok = seed != NULL;
-        if (ok) accumulate(seed, grad_out);
-    }
-    for (int64_t i = o.n - 1; ok && i >= 0; i--) {
-        ag_tensor *t = o.nodes[i];
+    for (int64_t i = o->n - 1; ok && i >= 0; i--) {
+        ag_tensor *t = o->nodes[i];
         if (!t->op && hook) hook(t, userdata);
         if (!t->op || !t->grad) continue;
-        /* a backward that reports (a custom op's check, out of memory for a
-         * gradient) stops the pass: the caller learns it from the result */
         const int reports = ag_error_count();
-        t->op->backward(t);
-        ok = ag_error_count() == reports;
+        if (graph || !t->op->backward)
+            ok = run_vjp(t, graph);
+        else
+            t->op->backward(t);
+        ok = ok && ag_error_count() == reports;
         if (ok && anomaly) ok = ag__anomaly_backward(t);
     }
+    return ok;
+}
+
+/* Adds a root's seed into its gradient (seed NULL: 1). */
+static bool add_seed(ag_tensor *out, const ag_tensor *seed, bool graph) {
+    if (!graph) {
+        ag_tensor *buf = ag__grad_buf(out);
+        if (buf) accumulate(buf, seed);
+        return buf != NULL || !out->requires_grad;
+    }
+    ag_tensor *g = seed ? (ag_tensor *)seed : ag_ones_(out->arena, out->dtype, out->ndim, out->shape);
+    if (g && out->grad) g = ag_add_(out->arena, out->grad, g);
+    else if (g && !out->op && seed) g = ag_clone_(out->arena, g);
+    out->grad = g;
+    return g != NULL;
+}
+
+/* Backward with the leaf hook (NULL: none). A leaf sits in the post-order
+ * before every node that uses it, so when the reverse walk reaches it, all
+ * of its users have run: its gradient is final. */
+static bool backward(ag_tensor *out, const ag_tensor *grad_out, bool graph, ag_leaf_hook hook,
+                     void *userdata) {
+    if (!out || !seed_ok("backward", out, grad_out)) return false;
+    order o = {0};
+    if (!sort_live("backward", 1, &out, &o)) return false;
+    /* The seed. A plain pass takes a non-leaf output's gradient as grad_out
+     * itself, not a copy: nothing in out's graph writes out->grad (out
+     * consumes no node of it), and the next backward drops it again. */
+    bool ok = true;
+    if (!graph && grad_out && out->op)
+        out->grad = (ag_tensor *)grad_out;
+    else
+        ok = add_seed(out, grad_out, graph);
+    ok = ok && walk(&o, graph, hook, userdata);
     free(o.nodes);
     return ok;
 }
 
 bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out) {
-    return backward(out, grad_out, NULL, NULL);
+    return backward(out, grad_out, false, NULL, NULL);
+}
+
+bool ag_backward_create_graph_(ag_tensor *out, const ag_tensor *grad_out) {
+    const bool was = ag_set_grad_enabled(true);
+    const bool ok = backward(out, grad_out, true, NULL, NULL);
+    ag_set_grad_enabled(was);
+    return ok;
 }
 
 bool ag_backward_hooked_(ag_tensor *out, const ag_tensor *grad_out, ag_leaf_hook hook,
                          void *userdata) {
-    return backward(out, grad_out, hook, userdata);
+    return backward(out, grad_out, false, hook, userdata);
 }
 
 bool ag_backward_from_(ag_tensor *out, const ag_tensor *grad_out) {
     if (!out || !grad_out) return false; /* an earlier failure, already reported */
     return ag_backward_(out, grad_out);
+}
+
+/* ---- ag_grad: gradients returned, not accumulated --------------------------- */
+
+/* What a pass of ag_grad borrows from a leaf, given back afterwards. */
+typedef struct {
+    ag_tensor *grad;
+    bool requires_grad;
+} leaf_state;
+
+static bool is_input(const ag_tensor *t, int n, ag_tensor *const *inputs) {
+    for (int i = 0; i < n; i++)
+        if (inputs[i] == t) return true;
+    return false;
+}
+
+static bool grad_args_ok(int nout, ag_tensor *const *outputs, ag_tensor *const *grad_outputs,
+                         int nin, ag_tensor *const *inputs, ag_tensor **grads) {
+    if (nout < 1 || nin < 1 || !outputs || !inputs || !grads) {
+        ag__fail("grad", "%d outputs, %d inputs%s: expected at least one of each and a "
+                 "grads array of nin entries", nout, nin, !grads ? ", grads NULL" : "");
+        return false;
+    }
+    for (int k = 0; k < nout; k++) {
+        if (!outputs[k] || (grad_outputs && !grad_outputs[k])) return false; /* reported */
+        if (!seed_ok("grad", outputs[k], grad_outputs ? grad_outputs[k] : NULL)) return false;
+    }
+    for (int i = 0; i < nin; i++) {
+        if (!inputs[i]) return false; /* an earlier failure, already reported */
+        if (!ag__check_live("grad", inputs[i])) return false;
+        if (!inputs[i]->requires_grad) {
+            ag__fail("grad", "input %d (%s %s) does not require a gradient: expected "
+                     "tensors the outputs were computed from with requires_grad set", i,
+                     ag_dtype_name(inputs[i]->dtype), ag__shp(inputs[i]));
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The pass of ag_grad over o: leaves lend their state (saved in keep). A
+ * plain pass gives each input leaf a zeroed buffer in A and makes the other
+ * leaves need no gradient (the kernels then skip them); a graph pass
+ * empties every leaf's gradient, and run_vjp adds into inputs' only. */
+static bool grad_pass(const order *o, leaf_state *keep, ag_arena *A, int nout,
+                      ag_tensor *const *outputs, ag_tensor *const *grad_outputs, int nin,
+                      ag_tensor *const *inputs, ag_tensor **grads, bool graph) {
+    bool ok = true;
+    for (int64_t i = 0; i < o->n; i++) {
+        ag_tensor *t = o->nodes[i];
+        keep[i] = (leaf_state){t->grad, t->requires_grad};
+        if (t->op) continue;
+        const bool in = is_input(t, nin, inputs);
+        t->grad = NULL;
+        if (!graph && in) ok = ok && (t->grad = ag_zeros_(A, t->dtype, t->ndim, t->shape));
+        if (!graph && !in) t->requires_grad = false;
+    }
+    for (int k = 0; ok && k < nout; k++)
+        ok = add_seed(outputs[k], grad_outputs ? grad_outputs[k] : NULL, graph);
+    ok = ok && walk(o, graph, NULL, NULL);
+    for (int i = 0; ok && i < nin; i++) {
+        ag_tensor *x = inputs[i];
+        grads[i] = x->grad ? x->grad : ag_zeros_(A, x->dtype, x->ndim, x->shape);
+        ok = grads[i] != NULL;
+    }
+    /* the leaves' own state back; an input outside the graph kept its own */
+    for (int64_t i = 0; i < o->n; i++)
+        if (!o->nodes[i]->op) {
+            o->nodes[i]->grad = keep[i].grad;
+            o->nodes[i]->requires_grad = keep[i].requires_grad;
+        }
+    return ok;
+}
+
+bool ag_grad_(int nout, ag_tensor *const *outputs, ag_tensor *const *grad_outputs, int nin,
+              ag_tensor *const *inputs, ag_tensor **grads, bool create_graph) {
+    if (!grad_args_ok(nout, outputs, grad_outputs, nin, inputs, grads)) return false;
+    for (int i = 0; i < nin; i++) grads[i] = NULL;
+    order o = {0};
+    if (!sort_live("grad", nout, outputs, &o)) return false;
+    leaf_state *keep = malloc((size_t)(o.n ? o.n : 1) * sizeof *keep);
+    if (!keep) {
+        free(o.nodes);
+        ag__fail("grad", "out of memory for a graph of %lld nodes", (long long)o.n);
+        return false;
+    }
+    /* an input outside the graph: its gradient is zeros (PyTorch's
+     * materialize_grads); its own .grad is not touched */
+    ag_tensor **own = malloc((size_t)nin * sizeof *own);
+    bool ok = own != NULL;
+    for (int i = 0; ok && i < nin; i++) {
+        own[i] = inputs[i]->grad;
+        if (inputs[i]->visit != o.nodes[0]->visit || o.n == 0) inputs[i]->grad = NULL;
+    }
+    const bool was = ag_set_grad_enabled(create_graph);
+    ok = ok && grad_pass(&o, keep, outputs[0]->arena, nout, outputs, grad_outputs, nin, inputs,
+                         grads, create_graph);
+    ag_set_grad_enabled(was);
+    for (int i = 0; own && i < nin; i++)
+        if (!inputs[i]->op) inputs[i]->grad = own[i];
+    free(own);
+    free(keep);
+    free(o.nodes);
+    if (!ok) ag__fail("grad", "no gradients: a node's backward failed (reported above)");
+    return ok;
 }

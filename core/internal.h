@@ -3,7 +3,7 @@
  * An op is three things side by side in one file:
  *
  *   static void foo_backward(ag_tensor *out) { ... }          accumulate grads
- *   static const ag_op FOO = {"foo", foo_backward};
+ *   static const ag_op FOO = {"foo", foo_backward, NULL};
  *   ag_tensor *ag_foo_(ag_arena *A, ag_tensor *x) {           the constructor
  *       if (!x) return NULL;                                  NULL propagates
  *       if (!ag__check_float("foo", x)) return NULL;          validate, report

@@ -11,11 +11,12 @@ typedef enum { ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM } kind;
 enum { NKINDS = MINIMUM + 1 };
 
 static void backward(ag_tensor *out);
+static bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads);
 
 static const ag_op OPS[] = {
-    [ADD] = {"add", backward},         [SUB] = {"sub", backward},
-    [MUL] = {"mul", backward},         [DIV] = {"div", backward},
-    [MAXIMUM] = {"maximum", backward}, [MINIMUM] = {"minimum", backward},
+    [ADD] = {"add", backward, vjp},         [SUB] = {"sub", backward, vjp},
+    [MUL] = {"mul", backward, vjp},         [DIV] = {"div", backward, vjp},
+    [MAXIMUM] = {"maximum", backward, vjp}, [MINIMUM] = {"minimum", backward, vjp},
 };
 _Static_assert(sizeof OPS / sizeof OPS[0] == NKINDS, "one op per kind");
 
@@ -97,6 +98,60 @@ static void backward(ag_tensor *out) {
             o += n;
         } while (ag__iter_next(&it));
     });
+}
+
+/* The share of out's gradient that maximum/minimum sends to source `side`
+ * (0: a, 1: b), over out's shape: WIN's weights as a constant tensor. */
+static ag_tensor *winner_share(ag_tensor *out, int side) {
+    ag_tensor *a = out->src[0], *b = out->src[1];
+    ag_tensor *w = ag__result(out->op->name, out->arena, out->dtype, out->ndim, out->shape);
+    if (!w || w->numel == 0) return w;
+    const bool max = out->iparam[0] == MAXIMUM;
+    int64_t sa[AG_MAX_DIMS], sb[AG_MAX_DIMS];
+    ag__bcast_strides(a, out->ndim, sa);
+    ag__bcast_strides(b, out->ndim, sb);
+    ag__iter it;
+    ag__iter_init(&it, out->ndim, out->shape, 2, (const int64_t *[]){sa, sb});
+    int64_t o = 0;
+    AG_DISPATCH(out->dtype, T, {
+        const T *pa = a->data, *pb = b->data;
+        T *pw = w->data;
+        do {
+            for (int64_t j = 0; j < it.inner; j++) {
+                T u = pa[it.off[0] + j * it.istride[0]], v = pb[it.off[1] + j * it.istride[1]];
+                if (side) u = pb[it.off[1] + j * it.istride[1]], v = pa[it.off[0] + j * it.istride[0]];
+                pw[o + j] = WIN(u, v, max ? u > v : u < v);
+            }
+            o += it.inner;
+        } while (ag__iter_next(&it));
+    });
+    return w;
+}
+
+/* The recorded backward; the engine sums each share over the dims its
+ * source was broadcast along. */
+static bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    ag_arena *A = out->arena;
+    ag_tensor *a = out->src[0], *b = out->src[1];
+    const bool na = a->requires_grad, nb = b->requires_grad;
+    switch ((kind)out->iparam[0]) {
+    case ADD: grads[0] = g, grads[1] = g; return true;
+    case SUB: grads[0] = g, grads[1] = nb ? ag_neg_(A, g) : NULL; break;
+    case MUL:
+        grads[0] = na ? ag_mul_(A, g, b) : NULL;
+        grads[1] = nb ? ag_mul_(A, g, a) : NULL;
+        break;
+    case DIV: /* d(a/b)/db = -(a/b)/b */
+        grads[0] = na ? ag_div_(A, g, b) : NULL;
+        grads[1] = nb ? ag_neg_(A, ag_div_(A, ag_mul_(A, g, out), b)) : NULL;
+        break;
+    case MAXIMUM:
+    case MINIMUM:
+        grads[0] = na ? ag_mul_(A, g, winner_share(out, 0)) : NULL;
+        grads[1] = nb ? ag_mul_(A, g, winner_share(out, 1)) : NULL;
+        break;
+    }
+    return (!na || grads[0]) && (!nb || grads[1]);
 }
 
 static ag_tensor *binary(kind k, ag_arena *A, ag_tensor *a, ag_tensor *b) {

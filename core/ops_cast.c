@@ -37,7 +37,7 @@ static void cast_backward(ag_tensor *out) {
     if (gx) convert(out->grad, gx, true);
 }
 
-static const ag_op CAST = {"cast", cast_backward};
+static const ag_op CAST = {"cast", cast_backward, NULL};
 
 ag_tensor *ag_cast_(ag_arena *A, ag_tensor *x, ag_dtype dt) {
     if (!x || !ag__check_live("cast", x)) return NULL;

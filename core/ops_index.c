@@ -54,7 +54,7 @@ static void index_select_backward(ag_tensor *out) {
     });
 }
 
-static const ag_op INDEX_SELECT = {"index_select", index_select_backward};
+static const ag_op INDEX_SELECT = {"index_select", index_select_backward, NULL};
 
 /* A 0-d x takes a one-element index and gives a 0-d result, as PyTorch. */
 ag_tensor *ag_index_select_(ag_arena *A, ag_tensor *x, int dim, ag_tensor *index) {
@@ -126,7 +126,7 @@ static void embedding_backward(ag_tensor *out) {
     });
 }
 
-static const ag_op EMBEDDING = {"embedding", embedding_backward};
+static const ag_op EMBEDDING = {"embedding", embedding_backward, NULL};
 
 ag_tensor *ag_embedding_(ag_arena *A, ag_tensor *weight, ag_tensor *ids) {
     if (!weight || !ids) return NULL;
@@ -199,7 +199,7 @@ static void gather_backward(ag_tensor *out) {
     });
 }
 
-static const ag_op GATHER = {"gather", gather_backward};
+static const ag_op GATHER = {"gather", gather_backward, NULL};
 
 ag_tensor *ag_gather_(ag_arena *A, ag_tensor *x, int dim, ag_tensor *index) {
     if (!x || !index) return NULL;
@@ -311,7 +311,7 @@ static void masked_fill_backward(ag_tensor *out) {
     });
 }
 
-static const ag_op MASKED_FILL = {"masked_fill", masked_fill_backward};
+static const ag_op MASKED_FILL = {"masked_fill", masked_fill_backward, NULL};
 
 ag_tensor *ag_masked_fill_(ag_arena *A, ag_tensor *x, ag_tensor *mask, double value) {
     if (!x || !mask) return NULL;
@@ -389,7 +389,7 @@ static void where_backward(ag_tensor *out) {
     });
 }
 
-static const ag_op WHERE = {"where", where_backward};
+static const ag_op WHERE = {"where", where_backward, NULL};
 
 /* a and b promote like binary ops; cond is any dtype (non-zero: take a). */
 ag_tensor *ag_where_(ag_arena *A, ag_tensor *cond, ag_tensor *a, ag_tensor *b) {

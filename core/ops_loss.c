@@ -166,7 +166,7 @@ static void ce_backward(ag_tensor *out) {
     });
 }
 
-static const ag_op CROSS_ENTROPY = {"cross_entropy", ce_backward};
+static const ag_op CROSS_ENTROPY = {"cross_entropy", ce_backward, NULL};
 
 /* Mean over non-ignored positions of -log softmax(logits)[target], with the
  * classes along dim 1 (dim 0 for 1-d logits). A target outside [0, C) that is
@@ -253,7 +253,7 @@ static void mse_backward(ag_tensor *out) {
     });
 }
 
-static const ag_op MSE_LOSS = {"mse_loss", mse_backward};
+static const ag_op MSE_LOSS = {"mse_loss", mse_backward, NULL};
 
 /* The fused mean or sum of (a - b)^2 over a's shape; b broadcasts to it. */
 static ag_tensor *mse_fused(ag_arena *A, ag_tensor *a, ag_tensor *b, ag_reduction r) {

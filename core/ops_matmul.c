@@ -328,7 +328,7 @@ static void matmul_backward(ag_tensor *out) {
     }
 }
 
-static const ag_op MATMUL = {"matmul", matmul_backward};
+static const ag_op MATMUL = {"matmul", matmul_backward, NULL};
 
 /* torch.matmul; see the top of this file for the shape rules. */
 ag_tensor *ag_matmul_(ag_arena *A, ag_tensor *a, ag_tensor *b) {

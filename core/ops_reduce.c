@@ -36,10 +36,10 @@ enum { NKINDS = VAR + 1 };
 static void backward(ag_tensor *out);
 
 static const ag_op OPS[] = {
-    [SUM] = {"sum", backward},
-    [MEAN] = {"mean", backward},
-    [MAX] = {"max", backward},
-    [VAR] = {"var", backward},
+    [SUM] = {"sum", backward, NULL},
+    [MEAN] = {"mean", backward, NULL},
+    [MAX] = {"max", backward, NULL},
+    [VAR] = {"var", backward, NULL},
 };
 _Static_assert(sizeof OPS / sizeof OPS[0] == NKINDS, "one op per kind");
 

@@ -52,9 +52,9 @@ static void view_backward(ag_tensor *out) {
     if (gx) add_into(gx, out->grad);
 }
 
-static const ag_op RESHAPE = {"reshape", view_backward};
-static const ag_op UNSQUEEZE = {"unsqueeze", view_backward};
-static const ag_op SQUEEZE = {"squeeze", view_backward};
+static const ag_op RESHAPE = {"reshape", view_backward, NULL};
+static const ag_op UNSQUEEZE = {"unsqueeze", view_backward, NULL};
+static const ag_op SQUEEZE = {"squeeze", view_backward, NULL};
 
 static ag_tensor *view_of(const ag_op *op, ag_arena *A, ag_tensor *x, int ndim,
                           const int64_t *shape) {
@@ -166,8 +166,8 @@ static void permute_backward(ag_tensor *out) {
     ag__strided_add(gx, strides, out->grad);
 }
 
-static const ag_op PERMUTE = {"permute", permute_backward};
-static const ag_op TRANSPOSE = {"transpose", permute_backward};
+static const ag_op PERMUTE = {"permute", permute_backward, NULL};
+static const ag_op TRANSPOSE = {"transpose", permute_backward, NULL};
 
 /* perm holds normalised dims 0..ndim-1, each once. */
 static ag_tensor *permute_impl(const ag_op *op, ag_arena *A, ag_tensor *x,
@@ -283,8 +283,8 @@ static void slice_backward(ag_tensor *out) {
                  out->iparam[1], out->iparam[2], out->shape[d], inner_of(x, d));
 }
 
-static const ag_op SLICE = {"slice", slice_backward};
-static const ag_op NARROW = {"narrow", slice_backward};
+static const ag_op SLICE = {"slice", slice_backward, NULL};
+static const ag_op NARROW = {"narrow", slice_backward, NULL};
 
 /* Rows start, start+step, ... (len of them, all inside x) along dim d. */
 static ag_tensor *slice_impl(const ag_op *op, ag_arena *A, ag_tensor *x, int d,
@@ -364,7 +364,7 @@ static void concat_backward(ag_tensor *out) {
     }
 }
 
-static const ag_op CONCAT = {"concat", concat_backward};
+static const ag_op CONCAT = {"concat", concat_backward, NULL};
 
 /* Dtypes: float inputs promote to the widest as binary ops do (bf16 < f32 <
  * f64; each cast is recorded, so gradients flow back in each input's dtype);
@@ -441,7 +441,7 @@ static void expand_backward(ag_tensor *out) {
     ag__strided_add(gx, sx, out->grad);
 }
 
-static const ag_op EXPAND = {"expand", expand_backward};
+static const ag_op EXPAND = {"expand", expand_backward, NULL};
 
 ag_tensor *ag_expand_(ag_arena *A, ag_tensor *x, int ndim, const int64_t *shape) {
     if (!x) return NULL;
@@ -489,7 +489,7 @@ ag_tensor *ag_expand_(ag_arena *A, ag_tensor *x, int ndim, const int64_t *shape)
 
 /* ---- clone -------------------------------------------------------------------- */
 
-static const ag_op CLONE = {"clone", view_backward};
+static const ag_op CLONE = {"clone", view_backward, NULL};
 
 ag_tensor *ag_clone_(ag_arena *A, ag_tensor *x) {
     if (!x) return NULL;

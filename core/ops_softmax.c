@@ -23,8 +23,8 @@ typedef enum { SOFTMAX, LOG_SOFTMAX } kind;
 static void backward(ag_tensor *out);
 
 static const ag_op OPS[] = {
-    [SOFTMAX] = {"softmax", backward},
-    [LOG_SOFTMAX] = {"log_softmax", backward},
+    [SOFTMAX] = {"softmax", backward, NULL},
+    [LOG_SOFTMAX] = {"log_softmax", backward, NULL},
 };
 
 /* The row layout of t along dim d: iparam-style (outer, n, inner). */

@@ -34,64 +34,110 @@
     (C(0.5) * (1 + TANH_U(x)) + C(0.5) * (x) * (1 - TANH_U(x) * TANH_U(x)) *            \
                                      C(SQRT_2_OVER_PI) * (1 + C(3 * GELU_A) * (x) * (x)))
 
+/* d2/dx2 of the tanh GELU: with t = tanh u, u' = sqrt(2/pi) (1 + 3a x^2) and
+ * u'' = 6a sqrt(2/pi) x:  (1 - t^2) (u' - x t u'^2 + x u''/2). */
+#define TANH_DU(x) (C(SQRT_2_OVER_PI) * (1 + C(3 * GELU_A) * (x) * (x)))
+#define GELU_TANH_GRAD2(x)                                                              \
+    ((1 - TANH_U(x) * TANH_U(x)) *                                                      \
+     (TANH_DU(x) - (x) * TANH_U(x) * TANH_DU(x) * TANH_DU(x) +                          \
+      (x) * C(3 * GELU_A * SQRT_2_OVER_PI) * (x)))
+/* d2/dx2 of x sigmoid(x): s (1 - s) (2 + x (1 - 2 s)). */
+#define SILU_GRAD2(x)                                                                   \
+    (SIGMOID_OF(x) * (1 - SIGMOID_OF(x)) * (2 + (x) * (1 - 2 * SIGMOID_OF(x))))
+
 /* x^p; the square (x^2 in an RMSNorm written by hand) as a product: the
  * loop then vectorizes (the compiler unswitches p == 2 out of it). */
 #define POW_OF(x, p) ((p) == 2 ? (x) * (x) : pow(x, p))
 #define POW_GRAD(x, p) ((p) == 2 ? 2 * (x) : (p) == 0 ? 0 : (p) * pow(x, (p) - 1))
+#define POW_GRAD2(x, p)                                                                 \
+    ((p) == 2 ? 2 : (p) == 0 || (p) == 1 ? 0 : (p) * ((p) - 1) * pow(x, (p) - 2))
 
 /* d/dx erf(x) = 2/sqrt(pi) exp(-x^2) */
 #define ERF_GRAD(x) (C(2 * INV_SQRT_PI) * exp(-(x) * (x)))
 /* softplus with beta p and threshold q (PyTorch): linear where p x > q. */
 #define SOFTPLUS_OF(x, p, q) ((p) * (x) > (q) ? (x) : log1p(exp((p) * (x))) / (p))
 #define SOFTPLUS_GRAD(x, p, q) ((p) * (x) > (q) ? 1 : SIGMOID_OF((p) * (x)))
+#define SOFTPLUS_GRAD2(x, p, q)                                                         \
+    ((p) * (x) > (q) ? 0 : (p) * SIGMOID_OF((p) * (x)) * (1 - SIGMOID_OF((p) * (x))))
 /* clamp to [p, q]; a NaN x stays NaN; p > q gives q everywhere (PyTorch).
  * The gradient passes where p <= x <= q, bounds included (PyTorch's
  * clamp_backward), so 0 everywhere when p > q. */
 #define CLAMP_OF(x, p, q) ((x) < (p) ? ((p) > (q) ? (q) : (p)) : (x) > (q) ? (q) : (x))
 
-/*  kind       name         forward y                          dy/dx */
+/* Each row: the kind, the name, the forward y = f(x) on the first line; the
+ * derivative dy/dx and the second derivative d2y/dx2 on the second (a
+ * backward with create_graph differentiates the first through the second). */
 #define UNARY_OPS(X)                                                                     \
-    X(NEG,       "neg",       -x,                                 -1)                    \
-    X(EXP,       "exp",       exp(x),                             y)                     \
-    X(LOG,       "log",       log(x),                             1 / x)                 \
-    X(SQRT,      "sqrt",      sqrt(x),                            C(0.5) / y)            \
-    X(RSQRT,     "rsqrt",     1 / sqrt(x),                        C(-0.5) * y * y * y)   \
-    X(POW,       "pow",       POW_OF(x, p),                       POW_GRAD(x, p))        \
-    X(ABS,       "abs",       fabs(x),                            (x > 0) - (x < 0))     \
-    X(SQUARE,    "square",    x * x,                              2 * x)                 \
-    X(TANH,      "tanh",      tanh(x),                            1 - y * y)             \
-    X(SIGMOID,   "sigmoid",   SIGMOID_OF(x),                      y * (1 - y))           \
-    X(RELU,      "relu",      x > 0 || isnan(x) ? x : 0,          x > 0)                 \
-    X(GELU,      "gelu",      x * PHI_OF(x),                      PHI_OF(x) + x * PDF_OF(x)) \
-    X(GELU_TANH, "gelu_tanh", C(0.5) * x * (1 + TANH_U(x)),       GELU_TANH_GRAD(x))     \
-    X(SILU,      "silu",      x * SIGMOID_OF(x),                                         \
-      SIGMOID_OF(x) * (1 + x * (1 - SIGMOID_OF(x))))                                     \
-    X(SIN,       "sin",       sin(x),                             cos(x))                \
-    X(COS,       "cos",       cos(x),                             -sin(x))               \
-    X(LOG1P,     "log1p",     log1p(x),                           1 / (1 + x))           \
-    X(EXPM1,     "expm1",     expm1(x),                           y + 1)                 \
-    X(ERF,       "erf",       erf(x),                             ERF_GRAD(x))           \
-    X(SOFTPLUS,  "softplus",  SOFTPLUS_OF(x, p, q),               SOFTPLUS_GRAD(x, p, q)) \
-    X(LEAKY_RELU, "leaky_relu", x > 0 ? x : p * x,                x > 0 ? 1 : p)         \
-    X(ELU,       "elu",       x > 0 ? x : p * expm1(x),           x > 0 ? 1 : p * exp(x)) \
-    X(CLAMP,     "clamp",     CLAMP_OF(x, p, q),                  x >= p && x <= q)      \
-    X(LOG_SIGMOID, "log_sigmoid", (x < 0 ? x : 0) - log1p(exp(-fabs(x))), SIGMOID_OF(-x)) \
+    X(NEG, "neg", -x,                                                                     \
+      -1, 0)                                                                             \
+    X(EXP, "exp", exp(x),                                                                \
+      y, y)                                                                              \
+    X(LOG, "log", log(x),                                                                \
+      1 / x, -1 / (x * x))                                                               \
+    X(SQRT, "sqrt", sqrt(x),                                                             \
+      C(0.5) / y, C(-0.25) / (y * y * y))                                                \
+    X(RSQRT, "rsqrt", 1 / sqrt(x),                                                       \
+      C(-0.5) * y * y * y, C(0.75) * y * y * y * y * y)                                  \
+    X(POW, "pow", POW_OF(x, p),                                                          \
+      POW_GRAD(x, p), POW_GRAD2(x, p))                                                   \
+    X(ABS, "abs", fabs(x),                                                               \
+      (x > 0) - (x < 0), 0)                                                              \
+    X(SQUARE, "square", x * x,                                                           \
+      2 * x, 2)                                                                          \
+    X(TANH, "tanh", tanh(x),                                                             \
+      1 - y * y, -2 * y * (1 - y * y))                                                   \
+    X(SIGMOID, "sigmoid", SIGMOID_OF(x),                                                 \
+      y * (1 - y), y * (1 - y) * (1 - 2 * y))                                            \
+    X(RELU, "relu", x > 0 || isnan(x) ? x : 0,                                           \
+      x > 0, 0)                                                                          \
+    X(GELU, "gelu", x * PHI_OF(x),                                                       \
+      PHI_OF(x) + x * PDF_OF(x), PDF_OF(x) * (2 - x * x))                                \
+    X(GELU_TANH, "gelu_tanh", C(0.5) * x * (1 + TANH_U(x)),                              \
+      GELU_TANH_GRAD(x), GELU_TANH_GRAD2(x))                                             \
+    X(SILU, "silu", x * SIGMOID_OF(x),                                                   \
+      SIGMOID_OF(x) * (1 + x * (1 - SIGMOID_OF(x))), SILU_GRAD2(x))                      \
+    X(SIN, "sin", sin(x),                                                                \
+      cos(x), -sin(x))                                                                   \
+    X(COS, "cos", cos(x),                                                                \
+      -sin(x), -cos(x))                                                                  \
+    X(LOG1P, "log1p", log1p(x),                                                          \
+      1 / (1 + x), -1 / ((1 + x) * (1 + x)))                                             \
+    X(EXPM1, "expm1", expm1(x),                                                          \
+      y + 1, y + 1)                                                                      \
+    X(ERF, "erf", erf(x),                                                                \
+      ERF_GRAD(x), -2 * x * ERF_GRAD(x))                                                 \
+    X(SOFTPLUS, "softplus", SOFTPLUS_OF(x, p, q),                                        \
+      SOFTPLUS_GRAD(x, p, q), SOFTPLUS_GRAD2(x, p, q))                                   \
+    X(LEAKY_RELU, "leaky_relu", x > 0 ? x : p * x,                                       \
+      x > 0 ? 1 : p, 0)                                                                  \
+    X(ELU, "elu", x > 0 ? x : p * expm1(x),                                              \
+      x > 0 ? 1 : p * exp(x), x > 0 ? 0 : p * exp(x))                                    \
+    X(CLAMP, "clamp", CLAMP_OF(x, p, q),                                                 \
+      x >= p && x <= q, 0)                                                               \
+    X(LOG_SIGMOID, "log_sigmoid", (x < 0 ? x : 0) - log1p(exp(-fabs(x))),                \
+      SIGMOID_OF(-x), -SIGMOID_OF(x) * SIGMOID_OF(-x))                                   \
     X(SMOOTH_L1, "smooth_l1_loss", fabs(x) < p ? C(0.5) * x * x / p : fabs(x) - C(0.5) * p, \
-      x < -p ? -1 : x > p ? 1 : x / p)                                                   \
-    X(HUBER,     "huber_loss", fabs(x) < p ? C(0.5) * x * x : p * (fabs(x) - C(0.5) * p), \
-      x < -p ? -p : x > p ? p : x)
+      x < -p ? -1 : x > p ? 1 : x / p, x < -p || x > p ? 0 : 1 / p)                      \
+    X(HUBER, "huber_loss", fabs(x) < p ? C(0.5) * x * x : p * (fabs(x) - C(0.5) * p),    \
+      x < -p ? -p : x > p ? p : x, x < -p || x > p ? 0 : 1)
 
-#define AS_ENUM(K, NAME, F, D) K,
+#define AS_ENUM(K, NAME, F, D, D2) K,
 typedef enum { UNARY_OPS(AS_ENUM) NKINDS } kind;
 
 static void backward(ag_tensor *out);
+static bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads);
+static void derivative_backward(ag_tensor *z);
 
-#define AS_OP(K, NAME, F, D) [K] = {NAME, backward},
+#define AS_OP(K, NAME, F, D, D2) [K] = {NAME, backward, vjp},
 static const ag_op OPS[] = {UNARY_OPS(AS_OP)};
 _Static_assert(sizeof OPS / sizeof OPS[0] == NKINDS, "one op per kind");
+/* z = g f'(x), the product a recorded backward makes: differentiable once
+ * more (by the table's second derivative), not twice. */
+#define AS_DERIVATIVE_OP(K, NAME, F, D, D2) [K] = {NAME "_backward", derivative_backward, NULL},
+static const ag_op DERIVATIVE_OPS[] = {UNARY_OPS(AS_DERIVATIVE_OP)};
 
 /* y[i] = f(x[i]); x and y: same shape, f32 or f64. */
-#define FORWARD_CASE(K, NAME, F, D)                                 \
+#define FORWARD_CASE(K, NAME, F, D, D2)                             \
     case K:                                                         \
         AG_OMP_FOR(n >= AG_PAR_MIN)                                 \
         for (int64_t i = 0; i < n; i++) {                           \
@@ -114,33 +160,69 @@ static void forward(kind k, double p0, double q0, const ag_tensor *in, ag_tensor
     });
 }
 
-/* dx[i] += g[i] * f'(x[i]); reads x, the saved output y and g. */
-#define BACKWARD_CASE(K, NAME, F, D)                                \
+/* One pass over x, the op's output y and a gradient g, for the three
+ * products the table's derivatives make (pz: NULL skips that product):
+ *   BACKWARD  dx[i] += g[i] f'(x[i])                       (the op's backward)
+ *   PRODUCT   z[i]   = g[i] f'(x[i])                       (its recorded form)
+ *   SECOND    dx[i] += gz[i] g[i] f''(x[i]), dg[i] += gz[i] f'(x[i])  (z's backward) */
+typedef enum { BACKWARD, PRODUCT, SECOND } pass;
+
+#define DERIVATIVE_CASE(K, NAME, F, D, D2)                          \
     case K:                                                         \
         AG_OMP_FOR(n >= AG_PAR_MIN)                                 \
         for (int64_t i = 0; i < n; i++) {                           \
             const T x = px[i], y = py[i];                           \
             (void)x, (void)y;                                       \
-            pd[i] += pg[i] * (T)(D);                                \
+            if (ps == BACKWARD) pd[i] += pg[i] * (T)(D);            \
+            else if (ps == PRODUCT) pd[i] = pg[i] * (T)(D);         \
+            else {                                                  \
+                if (pd) pd[i] += pgz[i] * pg[i] * (T)(D2);          \
+                if (pdg) pdg[i] += pgz[i] * (T)(D);                 \
+            }                                                       \
         }                                                           \
         break;
 
-static void backward(ag_tensor *out) {
-    const kind k = (kind)out->iparam[0];
-    ag_tensor *in = out->src[0];
-    ag_tensor *gin = ag__grad_buf(in);
-    if (!gin) return;
-    const int64_t n = out->numel;
-    AG_DISPATCH(out->dtype, T, {
-        const T *px = in->data, *py = out->data, *pg = out->grad->data;
-        T *pd = gin->data;
-        const T p = (T)out->fparam[0], q = (T)out->fparam[1];
-        (void)p, (void)q;
+/* y is the op's output (its iparam and fparam say which op); gz and dg are
+ * SECOND's only. */
+static void derivatives(pass ps, const ag_tensor *x, const ag_tensor *y, const ag_tensor *g,
+                        ag_tensor *d, const ag_tensor *gz, ag_tensor *dg) {
+    const kind k = (kind)y->iparam[0];
+    const int64_t n = y->numel;
+    AG_DISPATCH(y->dtype, T, {
+        const T *px = x->data, *py = y->data, *pg = g->data;
+        const T *pgz = gz ? gz->data : NULL;
+        T *pd = d ? d->data : NULL, *pdg = dg ? dg->data : NULL;
+        const T p = (T)y->fparam[0], q = (T)y->fparam[1];
+        (void)p, (void)q, (void)pgz, (void)pdg;
         switch (k) {
-            UNARY_OPS(BACKWARD_CASE)
+            UNARY_OPS(DERIVATIVE_CASE)
         case NKINDS: break;
         }
     });
+}
+
+static void backward(ag_tensor *out) {
+    ag_tensor *gin = ag__grad_buf(out->src[0]);
+    if (gin) derivatives(BACKWARD, out->src[0], out, out->grad, gin, NULL, NULL);
+}
+
+/* The recorded backward: grads[0] = g f'(x) as an op of x and g (out saved). */
+static bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    const kind k = (kind)out->iparam[0];
+    ag_tensor *x = out->src[0];
+    ag_tensor *z = ag__result(DERIVATIVE_OPS[k].name, out->arena, out->dtype, out->ndim,
+                              out->shape);
+    if (!z) return false;
+    derivatives(PRODUCT, x, out, g, z, NULL, NULL);
+    z->saved = out;
+    grads[0] = ag__record(z, &DERIVATIVE_OPS[k], 2, (ag_tensor *[]){x, g});
+    return grads[0] != NULL;
+}
+
+static void derivative_backward(ag_tensor *z) {
+    ag_tensor *x = z->src[0], *g = z->src[1];
+    ag_tensor *dx = ag__grad_buf(x), *dg = ag__grad_buf(g);
+    if (dx || dg) derivatives(SECOND, x, z->saved, g, dx, z->grad, dg);
 }
 
 /* The constructor shared by every unary op: bf16 computes in f32 and is

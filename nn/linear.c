@@ -38,7 +38,7 @@ static void linear_backward(ag_tensor *out) {
     }
 }
 
-static const ag_op LINEAR = {"linear", linear_backward};
+static const ag_op LINEAR = {"linear", linear_backward, NULL};
 
 static bool linear_args_ok(const ag_tensor *x, const ag_tensor *w, const ag_tensor *b) {
     if (!ag__check_float("linear", x) || !ag__check_float("linear", w) ||

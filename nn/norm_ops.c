@@ -263,7 +263,7 @@ static void rms_backward(ag_tensor *out) {
     norm_backward(out, false);
 }
 
-static const ag_op RMS_NORM = {"rms_norm", rms_backward};
+static const ag_op RMS_NORM = {"rms_norm", rms_backward, NULL};
 
 ag_tensor *ag__rms_norm_run(ag_arena *A, ag_tensor *x, int nshape,
                             const int64_t *normalized_shape, ag_tensor *weight, double eps,
@@ -315,7 +315,7 @@ static void ln_backward(ag_tensor *out) {
     norm_backward(out, true);
 }
 
-static const ag_op LAYER_NORM = {"layer_norm", ln_backward};
+static const ag_op LAYER_NORM = {"layer_norm", ln_backward, NULL};
 
 ag_tensor *ag__layer_norm_run(ag_arena *A, ag_tensor *x, int nshape,
                               const int64_t *normalized_shape, ag_tensor *weight,

@@ -12,7 +12,7 @@
  *       double *dx = gx->data;
  *       for (int64_t i = 0; i < x->numel; i++) dx[i] += g[i] * 3 * xv[i] * xv[i];
  *   }
- *   static const ag_op CUBE = {"cube", cube_backward};
+ *   static const ag_op CUBE = {"cube", cube_backward, NULL};
  *
  *   ag_tensor *cube(ag_arena *A, ag_tensor *x) {
  *       if (!x) return NULL;                             NULL in, NULL out

@@ -145,7 +145,49 @@ bool ag_backward_hooked_(ag_tensor *out, const ag_tensor *grad_out, ag_leaf_hook
                          void *userdata);
 #define ag_backward_hooked(...) AG_AT_BOOL(ag_backward_hooked_, __VA_ARGS__)
 
-/* Sets t's gradient to zero (keeps the buffer). NULL or no gradient: nothing. */
+/* ---- second derivatives ----------------------------------------------------
+ *
+ * A backward with create_graph records the gradient it computes: each node's
+ * backward runs as ag ops (the op's vjp, ag/tensor.h), so a gradient is a
+ * tensor with a graph of its own, and a function of it (a gradient penalty,
+ * a dot product with a vector) can be differentiated again. A plain backward
+ * is not changed by this: it still runs each op's kernel.
+ *
+ * What a recorded gradient costs: the ops of the backward pass, each with
+ * its output in the arena of the node it differentiates (the compute arena
+ * of a training step), kept until that arena is reset.
+ */
+
+/* ag_backward that records: every gradient it makes is a recorded tensor in
+ * the arena of the node that produced it; a leaf's .grad becomes its old
+ * .grad plus the recorded sum (torch's loss.backward(create_graph=True)).
+ * That .grad then lives in a compute arena: call ag_zero_grad on the leaf
+ * (which drops a recorded gradient) before that arena is reset. Prefer
+ * ag_grad, which leaves .grad alone. Fails, naming it, at an op without a vjp. */
+bool ag_backward_create_graph_(ag_tensor *out, const ag_tensor *grad_out);
+#define ag_backward_create_graph(...) AG_AT_BOOL(ag_backward_create_graph_, __VA_ARGS__)
+
+/* torch.autograd.grad: the gradients of the outputs with respect to inputs,
+ * returned in grads[0..nin-1] instead of accumulated into .grad (no
+ * tensor's .grad changes). The quantity differentiated is the sum over k of
+ * <outputs[k], grad_outputs[k]>; grad_outputs NULL means 1 for each output
+ * (one-element outputs only); a NULL entry in it is an earlier failure
+ * (returns false, no second report). Each input must require a gradient;
+ * one the outputs do not depend on gets zeros (PyTorch's
+ * materialize_grads). With create_graph the gradients are recorded (they
+ * require a gradient where the inputs do) and may be differentiated again;
+ * without, they are plain tensors. Either way they are made in the arena
+ * of outputs[0] (or of the nodes of the graph) and live until its reset.
+ * Returns false after a report: bad arguments (as ag_backward, per output;
+ * an input that does not require a gradient), or an op without a vjp on the
+ * way with create_graph. */
+bool ag_grad_(int nout, ag_tensor *const *outputs, ag_tensor *const *grad_outputs, int nin,
+              ag_tensor *const *inputs, ag_tensor **grads, bool create_graph);
+#define ag_grad(...) AG_AT_BOOL(ag_grad_, __VA_ARGS__)
+
+/* Sets t's gradient to zero (keeps the buffer). NULL or no gradient:
+ * nothing. A recorded gradient (one a backward with create_graph made) is
+ * dropped instead: t->grad becomes NULL. */
 void ag_zero_grad(ag_tensor *t);
 
 /* A new leaf in A sharing t's data, with no graph and no gradient. */

@@ -69,6 +69,20 @@ bool ag_gradcheck_(ag_gradcheck_fn f, int n, ag_tensor *const *inputs, void *use
                    const ag_gradcheck_opts *opts, ag_gradcheck_result *result);
 #define ag_gradcheck(...) AG_AT_BOOL(ag_gradcheck_, __VA_ARGS__)
 
+/* torch.autograd.gradgradcheck: checks the second derivatives of f by
+ * finite differences of its gradient. With v a random tensor shaped like
+ * f's output (drawn from opts->seed), it runs ag_gradcheck on
+ *     F(inputs, v) = the gradient of <f(inputs), v> with respect to every
+ *                    input that requires one, flattened and concatenated,
+ * computed by ag_grad with create_graph: F's backward is f's double
+ * backward. v is checked too, as the last input (named "grad_out"), so
+ * result describes n + 1 inputs. The rules, options and reports are
+ * ag_gradcheck's; n is at most 15. Also reported: f's output not requiring
+ * a gradient, and an op on the way without a vjp. */
+bool ag_gradgradcheck_(ag_gradcheck_fn f, int n, ag_tensor *const *inputs, void *userdata,
+                       const ag_gradcheck_opts *opts, ag_gradcheck_result *result);
+#define ag_gradgradcheck(...) AG_AT_BOOL(ag_gradgradcheck_, __VA_ARGS__)
+
 /* Prints one line per checked input: worst index, analytic, numeric, errors. */
 void ag_gradcheck_print(FILE *f, const ag_gradcheck_result *r, ag_tensor *const *inputs);
 

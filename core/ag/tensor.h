@@ -31,14 +31,26 @@ typedef enum { AG_F32, AG_F64, AG_BF16, AG_I32, AG_DTYPE_COUNT } ag_dtype;
 
 typedef struct ag_tensor ag_tensor;
 
-/* An op descriptor: one per op, static in the op's file. backward reads
- * out->grad, out->src and what the op saved, and accumulates (+=) into the
- * gradients of the sources that require one (the library's ops get those
- * buffers from ag__grad_buf in core/internal.h, which allocates a leaf's
- * .grad, zeroed, on first use). It never writes an input's data. */
+/* An op descriptor: one per op, static in the op's file. It holds the
+ * op's backward in one or both of two forms:
+ *
+ * - backward, the kernel: reads out->grad, out->src and what the op saved,
+ *   and accumulates (+=) into the gradients of the sources that require one
+ *   (the library's ops get those buffers from ag__grad_buf in
+ *   core/internal.h, which allocates a leaf's .grad, zeroed, on first use).
+ *   It never writes an input's data. Fast; what a plain ag_backward runs.
+ * - vjp, the same product written with ag ops: given g, the gradient of out
+ *   (a tensor that may itself be recorded), it sets grads[i] to source i's
+ *   share (NULL: none) and returns false after a report. Because its ops
+ *   are recorded, the gradient it builds can be differentiated again: a
+ *   backward with create_graph runs vjp (ag/engine.h), and a plain backward
+ *   runs it, with recording off, when the op has no kernel. grads[i] may
+ *   have a shape that broadcasts to source i's (the engine sums it down)
+ *   and another float dtype (the engine casts it). */
 typedef struct ag_op {
     const char *name;
     void (*backward)(ag_tensor *out);
+    bool (*vjp)(ag_tensor *out, ag_tensor *g, ag_tensor **grads);
 } ag_op;
 
 struct ag_tensor {

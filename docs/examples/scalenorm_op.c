@@ -20,7 +20,7 @@ static void scale_norm_backward(ag_tensor *y) {
     }
     if (dg) ag_op_accum(dg, 0, dg_sum);
 }
-static const ag_op SCALE_NORM = {"scale_norm", scale_norm_backward};
+static const ag_op SCALE_NORM = {"scale_norm", scale_norm_backward, NULL};
 
 ag_tensor *scale_norm(ag_arena *A, ag_tensor *x, ag_tensor *g, double eps) {
     if (!x || !g) return NULL; /* an earlier failure, already reported */

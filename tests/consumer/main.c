@@ -10,7 +10,7 @@ static void twice_backward(ag_tensor *y) {
     for (int64_t i = 0; gx && i < y->numel; i++)
         ((double *)gx->data)[i] += 2 * ((const double *)y->grad->data)[i];
 }
-static const ag_op TWICE = {"twice", twice_backward};
+static const ag_op TWICE = {"twice", twice_backward, NULL};
 static ag_tensor *twice(ag_arena *A, ag_tensor *const *x, int n, void *u) {
     (void)n, (void)u;
     ag_tensor *y = ag_op_result(A, "twice", AG_F64, x[0]->ndim, x[0]->shape);

@@ -50,9 +50,9 @@ static void cube_backward_as(ag_tensor *out, variant v) {
 static void cube_backward(ag_tensor *out) { cube_backward_as(out, RIGHT); }
 static void cube_wrong_backward(ag_tensor *out) { cube_backward_as(out, WRONG_FORMULA); }
 static void cube_overwrite_backward(ag_tensor *out) { cube_backward_as(out, OVERWRITE); }
-static const ag_op CUBE = {"cube", cube_backward};
-static const ag_op CUBE_WRONG = {"cube", cube_wrong_backward};
-static const ag_op CUBE_OVERWRITE = {"cube", cube_overwrite_backward};
+static const ag_op CUBE = {"cube", cube_backward, NULL};
+static const ag_op CUBE_WRONG = {"cube", cube_wrong_backward, NULL};
+static const ag_op CUBE_OVERWRITE = {"cube", cube_overwrite_backward, NULL};
 
 static ag_tensor *cube_op(ag_arena *Ar, ag_tensor *x, const ag_op *op) {
     if (!x) return NULL;
@@ -85,8 +85,8 @@ static void muladd_backward_as(ag_tensor *out, variant v) {
 }
 static void muladd_backward(ag_tensor *out) { muladd_backward_as(out, RIGHT); }
 static void muladd_overwrite_backward(ag_tensor *out) { muladd_backward_as(out, OVERWRITE); }
-static const ag_op MULADD = {"muladd", muladd_backward};
-static const ag_op MULADD_OVERWRITE = {"muladd", muladd_overwrite_backward};
+static const ag_op MULADD = {"muladd", muladd_backward, NULL};
+static const ag_op MULADD_OVERWRITE = {"muladd", muladd_overwrite_backward, NULL};
 
 /* a and b: f64 of one shape */
 static ag_tensor *muladd_op(ag_arena *Ar, ag_tensor *a, ag_tensor *b, const ag_op *op) {
@@ -108,7 +108,7 @@ static void scaled_backward(ag_tensor *out) {
     double *dx = gx->data;
     for (int64_t i = 0; i < out->numel; i++) dx[i] += s * g[i];
 }
-static const ag_op SCALED = {"scaled", scaled_backward};
+static const ag_op SCALED = {"scaled", scaled_backward, NULL};
 
 static ag_tensor *scaled_op(ag_tensor *x, double s) {
     ag_tensor *y = ag_op_result_(A, "scaled", AG_F64, x->ndim, x->shape);

@@ -12,7 +12,7 @@ static void ident_backward(ag_tensor *out) {
     for (int64_t i = 0; i < out->numel; i++)
         ((float *)gx->data)[i] += ((const float *)out->grad->data)[i];
 }
-static const ag_op IDENT = {"ident", ident_backward};
+static const ag_op IDENT = {"ident", ident_backward, NULL};
 
 /* A backward that always finds something wrong. */
 static int refusing_runs;
@@ -20,7 +20,7 @@ static void refusing_backward(ag_tensor *out) {
     refusing_runs++;
     ag_op_fail_("refusing backward", "gradient %s refused", ag_shape_str(out, (char[32]){0}, 32));
 }
-static const ag_op REFUSING = {"refusing", refusing_backward};
+static const ag_op REFUSING = {"refusing", refusing_backward, NULL};
 
 /* A new result of ag_op_result holding a copy of x, not recorded yet. */
 static ag_tensor *result_of(ag_tensor *x) {
@@ -45,10 +45,10 @@ START_TEST(record_with_null_op) {
 END_TEST
 
 START_TEST(record_with_op_without_backward) {
-    static const ag_op no_backward = {"half_made", NULL};
+    static const ag_op no_backward = {.name = "half_made"};
     ag_tensor *x = grad_leaf(), *y = result_of(x);
     ag_tensor *r = ag_op_record(y, &no_backward, 1, &x); const int line = __LINE__;
-    EXPECT_REPORT("op_record", line, "has no backward");
+    EXPECT_REPORT("op_record", line, "has no backward", "vjp");
     expect_null_propagates(r);
 }
 END_TEST

@@ -125,6 +125,17 @@ static int bad_ag_backward_from(site_inputs *in) {
 static int bad_ag_backward_hooked(site_inputs *in) {
     (void)ag_backward_hooked(in->x, NULL, NULL, NULL); return __LINE__;
 }
+static int bad_ag_backward_create_graph(site_inputs *in) {
+    (void)ag_backward_create_graph(in->x, NULL); return __LINE__;
+}
+/* x requires no gradient */
+static int bad_ag_grad(site_inputs *in) {
+    ag_tensor *g;
+    (void)ag_grad(1, &in->x, NULL, 1, &in->x, &g, false); return __LINE__;
+}
+static int bad_ag_gradgradcheck(site_inputs *in) {
+    (void)ag_gradgradcheck(NULL, 1, &in->x, NULL, NULL, NULL); return __LINE__;
+}
 static int bad_ag_detach(site_inputs *in) {
     (void)ag_detach(NULL, in->x); return __LINE__;
 }
@@ -378,6 +389,7 @@ const site_case site_cases_core[] = {
     SITE_CASE(ag_set),         SITE_CASE(ag_get_flat),    SITE_CASE(ag_set_flat),
     SITE_CASE(ag_item),        SITE_CASE(ag_set_requires_grad), SITE_CASE(ag_backward),
     SITE_CASE(ag_backward_from), SITE_CASE(ag_backward_hooked),
+    SITE_CASE(ag_backward_create_graph), SITE_CASE(ag_grad), SITE_CASE(ag_gradgradcheck),
     SITE_CASE(ag_detach),      SITE_CASE(ag_gradcheck),   SITE_CASE(ag_gradcheck_params),
     SITE_CASE(ag_add),
     SITE_CASE(ag_sub),         SITE_CASE(ag_mul),         SITE_CASE(ag_div),

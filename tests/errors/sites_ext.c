@@ -4,7 +4,7 @@
 #include "errors_test.h"
 
 static void nothing_backward(ag_tensor *out) { (void)out; }
-static const ag_op NOTHING = {"nothing", nothing_backward};
+static const ag_op NOTHING = {"nothing", nothing_backward, NULL};
 
 static int bad_ag_op_result(site_inputs *in) {
     (void)in;

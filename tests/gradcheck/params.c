@@ -18,7 +18,7 @@ static void scaled_backward(ag_tensor *out) {
     for (int64_t i = 0; i < x->numel; i++) d[i] += 1.01 * g[i];
 }
 
-static const ag_op SCALED = {"test_scaled_identity", scaled_backward};
+static const ag_op SCALED = {"test_scaled_identity", scaled_backward, NULL};
 
 static ag_tensor *scaled_identity(ag_arena *A, ag_tensor *x) {
     ag_tensor *y = ag_empty(A, AG_F64, x->ndim, x->shape);

@@ -19,7 +19,7 @@ static void cube_backward_k(ag_tensor *out, double k) {
 }
 static void cube_right(ag_tensor *out) { cube_backward_k(out, 3); }
 static void cube_wrong(ag_tensor *out) { cube_backward_k(out, 2); }
-static const ag_op RIGHT = {"cube", cube_right}, WRONG = {"cube", cube_wrong};
+static const ag_op RIGHT = {"cube", cube_right, NULL}, WRONG = {"cube", cube_wrong, NULL};
 
 static ag_tensor *f_cube(ag_arena *A, ag_tensor *const *in, int n, void *op) {
     (void)n;
