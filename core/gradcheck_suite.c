@@ -19,7 +19,7 @@
 
 typedef struct {
     const char *prog;
-    bool list, verbose;
+    bool list, verbose, second; /* second: --second-order */
     unsigned long long seed;
     const char *only[MAX_ONLY];
     int nonly;
@@ -50,6 +50,7 @@ static void print_help(const options *o, const char *about) {
         {"--list", "name every case and exit"},
         {"--only NAME", "run the cases of one op or module (repeatable)"},
         {"--seed S", "seed for the inputs (default 1)"},
+        {"--second-order", "check second derivatives (gradgradcheck) instead"},
         {"--verbose", "print the worst element of every input"},
         {"--help", "this text"},
     };
@@ -75,12 +76,14 @@ static bool is(const char *name, size_t len, const char *want) {
  * the exit status. */
 static int take(options *o, const char *name, size_t len, const char *val, bool has_eq,
                 const char *arg) {
-    if (is(name, len, "list") || is(name, len, "verbose")) {
-        const bool list = is(name, len, "list");
-        if (has_eq) return usage_error(o, list ? "list" : "verbose", "takes no value");
-        *(list ? &o->list : &o->verbose) = true;
-        return -1;
-    }
+    static const char *const flags[] = {"list", "verbose", "second-order"};
+    bool *const set[] = {&o->list, &o->verbose, &o->second};
+    for (int f = 0; f < 3; f++)
+        if (is(name, len, flags[f])) {
+            if (has_eq) return usage_error(o, flags[f], "takes no value");
+            *set[f] = true;
+            return -1;
+        }
     const bool seed = is(name, len, "seed");
     if (!seed && !is(name, len, "only"))
         return usage_error(o, NULL, "unknown option \"%s\" (see --help)", arg);
@@ -109,7 +112,8 @@ static int parse(options *o, const char *about, int argc, char **argv) {
             return usage_error(o, NULL, "unexpected argument \"%s\" (see --help)", a);
         const char *name = a + 2, *eq = strchr(name, '=');
         const size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        const bool flag = is(name, len, "list") || is(name, len, "verbose");
+        const bool flag =
+            is(name, len, "list") || is(name, len, "verbose") || is(name, len, "second-order");
         const char *val = eq ? eq + 1 : NULL;
         if (!val && !flag && i + 1 < argc) val = argv[++i];
         const int rc = take(o, name, len, val, eq != NULL, a);
@@ -178,7 +182,8 @@ static bool run_case(const ag_gc_case *k, int index, const options *o) {
     const int n = A ? ag__gc_make_inputs(k, A, &r, in) : 0;
     ag_gradcheck_result res = {0};
     const bool ok = n > 0 && ag_error_count() == 0 &&
-                    ag_gradcheck_(k->fn, n, in, k->userdata, &k->opts, &res) &&
+                    (o->second ? ag_gradgradcheck_(k->fn, n, in, k->userdata, &k->opts, &res)
+                               : ag_gradcheck_(k->fn, n, in, k->userdata, &k->opts, &res)) &&
                     ag_error_count() == 0;
     printf("%-24s %-34s %11.3e %11.3e  %s\n", k->op, k->shapes, res.max_abs_err,
            res.max_rel_err, ok ? "pass" : "FAIL");
@@ -211,7 +216,7 @@ int ag_gradcheck_suite_main_(const ag_gradcheck_suite *s, int argc, char **argv)
     for (int t = 0; t < s->ntables; t++) {
         for (int i = 0; i < s->tables[t].n; i++, index++) {
             const ag_gc_case *k = &s->tables[t].cases[i];
-            if (!selected(&o, k->op)) continue;
+            if (!selected(&o, k->op) || (o.second && k->first_order_only)) continue;
             bool seen = false;
             for (int j = 0; j < nops; j++) seen = seen || strcmp(ops_seen[j], k->op) == 0;
             if (!seen && nops < MAX_OPS) ops_seen[nops++] = k->op;
@@ -226,7 +231,7 @@ int ag_gradcheck_suite_main_(const ag_gradcheck_suite *s, int argc, char **argv)
         printf("%d ops and modules\n", nops);
         return 0;
     }
-    printf("ops and modules checked: %d\n", nops);
+    printf("ops and modules checked%s: %d\n", o.second ? " at second order" : "", nops);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -17,7 +17,7 @@
  *       return ag_gradcheck_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
  *   }
  *
- *   $ ./mycheck [--list] [--only NAME]... [--seed S] [--verbose] [--help]
+ *   $ ./mycheck [--list] [--only NAME]... [--seed S] [--second-order] [--verbose] [--help]
  *   op                       shapes                                 max abs     max rel  result
  *   cube                     [2,3]                                3.112e-10   2.540e-10  pass
  *   ...
@@ -27,7 +27,9 @@
  * generator seeded from --seed and the case's position in the table (so a
  * case sees the same inputs whatever --only selects). A case whose function
  * reports an error fails with that message instead of stopping the program.
- * A failing case prints its message and the worst element of each input
+ * With --second-order every case not marked first_order_only is checked by
+ * ag_gradgradcheck instead (its second derivatives), and --list lists
+ * those. A failing case prints its message and the worst element of each input
  * (--verbose prints those for every case). The exit status is 0 when every
  * case selected passed, 1 when one failed, 2 for a bad command line (one
  * line on stderr: "prog: --only: no case is named "x" (see --list)").
@@ -75,6 +77,10 @@ typedef struct ag_gc_case {
     int (*make)(ag_arena *A, ag_rng *r, ag_tensor **inputs);
     void *userdata;         /* passed to fn */
     ag_gradcheck_opts opts; /* zero: PyTorch's defaults */
+    /* Left out of --second-order, which runs ag_gradgradcheck on every other
+     * case: set where the function is not twice differentiable at the
+     * case's inputs (say why in a comment), or has 16 inputs. */
+    bool first_order_only;
 } ag_gc_case;
 
 /* A case from a spec:
