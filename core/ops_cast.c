@@ -2,7 +2,9 @@
  *
  * bf16 is a storage dtype: ops cast bf16 inputs to f32, compute, and cast the
  * result back, so every op's kernels need only f32 and f64. The gradient of
- * a cast is the incoming gradient cast back to the input's dtype.
+ * a cast is the incoming gradient cast back to the input's dtype; recorded
+ * (for second derivatives), that is a cast again: the vjp returns g and the
+ * engine casts it.
  */
 #include "internal.h"
 
