@@ -2,7 +2,9 @@
  *
  * bf16 is a storage dtype: ops cast bf16 inputs to f32, compute, and cast the
  * result back, so every op's kernels need only f32 and f64. The gradient of
- * a cast is the incoming gradient cast back to the input's dtype.
+ * a cast is the incoming gradient cast back to the input's dtype; recorded
+ * (for second derivatives), that is a cast again: the vjp returns g and the
+ * engine casts it.
  */
 #include "internal.h"
 
@@ -37,7 +39,14 @@ static void cast_backward(ag_tensor *out) {
     if (gx) convert(out->grad, gx, true);
 }
 
-static const ag_op CAST = {"cast", cast_backward, NULL};
+/* The recorded form: g itself; the engine casts it to the source's dtype. */
+static bool cast_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    (void)out;
+    grads[0] = g;
+    return true;
+}
+
+static const ag_op CAST = {"cast", cast_backward, cast_vjp};
 
 ag_tensor *ag_cast_(ag_arena *A, ag_tensor *x, ag_dtype dt) {
     if (!x || !ag__check_live("cast", x)) return NULL;
