@@ -4,7 +4,8 @@
  * nn/norm_simd.c (AVX2, f32), both running an ag__norm_job
  * (nn/norm_job.h); the scratch rows of backward are placed by
  * nn/norm_scratch.c; the readable references (RMSNorm composed from core
- * ops, a plain LayerNorm in double) are in nn/norm_ref.c.
+ * ops, a plain LayerNorm in double) are in nn/norm_ref.c; the ops' vjp and
+ * double backward (second derivatives) are in nn/norm_double.c.
  *
  * x is viewed as rows x D (D = the product of normalized_shape). Per row i,
  * with x_j its D elements, w the weight (1 when absent) and dy the incoming

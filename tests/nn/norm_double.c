@@ -226,6 +226,25 @@ START_TEST(fused_vs_composed_edges) {
 }
 END_TEST
 
+/* No rows: both passes give empty or zero gradients. */
+START_TEST(empty_batch) {
+    for (int layer = 0; layer < 2; layer++) {
+        const norm_case c = {.ndim = 2, .shape = {0, 4}, .nshape = 1, .layer = layer,
+                             .w = true, .b = layer, .eps = 1e-5};
+        ag_arena *A = ag_arena_new(0);
+        ag_rng r;
+        ag_rng_seed(&r, 500);
+        const second_inputs s = draw(A, &r, &c, AG_F64);
+        ag_tensor *got[NMAX];
+        ck_assert(second_grads(A, &c, &s, false, got));
+        ck_assert_int_eq(got[0]->numel, 0);
+        for (int k = 1; k < s.n; k++)
+            for (int64_t i = 0; i < 4; i++) ck_assert(ag_get_flat(got[k], i) == 0);
+        ag_arena_free(A);
+    }
+}
+END_TEST
+
 /* ---- by hand ------------------------------------------------------------------------ */
 
 /* D = 1: y = w x / sqrt(x^2 + eps). At x = 1, eps = 3 (x^2 + eps = 4):
@@ -344,6 +363,7 @@ TCase *nn_norm_double_tcase(void) {
     tcase_add_test(tc, rms_fused_vs_composed);
     tcase_add_test(tc, ln_fused_vs_composed);
     tcase_add_test(tc, fused_vs_composed_edges);
+    tcase_add_test(tc, empty_batch);
     tcase_add_test(tc, rms_d1_by_hand);
     tcase_add_test(tc, ln_d2_by_hand);
     tcase_add_test(tc, f32_matches_f64);
