@@ -293,6 +293,43 @@ START_TEST(ln_d2_by_hand) {
 }
 END_TEST
 
+/* The invariances of section 8 of docs/normalization.md, at eps 0, with L =
+ * <dx, u> for random dy and u: LayerNorm's dx does not change when a row is
+ * shifted, so sum(dL/dx) = 0 per row; both norms' dx scales as 1/s when a
+ * row is scaled by s, so sum((x - mean) dL/dx) = -L per row (mean 0 for
+ * RMSNorm). */
+START_TEST(shift_and_scale) {
+    const int64_t R = 3, D = 6;
+    for (int layer = 0; layer < 2; layer++) {
+        ag_arena *A = ag_arena_new(0);
+        ag_rng r;
+        ag_rng_seed(&r, 600 + (uint64_t)layer);
+        ag_tensor *x = ag_randn(A, &r, AG_F64, AG_SHAPE(R, D), 0.3, 1);
+        ag_tensor *dy = ag_randn(A, &r, AG_F64, AG_SHAPE(R, D), 0, 1);
+        ag_tensor *u = ag_randn(A, &r, AG_F64, AG_SHAPE(R, D), 0, 1);
+        ag_set_requires_grad(x, true);
+        ag_tensor *y = layer ? ag_layer_norm(A, x, AG_SHAPE(D), NULL, NULL, 0.0)
+                             : ag_rms_norm(A, x, AG_SHAPE(D), NULL, 0.0, 0);
+        ag_tensor *dx, *h;
+        ck_assert(ag_grad(1, &y, &dy, 1, &x, &dx, true));
+        ck_assert(ag_grad(1, &dx, &u, 1, &x, &h, false));
+        for (int64_t i = 0; i < R; i++) {
+            double mean = 0, L = 0, sum = 0, scaled = 0;
+            for (int64_t k = 0; k < D; k++) mean += layer ? ag_get_flat(x, i * D + k) / D : 0;
+            for (int64_t k = 0; k < D; k++) {
+                const int64_t j = i * D + k;
+                L += ag_get_flat(u, j) * ag_get_flat(dx, j);
+                sum += ag_get_flat(h, j);
+                scaled += (ag_get_flat(x, j) - mean) * ag_get_flat(h, j);
+            }
+            if (layer) ck_close(sum, 0, 1e-12);
+            ck_close(scaled, -L, 1e-12 * (fabs(L) > 1 ? fabs(L) : 1));
+        }
+        ag_arena_free(A);
+    }
+}
+END_TEST
+
 /* ---- f32, and a third derivative ------------------------------------------------ */
 
 /* f32 against f64 on the same values: rows of 32 (the AVX2 first backward
@@ -366,6 +403,7 @@ TCase *nn_norm_double_tcase(void) {
     tcase_add_test(tc, empty_batch);
     tcase_add_test(tc, rms_d1_by_hand);
     tcase_add_test(tc, ln_d2_by_hand);
+    tcase_add_test(tc, shift_and_scale);
     tcase_add_test(tc, f32_matches_f64);
     tcase_add_test(tc, third_order_refused);
     return tc;
