@@ -144,12 +144,42 @@ bool ag__norm_scratch_alloc(ag__norm_job *job, const char *op, int nrows);
  * at y->saved (allocated only when a gradient will be needed). */
 typedef struct {
     int64_t D;
+    double eps;      /* the forward's eps (the vjp normalizes x again for dw) */
     unsigned flags;  /* RMSNorm's AG_RMS_* flags; 0 for LayerNorm */
     bool has_weight; /* src[1] is the weight */
     bool has_bias;   /* the last src is the bias (LayerNorm) */
     bool simd;       /* backward may use the AVX2 loops, as forward might */
     double stats[];  /* per row: r (RMSNorm), or mean and r (LayerNorm) */
 } ag__norm_saved;
+
+/* ---- what the double backward (nn/norm_double.c) shares with nn/norm_ops.c ---- */
+
+/* A job for rows x D elements of dtype dt whose output is overwritten (not
+ * accumulated into) when overwrite; simd: the AVX2 loops may run. Its
+ * nchunks is the static partition of the rows (see "how the rows are run"
+ * in nn/norm_ops.c); the pointers are left NULL. */
+ag__norm_job ag__norm_job_for(ag_dtype dt, int64_t rows, int64_t D, bool overwrite, bool simd);
+
+/* Zeroed partial sums for the job's chunks, [nchunks, D], when want and *ok
+ * (NULL otherwise); reports under op and clears *ok when out of memory. */
+double *ag__norm_partials(const char *op, bool want, const ag__norm_job *job, bool *ok);
+
+/* grad[j] += sum over chunks c (in order 0, 1, ...) of part[c*D + j]
+ * (part is summed into its first row on the way). */
+void ag__norm_add_partials(double *part, int nchunks, int64_t D, ag_tensor *grad);
+
+/* The first backward's dx of the norm op out (a RMSNorm or LayerNorm result,
+ * layer saying which) for the gradient dy (out's shape and dtype), written
+ * (=) into dx, a tensor of out's shape and dtype, by the same row loops as
+ * out's backward. Returns false after a report (out of memory). */
+bool ag__norm_dx(const ag_tensor *out, const ag_tensor *dy, ag_tensor *dx, bool layer);
+
+/* The norm ops' vjp (nn/norm_double.c): dx as the recorded op
+ * "rms_norm_backward" or "layer_norm_backward" of (x, weight, dy), whose
+ * kernel is the fused double backward; dweight = dy * xh and dbias = dy
+ * (summed over the rows by the engine) from recorded ops. */
+bool ag__rms_norm_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads);
+bool ag__layer_norm_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads);
 
 /* ag_rms_norm and ag_layer_norm with the AVX2 loops allowed (simd true, as
  * the public ops run) or not: forward and backward then run the portable

@@ -4,7 +4,8 @@
  * nn/norm_simd.c (AVX2, f32), both running an ag__norm_job
  * (nn/norm_job.h); the scratch rows of backward are placed by
  * nn/norm_scratch.c; the readable references (RMSNorm composed from core
- * ops, a plain LayerNorm in double) are in nn/norm_ref.c.
+ * ops, a plain LayerNorm in double) are in nn/norm_ref.c; the ops' vjp and
+ * double backward (second derivatives) are in nn/norm_double.c.
  *
  * x is viewed as rows x D (D = the product of normalized_shape). Per row i,
  * with x_j its D elements, w the weight (1 when absent) and dy the incoming
@@ -161,7 +162,7 @@ bool ag__norm_check(const char *op, const ag_tensor *x, int nshape, const int64_
  *
  * A job for rows x D elements of dtype dt whose output is overwritten (not
  * accumulated into) when overwrite; simd: the AVX2 loops may run. */
-static ag__norm_job norm_job(ag_dtype dt, int64_t rows, int64_t D, bool overwrite, bool simd) {
+ag__norm_job ag__norm_job_for(ag_dtype dt, int64_t rows, int64_t D, bool overwrite, bool simd) {
     int n = 1;
 #ifdef _OPENMP
     if (rows * D >= AG_PAR_MIN) n = omp_get_max_threads();
@@ -177,9 +178,7 @@ static ag__norm_job norm_job(ag_dtype dt, int64_t rows, int64_t D, bool overwrit
     };
 }
 
-/* Zeroed partial sums for the job's chunks, [nchunks, D] (NULL when not
- * want); reports when out of memory. */
-static double *partials(const char *op, bool want, const ag__norm_job *job, bool *ok) {
+double *ag__norm_partials(const char *op, bool want, const ag__norm_job *job, bool *ok) {
     if (!want || !*ok) return NULL;
     double *p = calloc((size_t)job->nchunks * (size_t)job->D, sizeof *p);
     if (!p) {
@@ -190,8 +189,7 @@ static double *partials(const char *op, bool want, const ag__norm_job *job, bool
     return p;
 }
 
-/* grad[j] += sum over chunks c (in order 0, 1, ...) of part[c*D + j]. */
-static void add_partials(double *part, int nchunks, int64_t D, ag_tensor *grad) {
+void ag__norm_add_partials(double *part, int nchunks, int64_t D, ag_tensor *grad) {
     for (int c = 1; c < nchunks; c++) {
         const double *restrict pc = part + (int64_t)c * D;
         for (int64_t j = 0; j < D; j++) part[j] += pc[j];
@@ -229,14 +227,14 @@ static void norm_backward(ag_tensor *out, bool layer) {
     if (!want_x && !want_w && !want_b) return;
     /* dx is overwritten when x has no gradient yet: see ag__grad_buf_raw */
     const bool add = want_x && x->grad != NULL;
-    ag__norm_job job = norm_job(out->dtype, out->numel / sv->D, sv->D, want_x && !add, sv->simd);
+    ag__norm_job job = ag__norm_job_for(out->dtype, out->numel / sv->D, sv->D, want_x && !add, sv->simd);
     job.add = add;
     job.flags = sv->flags;
     job.x = x->data, job.dy = out->grad->data, job.w = w ? w->data : NULL;
     job.stats = sv->stats; /* read only */
     bool ok = true;
-    job.wpart = partials(op, want_w, &job, &ok);
-    job.bpart = partials(op, want_b, &job, &ok);
+    job.wpart = ag__norm_partials(op, want_w, &job, &ok);
+    job.bpart = ag__norm_partials(op, want_b, &job, &ok);
     /* per chunk: the block sums of dw (and db), and LayerNorm's xh of the
      * current and the next row */
     const int nscratch = layer ? AG__SCRATCH_MAX : want_w ? AG__SCRATCH_DW + 1 : 0;
@@ -250,11 +248,30 @@ static void norm_backward(ag_tensor *out, bool layer) {
     job.dx = gx ? gx->data : NULL;
     if (ok && !(layer ? ag__ln_backward_simd(&job) : ag__rms_backward_simd(&job)))
         (layer ? ag__ln_backward : ag__rms_backward)(&job);
-    if (ok && job.wpart) add_partials(job.wpart, job.nchunks, job.D, gw);
-    if (ok && job.bpart) add_partials(job.bpart, job.nchunks, job.D, gb);
+    if (ok && job.wpart) ag__norm_add_partials(job.wpart, job.nchunks, job.D, gw);
+    if (ok && job.bpart) ag__norm_add_partials(job.bpart, job.nchunks, job.D, gb);
     free(job.wpart);
     free(job.bpart);
     free(job.scratch.base);
+}
+
+bool ag__norm_dx(const ag_tensor *out, const ag_tensor *dy, ag_tensor *dx, bool layer) {
+    const ag__norm_saved *sv = out->saved;
+    if (out->numel == 0) return true;
+    ag__norm_job job = ag__norm_job_for(out->dtype, out->numel / sv->D, sv->D, true, sv->simd);
+    job.flags = sv->flags;
+    job.x = out->src[0]->data, job.dy = dy->data;
+    job.w = sv->has_weight ? out->src[1]->data : NULL;
+    job.stats = (double *)sv->stats; /* read only */
+    job.dx = dx->data;
+    /* LayerNorm's portable loop keeps xh of two rows in scratch rows */
+    if (layer && !ag__norm_scratch_alloc(&job, "layer_norm",
+                                         AG__SCRATCH_MAX))
+        return false;
+    if (!(layer ? ag__ln_backward_simd(&job) : ag__rms_backward_simd(&job)))
+        (layer ? ag__ln_backward : ag__rms_backward)(&job);
+    free(job.scratch.base);
+    return true;
 }
 
 /* ---- RMSNorm ---------------------------------------------------------------- */
@@ -263,7 +280,7 @@ static void rms_backward(ag_tensor *out) {
     norm_backward(out, false);
 }
 
-static const ag_op RMS_NORM = {"rms_norm", rms_backward, NULL};
+static const ag_op RMS_NORM = {"rms_norm", rms_backward, ag__rms_norm_vjp};
 
 ag_tensor *ag__rms_norm_run(ag_arena *A, ag_tensor *x, int nshape,
                             const int64_t *normalized_shape, ag_tensor *weight, double eps,
@@ -287,13 +304,13 @@ ag_tensor *ag__rms_norm_run(ag_arena *A, ag_tensor *x, int nshape,
     const int nsrc = w ? 2 : 1;
     ag__norm_saved *sv = NULL;
     if (ag__needs_grad(nsrc, srcs)) {
-        const ag__norm_saved head = {.D = d.D, .flags = flags, .has_weight = w != NULL,
-                                     .simd = simd};
+        const ag__norm_saved head = {.D = d.D, .eps = eps, .flags = flags,
+                                     .has_weight = w != NULL, .simd = simd};
         sv = saved_new(A, head, y->numel > 0 ? d.rows : 0);
         if (!sv) return NULL;
     }
     if (y->numel > 0) {
-        ag__norm_job job = norm_job(ct, d.rows, d.D, true, simd);
+        ag__norm_job job = ag__norm_job_for(ct, d.rows, d.D, true, simd);
         job.flags = flags, job.eps = eps;
         job.x = xc->data, job.w = w ? w->data : NULL, job.y = y->data;
         job.stats = sv ? sv->stats : NULL;
@@ -315,7 +332,7 @@ static void ln_backward(ag_tensor *out) {
     norm_backward(out, true);
 }
 
-static const ag_op LAYER_NORM = {"layer_norm", ln_backward, NULL};
+static const ag_op LAYER_NORM = {"layer_norm", ln_backward, ag__layer_norm_vjp};
 
 ag_tensor *ag__layer_norm_run(ag_arena *A, ag_tensor *x, int nshape,
                               const int64_t *normalized_shape, ag_tensor *weight,
@@ -335,13 +352,13 @@ ag_tensor *ag__layer_norm_run(ag_arena *A, ag_tensor *x, int nshape,
     if (b) srcs[nsrc++] = b;
     ag__norm_saved *sv = NULL;
     if (ag__needs_grad(nsrc, srcs)) {
-        const ag__norm_saved head = {.D = d.D, .has_weight = w != NULL, .has_bias = b != NULL,
-                                     .simd = simd};
+        const ag__norm_saved head = {.D = d.D, .eps = eps, .has_weight = w != NULL,
+                                     .has_bias = b != NULL, .simd = simd};
         sv = saved_new(A, head, y->numel > 0 ? 2 * d.rows : 0);
         if (!sv) return NULL;
     }
     if (y->numel > 0) {
-        ag__norm_job job = norm_job(ct, d.rows, d.D, true, simd);
+        ag__norm_job job = ag__norm_job_for(ct, d.rows, d.D, true, simd);
         job.eps = eps;
         job.x = xc->data, job.w = w ? w->data : NULL, job.b = b ? b->data : NULL;
         job.y = y->data;

@@ -10,6 +10,13 @@
  * summed through per-thread partial sums in a fixed order, so results are
  * deterministic for a given thread count.
  *
+ * Second derivatives: both ops differentiate twice (ag_grad or
+ * ag_backward_create_graph, ag/engine.h): the recorded gradient of x is one
+ * op, "rms_norm_backward" or "layer_norm_backward", whose backward is a
+ * fused double backward (docs/normalization.md, section 8), and those of
+ * weight and bias are products and sums of recorded ops. A third
+ * derivative through those two ops is refused, naming them.
+ *
  * Dtypes: x is f32, f64 or bf16; the compute type is f32 for bf16 input;
  * weight and bias are cast (recorded) to the compute type when they differ;
  * the result has x's dtype.

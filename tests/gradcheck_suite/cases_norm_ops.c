@@ -5,7 +5,9 @@
  * with eps > 0, inputs scaled ~1e3 and ~1e-3, a large common offset, and
  * cases where only x or only the parameters take a gradient. The normalized
  * shape, eps, flags and which parameters are present travel in userdata;
- * inputs are x, then weight, then bias (those present). */
+ * inputs are x, then weight, then bias (those present). Every case runs at
+ * second order too (--second-order): the fused ops' double backward
+ * (nn/norm_double.c) is smooth wherever the first backward is. */
 #include "suite.h"
 
 #include <ag/norm_ops.h>

@@ -11,6 +11,7 @@
 
 TCase *nn_norm_ops_tcase(void);  /* fused RMSNorm / LayerNorm ops, composed reference */
 TCase *nn_norm_ref_tcase(void);  /* the reference LayerNorm, and the fused one against it */
+TCase *nn_norm_double_tcase(void); /* the fused norms' second derivatives */
 TCase *nn_module_tcase(void);    /* module base: names, counts, modes, tree */
 TCase *nn_linear_tcase(void);    /* Linear and init */
 TCase *nn_norms_tcase(void);     /* RMSNorm family and LayerNorm modules */
