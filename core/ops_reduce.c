@@ -24,6 +24,12 @@
  *
  * f32 accumulates in double. Reductions of empty dims follow PyTorch: sum 0,
  * mean and var NaN, max and argmax report an error (no identity).
+ *
+ * The vjp (a backward with create_graph) writes the kernel's products with
+ * ops, g reshaped to the keepdim shape: sum expands it, mean scales it by
+ * 1/n first, max multiplies it by a constant 0/1 mask of the first maxima,
+ * var by 2 (x - mean(x)) / (n - correction) with the mean recomputed by ops
+ * (so the result differentiates again in x as well as in g).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +40,13 @@ typedef enum { SUM, MEAN, MAX, VAR } kind;
 enum { NKINDS = VAR + 1 };
 
 static void backward(ag_tensor *out);
+static bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads);
 
 static const ag_op OPS[] = {
-    [SUM] = {"sum", backward, NULL},
-    [MEAN] = {"mean", backward, NULL},
-    [MAX] = {"max", backward, NULL},
-    [VAR] = {"var", backward, NULL},
+    [SUM] = {"sum", backward, vjp},
+    [MEAN] = {"mean", backward, vjp},
+    [MAX] = {"max", backward, vjp},
+    [VAR] = {"var", backward, vjp},
 };
 _Static_assert(sizeof OPS / sizeof OPS[0] == NKINDS, "one op per kind");
 
@@ -404,6 +411,49 @@ static void backward(ag_tensor *out) {
     const int64_t items = count_items(&R.p);
     AG_OMP_FOR(x->numel >= AG_PAR_MIN && items > 1)
     for (int64_t it = 0; it < items; it++) backward_item(&R, out->grad, gx, it);
+}
+
+/* ---- vjp: the backward written with ops -------------------------------------- */
+
+/* A constant of x's shape and out's dtype: 1 at each output's first maximum
+ * (the positions the forward saved), 0 elsewhere. */
+static ag_tensor *first_max_mask(const ag_tensor *out, const ag_tensor *x) {
+    ag_tensor *m = ag_zeros_(out->arena, out->dtype, x->ndim, x->shape);
+    if (!m || x->numel == 0) return m;
+    const int64_t *pos = out->saved;
+    AG_DISPATCH(m->dtype, T, {
+        T *pm = m->data;
+        for (int64_t i = 0; i < out->numel; i++) pm[pos[i]] = 1;
+    });
+    return m;
+}
+
+static bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    ag_arena *A = out->arena;
+    ag_tensor *x = out->src[0];
+    const kind k = (kind)out->iparam[0];
+    int64_t kshape[AG_MAX_DIMS], n = 1;
+    int dims[AG_MAX_DIMS], nd = 0;
+    for (int d = 0; d < x->ndim; d++) {
+        const bool reduced = out->iparam[1] >> d & 1;
+        kshape[d] = reduced ? 1 : x->shape[d];
+        if (reduced) n *= x->shape[d], dims[nd++] = d;
+    }
+    ag_tensor *gk = ag_reshape_(A, g, x->ndim, kshape);
+    switch (k) {
+    case SUM: grads[0] = ag_expand_(A, gk, x->ndim, x->shape); break;
+    case MEAN:
+        grads[0] = ag_expand_(A, ag_mul_scalar_(A, gk, 1.0 / (double)n), x->ndim, x->shape);
+        break;
+    case MAX: grads[0] = ag_mul_(A, gk, first_max_mask(out, x)); break;
+    case VAR: {
+        ag_tensor *c = ag_sub_(A, x, ag_mean_(A, x, nd, dims, true));
+        const double f = 2.0 / (double)(n - out->iparam[2]);
+        grads[0] = ag_mul_(A, ag_mul_scalar_(A, gk, f), c);
+        break;
+    }
+    }
+    return grads[0] != NULL;
 }
 
 /* ---- constructors ------------------------------------------------------------ */

@@ -15,16 +15,19 @@
  * Backward, with g the incoming gradient (both use only the saved output y):
  *   softmax:      dx = y * (g - sum(g * y))
  *   log_softmax:  dx = g - exp(y) * sum(g)
+ * The kernel computes these; the vjp writes the same with ops, y being the
+ * recorded output, so the result differentiates again in x and in g.
  */
 #include "internal.h"
 
 typedef enum { SOFTMAX, LOG_SOFTMAX } kind;
 
 static void backward(ag_tensor *out);
+static bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads);
 
 static const ag_op OPS[] = {
-    [SOFTMAX] = {"softmax", backward, NULL},
-    [LOG_SOFTMAX] = {"log_softmax", backward, NULL},
+    [SOFTMAX] = {"softmax", backward, vjp},
+    [LOG_SOFTMAX] = {"log_softmax", backward, vjp},
 };
 
 /* The row layout of t along dim d: iparam-style (outer, n, inner). */
@@ -98,6 +101,16 @@ static void backward(ag_tensor *out) {
     });
 }
 
+static bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    ag_arena *A = out->arena;
+    const int dim[1] = {(int)out->iparam[4]};
+    if ((kind)out->iparam[0] == SOFTMAX)
+        grads[0] = ag_mul_(A, out, ag_sub_(A, g, ag_sum_(A, ag_mul_(A, g, out), 1, dim, true)));
+    else
+        grads[0] = ag_sub_(A, g, ag_mul_(A, ag_exp_(A, out), ag_sum_(A, g, 1, dim, true)));
+    return grads[0] != NULL;
+}
+
 static ag_tensor *softmax(kind k, ag_arena *A, ag_tensor *x, int dim) {
     const char *op = OPS[k].name;
     if (!x) return NULL;
@@ -115,6 +128,7 @@ static ag_tensor *softmax(kind k, ag_arena *A, ag_tensor *x, int dim) {
     y->iparam[1] = outer;
     y->iparam[2] = len;
     y->iparam[3] = inner;
+    y->iparam[4] = d;
     if (!ag__record(y, &OPS[k], 1, &xc)) return NULL;
     return ag__as(A, y, x->dtype);
 }
