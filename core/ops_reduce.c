@@ -38,6 +38,9 @@
 
 typedef enum { SUM, MEAN, MAX, VAR } kind;
 enum { NKINDS = VAR + 1 };
+/* What the output's iparam holds: the kind, the reduced dims (bit d for dim
+ * d), var's correction. */
+enum { P_KIND, P_DIMS, P_CORRECTION };
 
 static void backward(ag_tensor *out);
 static bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads);
@@ -393,7 +396,7 @@ static void backward(ag_tensor *out) {
     ag_tensor *x = out->src[0];
     ag_tensor *gx = ag__grad_buf(x);
     if (!gx || x->numel == 0) return;
-    const kind k = (kind)out->iparam[0];
+    const kind k = (kind)out->iparam[P_KIND];
     if (k == MAX) { /* the whole gradient to the first maximum */
         const int64_t *pos = out->saved;
         AG_DISPATCH(gx->dtype, T, {
@@ -403,10 +406,10 @@ static void backward(ag_tensor *out) {
         });
         return;
     }
-    reduction R = {.k = k, .correction = out->iparam[2], .x = x, .out = out,
+    reduction R = {.k = k, .correction = out->iparam[P_CORRECTION], .x = x, .out = out,
                    .mean = out->saved};
     bool reduce[AG_MAX_DIMS];
-    mask_of(out->iparam[1], x->ndim, reduce);
+    mask_of(out->iparam[P_DIMS], x->ndim, reduce);
     make_plan(&R.p, x->ndim, x->shape, reduce);
     const int64_t items = count_items(&R.p);
     AG_OMP_FOR(x->numel >= AG_PAR_MIN && items > 1)
@@ -431,11 +434,11 @@ static ag_tensor *first_max_mask(const ag_tensor *out, const ag_tensor *x) {
 static bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
     ag_arena *A = out->arena;
     ag_tensor *x = out->src[0];
-    const kind k = (kind)out->iparam[0];
+    const kind k = (kind)out->iparam[P_KIND];
     int64_t kshape[AG_MAX_DIMS], n = 1;
     int dims[AG_MAX_DIMS], nd = 0;
     for (int d = 0; d < x->ndim; d++) {
-        const bool reduced = out->iparam[1] >> d & 1;
+        const bool reduced = out->iparam[P_DIMS] >> d & 1;
         kshape[d] = reduced ? 1 : x->shape[d];
         if (reduced) n *= x->shape[d], dims[nd++] = d;
     }
@@ -448,7 +451,7 @@ static bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
     case MAX: grads[0] = ag_mul_(A, gk, first_max_mask(out, x)); break;
     case VAR: {
         ag_tensor *c = ag_sub_(A, x, ag_mean_(A, x, nd, dims, true));
-        const double f = 2.0 / (double)(n - out->iparam[2]);
+        const double f = 2.0 / (double)(n - out->iparam[P_CORRECTION]);
         grads[0] = ag_mul_(A, ag_mul_scalar_(A, gk, f), c);
         break;
     }
@@ -506,9 +509,9 @@ static ag_tensor *reduce(kind k, ag_arena *A, ag_tensor *x, int ndims, const int
     if (grad && k == MAX) R.pos = ag_arena_alloc_(A, (size_t)out->numel * sizeof *R.pos);
     if (grad && (k == VAR || k == MAX) && !R.mean && !R.pos) return NULL;
     forward(&R);
-    out->iparam[0] = k;
-    out->iparam[1] = bits;
-    out->iparam[2] = correction;
+    out->iparam[P_KIND] = k;
+    out->iparam[P_DIMS] = bits;
+    out->iparam[P_CORRECTION] = correction;
     out->saved = k == VAR ? (void *)R.mean : (void *)R.pos;
     if (!ag__record(out, &OPS[k], 1, &xc)) return NULL;
     return ct == x->dtype ? out : ag_cast_(A, out, x->dtype);
