@@ -37,7 +37,14 @@ static void cast_backward(ag_tensor *out) {
     if (gx) convert(out->grad, gx, true);
 }
 
-static const ag_op CAST = {"cast", cast_backward, NULL};
+/* The recorded form: g itself; the engine casts it to the source's dtype. */
+static bool cast_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    (void)out;
+    grads[0] = g;
+    return true;
+}
+
+static const ag_op CAST = {"cast", cast_backward, cast_vjp};
 
 ag_tensor *ag_cast_(ag_arena *A, ag_tensor *x, ag_dtype dt) {
     if (!x || !ag__check_live("cast", x)) return NULL;

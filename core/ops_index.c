@@ -10,6 +10,12 @@
  * Ids are validated before anything is computed: an id out of range is
  * reported with its position and value. The id tensor is kept as a second
  * source of the node (it never requires a gradient, so the engine skips it).
+ *
+ * The recorded backwards (vjps, for second derivatives): index_select and
+ * embedding add g's rows into zeros at the ids (the op index_select_backward,
+ * whose own gradient is index_select), gather scatter-adds g (the op
+ * gather_backward, whose gradient is gather), and masked_fill and where
+ * choose between g and 0 with the saved mask (masked_fill and where again).
  */
 #include <string.h>
 
@@ -32,17 +38,33 @@ static bool ids_in_range(const char *op, const char *what, const ag_tensor *ids,
 
 /* ---- index_select --------------------------------------------------------- */
 
-/* out[o, i, :] = x[o, index[i], :] with x viewed as [outer, n, inner]. */
-static void index_select_backward(ag_tensor *out) {
-    ag_tensor *x = out->src[0];
-    ag_tensor *gx = ag__grad_buf(x);
-    if (!gx) return;
-    const int64_t outer = out->iparam[1], n = out->iparam[2], inner = out->iparam[3];
-    const int64_t k = out->src[1]->numel;
-    const int32_t *idx = out->src[1]->data;
-    AG_DISPATCH(x->dtype, T, {
-        const T *g = out->grad->data;
-        T *px = gx->data;
+/* The rows of an index_select along dim: big viewed as [outer, n, inner],
+ * small as [outer, k, inner] with k = index->numel; small's row (o, i) pairs
+ * with big's row (o, index[i]). Kept in iparam as dim, outer, n, inner. */
+typedef struct {
+    int dim;
+    int64_t outer, n, inner;
+    ag_tensor *index;
+} index_rows;
+
+static index_rows rows_of(const ag_tensor *t, ag_tensor *index) {
+    return (index_rows){(int)t->iparam[0], t->iparam[1], t->iparam[2], t->iparam[3], index};
+}
+
+static void set_rows(ag_tensor *t, const index_rows *r) {
+    t->iparam[0] = r->dim;
+    t->iparam[1] = r->outer;
+    t->iparam[2] = r->n;
+    t->iparam[3] = r->inner;
+}
+
+/* big[o, index[i], :] += small[o, i, :] (index_select's gradient); f32/f64. */
+static void index_add(const index_rows *r, ag_dtype dt, void *big, const void *small) {
+    const int64_t outer = r->outer, n = r->n, inner = r->inner, k = r->index->numel;
+    const int32_t *idx = r->index->data;
+    AG_DISPATCH(dt, T, {
+        const T *g = small;
+        T *px = big;
         /* rows of different o never collide; repeated ids within one o do */
         AG_OMP_FOR(outer > 1 && outer * k * inner >= AG_PAR_MIN)
         for (int64_t o = 0; o < outer; o++)
@@ -54,7 +76,77 @@ static void index_select_backward(ag_tensor *out) {
     });
 }
 
-static const ag_op INDEX_SELECT = {"index_select", index_select_backward, NULL};
+/* small[o, i, :] += big[o, index[i], :] (index_add's gradient); f32/f64. */
+static void index_take_add(const index_rows *r, ag_dtype dt, const void *big, void *small) {
+    const int64_t n = r->n, inner = r->inner, k = r->index->numel, rows = r->outer * k;
+    const int32_t *idx = r->index->data;
+    AG_DISPATCH(dt, T, {
+        const T *px = big;
+        T *g = small;
+        AG_OMP_FOR(rows * inner >= AG_PAR_MIN)
+        for (int64_t q = 0; q < rows; q++) {
+            const T *src = px + (q / k * n + idx[q % k]) * inner;
+            T *dst = g + q * inner;
+            for (int64_t j = 0; j < inner; j++) dst[j] += src[j];
+        }
+    });
+}
+
+/* out[o, i, :] = x[o, index[i], :] with x viewed as [outer, n, inner]. */
+static void index_select_backward(ag_tensor *out) {
+    ag_tensor *x = out->src[0];
+    ag_tensor *gx = ag__grad_buf(x);
+    if (!gx) return;
+    const index_rows r = rows_of(out, out->src[1]);
+    index_add(&r, x->dtype, gx->data, out->grad->data);
+}
+
+/* index_select_backward: index_select's gradient as an op, so that it can be
+ * differentiated again. z has the selected-from tensor's shape: zeros, plus
+ * each row of g added at its id (sources g and index; iparam as
+ * index_select's). Its own gradient selects those rows again. */
+static void index_add_backward(ag_tensor *z) {
+    ag_tensor *g = z->src[0];
+    ag_tensor *gg = ag__grad_buf(g);
+    if (!gg) return;
+    const index_rows r = rows_of(z, z->src[1]);
+    index_take_add(&r, gg->dtype, z->grad->data, gg->data);
+}
+
+static bool index_add_vjp(ag_tensor *z, ag_tensor *g, ag_tensor **grads) {
+    grads[0] = ag_index_select_(z->arena, g, (int)z->iparam[0], z->src[1]);
+    return grads[0] != NULL;
+}
+
+static const ag_op INDEX_SELECT_BACKWARD = {"index_select_backward", index_add_backward,
+                                            index_add_vjp};
+
+/* A tensor of dtype dt and like's shape holding zeros (op names it in a
+ * report). */
+static ag_tensor *zeros_like(const char *op, ag_arena *A, ag_dtype dt, const ag_tensor *like) {
+    ag_tensor *z = ag__result(op, A, dt, like->ndim, like->shape);
+    if (z && z->numel > 0) memset(z->data, 0, (size_t)z->numel * ag_dtype_size(dt));
+    return z;
+}
+
+/* index_select_backward(g): like's shape, g's rows added in along r. */
+static ag_tensor *index_add_op(ag_arena *A, ag_tensor *g, const index_rows *r,
+                               const ag_tensor *like) {
+    ag_tensor *gc = ag__compute_form(A, g);
+    ag_tensor *z = gc ? zeros_like("index_select_backward", A, gc->dtype, like) : NULL;
+    if (!z) return NULL;
+    set_rows(z, r);
+    index_add(r, z->dtype, z->data, gc->data);
+    return ag__record(z, &INDEX_SELECT_BACKWARD, 2, (ag_tensor *[]){gc, r->index});
+}
+
+static bool index_select_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    const index_rows r = rows_of(out, out->src[1]);
+    grads[0] = index_add_op(out->arena, g, &r, out->src[0]);
+    return grads[0] != NULL;
+}
+
+static const ag_op INDEX_SELECT = {"index_select", index_select_backward, index_select_vjp};
 
 /* A 0-d x takes a one-element index and gives a 0-d result, as PyTorch. */
 ag_tensor *ag_index_select_(ag_arena *A, ag_tensor *x, int dim, ag_tensor *index) {
@@ -97,10 +189,7 @@ ag_tensor *ag_index_select_(ag_arena *A, ag_tensor *x, int dim, ag_tensor *index
             for (int64_t j = 0; j < inner; j++) dst[j] = src[j];
         }
     });
-    out->iparam[0] = d;
-    out->iparam[1] = outer;
-    out->iparam[2] = n;
-    out->iparam[3] = inner;
+    set_rows(out, &(index_rows){d, outer, n, inner, index});
     if (!ag__record(out, &INDEX_SELECT, 2, (ag_tensor *[]){xc, index})) return NULL;
     return ag__as(A, out, x->dtype);
 }
@@ -126,7 +215,21 @@ static void embedding_backward(ag_tensor *out) {
     });
 }
 
-static const ag_op EMBEDDING = {"embedding", embedding_backward, NULL};
+/* The recorded form: the ids flattened to [n] and g to [n, D] make an
+ * index_select of weight's rows, whose gradient op serves. */
+static bool embedding_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    ag_arena *A = out->arena;
+    ag_tensor *w = out->src[0], *ids = out->src[1];
+    const int64_t n = ids->numel, D = w->shape[1];
+    ag_tensor *flat = ag_reshape_(A, ids, 1, &n);
+    ag_tensor *g2 = ag_reshape_(A, g, 2, (const int64_t[]){n, D});
+    if (!flat || !g2) return false;
+    const index_rows r = {0, 1, w->shape[0], D, flat};
+    grads[0] = index_add_op(A, g2, &r, w);
+    return grads[0] != NULL;
+}
+
+static const ag_op EMBEDDING = {"embedding", embedding_backward, embedding_vjp};
 
 ag_tensor *ag_embedding_(ag_arena *A, ag_tensor *weight, ag_tensor *ids) {
     if (!weight || !ids) return NULL;
@@ -176,30 +279,65 @@ static void gather_strides(const ag_tensor *x, int d, int64_t *walk, int64_t *al
     if (x->ndim) walk[d] = 0;
 }
 
-static void gather_backward(ag_tensor *out) {
-    ag_tensor *x = out->src[0], *index = out->src[1];
-    ag_tensor *gx = ag__grad_buf(x);
-    if (!gx || out->numel == 0) return;
-    const int d = (int)out->iparam[0];
+/* Pairs each entry of small (index's shape) with the entry of big (x's
+ * shape, dtype dt: f32 or f64) that gather reads along dim d, and adds:
+ * big += small there (scatter, gather's gradient) or small += big there
+ * (gather's gradient's gradient). */
+static void gather_add(bool scatter, const ag_tensor *index, int d, ag_tensor *big,
+                       void *small) {
+    if (index->numel == 0) return;
     int64_t walk[AG_MAX_DIMS], along;
-    gather_strides(x, d, walk, &along);
+    gather_strides(big, d, walk, &along);
     ag__iter it;
     ag__iter_init(&it, index->ndim, index->shape, 1, (const int64_t *[]){walk});
     const int32_t *idx = index->data;
     int64_t o = 0;
-    AG_DISPATCH(x->dtype, T, {
-        const T *g = out->grad->data;
-        T *px = gx->data;
+    AG_DISPATCH(big->dtype, T, {
+        T *g = small, *px = big->data;
         do {
             T *dx = px + it.off[0];
             const int64_t n = it.inner, is = it.istride[0];
-            for (int64_t j = 0; j < n; j++) dx[j * is + idx[o + j] * along] += g[o + j];
+            if (scatter)
+                for (int64_t j = 0; j < n; j++) dx[j * is + idx[o + j] * along] += g[o + j];
+            else
+                for (int64_t j = 0; j < n; j++) g[o + j] += dx[j * is + idx[o + j] * along];
             o += n;
         } while (ag__iter_next(&it));
     });
 }
 
-static const ag_op GATHER = {"gather", gather_backward, NULL};
+static void gather_backward(ag_tensor *out) {
+    ag_tensor *gx = ag__grad_buf(out->src[0]);
+    if (gx) gather_add(true, out->src[1], (int)out->iparam[0], gx, out->grad->data);
+}
+
+/* gather_backward: gather's gradient as an op, so that it can be
+ * differentiated again. z has x's shape: zeros, plus each entry of g added
+ * where gather read it (sources g and index; iparam[0]: dim). Its own
+ * gradient gathers again. */
+static void scatter_backward(ag_tensor *z) {
+    ag_tensor *gg = ag__grad_buf(z->src[0]);
+    if (gg) gather_add(false, z->src[1], (int)z->iparam[0], z->grad, gg->data);
+}
+
+static bool scatter_vjp(ag_tensor *z, ag_tensor *g, ag_tensor **grads) {
+    grads[0] = ag_gather_(z->arena, g, (int)z->iparam[0], z->src[1]);
+    return grads[0] != NULL;
+}
+
+static const ag_op GATHER_BACKWARD = {"gather_backward", scatter_backward, scatter_vjp};
+
+static bool gather_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    ag_tensor *gc = ag__compute_form(out->arena, g);
+    ag_tensor *z = gc ? zeros_like("gather_backward", out->arena, gc->dtype, out->src[0]) : NULL;
+    if (!z) return false;
+    z->iparam[0] = out->iparam[0];
+    gather_add(true, out->src[1], (int)z->iparam[0], z, gc->data);
+    grads[0] = ag__record(z, &GATHER_BACKWARD, 2, (ag_tensor *[]){gc, out->src[1]});
+    return grads[0] != NULL;
+}
+
+static const ag_op GATHER = {"gather", gather_backward, gather_vjp};
 
 ag_tensor *ag_gather_(ag_arena *A, ag_tensor *x, int dim, ag_tensor *index) {
     if (!x || !index) return NULL;
@@ -311,7 +449,31 @@ static void masked_fill_backward(ag_tensor *out) {
     });
 }
 
-static const ag_op MASKED_FILL = {"masked_fill", masked_fill_backward, NULL};
+/* The mask of out (a masked_fill or where) as a constant i32 tensor of
+ * out's shape, 1 where on: the vjps choose with it. */
+static ag_tensor *mask_tensor(const ag_tensor *out) {
+    const mask_info *mi = out->saved;
+    ag_tensor *m = ag__result(out->op->name, out->arena, AG_I32, out->ndim, out->shape);
+    if (!m || m->numel == 0) return m;
+    ag__iter it;
+    ag__iter_init(&it, out->ndim, out->shape, 1, (const int64_t *[]){mi->strides});
+    int32_t *pm = m->data;
+    int64_t o = 0;
+    do {
+        const uint8_t *on = mi->on + it.off[0];
+        for (int64_t j = 0; j < it.inner; j++) pm[o + j] = on[j * it.istride[0]];
+        o += it.inner;
+    } while (ag__iter_next(&it));
+    return m;
+}
+
+/* The recorded form: g with the filled positions zeroed, a masked_fill again. */
+static bool masked_fill_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    grads[0] = ag_masked_fill_(out->arena, g, mask_tensor(out), 0.0);
+    return grads[0] != NULL;
+}
+
+static const ag_op MASKED_FILL = {"masked_fill", masked_fill_backward, masked_fill_vjp};
 
 ag_tensor *ag_masked_fill_(ag_arena *A, ag_tensor *x, ag_tensor *mask, double value) {
     if (!x || !mask) return NULL;
@@ -389,7 +551,19 @@ static void where_backward(ag_tensor *out) {
     });
 }
 
-static const ag_op WHERE = {"where", where_backward, NULL};
+/* The recorded form: g where cond is on (to a) or off (to b), 0 elsewhere,
+ * over out's shape: where again; the engine sums each down to its source. */
+static bool where_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    ag_arena *A = out->arena;
+    const bool na = out->src[0]->requires_grad, nb = out->src[1]->requires_grad;
+    ag_tensor *cond = mask_tensor(out);
+    if (!cond) return false;
+    grads[0] = na ? ag_where_scalar_(A, cond, g, 0.0) : NULL;
+    grads[1] = nb ? ag_where_scalar_a_(A, cond, 0.0, g) : NULL;
+    return (!na || grads[0]) && (!nb || grads[1]);
+}
+
+static const ag_op WHERE = {"where", where_backward, where_vjp};
 
 /* a and b promote like binary ops; cond is any dtype (non-zero: take a). */
 ag_tensor *ag_where_(ag_arena *A, ag_tensor *cond, ag_tensor *a, ag_tensor *b) {

@@ -14,9 +14,16 @@
  *                   strides; each backward adds along the same walk.
  *   slice_kernel    rows start, start+step, ... along one dim; slice, narrow,
  *                   concat and all their backwards.
+ *
+ * The recorded backwards (vjps, for second derivatives) are these ops again:
+ * a view reshapes g back, permute applies the inverse permutation, concat
+ * slices g, expand and clone pass g on (the engine sums an expand's down).
+ * Slice and narrow need the one op added here, slice_backward (g's rows into
+ * zeros of the source's shape), whose own vjp is a slice.
  */
 #include <string.h>
 
+#include "ag/custom_op.h"
 #include "internal.h"
 
 /* Products of the sizes before and after dim d. */
@@ -52,9 +59,16 @@ static void view_backward(ag_tensor *out) {
     if (gx) add_into(gx, out->grad);
 }
 
-static const ag_op RESHAPE = {"reshape", view_backward, NULL};
-static const ag_op UNSQUEEZE = {"unsqueeze", view_backward, NULL};
-static const ag_op SQUEEZE = {"squeeze", view_backward, NULL};
+/* The recorded form (views and clone): g reshaped to x's shape. */
+static bool view_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    const ag_tensor *x = out->src[0];
+    grads[0] = ag_reshape_(out->arena, g, x->ndim, x->shape);
+    return grads[0] != NULL;
+}
+
+static const ag_op RESHAPE = {"reshape", view_backward, view_vjp};
+static const ag_op UNSQUEEZE = {"unsqueeze", view_backward, view_vjp};
+static const ag_op SQUEEZE = {"squeeze", view_backward, view_vjp};
 
 static ag_tensor *view_of(const ag_op *op, ag_arena *A, ag_tensor *x, int ndim,
                           const int64_t *shape) {
@@ -166,8 +180,16 @@ static void permute_backward(ag_tensor *out) {
     ag__strided_add(gx, strides, out->grad);
 }
 
-static const ag_op PERMUTE = {"permute", permute_backward, NULL};
-static const ag_op TRANSPOSE = {"transpose", permute_backward, NULL};
+/* The recorded form: g permuted back by the inverse permutation. */
+static bool permute_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    int inverse[AG_MAX_DIMS] = {0};
+    for (int d = 0; d < out->ndim; d++) inverse[out->iparam[d]] = d;
+    grads[0] = ag_permute_(out->arena, g, inverse);
+    return grads[0] != NULL;
+}
+
+static const ag_op PERMUTE = {"permute", permute_backward, permute_vjp};
+static const ag_op TRANSPOSE = {"transpose", permute_backward, permute_vjp};
 
 /* perm holds normalised dims 0..ndim-1, each once. */
 static ag_tensor *permute_impl(const ag_op *op, ag_arena *A, ag_tensor *x,
@@ -283,8 +305,9 @@ static void slice_backward(ag_tensor *out) {
                  out->iparam[1], out->iparam[2], out->shape[d], inner_of(x, d));
 }
 
-static const ag_op SLICE = {"slice", slice_backward, NULL};
-static const ag_op NARROW = {"narrow", slice_backward, NULL};
+static bool slice_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads);
+static const ag_op SLICE = {"slice", slice_backward, slice_vjp};
+static const ag_op NARROW = {"narrow", slice_backward, slice_vjp};
 
 /* Rows start, start+step, ... (len of them, all inside x) along dim d. */
 static ag_tensor *slice_impl(const ag_op *op, ag_arena *A, ag_tensor *x, int d,
@@ -349,6 +372,43 @@ ag_tensor *ag_narrow_(ag_arena *A, ag_tensor *x, int dim, int64_t start, int64_t
     return slice_impl(&NARROW, A, x, d, s, 1, length);
 }
 
+/* slice_backward: the gradient of slice and narrow as an op, so that it can
+ * be differentiated again. z has the sliced tensor's shape, zeros but for
+ * g's rows at start, start+step, ... along dim (iparam: dim, start, step, as
+ * slice's); its own gradient takes those rows again (a slice). */
+static void slice_grad_backward(ag_tensor *z) {
+    ag_tensor *g = z->src[0];
+    ag_tensor *gg = ag__grad_buf(g);
+    if (!gg) return;
+    const int d = (int)z->iparam[0];
+    slice_kernel(TAKE_ADD, gg->dtype, gg->data, z->grad->data, outer_of(z, d), z->shape[d],
+                 z->iparam[1], z->iparam[2], g->shape[d], inner_of(z, d));
+}
+
+static bool slice_grad_vjp(ag_tensor *z, ag_tensor *g, ag_tensor **grads) {
+    const int d = (int)z->iparam[0];
+    grads[0] = slice_impl(&SLICE, z->arena, g, d, z->iparam[1], z->iparam[2],
+                          z->src[0]->shape[d]);
+    return grads[0] != NULL;
+}
+
+static const ag_op SLICE_BACKWARD = {"slice_backward", slice_grad_backward, slice_grad_vjp};
+
+static bool slice_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    const ag_tensor *x = out->src[0];
+    const int d = (int)out->iparam[0];
+    ag_tensor *gc = ag__compute_form(out->arena, g);
+    ag_tensor *z = gc ? ag__result("slice_backward", out->arena, gc->dtype, x->ndim, x->shape)
+                      : NULL;
+    if (!z) return false;
+    if (z->numel > 0) memset(z->data, 0, (size_t)z->numel * ag_dtype_size(z->dtype));
+    slice_kernel(PUT, z->dtype, gc->data, z->data, outer_of(z, d), z->shape[d], out->iparam[1],
+                 out->iparam[2], gc->shape[d], inner_of(z, d));
+    for (int i = 0; i < 3; i++) z->iparam[i] = out->iparam[i];
+    grads[0] = ag__record(z, &SLICE_BACKWARD, 1, &gc);
+    return grads[0] != NULL;
+}
+
 /* iparam[0]: dim. Each source's rows of the gradient go back to it. */
 static void concat_backward(ag_tensor *out) {
     const int d = (int)out->iparam[0];
@@ -364,7 +424,26 @@ static void concat_backward(ag_tensor *out) {
     }
 }
 
-static const ag_op CONCAT = {"concat", concat_backward, NULL};
+/* The recorded form: each source's rows of g, sliced out. */
+static bool concat_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    if (out->nsrc > AG_OP_MAX_SRCS) {
+        ag__fail("concat", "a concat of %d tensors %s cannot be differentiated twice: at most "
+                 "%d (concat in groups)", out->nsrc, ag__shp(out), AG_OP_MAX_SRCS);
+        return false;
+    }
+    const int d = (int)out->iparam[0];
+    int64_t off = 0;
+    for (int i = 0; i < out->nsrc; i++) {
+        const ag_tensor *x = out->src[i];
+        if (x->requires_grad && !(grads[i] = slice_impl(&SLICE, out->arena, g, d, off, 1,
+                                                        x->shape[d])))
+            return false;
+        off += x->shape[d];
+    }
+    return true;
+}
+
+static const ag_op CONCAT = {"concat", concat_backward, concat_vjp};
 
 /* Dtypes: float inputs promote to the widest as binary ops do (bf16 < f32 <
  * f64; each cast is recorded, so gradients flow back in each input's dtype);
@@ -441,7 +520,14 @@ static void expand_backward(ag_tensor *out) {
     ag__strided_add(gx, sx, out->grad);
 }
 
-static const ag_op EXPAND = {"expand", expand_backward, NULL};
+/* The recorded form: g itself; the engine sums it over the stretched dims. */
+static bool pass_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    (void)out;
+    grads[0] = g;
+    return true;
+}
+
+static const ag_op EXPAND = {"expand", expand_backward, pass_vjp};
 
 ag_tensor *ag_expand_(ag_arena *A, ag_tensor *x, int ndim, const int64_t *shape) {
     if (!x) return NULL;
@@ -489,7 +575,7 @@ ag_tensor *ag_expand_(ag_arena *A, ag_tensor *x, int ndim, const int64_t *shape)
 
 /* ---- clone -------------------------------------------------------------------- */
 
-static const ag_op CLONE = {"clone", view_backward, NULL};
+static const ag_op CLONE = {"clone", view_backward, pass_vjp};
 
 ag_tensor *ag_clone_(ag_arena *A, ag_tensor *x) {
     if (!x) return NULL;

@@ -83,5 +83,6 @@ TCase *ops_loss_tcase(void);
 TCase *ops_cast_tcase(void);
 TCase *ops_nonfinite_tcase(void);
 TCase *ops_reduce_second_tcase(void);
+TCase *ops_second_order_tcase(void);
 
 #endif
