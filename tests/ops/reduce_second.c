@@ -1,6 +1,7 @@
 /* tests/ops/reduce_second.c — second derivatives through sum, mean, max, var,
  * softmax and log_softmax (ag_grad with create_graph, then again without),
- * against Hessians written from their formulas. */
+ * against Hessians written from their formulas, and a third derivative
+ * through sum and mean. */
 #include "ops_test.h"
 
 enum { NMAX = 8 }; /* the largest input here has 8 elements */
@@ -156,6 +157,31 @@ START_TEST(test_max_first_maximum) {
 }
 END_TEST
 
+/* f = s^2 m with s = sum(x) and m = mean(sum(x, 1)) = s/2, for a [2,3] x:
+ * f = s^3/2, so df/dx_i = 3s^2/2, sum_i d2f/dx_i dx_j = 6 * 3s = 18s and
+ * sum_j d/dx_k of that = 6 * 18 = 108. Each step differentiates the graph
+ * the one before recorded. */
+START_TEST(test_third_derivative) {
+    ag_arena *A = ag_arena_new(0);
+    ag_tensor *x = f64(A, AG_SHAPE(2, 3), (double[]){0.5, -1.0, 2.0, 0.25, 1.5, -0.5});
+    const double s = 0.5 - 1.0 + 2.0 + 0.25 + 1.5 - 0.5;
+    ag_tensor *sum = ag_sum(A, x, 0, NULL, false);
+    ag_tensor *m = ag_mean(A, ag_sum(A, x, AG_DIMS(1), false), AG_DIMS(0), false);
+    ag_tensor *f = ag_mul(A, ag_mul(A, sum, sum), m);
+    ag_tensor *ones = ag_ones(A, AG_F64, AG_SHAPE(2, 3));
+    ag_tensor *g1 = NULL, *g2 = NULL, *g3 = NULL;
+    ck_assert(ag_grad(1, &f, NULL, 1, &x, &g1, true));
+    ck_assert(ag_grad(1, &g1, &ones, 1, &x, &g2, true));
+    ck_assert(ag_grad(1, &g2, &ones, 1, &x, &g3, false));
+    for (int i = 0; i < 6; i++) {
+        ck_close(ag_get_flat(g1, i), 1.5 * s * s, 1e-12);
+        ck_close(ag_get_flat(g2, i), 18 * s, 1e-12);
+        ck_close(ag_get_flat(g3, i), 108, 1e-12);
+    }
+    ag_arena_free(A);
+}
+END_TEST
+
 TCase *ops_reduce_second_tcase(void) {
     TCase *tc = tcase_create("reduce_second");
     tcase_add_test(tc, test_logsumexp);
@@ -164,5 +190,6 @@ TCase *ops_reduce_second_tcase(void) {
     tcase_add_test(tc, test_var);
     tcase_add_test(tc, test_mean_and_sum);
     tcase_add_test(tc, test_max_first_maximum);
+    tcase_add_test(tc, test_third_derivative);
     return tc;
 }
