@@ -261,6 +261,13 @@ static bool sort_live(const char *who, int nroots, ag_tensor *const *roots, orde
 
 /* ---- a vjp's gradients into a source -------------------------------------- */
 
+/* How a pass runs each node's backward: its kernel (a plain backward);
+ * its vjp recorded, for ag_grad (whose leaves lend their .grad for the
+ * pass); or recorded into the leaves' own .grad (ag_backward_create_graph),
+ * where a leaf's first gradient is copied, never another tensor (the
+ * caller's grad_out): a later plain backward adds into it in place. */
+typedef enum { KERNELS, RECORD, RECORD_INTO_LEAVES } pass_mode;
+
 /* g, a vjp's gradient for source s, as s's gradient: summed over the dims
  * along which it broadcasts to s, and cast to s's dtype; ops in A, recorded
  * when recording is on. NULL after a report when g's shape does not reduce
@@ -289,7 +296,8 @@ static ag_tensor *fit(ag_arena *A, ag_tensor *g, const ag_tensor *s, const char 
 /* t's vjp, its gradients added into its sources': recorded, into s->grad as
  * a new tensor (graph), or with recording off into s's gradient buffer
  * (plain, for an op without a kernel). false after a report. */
-static bool run_vjp(ag_tensor *t, bool graph) {
+static bool run_vjp(ag_tensor *t, pass_mode mode) {
+    const bool graph = mode != KERNELS;
     if (!t->op->vjp) {
         ag__fail("backward", "%s has no differentiable backward: a backward with create_graph "
                  "needs a vjp in every op of the graph", t->op->name);
@@ -310,9 +318,8 @@ static bool run_vjp(ag_tensor *t, bool graph) {
             if (buf) accumulate(buf, g);
             ok = buf != NULL;
         } else {
-            /* a leaf's gradient is never another tensor (the caller's grad_out):
-             * a later plain backward adds into it in place */
-            s->grad = s->grad ? ag_add_(t->arena, s->grad, g) : s->op ? g : ag_clone_(t->arena, g);
+            const bool copy = mode == RECORD_INTO_LEAVES && !s->op;
+            s->grad = s->grad ? ag_add_(t->arena, s->grad, g) : copy ? ag_clone_(t->arena, g) : g;
             ok = s->grad != NULL;
         }
     }
@@ -327,15 +334,15 @@ static bool run_vjp(ag_tensor *t, bool graph) {
  * node's vjp recorded (graph). hook: plain only. A node whose backward
  * reports (a custom op's check, out of memory for a gradient) stops the
  * pass: the caller learns it from the result. */
-static bool walk(const order *o, bool graph, ag_leaf_hook hook, void *userdata) {
+static bool walk(const order *o, pass_mode mode, ag_leaf_hook hook, void *userdata) {
     bool ok = true;
     for (int64_t i = o->n - 1; ok && i >= 0; i--) {
         ag_tensor *t = o->nodes[i];
         if (!t->op && hook) hook(t, userdata);
         if (!t->op || !t->grad) continue;
         const int reports = ag_error_count();
-        if (graph || !t->op->backward)
-            ok = run_vjp(t, graph);
+        if (mode != KERNELS || !t->op->backward)
+            ok = run_vjp(t, mode);
         else
             t->op->backward(t);
         ok = ok && ag_error_count() == reports;
@@ -345,15 +352,15 @@ static bool walk(const order *o, bool graph, ag_leaf_hook hook, void *userdata) 
 }
 
 /* Adds a root's seed into its gradient (seed NULL: 1). */
-static bool add_seed(ag_tensor *out, const ag_tensor *seed, bool graph) {
-    if (!graph) {
+static bool add_seed(ag_tensor *out, const ag_tensor *seed, pass_mode mode) {
+    if (mode == KERNELS) {
         ag_tensor *buf = ag__grad_buf(out);
         if (buf) accumulate(buf, seed);
         return buf != NULL || !out->requires_grad;
     }
     ag_tensor *g = seed ? (ag_tensor *)seed : ag_ones_(out->arena, out->dtype, out->ndim, out->shape);
     if (g && out->grad) g = ag_add_(out->arena, out->grad, g);
-    else if (g && !out->op && seed) g = ag_clone_(out->arena, g);
+    else if (g && !out->op && seed && mode == RECORD_INTO_LEAVES) g = ag_clone_(out->arena, g);
     out->grad = g;
     return g != NULL;
 }
@@ -361,7 +368,7 @@ static bool add_seed(ag_tensor *out, const ag_tensor *seed, bool graph) {
 /* Backward with the leaf hook (NULL: none). A leaf sits in the post-order
  * before every node that uses it, so when the reverse walk reaches it, all
  * of its users have run: its gradient is final. */
-static bool backward(ag_tensor *out, const ag_tensor *grad_out, bool graph, ag_leaf_hook hook,
+static bool backward(ag_tensor *out, const ag_tensor *grad_out, pass_mode mode, ag_leaf_hook hook,
                      void *userdata) {
     if (!out || !seed_ok("backward", out, grad_out)) return false;
     order o = {0};
@@ -370,29 +377,29 @@ static bool backward(ag_tensor *out, const ag_tensor *grad_out, bool graph, ag_l
      * itself, not a copy: nothing in out's graph writes out->grad (out
      * consumes no node of it), and the next backward drops it again. */
     bool ok = true;
-    if (!graph && grad_out && out->op)
+    if (mode == KERNELS && grad_out && out->op)
         out->grad = (ag_tensor *)grad_out;
     else
-        ok = add_seed(out, grad_out, graph);
-    ok = ok && walk(&o, graph, hook, userdata);
+        ok = add_seed(out, grad_out, mode);
+    ok = ok && walk(&o, mode, hook, userdata);
     free(o.nodes);
     return ok;
 }
 
 bool ag_backward_(ag_tensor *out, const ag_tensor *grad_out) {
-    return backward(out, grad_out, false, NULL, NULL);
+    return backward(out, grad_out, KERNELS, NULL, NULL);
 }
 
 bool ag_backward_create_graph_(ag_tensor *out, const ag_tensor *grad_out) {
     const bool was = ag_set_grad_enabled(true);
-    const bool ok = backward(out, grad_out, true, NULL, NULL);
+    const bool ok = backward(out, grad_out, RECORD_INTO_LEAVES, NULL, NULL);
     ag_set_grad_enabled(was);
     return ok;
 }
 
 bool ag_backward_hooked_(ag_tensor *out, const ag_tensor *grad_out, ag_leaf_hook hook,
                          void *userdata) {
-    return backward(out, grad_out, false, hook, userdata);
+    return backward(out, grad_out, KERNELS, hook, userdata);
 }
 
 bool ag_backward_from_(ag_tensor *out, const ag_tensor *grad_out) {
@@ -456,8 +463,8 @@ static bool grad_pass(const order *o, leaf_state *keep, ag_arena *A, int nout,
         if (!graph && !in) t->requires_grad = false;
     }
     for (int k = 0; ok && k < nout; k++)
-        ok = add_seed(outputs[k], grad_outputs ? grad_outputs[k] : NULL, graph);
-    ok = ok && walk(o, graph, NULL, NULL);
+        ok = add_seed(outputs[k], grad_outputs ? grad_outputs[k] : NULL, graph ? RECORD : KERNELS);
+    ok = ok && walk(o, graph ? RECORD : KERNELS, NULL, NULL);
     for (int i = 0; ok && i < nin; i++) {
         ag_tensor *x = inputs[i];
         grads[i] = x->grad ? x->grad : ag_zeros_(A, x->dtype, x->ndim, x->shape);
@@ -501,6 +508,5 @@ bool ag_grad_(int nout, ag_tensor *const *outputs, ag_tensor *const *grad_output
     free(own);
     free(keep);
     free(o.nodes);
-    if (!ok) ag__fail("grad", "no gradients: a node's backward failed (reported above)");
     return ok;
 }
