@@ -24,6 +24,12 @@
  *
  * f32 accumulates in double. Reductions of empty dims follow PyTorch: sum 0,
  * mean and var NaN, max and argmax report an error (no identity).
+ *
+ * The vjp (a backward with create_graph) writes the kernel's products with
+ * ops, g reshaped to the keepdim shape: sum expands it, mean scales it by
+ * 1/n first, max multiplies it by a constant 0/1 mask of the first maxima,
+ * var by 2 (x - mean(x)) / (n - correction) with the mean recomputed by ops
+ * (so the result differentiates again in x as well as in g).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,14 +38,18 @@
 
 typedef enum { SUM, MEAN, MAX, VAR } kind;
 enum { NKINDS = VAR + 1 };
+/* What the output's iparam holds: the kind, the reduced dims (bit d for dim
+ * d), var's correction. */
+enum { P_KIND, P_DIMS, P_CORRECTION };
 
 static void backward(ag_tensor *out);
+static bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads);
 
 static const ag_op OPS[] = {
-    [SUM] = {"sum", backward, NULL},
-    [MEAN] = {"mean", backward, NULL},
-    [MAX] = {"max", backward, NULL},
-    [VAR] = {"var", backward, NULL},
+    [SUM] = {"sum", backward, vjp},
+    [MEAN] = {"mean", backward, vjp},
+    [MAX] = {"max", backward, vjp},
+    [VAR] = {"var", backward, vjp},
 };
 _Static_assert(sizeof OPS / sizeof OPS[0] == NKINDS, "one op per kind");
 
@@ -386,7 +396,7 @@ static void backward(ag_tensor *out) {
     ag_tensor *x = out->src[0];
     ag_tensor *gx = ag__grad_buf(x);
     if (!gx || x->numel == 0) return;
-    const kind k = (kind)out->iparam[0];
+    const kind k = (kind)out->iparam[P_KIND];
     if (k == MAX) { /* the whole gradient to the first maximum */
         const int64_t *pos = out->saved;
         AG_DISPATCH(gx->dtype, T, {
@@ -396,14 +406,57 @@ static void backward(ag_tensor *out) {
         });
         return;
     }
-    reduction R = {.k = k, .correction = out->iparam[2], .x = x, .out = out,
+    reduction R = {.k = k, .correction = out->iparam[P_CORRECTION], .x = x, .out = out,
                    .mean = out->saved};
     bool reduce[AG_MAX_DIMS];
-    mask_of(out->iparam[1], x->ndim, reduce);
+    mask_of(out->iparam[P_DIMS], x->ndim, reduce);
     make_plan(&R.p, x->ndim, x->shape, reduce);
     const int64_t items = count_items(&R.p);
     AG_OMP_FOR(x->numel >= AG_PAR_MIN && items > 1)
     for (int64_t it = 0; it < items; it++) backward_item(&R, out->grad, gx, it);
+}
+
+/* ---- vjp: the backward written with ops -------------------------------------- */
+
+/* A constant of x's shape and out's dtype: 1 at each output's first maximum
+ * (the positions the forward saved), 0 elsewhere. */
+static ag_tensor *first_max_mask(const ag_tensor *out, const ag_tensor *x) {
+    ag_tensor *m = ag_zeros_(out->arena, out->dtype, x->ndim, x->shape);
+    if (!m || x->numel == 0) return m;
+    const int64_t *pos = out->saved;
+    AG_DISPATCH(m->dtype, T, {
+        T *pm = m->data;
+        for (int64_t i = 0; i < out->numel; i++) pm[pos[i]] = 1;
+    });
+    return m;
+}
+
+static bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    ag_arena *A = out->arena;
+    ag_tensor *x = out->src[0];
+    const kind k = (kind)out->iparam[P_KIND];
+    int64_t kshape[AG_MAX_DIMS], n = 1;
+    int dims[AG_MAX_DIMS], nd = 0;
+    for (int d = 0; d < x->ndim; d++) {
+        const bool reduced = out->iparam[P_DIMS] >> d & 1;
+        kshape[d] = reduced ? 1 : x->shape[d];
+        if (reduced) n *= x->shape[d], dims[nd++] = d;
+    }
+    ag_tensor *gk = ag_reshape_(A, g, x->ndim, kshape);
+    switch (k) {
+    case SUM: grads[0] = ag_expand_(A, gk, x->ndim, x->shape); break;
+    case MEAN:
+        grads[0] = ag_expand_(A, ag_mul_scalar_(A, gk, 1.0 / (double)n), x->ndim, x->shape);
+        break;
+    case MAX: grads[0] = ag_mul_(A, gk, first_max_mask(out, x)); break;
+    case VAR: {
+        ag_tensor *c = ag_sub_(A, x, ag_mean_(A, x, nd, dims, true));
+        const double f = 2.0 / (double)(n - out->iparam[P_CORRECTION]);
+        grads[0] = ag_mul_(A, ag_mul_scalar_(A, gk, f), c);
+        break;
+    }
+    }
+    return grads[0] != NULL;
 }
 
 /* ---- constructors ------------------------------------------------------------ */
@@ -456,9 +509,9 @@ static ag_tensor *reduce(kind k, ag_arena *A, ag_tensor *x, int ndims, const int
     if (grad && k == MAX) R.pos = ag_arena_alloc_(A, (size_t)out->numel * sizeof *R.pos);
     if (grad && (k == VAR || k == MAX) && !R.mean && !R.pos) return NULL;
     forward(&R);
-    out->iparam[0] = k;
-    out->iparam[1] = bits;
-    out->iparam[2] = correction;
+    out->iparam[P_KIND] = k;
+    out->iparam[P_DIMS] = bits;
+    out->iparam[P_CORRECTION] = correction;
     out->saved = k == VAR ? (void *)R.mean : (void *)R.pos;
     if (!ag__record(out, &OPS[k], 1, &xc)) return NULL;
     return ct == x->dtype ? out : ag_cast_(A, out, x->dtype);

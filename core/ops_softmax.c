@@ -15,19 +15,24 @@
  * Backward, with g the incoming gradient (both use only the saved output y):
  *   softmax:      dx = y * (g - sum(g * y))
  *   log_softmax:  dx = g - exp(y) * sum(g)
+ * The kernel computes these; the vjp writes the same with ops, y being the
+ * recorded output, so the result differentiates again in x and in g.
  */
 #include "internal.h"
 
 typedef enum { SOFTMAX, LOG_SOFTMAX } kind;
+/* What the output's iparam holds: the kind, the row layout, the dim. */
+enum { P_KIND, P_OUTER, P_N, P_INNER, P_DIM };
 
 static void backward(ag_tensor *out);
+static bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads);
 
 static const ag_op OPS[] = {
-    [SOFTMAX] = {"softmax", backward, NULL},
-    [LOG_SOFTMAX] = {"log_softmax", backward, NULL},
+    [SOFTMAX] = {"softmax", backward, vjp},
+    [LOG_SOFTMAX] = {"log_softmax", backward, vjp},
 };
 
-/* The row layout of t along dim d: iparam-style (outer, n, inner). */
+/* The row layout of t along dim d: (outer, n, inner). */
 static void layout(const ag_tensor *t, int d, int64_t *outer, int64_t *n, int64_t *inner) {
     *outer = *inner = *n = 1;
     if (t->ndim == 0) return;
@@ -70,8 +75,9 @@ static void forward(kind k, const ag_tensor *in, ag_tensor *out, int64_t outer, 
 }
 
 static void backward(ag_tensor *out) {
-    const kind k = (kind)out->iparam[0];
-    const int64_t outer = out->iparam[1], n = out->iparam[2], inner = out->iparam[3];
+    const kind k = (kind)out->iparam[P_KIND];
+    const int64_t outer = out->iparam[P_OUTER], n = out->iparam[P_N];
+    const int64_t inner = out->iparam[P_INNER];
     ag_tensor *in = out->src[0];
     ag_tensor *gin = ag__grad_buf(in);
     if (!gin) return;
@@ -98,6 +104,16 @@ static void backward(ag_tensor *out) {
     });
 }
 
+static bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    ag_arena *A = out->arena;
+    const int dim[1] = {(int)out->iparam[P_DIM]};
+    if ((kind)out->iparam[P_KIND] == SOFTMAX)
+        grads[0] = ag_mul_(A, out, ag_sub_(A, g, ag_sum_(A, ag_mul_(A, g, out), 1, dim, true)));
+    else
+        grads[0] = ag_sub_(A, g, ag_mul_(A, ag_exp_(A, out), ag_sum_(A, g, 1, dim, true)));
+    return grads[0] != NULL;
+}
+
 static ag_tensor *softmax(kind k, ag_arena *A, ag_tensor *x, int dim) {
     const char *op = OPS[k].name;
     if (!x) return NULL;
@@ -111,10 +127,11 @@ static ag_tensor *softmax(kind k, ag_arena *A, ag_tensor *x, int dim) {
     int64_t outer, len, inner;
     layout(xc, d, &outer, &len, &inner);
     if (y->numel > 0) forward(k, xc, y, outer, len, inner);
-    y->iparam[0] = k;
-    y->iparam[1] = outer;
-    y->iparam[2] = len;
-    y->iparam[3] = inner;
+    y->iparam[P_KIND] = k;
+    y->iparam[P_OUTER] = outer;
+    y->iparam[P_N] = len;
+    y->iparam[P_INNER] = inner;
+    y->iparam[P_DIM] = d;
     if (!ag__record(y, &OPS[k], 1, &xc)) return NULL;
     return ag__as(A, y, x->dtype);
 }

@@ -82,6 +82,7 @@ TCase *ops_softmax_loss_tcase(void);
 TCase *ops_loss_tcase(void);
 TCase *ops_cast_tcase(void);
 TCase *ops_nonfinite_tcase(void);
+TCase *ops_reduce_second_tcase(void);
 TCase *ops_second_order_tcase(void);
 
 #endif
