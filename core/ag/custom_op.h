@@ -25,7 +25,8 @@
  * Because the vjp is made of recorded ops, the gradient it builds can be
  * differentiated again: ag_backward_create_graph, ag_grad with create_graph
  * and ag_gradgradcheck (ag/engine.h, ag/gradcheck.h) work through the op.
- * The contract of a vjp, bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads):
+ * The contract of a vjp,
+ *   bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads):
  *
  * - What it reads: g, the gradient of the final quantity with respect to
  *   out (out's shape; it may itself be recorded), out->src[0 .. nsrc-1]

@@ -392,7 +392,8 @@ START_TEST(vjp_op_differentiates_twice_by_hand) {
     }
     /* a plain backward runs the vjp with recording off */
     ck_assert(ag_backward(ag_sum(A, vcube(A, x), 0, NULL, false), NULL));
-    for (int i = 0; i < 3; i++) ck_assert_double_eq_tol(ag_get_flat(x->grad, i), 3 * xs[i] * xs[i], 1e-12);
+    for (int i = 0; i < 3; i++)
+        ck_assert_double_eq_tol(ag_get_flat(x->grad, i), 3 * xs[i] * xs[i], 1e-12);
     ck_assert_int_eq(reports, 0);
 }
 END_TEST
