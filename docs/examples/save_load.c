@@ -5,8 +5,8 @@
 static ag_module *make_net(ag_arena *P, ag_rng *rng, bool with_norm) {
     ag_nn_sequential *s = ag_nn_sequential_new(P);
     ag_nn_sequential_append(s, &ag_nn_linear_new(P, rng, 1, 32, true)->base);
-    ag_nn_layernorm *norm = ag_nn_layernorm_new(P, AG_SHAPE(32), AG_EPS_DEFAULT, true, true);
-    if (with_norm) ag_nn_sequential_append(s, &norm->base);
+    if (with_norm)
+        ag_nn_sequential_append(s, &ag_nn_layernorm_new(P, AG_SHAPE(32), 1e-5, true, true)->base);
     ag_nn_sequential_append(s, ag_nn_activation_new(P, AG_ACT_GELU));
     ag_nn_sequential_append(s, &ag_nn_linear_new(P, rng, 32, 1, true)->base);
     return &s->base;
