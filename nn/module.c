@@ -19,6 +19,37 @@ void ag_module_init(ag_module *m, const ag_module_type *type, ag_arena *P) {
     m->training = true;
 }
 
+void *ag_module_new_(ag_arena *P, size_t size, const ag_module_type *type) {
+    if (!P || !type || size < sizeof(ag_module)) {
+        ag__fail("module_new", "%s: expected an arena, a type and a size of at least %zu "
+                 "(a struct that begins with an ag_module)",
+                 !P ? "arena is NULL" : !type ? "type is NULL" : "size too small",
+                 sizeof(ag_module));
+        return NULL;
+    }
+    ag_module *m = ag_arena_calloc_(P, size);
+    if (m) ag_module_init(m, type, P);
+    return m;
+}
+
+ag_tensor *ag_module_new_param_(ag_module *m, const char *name, ag_tensor *t) {
+    if (!m || !t) return NULL;
+    return ag_module_add_param_(m, name, t) ? t : NULL;
+}
+
+bool ag_module_check_last_dim_(const ag_module *m, const ag_tensor *x, int64_t n) {
+    if (!m) {
+        ag__fail("module_check_last_dim", "module is NULL");
+        return false;
+    }
+    if (!x) return false;
+    if (x->ndim >= 1 && x->shape[x->ndim - 1] == n) return true;
+    ag__fail(m->type && m->type->name ? m->type->name : "module",
+             "input %s %s: expected a last dim of %lld", ag_dtype_name(x->dtype), ag__shp(x),
+             (long long)n);
+    return false;
+}
+
 static const ag_module_entry *find(const ag_module_entry *e, int n, const char *name,
                                    size_t len) {
     for (int i = 0; i < n; i++)
@@ -252,6 +283,44 @@ void ag_module_train(ag_module *m, bool on) {
     if (!m) return;
     m->training = on;
     for (int i = 0; i < m->nchildren; i++) ag_module_train(m->children[i].child, on);
+}
+
+typedef struct {
+    ag_tensor **in;
+    int n;
+    bool full;
+} gc_inputs;
+
+static void add_gc_input(const ag_named_param *p, void *ud) {
+    gc_inputs *g = ud;
+    if (!p->tensor->requires_grad) return;
+    if (g->n < AG_GRADCHECK_MAX_INPUTS) g->in[g->n++] = p->tensor;
+    else g->full = true;
+}
+
+int ag_module_gc_inputs_(ag_module *m, ag_tensor *x, ag_tensor **in) {
+    if (!in) {
+        ag__fail("module_gc_inputs", "the input array is NULL");
+        return 0;
+    }
+    if (!m || !x) return 0;
+    if (x->dtype != AG_F64) {
+        ag__fail("module_gc_inputs", "x %s %s: expected f64, as gradient checks take",
+                 ag_dtype_name(x->dtype), ag__shp(x));
+        return 0;
+    }
+    if (!ag_module_cast_(m, AG_F64)) return 0;
+    gc_inputs g = {in, 1, false};
+    in[0] = x;
+    ag_module_visit_params(m, add_gc_input, &g);
+    if (g.full) {
+        ag__fail("module_gc_inputs", "%s has more than %d parameters that require a gradient: "
+                 "a gradient check takes %d inputs, x included",
+                 m->type ? m->type->name : "module", AG_GRADCHECK_MAX_INPUTS - 1,
+                 AG_GRADCHECK_MAX_INPUTS);
+        return 0;
+    }
+    return g.n;
 }
 
 /* ---- casting -------------------------------------------------------------- */

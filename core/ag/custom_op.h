@@ -1,8 +1,57 @@
-/* ag/custom_op.h — ops of your own, with a hand-written backward.
+/* ag/custom_op.h — ops of your own, with a backward of your own.
  *
  * What torch.autograd.Function is to PyTorch. An op is a static descriptor
- * (its name and its backward) and a constructor that computes the forward
- * into a new tensor and records it:
+ * (ag_op: its name and its backward) and a constructor that computes the
+ * forward and records the result. The backward comes in two forms; an op
+ * gives one or both:
+ *
+ * THE SHORT FORM: a vjp written with ag ops. The forward is computed with
+ * ag ops too, with recording off, and ag_op_apply records the value as the
+ * op's result; ag_op_save keeps what the vjp needs:
+ *
+ *   static bool cube_vjp(ag_tensor *y, ag_tensor *g, ag_tensor **grads) {
+ *       ag_tensor *x = y->src[0];                        d(x^3)/dx = 3 x^2
+ *       grads[0] = ag_mul(y->arena, g, ag_mul_scalar(y->arena, ag_mul(y->arena, x, x), 3));
+ *       return true;
+ *   }
+ *   static const ag_op CUBE = {.name = "cube", .vjp = cube_vjp};
+ *
+ *   ag_tensor *cube(ag_arena *A, ag_tensor *x) {
+ *       ag_tensor *y = NULL;
+ *       AG_NO_GRAD y = ag_mul(A, x, ag_mul(A, x, x));
+ *       return ag_op_apply(A, &CUBE, y, 1, (ag_tensor *[]){x});
+ *   }
+ *
+ * Because the vjp is made of recorded ops, the gradient it builds can be
+ * differentiated again: ag_backward_create_graph, ag_grad with create_graph
+ * and ag_gradgradcheck (ag/engine.h, ag/gradcheck.h) work through the op.
+ * The contract of a vjp,
+ *   bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads):
+ *
+ * - What it reads: g, the gradient of the final quantity with respect to
+ *   out (out's shape; it may itself be recorded), out->src[0 .. nsrc-1]
+ *   (the sources given to ag_op_apply, in that order), what the forward
+ *   saved (ag_op_ctx(out)->saved, ->d, ->i), and out itself.
+ * - What it writes: grads[i], source i's share of the gradient, made with ag
+ *   ops in out->arena (the ag_foo macros, or inside a library the ag_foo_
+ *   forms); NULL (the default) for a source that gets none. grads[i] may
+ *   have a shape that broadcasts to source i's (the engine sums it down to
+ *   the source's shape: return g * x for a source broadcast in the forward)
+ *   and another float dtype (the engine casts); it must not need expanding
+ *   up to the source's shape. It never writes g, the sources or what was
+ *   saved, and returns false after a report (ag_op_fail_) when something
+ *   is wrong.
+ * - Differentiating twice: a saved tensor is a constant to the vjp's ops
+ *   unless it was made with recording on from the sources. Save such a
+ *   tensor recorded (compute it before the AG_NO_GRAD block), or recompute
+ *   it in the vjp from out->src, and the second derivative sees it.
+ * - When it runs: in a plain ag_backward with recording off (the op has no
+ *   kernel, or gives one for speed: see below); with create_graph, with
+ *   recording on.
+ *
+ * THE KERNEL FORM: a backward that loops over the buffers itself (fast; the
+ * library's own ops have one). The forward computes into a result from
+ * ag_op_result and ends with ag_op_record:
  *
  *   static void cube_backward(ag_tensor *out) {          d(x^3)/dx = 3 x^2
  *       ag_tensor *x = out->src[0];
@@ -24,9 +73,12 @@
  *       return ag_op_record(y, &CUBE, 1, (ag_tensor *[]){x});
  *   }
  *
- * ag_gradcheck checks such an op like any other (docs/extending.md walks
- * through a normalization layer written this way, from its derivation to a
- * module in a transformer).
+ * A plain ag_backward runs the kernel; a backward with create_graph runs
+ * the vjp, and fails with a message naming the op when it has none. Give
+ * both ({"cube", cube_backward, cube_vjp}) for a fast first derivative and
+ * a second one. ag_gradcheck checks either form like any other op
+ * (docs/extending.md walks through a normalization layer written both ways,
+ * from its derivation to a module in a transformer).
  *
  * THE CONTRACT OF A BACKWARD, void backward(ag_tensor *out):
  *
@@ -61,13 +113,14 @@
  *   where it stays until that arena is reset, or from the C stack or malloc
  *   (freed before it returns). Backward may call ag ops on out->arena; turn
  *   recording off around them (ag_set_grad_enabled(false), putting the old
- *   state back): gradients of gradients are not supported.
+ *   state back). A kernel's work is not recorded: gradients of gradients go
+ *   through the vjp.
  * - Errors. A backward that finds something wrong reports it with
  *   ag_op_fail_ (the underscore form, so the report names the line of the
  *   ag_backward call); ag_backward then stops after this node and returns
  *   false, leaving the gradients made so far.
  *
- * THE FORWARD:
+ * THE FORWARD (either form):
  * - Check inputs first: a NULL input is an earlier failure, already
  *   reported, so return NULL without a report; a bad input is reported with
  *   ag_op_fail (one line: the op, the shapes, what was expected) and NULL
@@ -78,7 +131,9 @@
  *   intermediates made in an arena that lives as long as out's), a few
  *   numbers, or a block from ag_arena_calloc(out->arena, bytes) in its data
  *   field. Saved tensors are not sources: backward sends them no gradient.
- * - End with return ag_op_record(out, &op, n, srcs).
+ * - End with return ag_op_record(out, &op, n, srcs) (kernel form), or
+ *   compute the value with ag ops under AG_NO_GRAD and end with
+ *   return ag_op_apply(A, &op, value, n, srcs) (short form).
  *
  * The library's own ops are written the same way (core/ops_unary.c is the
  * shortest); ag_op_fail's macro names the line where it is written, its
@@ -114,7 +169,7 @@ typedef struct ag_op_ctx {
     void *data;                          /* anything else: ag_arena_calloc(out->arena, ...) */
 } ag_op_ctx;
 
-/* A new tensor in A for an op's result: dtype dt, the given shape,
+/* The kernel form's result: a new tensor in A for an op's result: dtype dt, the given shape,
  * uninitialised data, no gradient, and a zeroed ag_op_ctx. op names the op
  * in reports (and should be the descriptor's name). Reports and returns NULL
  * for a NULL A or op, or a bad shape (ndim outside 0..8, a negative size,
@@ -123,9 +178,9 @@ ag_tensor *ag_op_result_(ag_arena *A, const char *op, ag_dtype dt, int ndim,
                          const int64_t *shape);
 #define ag_op_result(...) AG_AT(ag_op_result_, __VA_ARGS__)
 
-/* The context of a result made by ag_op_result (forward and backward read
- * and write the same one). NULL without a report for a NULL out (an earlier
- * failure); reported, and NULL, for a tensor ag_op_result did not make. */
+/* The context of a result made by ag_op_result or ag_op_apply (forward and
+ * backward read and write the same one). NULL without a report for a NULL
+ * out (an earlier failure); reported, and NULL, for a tensor neither made. */
 ag_op_ctx *ag_op_ctx_(ag_tensor *out);
 #define ag_op_ctx(...) AG_AT_PTR(ag_op_ctx_, ag_op_ctx *, __VA_ARGS__)
 
@@ -141,6 +196,30 @@ ag_op_ctx *ag_op_ctx_(ag_tensor *out);
  * sources did not (ag_set_detect_anomaly). */
 ag_tensor *ag_op_record_(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs);
 #define ag_op_record(...) AG_AT(ag_op_record_, __VA_ARGS__)
+
+/* The short form's exit: records value, the op's forward computed with ag
+ * ops (under AG_NO_GRAD: its own graph, if it has one, is not used), as the
+ * result of op applied to srcs[0..n-1], and returns that result: a new
+ * tensor in A sharing value's data, with a zeroed ag_op_ctx (ag_op_save
+ * fills it), recorded as by ag_op_record (so when recording is off or no
+ * source requires a gradient it is a leaf without one). NULL value or a
+ * NULL source: NULL without a report (an earlier failure). Reported (NULL):
+ * a NULL A; a NULL op or name, or an op with neither backward nor vjp; n
+ * outside 0..AG_OP_MAX_SRCS or a NULL srcs with n > 0; a value or source
+ * made before its arena's last reset; an anomaly as ag_op_record reports. */
+ag_tensor *ag_op_apply_(ag_arena *A, const ag_op *op, ag_tensor *value, int n,
+                        ag_tensor *const *srcs);
+#define ag_op_apply(...) AG_AT(ag_op_apply_, __VA_ARGS__)
+
+/* Saves tensors[0..n-1] in out's context (ag_op_ctx(out)->saved[0..n-1],
+ * in that order) for the backward or vjp, as ctx.save_for_backward does;
+ * returns out, so that an op can end with
+ *   return ag_op_save(ag_op_apply(A, &op, value, n, srcs), 1, &r);
+ * NULL out or a NULL tensor: NULL without a report (an earlier failure;
+ * nothing is saved). Reported (NULL): n outside 0..AG_OP_CTX_TENSORS, a NULL
+ * tensors with n > 0, an out that neither ag_op_result nor ag_op_apply made. */
+ag_tensor *ag_op_save_(ag_tensor *out, int n, ag_tensor *const *tensors);
+#define ag_op_save(...) AG_AT(ag_op_save_, __VA_ARGS__)
 
 /* For backward: t's gradient buffer to accumulate (+=) into, allocated
  * zeroed in t's arena on first use (same shape and dtype as t); NULL when t

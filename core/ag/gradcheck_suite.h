@@ -81,6 +81,11 @@ typedef struct ag_gc_case {
      * case: set where the function is not twice differentiable at the
      * case's inputs (say why in a comment), or has 16 inputs. */
     bool first_order_only;
+    /* The short form of fn, for a function of the inputs alone (no n, no
+     * userdata), used when fn is NULL:
+     *   static ag_tensor *f(ag_arena *A, ag_tensor *const *x) { return my_op(A, x[0], x[1]); }
+     *   {.op = "my_op", .shapes = "[3,5] + [5]", .f = f, .in = {AG_GC_N(3, 5), AG_GC_N(5)}} */
+    ag_tensor *(*f)(ag_arena *A, ag_tensor *const *inputs);
 } ag_gc_case;
 
 /* A case from a spec:
@@ -89,6 +94,10 @@ typedef struct ag_gc_case {
  * initializers:  {.op = "max", .shapes = "[4]", .fn = f_max, .make = make_apart}  */
 #define AG_GC_CASE(OP, SHAPES, FN, ...) \
     {.op = (OP), .shapes = (SHAPES), .fn = (FN), .in = {__VA_ARGS__}}
+/* The same with the short form f:
+ *   AG_GC_CASE_F("my_op", "[3,5] + [5]", f, AG_GC_N(3, 5), AG_GC_N(5))  */
+#define AG_GC_CASE_F(OP, SHAPES, F, ...) \
+    {.op = (OP), .shapes = (SHAPES), .in = {__VA_ARGS__}, .f = (F)}
 
 /* Spec entries: AG_GC_N(2, 3) is a [2,3] normal input and AG_GC_N0 a 0-d
  * one; AG_GC_C a constant (no gradient); AG_GC_U(lo, hi, dims) uniform;
@@ -149,7 +158,7 @@ typedef struct ag_gradcheck_suite {
  * the calling thread's error handler is one that returns (put back to the
  * thread's previous handler, with NULL userdata, at the end). Reported (and
  * 2 returned): a NULL suite or argv, argc < 1, a table with n < 0 or NULL
- * cases, a case without op, shapes or fn. */
+ * cases, a case without op, shapes or a function (fn or f). */
 int ag_gradcheck_suite_main_(const ag_gradcheck_suite *s, int argc, char **argv);
 #define ag_gradcheck_suite_main(...) AG_AT_INT(ag_gradcheck_suite_main_, __VA_ARGS__)
 

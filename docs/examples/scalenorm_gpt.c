@@ -13,7 +13,7 @@ static void batch(ag_arena *A, ag_tensor **ids, ag_tensor **targets) {
 
 int main(void) {
     ag_arena *P = ag_arena_new(0), *A = ag_arena_new(0);
-    scalenorm_register();
+    ag_norm_register_make(&scalenorm_type, scalenorm_make);
     ag_demo_gpt_config c = {.vocab = 6, .block_size = 8, .n_layer = 1, .n_embd = 16,
                             .n_head = 2, .norm = {&scalenorm_type, AG_EPS_DEFAULT},
                             .act = AG_ACT_GELU};

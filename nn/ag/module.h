@@ -28,7 +28,9 @@ typedef struct ag_module_type {
     /* Forward on one input; NULL for containers that have none. */
     ag_tensor *(*forward)(ag_module *m, ag_arena *A, ag_tensor *x);
     /* Writes what the printed tree shows between parentheses, e.g.
-     * "in_features=4, out_features=8, bias=true". May be NULL. */
+     * "in_features=4, out_features=8, bias=true". May be NULL (and left
+     * out of an initializer): the parentheses stay empty, as PyTorch's
+     * default extra_repr leaves them. */
     void (*describe)(const ag_module *m, char *buf, size_t size);
 } ag_module_type;
 
@@ -61,6 +63,32 @@ typedef struct ag_named_param {
 /* Initialises the base of a new module (training mode, no entries). */
 void ag_module_init(ag_module *m, const ag_module_type *type, ag_arena *P);
 
+/* A new module of the struct that begins with an ag_module and is size
+ * bytes long: allocated zeroed in P, its base initialised as by
+ * ag_module_init with type. Returns it (cast it to the struct), or NULL
+ * after reporting a NULL P or type, a size smaller than an ag_module, or P
+ * out of memory:
+ *   my_norm *s = ag_module_new(P, sizeof *s, &my_norm_type);  */
+void *ag_module_new_(ag_arena *P, size_t size, const ag_module_type *type);
+#define ag_module_new(...) AG_AT_PTR(ag_module_new_, void *, __VA_ARGS__)
+
+/* t made a parameter of m under name, as ag_module_add_param does, and
+ * returned, so that a constructor writes
+ *   s->g = ag_module_new_param(&s->base, "g", ag_scalar(P, AG_F32, 1.0));
+ * NULL m or t: NULL without a report (an earlier failure: a module or a
+ * tensor that could not be made). Reported (NULL): what ag_module_add_param
+ * refuses. */
+ag_tensor *ag_module_new_param_(ag_module *m, const char *name, ag_tensor *t);
+#define ag_module_new_param(...) AG_AT(ag_module_new_param_, __VA_ARGS__)
+
+/* For a forward over the last dim: true when x has at least one dim and a
+ * last dim of n; otherwise reports, under m's type name,
+ *   "ScaleNorm: input f32 [2,5]: expected a last dim of 6"
+ * and returns false. NULL x: false without a report (an earlier failure);
+ * NULL m: reported. */
+bool ag_module_check_last_dim_(const ag_module *m, const ag_tensor *x, int64_t n);
+#define ag_module_check_last_dim(...) AG_AT_BOOL(ag_module_check_last_dim_, __VA_ARGS__)
+
 /* Adds a parameter (a leaf; made to require a gradient) or a child under a
  * local name (copied). Reports and returns false for NULL, an empty name, a
  * name with a dot, a name already used by a parameter or a child, or a child
@@ -69,6 +97,15 @@ bool ag_module_add_param_(ag_module *m, const char *name, ag_tensor *t);
 bool ag_module_add_child_(ag_module *m, const char *name, ag_module *child);
 #define ag_module_add_param(...) AG_AT_BOOL(ag_module_add_param_, __VA_ARGS__)
 #define ag_module_add_child(...) AG_AT_BOOL(ag_module_add_child_, __VA_ARGS__)
+
+/* The inputs of a gradient-check case of m's forward (ag/gradcheck_suite.h,
+ * a make function): casts m to f64, then sets in[0] = x and in[1..] to m's
+ * parameters that require a gradient, in ag_module_parameters' order, and
+ * returns how many it set. in has room for AG_GRADCHECK_MAX_INPUTS (16).
+ * NULL m or x: 0 without a report (an earlier failure). Reported (0): a
+ * NULL in, x not f64, more than 15 such parameters, a failed cast. */
+int ag_module_gc_inputs_(ag_module *m, ag_tensor *x, ag_tensor **in);
+#define ag_module_gc_inputs(...) AG_AT_INT(ag_module_gc_inputs_, __VA_ARGS__)
 
 /* Calls m's type forward. Reported when the type has none. */
 ag_tensor *ag_module_forward_(ag_module *m, ag_arena *A, ag_tensor *x);

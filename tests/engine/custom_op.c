@@ -326,6 +326,156 @@ START_TEST(desc_names_dtype_and_shape) {
 }
 END_TEST
 
+/* ---- the short form: a vjp of ag ops, ag_op_apply, ag_op_save --------------- */
+
+/* l2scale(x, w) = w * x * r, r = 1 / sqrt(sum(x^2) + 1) over the last dim
+ * (w broadcasts against x). Its vjp, with gw = g w and dot = sum(gw x):
+ *   dx = r (gw - r^2 x dot),  dw = r x g  (the engine sums it to w's shape).
+ * r is saved recorded (made with recording on) so that the vjp's use of it
+ * is differentiable; the broken variant saves it made with recording off,
+ * a constant to the second derivative, which gradgradcheck must catch. */
+static bool l2scale_vjp(ag_tensor *y, ag_tensor *g, ag_tensor **grads) {
+    ag_arena *Ar = y->arena;
+    ag_tensor *x = y->src[0], *w = y->src[1], *r = ag_op_ctx(y)->saved[0];
+    ag_tensor *gw = ag_mul(Ar, g, w);
+    ag_tensor *dot = ag_sum(Ar, ag_mul(Ar, gw, x), AG_DIMS(-1), true);
+    grads[0] = ag_mul(Ar, r, ag_sub(Ar, gw, ag_mul(Ar, ag_mul(Ar, ag_mul(Ar, r, r), x), dot)));
+    grads[1] = ag_mul(Ar, ag_mul(Ar, r, x), g);
+    return true;
+}
+static const ag_op L2SCALE = {.name = "l2scale", .vjp = l2scale_vjp};
+
+static ag_tensor *l2scale_as(ag_arena *Ar, ag_tensor *x, ag_tensor *w, bool r_recorded) {
+    ag_tensor *r = NULL, *y = NULL;
+    AG_GRAD_MODE(r_recorded && ag_grad_enabled()) {
+        r = ag_rsqrt(Ar, ag_add_scalar(Ar, ag_sum(Ar, ag_mul(Ar, x, x), AG_DIMS(-1), true), 1.0));
+    }
+    AG_NO_GRAD y = ag_mul(Ar, ag_mul(Ar, w, x), r);
+    return ag_op_save(ag_op_apply(Ar, &L2SCALE, y, 2, (ag_tensor *[]){x, w}), 1, &r);
+}
+static ag_tensor *f_l2scale(ag_arena *Ar, ag_tensor *const *in, int n, void *recorded) {
+    (void)n;
+    return l2scale_as(Ar, in[0], in[1], recorded != NULL);
+}
+
+/* cube through a vjp (no kernel): 3 x^2 g, whose own gradient is 6 x g. */
+static bool vcube_vjp(ag_tensor *y, ag_tensor *g, ag_tensor **grads) {
+    ag_tensor *x = y->src[0];
+    grads[0] = ag_mul(y->arena, g, ag_mul_scalar(y->arena, ag_mul(y->arena, x, x), 3.0));
+    return true;
+}
+static const ag_op VCUBE = {.name = "vcube", .vjp = vcube_vjp};
+static ag_tensor *vcube(ag_arena *Ar, ag_tensor *x) {
+    ag_tensor *y = NULL;
+    AG_NO_GRAD y = ag_mul(Ar, x, ag_mul(Ar, x, x));
+    return ag_op_apply(Ar, &VCUBE, y, 1, (ag_tensor *[]){x});
+}
+
+/* Values, first and second derivatives by hand at x = (1, -2, 0.5):
+ * y = x^3; d sum(y)/dx = 3 x^2; d/dx of sum(3 x^2 v) = 6 x v, v = (1, 2, 3). */
+START_TEST(vjp_op_differentiates_twice_by_hand) {
+    const double xs[] = {1, -2, 0.5}, v[] = {1, 2, 3};
+    ag_tensor *x = leaf(AG_SHAPE(3), xs);
+    ag_tensor *y = vcube(A, x);
+    ck_assert_ptr_eq(y->op, &VCUBE);
+    ck_assert(y->requires_grad);
+    ag_tensor *g1 = NULL, *g2 = NULL;
+    ag_tensor *ones = ag_ones(A, AG_F64, AG_SHAPE(3));
+    ck_assert(ag_grad(1, &y, &ones, 1, &x, &g1, true));
+    ag_tensor *vt = ag_from_f64(A, AG_F64, AG_SHAPE(3), v);
+    ag_tensor *s = ag_sum(A, ag_mul(A, g1, vt), 0, NULL, false);
+    ck_assert(ag_grad(1, &s, NULL, 1, &x, &g2, false));
+    for (int i = 0; i < 3; i++) {
+        ck_assert(ag_get_flat(y, i) == xs[i] * xs[i] * xs[i]);
+        ck_assert_double_eq_tol(ag_get_flat(g1, i), 3 * xs[i] * xs[i], 1e-12);
+        ck_assert_double_eq_tol(ag_get_flat(g2, i), 6 * xs[i] * v[i], 1e-12);
+    }
+    /* a plain backward runs the vjp with recording off */
+    ck_assert(ag_backward(ag_sum(A, vcube(A, x), 0, NULL, false), NULL));
+    for (int i = 0; i < 3; i++)
+        ck_assert_double_eq_tol(ag_get_flat(x->grad, i), 3 * xs[i] * xs[i], 1e-12);
+    ck_assert_int_eq(reports, 0);
+}
+END_TEST
+
+static bool check_l2scale(bool second, bool r_recorded) {
+    ag_rng r;
+    ag_rng_seed(&r, 3);
+    ag_tensor *in[2] = {ag_randn(A, &r, AG_F64, AG_SHAPE(2, 4), 0.0, 1.0),
+                        ag_randn(A, &r, AG_F64, AG_SHAPE(4), 0.0, 1.0)};
+    ag_set_requires_grad(in[0], true);
+    ag_set_requires_grad(in[1], true);
+    void *ud = r_recorded ? (void *)&L2SCALE : NULL;
+    ag_gradcheck_result res;
+    return second ? ag_gradgradcheck(f_l2scale, 2, in, ud, NULL, &res)
+                  : ag_gradcheck(f_l2scale, 2, in, ud, NULL, &res);
+}
+
+/* gradcheck and gradgradcheck pass through a vjp op with a broadcast source
+ * and a saved tensor; a saved tensor made with recording off passes the
+ * first check and fails the second. */
+START_TEST(vjp_op_passes_gradcheck_and_gradgradcheck) {
+    ck_assert(check_l2scale(false, true));
+    ck_assert(check_l2scale(true, true));
+    ck_assert(check_l2scale(false, false));
+    ck_assert(!check_l2scale(true, false));
+    ck_assert_int_eq(reports, 0);
+}
+END_TEST
+
+/* What ag_op_apply makes: a new tensor on value's data with a context, a
+ * leaf when recording is off, an input itself accepted as the value. */
+START_TEST(apply_makes_a_recorded_view_with_a_context) {
+    ag_tensor *x = leaf(AG_SHAPE(2), (const double[]){1, 2});
+    ag_tensor *value = ag_mul_scalar(A, x, 2.0);
+    ag_tensor *y = ag_op_apply(A, &VCUBE, value, 1, (ag_tensor *[]){x});
+    ck_assert_ptr_ne(y, value);
+    ck_assert_ptr_eq(y->data, value->data);
+    ck_assert_ptr_eq(y->op, &VCUBE);
+    ck_assert_ptr_eq(y->src[0], x);
+    ck_assert_ptr_nonnull(ag_op_ctx(y));
+    ck_assert_ptr_eq(ag_op_save(y, 2, (ag_tensor *[]){x, value}), y);
+    ck_assert_ptr_eq(ag_op_ctx(y)->saved[1], value);
+    ag_tensor *same = ag_op_apply(A, &VCUBE, x, 1, (ag_tensor *[]){x});
+    ck_assert_ptr_ne(same, x);
+    ck_assert_ptr_eq(same->src[0], x);
+    AG_NO_GRAD {
+        ag_tensor *off = ag_op_apply(A, &VCUBE, value, 1, (ag_tensor *[]){x});
+        ck_assert_ptr_null(off->op);
+        ck_assert(!off->requires_grad);
+        ck_assert_ptr_nonnull(ag_op_ctx(off));
+    }
+    ck_assert_int_eq(reports, 0);
+}
+END_TEST
+
+START_TEST(apply_and_save_refuse_bad_calls) {
+    ag_set_error_handler(count_reports, &reports);
+    ag_tensor *x = leaf(AG_SHAPE(2), (const double[]){1, 2});
+    static const ag_op NONE = {.name = "none"};
+    ck_assert_ptr_null(ag_op_apply(A, &NONE, x, 1, (ag_tensor *[]){x}));
+    ck_assert_ptr_nonnull(strstr(ag_last_error(), "no backward and no vjp"));
+    ck_assert_ptr_null(ag_op_apply(A, NULL, x, 1, (ag_tensor *[]){x}));
+    ck_assert_ptr_null(ag_op_apply(A, &VCUBE, x, AG_OP_MAX_SRCS + 1, (ag_tensor *[]){x}));
+    ck_assert_ptr_nonnull(strstr(ag_last_error(), "sources"));
+    ck_assert_ptr_null(ag_op_apply(NULL, &VCUBE, x, 1, (ag_tensor *[]){x}));
+    ck_assert_int_eq(reports, 4);
+    /* NULL value or source: an earlier failure, no report */
+    ck_assert_ptr_null(ag_op_apply(A, &VCUBE, NULL, 1, (ag_tensor *[]){x}));
+    ck_assert_ptr_null(ag_op_apply(A, &VCUBE, x, 1, (ag_tensor *[]){NULL}));
+    ck_assert_ptr_null(ag_op_save(NULL, 1, &x));
+    ag_tensor *y = vcube(A, x);
+    ck_assert_ptr_null(ag_op_save(y, 1, (ag_tensor *[]){NULL}));
+    ck_assert_ptr_null(ag_op_ctx(y)->saved[0]);
+    ck_assert_int_eq(reports, 4);
+    ck_assert_ptr_null(ag_op_save(y, AG_OP_CTX_TENSORS + 1, (ag_tensor *[]){x}));
+    ck_assert_ptr_nonnull(strstr(ag_last_error(), "op_save"));
+    ck_assert_ptr_null(ag_op_save(x, 1, &x));
+    ck_assert_ptr_nonnull(strstr(ag_last_error(), "was not made by ag_op_result or ag_op_apply"));
+    ck_assert_int_eq(reports, 6);
+}
+END_TEST
+
 TCase *engine_custom_op_tcase(void) {
     TCase *tc = tcase_create("custom_op");
     tcase_add_checked_fixture(tc, setup, teardown);
@@ -341,5 +491,9 @@ TCase *engine_custom_op_tcase(void) {
     tcase_add_test(tc, record_refuses_what_is_not_a_fresh_result);
     tcase_add_test(tc, element_access_for_kernels);
     tcase_add_test(tc, desc_names_dtype_and_shape);
+    tcase_add_test(tc, vjp_op_differentiates_twice_by_hand);
+    tcase_add_test(tc, vjp_op_passes_gradcheck_and_gradgradcheck);
+    tcase_add_test(tc, apply_makes_a_recorded_view_with_a_context);
+    tcase_add_test(tc, apply_and_save_refuse_bad_calls);
     return tc;
 }

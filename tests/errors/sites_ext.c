@@ -51,11 +51,19 @@ static int bad_ag_gradcheck_suite_main(site_inputs *in) {
     (void)ag_gradcheck_suite_main(NULL, 1, (char *[]){"check", NULL}); return __LINE__;
 }
 
+static int bad_ag_op_apply(site_inputs *in) {
+    (void)ag_op_apply(NULL, &NOTHING, in->x, 1, &in->y); return __LINE__;
+}
+static int bad_ag_op_save(site_inputs *in) {
+    (void)ag_op_save(in->x, 1, &in->y); return __LINE__;
+}
+
 const site_case site_cases_ext[] = {
     SITE_CASE(ag_op_result),       SITE_CASE(ag_op_ctx), SITE_CASE(ag_op_record),
     SITE_CASE(ag_grad_accum_buf),  SITE_CASE(ag_op_fail),
     SITE_CASE(ag_gc_randn),        SITE_CASE(ag_gc_uniform), SITE_CASE(ag_gc_randn_away),
     SITE_CASE(ag_gc_ids),          SITE_CASE(ag_gc_const),   SITE_CASE(ag_gradcheck_main),
     SITE_CASE(ag_gradcheck_suite_main),
+    SITE_CASE(ag_op_apply),        SITE_CASE(ag_op_save),
 };
 const int n_site_cases_ext = (int)(sizeof site_cases_ext / sizeof site_cases_ext[0]);

@@ -272,6 +272,20 @@ static int bad_ag_schedule_apply(site_inputs *in) {
     (void)ag_schedule_apply(&s, in->opt, -1); return __LINE__;
 }
 
+static int bad_ag_module_new(site_inputs *in) {
+    (void)in;
+    (void)ag_module_new(A, 1, &ag_nn_sequential_type); return __LINE__;
+}
+static int bad_ag_module_new_param(site_inputs *in) {
+    (void)ag_module_new_param(&in->list->base, "a.b", in->x); return __LINE__;
+}
+static int bad_ag_module_check_last_dim(site_inputs *in) {
+    (void)ag_module_check_last_dim(&in->lin->base, in->x, 5); return __LINE__;
+}
+static int bad_ag_module_gc_inputs(site_inputs *in) {
+    (void)ag_module_gc_inputs(&in->lin->base, in->x, (ag_tensor *[16]){0}); return __LINE__;
+}
+
 const site_case site_cases_nn[] = {
     SITE_CASE(ag_activate),         SITE_CASE(ag_dropout),
     SITE_CASE(ag_linear),           SITE_CASE(ag_nn_linear_new),
@@ -308,5 +322,7 @@ const site_case site_cases_nn[] = {
     SITE_CASE(ag_clip_grad_norm),   SITE_CASE(ag_optim_clip_grad_norm),
     SITE_CASE(ag_clip_grad_value),  SITE_CASE(ag_optim_clip_grad_value),
     SITE_CASE(ag_schedule_factor),  SITE_CASE(ag_schedule_apply),
+    SITE_CASE(ag_module_new),       SITE_CASE(ag_module_new_param),
+    SITE_CASE(ag_module_check_last_dim), SITE_CASE(ag_module_gc_inputs),
 };
 const int n_site_cases_nn = (int)(sizeof site_cases_nn / sizeof site_cases_nn[0]);

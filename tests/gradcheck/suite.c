@@ -43,11 +43,45 @@ static const ag_gc_case cases[] = {
     AG_GC_CASE("refuses", "[2]", f_refuses, AG_GC_N(2)),
 };
 
+/* The short form: a case's f(A, inputs), here x^3 as an op whose vjp is
+ * made of ag ops (3 x^2 g, or the wrong 2 x^2 g), so that --second-order
+ * checks it too. */
+static bool vcube_vjp_k(ag_tensor *y, ag_tensor *g, ag_tensor **grads, double k) {
+    ag_tensor *x = y->src[0];
+    grads[0] = ag_mul_(y->arena, g, ag_mul_scalar_(y->arena, ag_mul_(y->arena, x, x), k));
+    return true;
+}
+static bool vcube_right(ag_tensor *y, ag_tensor *g, ag_tensor **grads) {
+    return vcube_vjp_k(y, g, grads, 3);
+}
+static bool vcube_wrong(ag_tensor *y, ag_tensor *g, ag_tensor **grads) {
+    return vcube_vjp_k(y, g, grads, 2);
+}
+static const ag_op VRIGHT = {.name = "vcube", .vjp = vcube_right};
+static const ag_op VWRONG = {.name = "vcube", .vjp = vcube_wrong};
+static ag_tensor *vcube_as(ag_arena *A, ag_tensor *x, const ag_op *op) {
+    const bool was = ag_set_grad_enabled(false);
+    ag_tensor *y = ag_mul_(A, x, ag_mul_(A, x, x));
+    ag_set_grad_enabled(was);
+    return ag_op_apply_(A, op, y, 1, &x);
+}
+static ag_tensor *f_vcube(ag_arena *A, ag_tensor *const *x) { return vcube_as(A, x[0], &VRIGHT); }
+static ag_tensor *f_vcube_wrong(ag_arena *A, ag_tensor *const *x) {
+    return vcube_as(A, x[0], &VWRONG);
+}
+static const ag_gc_case short_cases[] = {
+    AG_GC_CASE_F("vcube", "[2,3]", f_vcube, AG_GC_N(2, 3)),
+    AG_GC_CASE_F("vcube_wrong", "[4]", f_vcube_wrong, AG_GC_N(4)),
+    {.op = "no function", .shapes = "[2]", .in = {AG_GC_N(2)}},
+};
+
 static char out[16384], err[4096];
 
+static int run_table(const ag_gc_case *table, int ncases, const char *const *args);
 /* Runs ag_gradcheck_main on the table with argv {"prog/mycheck", args...};
  * its stdout into out[], stderr into err[]; returns its status. */
-static int run(int ncases, const char *const *args) {
+static int run(int ncases, const char *const *args) { return run_table(cases, ncases, args); }
+static int run_table(const ag_gc_case *table, int ncases, const char *const *args) {
     char *argv[8] = {"prog/mycheck"};
     int argc = 1;
     while (args[argc - 1]) argv[argc] = (char *)args[argc - 1], argc++;
@@ -56,7 +90,7 @@ static int run(int ncases, const char *const *args) {
     fflush(stdout), fflush(stderr);
     const int so = dup(1), se = dup(2);
     dup2(fileno(fo), 1), dup2(fileno(fe), 2);
-    const int rc = ag_gradcheck_main(argc, argv, cases, ncases);
+    const int rc = ag_gradcheck_main(argc, argv, table, ncases);
     fflush(stdout), fflush(stderr);
     dup2(so, 1), dup2(se, 2);
     close(so), close(se);
@@ -153,6 +187,24 @@ START_TEST(handler_put_back_and_bad_table_reported) {
 }
 END_TEST
 
+/* Cases in the short form run like the others, at first and second order;
+ * a case with neither fn nor f is a bad table. */
+START_TEST(short_form_cases_run_at_both_orders) {
+    ck_assert_int_eq(run_table(short_cases, 2, ARGS("--seed", "2")), 1);
+    ck_assert(row_says("vcube", "pass"));
+    ck_assert(row_says("vcube_wrong", "FAIL"));
+    ck_assert_int_eq(run_table(short_cases, 2, ARGS("--second-order", "--only", "vcube")), 0);
+    ck_assert_ptr_nonnull(strstr(out, "ops and modules checked at second order: 1\n"
+                                      "1 passed, 0 failed\n"));
+    ag_set_thread_error_handler(count, NULL);
+    reports = 0;
+    ck_assert_int_eq(run_table(short_cases, 3, ARGS("--list")), 2);
+    ck_assert_int_eq(reports, 1);
+    ck_assert_ptr_nonnull(strstr(ag_last_error(), "table 0, case 2: expected an op name"));
+    ck_assert(ag_set_thread_error_handler(NULL, NULL) == count);
+}
+END_TEST
+
 TCase *gradcheck_suite_tcase(void) {
     TCase *tc = tcase_create("suite");
     tcase_add_test(tc, right_passes_wrong_fails_report_goes_on);
@@ -160,5 +212,6 @@ TCase *gradcheck_suite_tcase(void) {
     tcase_add_test(tc, list_names_every_case);
     tcase_add_test(tc, bad_command_lines);
     tcase_add_test(tc, handler_put_back_and_bad_table_reported);
+    tcase_add_test(tc, short_form_cases_run_at_both_orders);
     return tc;
 }

@@ -170,6 +170,111 @@ START_TEST(bad_entries_are_reported) {
 }
 END_TEST
 
+/* ---- a user module with the short calls ------------------------------------ */
+
+/* gain(x) = g * x over a last dim of n, g one element starting at 2. */
+typedef struct {
+    ag_module base;
+    int64_t n;
+    ag_tensor *g;
+} gain;
+
+static ag_tensor *gain_forward(ag_module *m, ag_arena *A, ag_tensor *x) {
+    gain *s = (gain *)m;
+    if (!ag_module_check_last_dim(m, x, s->n)) return NULL;
+    return ag_mul(A, s->g, x);
+}
+static const ag_module_type GAIN = {.name = "Gain", .forward = gain_forward};
+
+static gain *gain_new(int64_t n) {
+    gain *s = ag_module_new(P, sizeof *s, &GAIN);
+    ck_assert_ptr_nonnull(s);
+    s->n = n;
+    s->g = ag_module_new_param(&s->base, "g", ag_scalar(P, AG_F32, 2.0));
+    return s;
+}
+
+/* ag_module_new gives a zeroed struct with its base initialised;
+ * ag_module_new_param returns the tensor, registered and requiring a
+ * gradient; the forward runs; a type without describe prints "Gain()". */
+START_TEST(short_calls_make_a_module) {
+    gain *s = gain_new(3);
+    ck_assert_ptr_eq(s->base.type, &GAIN);
+    ck_assert_ptr_eq(s->base.arena, P);
+    ck_assert(s->base.training);
+    ck_assert_int_eq(s->n, 3);
+    ck_assert_ptr_eq(ag_module_param(&s->base, "g"), s->g);
+    ck_assert(s->g->requires_grad);
+    ck_assert_int_eq(s->base.nparams, 1);
+    ag_tensor *y = ag_module_forward(&s->base, P, ag_ones(P, AG_F32, AG_SHAPE(2, 3)));
+    ck_assert_double_eq(ag_get_flat(y, 5), 2.0);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ag_module_print(f, &s->base);
+    fclose(f);
+    ck_assert_str_eq(buf, "Gain()  1 params\ntotal params: 1, trainable: 1\n");
+    free(buf);
+}
+END_TEST
+
+START_TEST(short_calls_report_bad_input) {
+    gain *s = gain_new(3);
+    expect_errors();
+    ck_assert_ptr_null(ag_module_forward(&s->base, P, ag_ones(P, AG_F32, AG_SHAPE(2, 5))));
+    check_error("Gain", "input f32 [2,5]", "expected a last dim of 3");
+    expect_errors();
+    ck_assert(!ag_module_check_last_dim(&s->base, ag_scalar(P, AG_F32, 1.0), 3));
+    check_error("Gain", "input f32 []", "last dim of 3");
+    expect_errors();
+    ck_assert_ptr_null(ag_module_new(P, sizeof(ag_module) - 1, &GAIN));
+    check_error("module_new", "size too small", NULL);
+    expect_errors();
+    ck_assert_ptr_null(ag_module_new(P, sizeof(gain), NULL));
+    check_error("module_new", "type is NULL", NULL);
+    expect_errors();
+    ck_assert_ptr_null(ag_module_new_param(&s->base, "g", ag_ones(P, AG_F32, AG_SHAPE(2))));
+    check_error("module_add_param", "\"g\"", NULL);
+    /* an earlier failure passes through without a report */
+    expect_errors();
+    ck_assert_ptr_null(ag_module_new_param(&s->base, "h", NULL));
+    ck_assert_ptr_null(ag_module_new_param(NULL, "h", ag_ones(P, AG_F32, AG_SHAPE(2))));
+    ck_assert(!ag_module_check_last_dim(&s->base, NULL, 3));
+    ck_assert_int_eq(ag_error_count(), 0);
+    ag_set_error_handler(NULL, NULL);
+}
+END_TEST
+
+/* ag_module_gc_inputs: x, then the trainable parameters in order, all f64;
+ * a frozen one left out; the inputs gradcheck. */
+static ag_module *gc_module;
+static ag_tensor *gc_forward(ag_arena *A, ag_tensor *const *in, int n, void *u) {
+    (void)n, (void)u;
+    return ag_module_forward(gc_module, A, in[0]);
+}
+START_TEST(gc_inputs_are_x_and_the_trainable_parameters) {
+    ag_nn_linear *l = ag_nn_linear_new(P, &rng, 3, 2, true);
+    gc_module = &l->base;
+    ag_tensor *in[AG_GRADCHECK_MAX_INPUTS] = {0};
+    ag_tensor *x = ag_randn(P, &rng, AG_F64, AG_SHAPE(4, 3), 0.0, 1.0);
+    ck_assert_int_eq(ag_module_gc_inputs(&l->base, x, in), 3);
+    ck_assert_ptr_eq(in[0], x);
+    ck_assert_ptr_eq(in[1], l->weight);
+    ck_assert_ptr_eq(in[2], l->bias);
+    ck_assert_int_eq(l->weight->dtype, AG_F64);
+    ck_assert(ag_gradcheck(gc_forward, 3, in, NULL, NULL, NULL));
+    ag_set_requires_grad(l->bias, false);
+    ck_assert_int_eq(ag_module_gc_inputs(&l->base, x, in), 2);
+    expect_errors();
+    ck_assert_int_eq(ag_module_gc_inputs(&l->base, ag_ones(P, AG_F32, AG_SHAPE(4, 3)), in), 0);
+    check_error("module_gc_inputs", "f32 [4,3]", "expected f64");
+    expect_errors();
+    ck_assert_int_eq(ag_module_gc_inputs(NULL, x, in), 0);
+    ck_assert_int_eq(ag_error_count(), 0);
+    ag_set_error_handler(NULL, NULL);
+}
+END_TEST
+
 TCase *nn_module_tcase(void) {
     TCase *tc = tcase_create("module");
     tcase_add_checked_fixture(tc, setup, teardown);
@@ -181,5 +286,8 @@ TCase *nn_module_tcase(void) {
     tcase_add_test(tc, cast_keeps_identity_and_values);
     tcase_add_test(tc, printed_tree);
     tcase_add_test(tc, bad_entries_are_reported);
+    tcase_add_test(tc, short_calls_make_a_module);
+    tcase_add_test(tc, short_calls_report_bad_input);
+    tcase_add_test(tc, gc_inputs_are_x_and_the_trainable_parameters);
     return tc;
 }
