@@ -74,6 +74,13 @@ START_TEST(quartic_gives_12_x2_v) {
     ck_values(hv, 4, ((double[]){12, 6, -12, 0}), 1e-13);
     ck_assert_ptr_eq(m.p[0]->grad, own);
     ck_values(own, 4, ((double[]){42, 0, 0, 0}), 0);
+    /* in f32: the same values (all exact in f32), an f32 result */
+    model m32 = {.p = {ag_from_f64(A, AG_F32, AG_SHAPE(2, 2), (double[]){1, -0.5, 2, 0})}};
+    ag_set_requires_grad(m32.p[0], true);
+    ag_tensor *v32 = ag_cast(A, v, AG_F32);
+    ck_assert(ag_hvp(A, quartic, &m32, 1, m32.p, &v32, &hv));
+    ck_assert_int_eq(hv->dtype, AG_F32);
+    ck_values(hv, 4, ((double[]){12, 6, -12, 0}), 1e-5);
 }
 END_TEST
 
