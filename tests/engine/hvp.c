@@ -271,11 +271,12 @@ static void cube_kernel(ag_tensor *out) {
         ag_op_accum(gx, i, ag_op_load(out->grad, i) * 3 * ag_op_load(x, i) * ag_op_load(x, i));
 }
 static const ag_op CUBE = {.name = "cube_kernel", .backward = cube_kernel};
+/* x^3 of a one-element x: a loss of that op alone */
 static ag_tensor *kernel_only(ag_arena *Ar, void *u) {
     const model *m = u;
     ag_tensor *x = m->p[0], *y = ag_op_result(Ar, "cube_kernel", AG_F64, x->ndim, x->shape);
     for (int64_t i = 0; i < x->numel; i++) ag_op_store(y, i, pow(ag_op_load(x, i), 3));
-    return sum_all(Ar, ag_op_record(y, &CUBE, 1, &x));
+    return ag_op_record(y, &CUBE, 1, &x);
 }
 
 START_TEST(bad_arguments_are_reported) {
@@ -311,12 +312,14 @@ START_TEST(bad_arguments_are_reported) {
     ck_assert(!ag_hvp(NULL, quartic, &m, 1, m.p, &v, &hv));
     check_error("hvp", NULL, NULL);
     /* an op on the way without a vjp: named by the engine */
+    model one = {.p = {param(AG_SHAPE(1), (double[]){2})}};
+    ag_tensor *v1 = ag_from_f64(A, AG_F64, AG_SHAPE(1), (double[]){1});
     ag_set_error_handler(count_reports, &reports);
-    ck_assert(!ag_hvp(A, kernel_only, &m, 1, m.p, &v, &hv));
-    ck_assert_int_ge(reports, 1);
+    ck_assert(!ag_hvp(A, kernel_only, &one, 1, one.p, &v1, &hv));
+    ck_assert_int_eq(reports, 1);
     ck_assert_ptr_nonnull(strstr(ag_last_error(), "cube_kernel has no differentiable backward"));
     ck_assert_ptr_null(hv);
-    ck_assert_ptr_null(m.p[0]->grad);
+    ck_assert_ptr_null(one.p[0]->grad);
     /* an earlier failure: false, no report */
     expect_errors();
     ck_assert(!ag_hvp(A, quartic, &m, 1, m.p, (ag_tensor *[]){NULL}, &hv));
