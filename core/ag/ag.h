@@ -14,6 +14,7 @@
 #include "ops.h"
 #include "loss.h"
 #include "gradcheck.h"
+#include "hvp.h"
 #include "custom_op.h"
 #include "gradcheck_suite.h"
 #include "safetensors.h"

@@ -210,6 +210,20 @@ bad 2 '^bench-ckpt: --dir: a-file is not a folder$' bench-ckpt --dir a-file
 bad 2 '^bench-ckpt: unknown option "--bogus"' bench-ckpt --bogus
 bad 2 '^bench-ckpt: unexpected argument "extra"' bench-ckpt extra
 
+# ---- hessian -------------------------------------------------------------------
+bad 2 '^hessian: --steps: 0 is out of range' hessian --steps 0
+bad 2 '^hessian: --every: 50 is longer than --steps 10$' hessian --every 50 --steps 10
+bad 2 '^hessian: --layers: 9 is out of range \(1 to 8\)$' hessian --layers 9
+bad 2 '^hessian: --points: 4097 is out of range' hessian --points 4097
+bad 2 '^hessian: --tol: 0 is out of range \(> 0 and <= 1\)$' hessian --tol 0
+bad 2 '^hessian: --lambda: "nan" is not a finite number$' hessian --lambda nan
+bad 2 '^hessian: --gp-steps: -1 is out of range' hessian --gp-steps -1
+bad 2 '^hessian: --out: the value is empty$' hessian --out=
+bad 2 '^hessian: --out: cannot create directory "a-file": ' hessian --out a-file
+bad 2 '^hessian: --out: cannot create directory "a-file/o": ' hessian --out a-file/o
+bad 2 '^hessian: unexpected argument "extra"' hessian extra
+bad 2 '^hessian: unknown option "--bogus"' hessian --bogus
+
 # ---- the README's two programs take no arguments -------------------------
 for a in --bogus extra --help; do
     bad 2 '^readme-example: takes no arguments$' readme-example "$a"
@@ -225,7 +239,7 @@ bad 2 '^ag-gradcheck: unexpected argument "add"' ag-gradcheck add
 
 # ---- good invocations --------------------------------------------------------
 for p in mlp-demo tinygpt optim-rosenbrock rmsnorm-tour bench-norms bench-optim bench-train \
-         bench-ddp bench-ckpt ag-gradcheck; do
+         bench-ddp bench-ckpt ag-gradcheck hessian; do
     good "$p" --help
     if ! grep -q "^usage: $p \[options\]" "$scratch/out"; then fail "$p --help: no usage line"; fi
 done
@@ -241,6 +255,8 @@ good bench-optim --params 1000 --steps 5
 good tinygpt --steps 1 --embd 1 --heads 1 --out o
 good mlp-demo --steps 300 --hidden 8 --batch 32 --seed=7
 good bench-ddp --layers 1 --embd 16 --block 8 --batch 4 --steps 2 --warmup 1
+# every product and the gradient penalty's check, on a tiny model
+good hessian --steps 2 --every 1 --hidden 4 --layers 1 --points 16 --iters 3 --gp-steps 1 --out o
 
 echo "$cases command lines, $failures failed"
 [ "$failures" -eq 0 ]

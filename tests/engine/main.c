@@ -487,10 +487,11 @@ TCase *engine_anomaly_tcase(void);   /* anomaly.c */
 TCase *engine_custom_op_tcase(void); /* custom_op.c */
 TCase *engine_grad_tcase(void);      /* grad.c */
 TCase *engine_second_tcase(void);    /* second.c */
+TCase *engine_hvp_tcase(void);       /* hvp.c */
 
 int main(void) {
     return run_check_suite("engine",
                            (check_tcase_fn *const[]){engine_tcase, engine_anomaly_tcase,
                                                       engine_custom_op_tcase, engine_grad_tcase,
-                                                      engine_second_tcase, NULL});
+                                                      engine_second_tcase, engine_hvp_tcase, NULL});
 }

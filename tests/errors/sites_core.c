@@ -377,6 +377,16 @@ static int bad_ag_cast(site_inputs *in) {
     (void)ag_cast(A, in->x, (ag_dtype)7); return __LINE__;
 }
 
+/* no loss function */
+static int bad_ag_hvp(site_inputs *in) {
+    ag_tensor *hv;
+    (void)ag_hvp(A, NULL, NULL, 1, &in->x, &in->x, &hv); return __LINE__;
+}
+static int bad_ag_hessian_top_eig(site_inputs *in) {
+    ag_hessian_eig_result r;
+    (void)ag_hessian_top_eig(NULL, NULL, 1, &in->x, NULL, &r); return __LINE__;
+}
+
 const site_case site_cases_core[] = {
     SITE_CASE(ag_arena_new),   SITE_CASE(ag_arena_alloc), SITE_CASE(ag_arena_calloc),
     SITE_CASE(ag_empty),       SITE_CASE(ag_zeros),       SITE_CASE(ag_ones),
@@ -417,5 +427,6 @@ const site_case site_cases_core[] = {
     SITE_CASE(ag_l1_loss),     SITE_CASE(ag_smooth_l1_loss), SITE_CASE(ag_huber_loss),
     SITE_CASE(ag_binary_cross_entropy_with_logits), SITE_CASE(ag_nll_loss),
     SITE_CASE(ag_cross_entropy_ex),
+    SITE_CASE(ag_hvp),         SITE_CASE(ag_hessian_top_eig),
 };
 const int n_site_cases_core = (int)(sizeof site_cases_core / sizeof site_cases_core[0]);
