@@ -82,6 +82,6 @@ TCase *ops_softmax_loss_tcase(void);
 TCase *ops_loss_tcase(void);
 TCase *ops_cast_tcase(void);
 TCase *ops_nonfinite_tcase(void);
-TCase *ops_second_tcase(void);
+TCase *ops_matmul_loss_second_tcase(void);
 
 #endif

@@ -1,4 +1,4 @@
-/* tests/ops/second.c — second derivatives of matmul, linear, mse_loss and
+/* tests/ops/matmul_loss_second.c — second derivatives of matmul, linear, mse_loss and
  * cross_entropy: the first gradient is taken with create_graph (ag_grad),
  * then <gradient, V> is differentiated again without it, and the result is
  * compared with the formula worked out by hand for each:
@@ -7,6 +7,7 @@
  *                           d<grad_x f, v>/dx = 2 A^T A v
  *   f = sum (X W^T + b)^2   d<grad_W f, V>/dW = 2 V X^T X, .../db = 2 V colsum(X)
  *                           .../dX = 2 (X V^T) W + 2 Y V
+ *                           d<grad_b f, u>/dW = 2 u colsum(X)^T, .../db = 2 M u
  *   mse mean                Hessian 2/N I (and -2/N I against the target)
  *   cross_entropy mean      Hessian (diag(p) - p p^T) / count per counted row
  */
@@ -134,6 +135,13 @@ START_TEST(test_linear_second) {
     ck_values(h[0], 6, hx, 1e-13);
     ck_values(h[1], 6, hw, 1e-13);
     ck_values(h[2], 2, hb, 1e-13);
+    /* grad_b f = 2 sum_m Y_m: d<grad_b f, u>/dW = 2 u colsum(X)^T, .../db = 2 M u */
+    const double u[2] = {1.5, -2};
+    second(f, Bt, ag_from_f64(P, AG_F64, AG_SHAPE(2), u), 2, (ag_tensor *[]){W, Bt}, h);
+    for (int o = 0; o < 2; o++)
+        for (int q = 0; q < 3; q++) hw[3 * o + q] = 2 * u[o] * (x[q] + x[3 + q]);
+    ck_values(h[0], 6, hw, 1e-13);
+    ck_values(h[1], 2, ((const double[]){4 * u[0], 4 * u[1]}), 1e-13);
     ag_arena_free(P);
 }
 END_TEST
@@ -244,8 +252,8 @@ START_TEST(test_cross_entropy_all_ignored) {
 }
 END_TEST
 
-TCase *ops_second_tcase(void) {
-    TCase *tc = tcase_create("second");
+TCase *ops_matmul_loss_second_tcase(void) {
+    TCase *tc = tcase_create("matmul_loss_second");
     tcase_add_test(tc, test_matmul_quadratic_in_a);
     tcase_add_test(tc, test_matmul_quadratic_in_x);
     tcase_add_test(tc, test_matmul_broadcast_batch);
