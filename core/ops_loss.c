@@ -181,7 +181,7 @@ static bool ce_constants(ag_tensor *out, ag_tensor **onehot, ag_tensor **keep) {
     *onehot = ag_zeros_(out->arena, x->dtype, x->ndim, x->shape);
     *keep = NULL;
     if (!*onehot) return false;
-    if ((double)P != out->fparam[0]) {
+    if (out->fparam[0] < (double)P) { /* some position ignored */
         int64_t shape[AG_MAX_DIMS];
         for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
         shape[x->ndim >= 2 ? 1 : 0] = 1;
