@@ -8,7 +8,9 @@
  *
  *   dx[c] = g / count * (exp(x[c] - lse) - [c == target])
  *
- * and 0 for positions whose target is ignore_index.
+ * and 0 for positions whose target is ignore_index. Both losses also have a
+ * vjp (a backward with create_graph): the same gradient made of ag ops, so
+ * that it can be differentiated again.
  */
 #include "internal.h"
 
@@ -166,7 +168,54 @@ static void ce_backward(ag_tensor *out) {
     });
 }
 
-static const ag_op CROSS_ENTROPY = {"cross_entropy", ce_backward, NULL};
+/* The constants of cross_entropy's vjp, over the logits' layout: onehot
+ * holds 1 at each counted position's target class (an ignored position's
+ * row stays 0); keep, made only when some position is ignored, has the
+ * logits' shape with the class dim of size 1 and holds 1 for a counted
+ * position, 0 for an ignored one. False after a report. */
+static bool ce_constants(ag_tensor *out, ag_tensor **onehot, ag_tensor **keep) {
+    ag_tensor *x = out->src[0], *target = out->src[1];
+    const int64_t C = out->iparam[0], inner = out->iparam[1], P = out->iparam[2];
+    const int ignore = (int)out->iparam[3];
+    const int32_t *t = target->data;
+    *onehot = ag_zeros_(out->arena, x->dtype, x->ndim, x->shape);
+    *keep = NULL;
+    if (!*onehot) return false;
+    if (out->fparam[0] < (double)P) { /* some position ignored */
+        int64_t shape[AG_MAX_DIMS];
+        for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
+        shape[x->ndim >= 2 ? 1 : 0] = 1;
+        if (!(*keep = ag_zeros_(out->arena, x->dtype, x->ndim, shape))) return false;
+    }
+    AG_DISPATCH(x->dtype, T, {
+        T *py = (*onehot)->data, *pk = *keep ? (*keep)->data : NULL;
+        for (int64_t q = 0; q < P; q++) {
+            if (t[q] == ignore) continue;
+            py[(q / inner) * C * inner + q % inner + t[q] * inner] = 1;
+            if (pk) pk[q] = 1;
+        }
+    });
+    return true;
+}
+
+/* The recorded backward, softmax minus one-hot with ag ops:
+ *   dx = (softmax(x) * keep - onehot) * g / count
+ * (keep zeroes the ignored positions). Every target ignored: no gradient,
+ * as the kernel gives. */
+static bool ce_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    ag_tensor *x = out->src[0];
+    const double count = out->fparam[0];
+    if (!x->requires_grad || count == 0) return true;
+    ag_arena *A = out->arena;
+    ag_tensor *onehot, *keep;
+    if (!ce_constants(out, &onehot, &keep)) return false;
+    ag_tensor *p = ag_softmax_(A, x, x->ndim >= 2 ? 1 : 0);
+    if (keep) p = ag_mul_(A, p, keep);
+    grads[0] = ag_mul_(A, ag_sub_(A, p, onehot), ag_div_scalar_(A, g, count));
+    return grads[0] != NULL;
+}
+
+static const ag_op CROSS_ENTROPY = {"cross_entropy", ce_backward, ce_vjp};
 
 /* Mean over non-ignored positions of -log softmax(logits)[target], with the
  * classes along dim 1 (dim 0 for 1-d logits). A target outside [0, C) that is
@@ -253,7 +302,21 @@ static void mse_backward(ag_tensor *out) {
     });
 }
 
-static const ag_op MSE_LOSS = {"mse_loss", mse_backward, NULL};
+/* The recorded backward: da = (a - b) * 2 g / divisor, db = -da (the engine
+ * sums it over b's broadcast dims). An empty input: no gradient, as the
+ * kernel gives. */
+static bool mse_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    ag_tensor *a = out->src[0], *b = out->src[1];
+    if (a->numel == 0) return true;
+    ag_arena *A = out->arena;
+    ag_tensor *da = ag_mul_(A, ag_sub_(A, a, b), ag_mul_scalar_(A, g, 2 / out->fparam[0]));
+    if (!da) return false;
+    grads[0] = a->requires_grad ? da : NULL;
+    grads[1] = b->requires_grad ? ag_neg_(A, da) : NULL;
+    return !b->requires_grad || grads[1];
+}
+
+static const ag_op MSE_LOSS = {"mse_loss", mse_backward, mse_vjp};
 
 /* The fused mean or sum of (a - b)^2 over a's shape; b broadcasts to it. */
 static ag_tensor *mse_fused(ag_arena *A, ag_tensor *a, ag_tensor *b, ag_reduction r) {

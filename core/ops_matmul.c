@@ -15,6 +15,8 @@
  * fresh buffer when each element is written once):
  *   dA[batch of a] += dC @ B^T        gemm(no, trans)
  *   dB[batch of b] += A^T @ dC        gemm(trans, no)
+ * The vjp (for a backward with create_graph) is the same two products as
+ * recorded ops: matmul, transpose, and unsqueeze/squeeze for 1-d operands.
  *
  * gemm goes to cblas when AG_HAVE_CBLAS is defined (OpenBLAS), otherwise to
  * ag__gemm_fallback: cache-blocked loops with a 4-row register block whose
@@ -328,7 +330,44 @@ static void matmul_backward(ag_tensor *out) {
     }
 }
 
-static const ag_op MATMUL = {"matmul", matmul_backward, NULL};
+/* An operand or the output gradient as the batch of matrices the product
+ * used: a 1-d left operand as [1,K], a 1-d right one as [K,1]; g gets back
+ * the dims the output lost ([...,1,N] when a was 1-d, [...,M,1] when b was). */
+static ag_tensor *as_matrix(ag_arena *A, ag_tensor *t, bool left) {
+    return t->ndim == 1 ? ag_unsqueeze_(A, t, left ? 0 : 1) : t;
+}
+static ag_tensor *grad_as_matrix(ag_arena *A, ag_tensor *g, const ag_tensor *a,
+                                 const ag_tensor *b) {
+    if (b->ndim == 1) g = ag_unsqueeze_(A, g, g->ndim);
+    if (g && a->ndim == 1) g = ag_unsqueeze_(A, g, g->ndim - 1);
+    return g;
+}
+
+/* The recorded backward, with the kernel's products as ag ops:
+ *   dA = g @ B^T (the added row of a 1-d a removed), dB = A^T @ g (the
+ *   added column removed); the engine sums each over the batch dims its
+ *   operand was broadcast along. */
+static bool matmul_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    ag_arena *A = out->arena;
+    ag_tensor *a = out->src[0], *b = out->src[1];
+    ag_tensor *gm = grad_as_matrix(A, g, a, b);
+    if (!gm) return false;
+    if (a->requires_grad) {
+        ag_tensor *bt = ag_transpose_(A, as_matrix(A, b, false), -2, -1);
+        ag_tensor *da = ag_matmul_(A, gm, bt);
+        grads[0] = a->ndim == 1 ? ag_squeeze_(A, da, -2) : da;
+        if (!grads[0]) return false;
+    }
+    if (b->requires_grad) {
+        ag_tensor *at = ag_transpose_(A, as_matrix(A, a, true), -2, -1);
+        ag_tensor *db = ag_matmul_(A, at, gm);
+        grads[1] = b->ndim == 1 ? ag_squeeze_(A, db, -1) : db;
+        if (!grads[1]) return false;
+    }
+    return true;
+}
+
+static const ag_op MATMUL = {"matmul", matmul_backward, matmul_vjp};
 
 /* torch.matmul; see the top of this file for the shape rules. */
 ag_tensor *ag_matmul_(ag_arena *A, ag_tensor *a, ag_tensor *b) {

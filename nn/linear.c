@@ -5,7 +5,8 @@
  *   backward  dX[M,in]  += dY[M,out] W[out,in]           gemm
  *             dW[out,in] += dY^T X                       gemm (sums over M)
  *             db[out]   += sum over rows of dY
- * so neither pass copies or transposes W.
+ * so neither pass copies or transposes W. The vjp (a backward with
+ * create_graph) makes the same products with recorded matmul ops.
  */
 #include <math.h>
 
@@ -38,7 +39,23 @@ static void linear_backward(ag_tensor *out) {
     }
 }
 
-static const ag_op LINEAR = {"linear", linear_backward, NULL};
+/* The recorded backward: dx = g @ W; dW = g^T x with the leading dims as
+ * rows ([M,out]^T @ [M,in]); db = g, which the engine sums over the rows. */
+static bool linear_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    ag_arena *A = out->arena;
+    ag_tensor *x = out->src[0], *w = out->src[1], *b = out->nsrc > 2 ? out->src[2] : NULL;
+    if (x->requires_grad && !(grads[0] = ag_matmul_(A, g, w))) return false;
+    if (w->requires_grad) {
+        const int64_t M = ag__numel(x->ndim - 1, x->shape);
+        ag_tensor *g2 = ag_reshape_(A, g, 2, (const int64_t[]){M, w->shape[0]});
+        ag_tensor *x2 = ag_reshape_(A, x, 2, (const int64_t[]){M, w->shape[1]});
+        if (!(grads[1] = ag_matmul_(A, ag_transpose_(A, g2, 0, 1), x2))) return false;
+    }
+    if (b && b->requires_grad) grads[2] = g;
+    return true;
+}
+
+static const ag_op LINEAR = {"linear", linear_backward, linear_vjp};
 
 static bool linear_args_ok(const ag_tensor *x, const ag_tensor *w, const ag_tensor *b) {
     if (!ag__check_float("linear", x) || !ag__check_float("linear", w) ||

@@ -182,6 +182,8 @@ const gc_case gc_loss[] = {
      U(SUM)},
     {.op = "mse_loss", .shapes = "[2,3] - [] none", .fn = f_mse, .in = {GC_N(2, 3), GC_N0},
      U(NONE)},
+    {.op = "mse_loss", .shapes = "[2,3,4] - [3,1] sum", .fn = f_mse,
+     .in = {GC_N(2, 3, 4), GC_N(3, 1)}, U(SUM)},
     {.op = "l1_loss", .shapes = "[3,4] mean, |d| > 0.1", .fn = f_l1, .make = make_off0, U(MEAN)},
     {.op = "l1_loss", .shapes = "[3,4] sum", .fn = f_l1, .make = make_off0, U(SUM)},
     {.op = "l1_loss", .shapes = "[3,4] none", .fn = f_l1, .make = make_off0, U(NONE)},

@@ -143,6 +143,7 @@ const gc_case gc_softmax_loss[] = {
     GC_CASE("mse_loss", "[2,3] - [3]", f_mse, GC_N(2, 3), GC_N(3)),
     GC_CASE("mse_loss", "[4,3] - [1]", f_mse, GC_N(4, 3), GC_N(1)),
     GC_CASE("mse_loss", "[2,3] - const [2,3]", f_mse, GC_N(2, 3), GC_C(2, 3)),
+    GC_CASE("mse_loss", "const [2,3] - [3]", f_mse, GC_C(2, 3), GC_N(3)),
     GC_CASE("mse_loss", "[5] - []", f_mse, GC_N(5), GC_N0),
 };
 const int gc_softmax_loss_count = sizeof gc_softmax_loss / sizeof gc_softmax_loss[0];
