@@ -20,14 +20,20 @@ static const ag_op OPS[] = {
 };
 _Static_assert(sizeof OPS / sizeof OPS[0] == NKINDS, "one op per kind");
 
-/* out = a (kind) b over out's shape; a, b and out share one float dtype. */
-static void forward(kind k, const ag_tensor *a, const ag_tensor *b, ag_tensor *out) {
-    if (out->numel == 0) return;
+/* Starts a walk over out's shape reading a and b with their broadcast
+ * strides (0 along a stretched dim). */
+static void walk_pair(ag__iter *it, const ag_tensor *a, const ag_tensor *b, const ag_tensor *out) {
     int64_t sa[AG_MAX_DIMS], sb[AG_MAX_DIMS];
     ag__bcast_strides(a, out->ndim, sa);
     ag__bcast_strides(b, out->ndim, sb);
+    ag__iter_init(it, out->ndim, out->shape, 2, (const int64_t *[]){sa, sb});
+}
+
+/* out = a (kind) b over out's shape; a, b and out share one float dtype. */
+static void forward(kind k, const ag_tensor *a, const ag_tensor *b, ag_tensor *out) {
+    if (out->numel == 0) return;
     ag__iter it;
-    ag__iter_init(&it, out->ndim, out->shape, 2, (const int64_t *[]){sa, sb});
+    walk_pair(&it, a, b, out);
     int64_t o = 0;
     AG_DISPATCH(out->dtype, T, {
         const T *pa = a->data, *pb = b->data;
@@ -68,11 +74,8 @@ static void backward(ag_tensor *out) {
     ag_tensor *a = out->src[0], *b = out->src[1];
     ag_tensor *ga = ag__grad_buf(a), *gb = ag__grad_buf(b);
     if (out->numel == 0) return;
-    int64_t sa[AG_MAX_DIMS], sb[AG_MAX_DIMS];
-    ag__bcast_strides(a, out->ndim, sa);
-    ag__bcast_strides(b, out->ndim, sb);
     ag__iter it;
-    ag__iter_init(&it, out->ndim, out->shape, 2, (const int64_t *[]){sa, sb});
+    walk_pair(&it, a, b, out);
     int64_t o = 0;
     AG_DISPATCH(out->dtype, T, {
         const T *pa = a->data, *pb = b->data, *pg = out->grad->data;
@@ -107,11 +110,8 @@ static ag_tensor *winner_share(ag_tensor *out, int side) {
     ag_tensor *w = ag__result(out->op->name, out->arena, out->dtype, out->ndim, out->shape);
     if (!w || w->numel == 0) return w;
     const bool max = out->iparam[0] == MAXIMUM;
-    int64_t sa[AG_MAX_DIMS], sb[AG_MAX_DIMS];
-    ag__bcast_strides(a, out->ndim, sa);
-    ag__bcast_strides(b, out->ndim, sb);
     ag__iter it;
-    ag__iter_init(&it, out->ndim, out->shape, 2, (const int64_t *[]){sa, sb});
+    walk_pair(&it, a, b, out);
     int64_t o = 0;
     AG_DISPATCH(out->dtype, T, {
         const T *pa = a->data, *pb = b->data;
