@@ -82,5 +82,6 @@ TCase *ops_softmax_loss_tcase(void);
 TCase *ops_loss_tcase(void);
 TCase *ops_cast_tcase(void);
 TCase *ops_nonfinite_tcase(void);
+TCase *ops_vmath_tcase(void);
 
 #endif
