@@ -196,14 +196,25 @@ static void forward(kind k, double p0, double q0, const ag_tensor *in, ag_tensor
  *   SECOND    dx[i] += gz[i] g[i] f''(x[i]), dg[i] += gz[i] f'(x[i])  (z's backward) */
 typedef enum { BACKWARD, PRODUCT, SECOND } pass;
 
+/* BACKWARD, the pass a training step runs, has a loop of its own: a loop
+ * without branches is one the compiler vectorizes (the branches below are
+ * loop-invariant, but unswitching gives up on the larger derivatives). */
 #define DERIVATIVE_CASE(K, NAME, F, D, D2)                          \
     case K:                                                         \
+        if (ps == BACKWARD) {                                       \
+            AG_OMP_FOR(n >= AG_PAR_MIN)                             \
+            for (int64_t i = 0; i < n; i++) {                       \
+                const T x = px[i], y = py[i];                       \
+                (void)x, (void)y;                                   \
+                pd[i] += pg[i] * (T)(D);                            \
+            }                                                       \
+            break;                                                  \
+        }                                                           \
         AG_OMP_FOR(n >= AG_PAR_MIN)                                 \
         for (int64_t i = 0; i < n; i++) {                           \
             const T x = px[i], y = py[i];                           \
             (void)x, (void)y;                                       \
-            if (ps == BACKWARD) pd[i] += pg[i] * (T)(D);            \
-            else if (ps == PRODUCT) pd[i] = pg[i] * (T)(D);         \
+            if (ps == PRODUCT) pd[i] = pg[i] * (T)(D);              \
             else {                                                  \
                 if (pd) pd[i] += pgz[i] * pg[i] * (T)(D2);          \
                 if (pdg) pdg[i] += pgz[i] * (T)(D);                 \
