@@ -233,6 +233,35 @@ START_TEST(test_vmath_special) {
 }
 END_TEST
 
+/* The f32 ops take these forms, forward and backward: GELU and its
+ * derivative keep their relative accuracy far into the left tail, where
+ * x (1 + erf(x / sqrt 2)) / 2 in float is 0 (erf rounds to -1 below
+ * x = -5.8). Tolerances: the forward within its bound; the derivative
+ * Phi(x) + x phi(x) from Phi (3 ulps) plus x phi(x) (2 ulps and a product)
+ * plus the sum, 7 ulps of 2^-23 relative (the terms have opposite signs,
+ * but |x phi| > 5 Phi below x = -3, so the sum cancels less than 1/4). */
+START_TEST(test_vmath_in_ops) {
+    ag_arena *A = ag_arena_new(0);
+    const double xs[] = {-13.0, -10.0, -8.0, -6.0, -4.0};
+    enum { N = sizeof xs / sizeof xs[0] };
+    ag_tensor *x = ag_from_f64(A, AG_F32, AG_SHAPE(N), xs);
+    ag_set_requires_grad(x, true);
+    ag_tensor *y = ag_gelu(A, x);
+    ck_assert(ag_backward(y, ag_ones(A, AG_F32, AG_SHAPE(N))));
+    for (int i = 0; i < N; i++) {
+        const float got = (float)ag_get_flat(y, i);
+        const double want = r_gelu(xs[i]);
+        ck_assert_msg(ulps_apart(got, (float)want) <= AG__ULPS_GELU, "gelu(%g) = %.9g, want %.9g",
+                      xs[i], (double)got, want);
+        const double dwant = r_normcdf(xs[i]) + xs[i] * r_normpdf(xs[i]);
+        const double dgot = ag_get_flat(x->grad, i);
+        ck_assert_msg(fabs(dgot - dwant) <= 7 * 0x1p-23 * fabs(dwant),
+                      "gelu'(%g) = %.9g, want %.9g", xs[i], dgot, dwant);
+    }
+    ag_arena_free(A);
+}
+END_TEST
+
 TCase *ops_vmath_tcase(void) {
     TCase *tc = tcase_create("vmath");
     tcase_set_tags(tc, "sweep"); /* the ops test leaves it out (tests/CMakeLists.txt) */
@@ -240,5 +269,6 @@ TCase *ops_vmath_tcase(void) {
     tcase_add_loop_test(tc, test_vmath_sweep, 0, NFUNCS);
     tcase_add_test(tc, test_vmath_array_is_scalar);
     tcase_add_test(tc, test_vmath_special);
+    tcase_add_test(tc, test_vmath_in_ops);
     return tc;
 }
