@@ -13,8 +13,10 @@
  *
  * exp, tanh, erf and the functions built on them (sigmoid, SiLU, GELU in
  * both forms, the normal CDF and density) take core/vmath.h's vectorizable
- * forms in f32, whose maximum errors in ulps are stated there; f64 stays on
- * libm. The other ops call libm in both (tgmath: expf for a float).
+ * forms in f32, forward and derivatives, whose maximum errors in ulps are
+ * stated there (the sigmoid in softplus's and log_sigmoid's derivatives
+ * too); f64 stays on libm. The other ops call libm in both (tgmath: expf
+ * for a float).
  */
 #include "internal.h"
 #include "vmath.h"

@@ -3,57 +3,66 @@
  * vectorizer; not installed.
  *
  * Each function takes and returns one float and has no branch, no table
- * lookup and no libm call: every path is computed and the right one
- * selected, so a loop that calls one vectorizes under -O3 (16 lanes with
- * AVX-512, 8 with AVX2, 4 with SSE or NEON). It is plain C11 and exact IEEE
- * single arithmetic, so any compiler builds it and the results do not
- * depend on the vector width. The library's f64 path stays on libm.
+ * lookup and no libm call: every path is computed and the right one picked
+ * with bit masks (ag__vm_select), so a loop that calls one vectorizes under
+ * -O3 (16 lanes with AVX-512, 8 with AVX2, 4 with SSE or NEON). It is plain
+ * C11, IEEE single arithmetic except for erfc's polynomial (double), so any
+ * compiler builds it and the results do not depend on the vector width. A
+ * compiler that contracts a * b + c into a fused multiply-add (clang's
+ * default; GCC does not under -std=c11) may change last bits; the bounds
+ * were measured with GCC. The library's f64 path stays on libm.
  *
  * Maximum error over every f32 input, in ulps: the number of floats between
- * the result and the exact value rounded to float (0: correctly rounded).
- * tests/ops/vmath.c checks every bound below over all 2^32 inputs against
- * libm's double result rounded to float:
+ * the result and libm's double result rounded to float (0: the same float).
+ * tests/ops/vmath.c asserts these bounds over every 7th f32 bit pattern
+ * (AG_VMATH_STRIDE=1: all 2^32, which they also pass):
  *
- *   ag__expf       1     e^x
- *   ag__tanhf      2     tanh x
- *   ag__erff       2     erf x
- *   ag__sigmoidf   2     1 / (1 + e^-x)
- *   ag__siluf      3     x / (1 + e^-x)
- *   ag__normcdff   3     Phi(x) = (1 + erf(x / sqrt 2)) / 2, the standard normal CDF
- *   ag__geluf      3     x Phi(x)
- *   ag__normpdff   2     e^(-x^2 / 2) / sqrt(2 pi), the standard normal density
- *   ag__exp_neg_sqf 1    e^(-s x^2), s = 1 or 1/2 (erf's derivative is 2 / sqrt(pi) e^(-x^2))
+ *   ag__expf         1   e^x
+ *   ag__tanhf        2   tanh x
+ *   ag__erff         2   erf x
+ *   ag__sigmoidf     2   1 / (1 + e^-x)
+ *   ag__siluf        3   x / (1 + e^-x)
+ *   ag__normcdff     3   Phi(x) = (1 + erf(x / sqrt 2)) / 2, the standard normal CDF
+ *   ag__geluf        3   x Phi(x)
+ *   ag__normpdff     2   e^(-x^2 / 2) / sqrt(2 pi), the standard normal density
+ *   ag__exp_neg_sqf  1   e^(-s x^2), s = 1 or 1/2 (erf's derivative is 2 / sqrt(pi) e^(-x^2))
  *
  * The error is relative everywhere, tails included: Phi(x) and x Phi(x) far
- * below 0 (down to the smallest subnormal, x = -14.36) are computed from an
- * erfc formula, never as 1 + erf(x / sqrt 2), which cancels. Subnormal
- * results are rounded once, as libm's are.
+ * below 0 (down to the smallest subnormal, near x = -14.36) come from an
+ * erfc formula, never from 1 + erf(x / sqrt 2), which cancels (in float it
+ * is 0 below x = -5.8). Subnormal results are rounded once, as libm's are.
  *
  * Special values are libm's: NaN gives NaN; exp(+inf) = inf, exp(-inf) = 0,
- * exp(x) = inf above 88.7228 and 0 below -103.973; tanh, erf and sigmoid
- * tend to their limits; ±0 and subnormal inputs give tanh x = x and
- * erf x = (2 / sqrt pi) x; gelu(-inf) is NaN (the formula's -inf * 0, as the
- * f64 path gives) and gelu(+inf) = +inf.
+ * exp(x) = inf above 88.7228 and 0 below -103.973, subnormal in between;
+ * tanh, erf, sigmoid and Phi tend to their limits; tanh and erf keep the
+ * sign of a zero, and tanh x = x for a subnormal x; silu(-inf) and
+ * gelu(-inf) are NaN (the formula's -inf * 0, as the f64 path gives),
+ * silu(+inf) = gelu(+inf) = +inf.
  *
- * How: e^x = 2^k e^r with k = round(x / ln 2), r = x - k ln 2 reduced in two
- * steps (Cody-Waite, ln 2 split into 16 + 24 bits so that k ln2_hi is exact)
- * and e^r = 1 + r + r^2 P(r) (Cephes' expf polynomial). The scale 2^k is
- * applied as two powers of two, so a product rounds only at the end, into
- * the subnormals too. tanh is an odd polynomial below 0.625 (Cephes) and
- * 1 - 2 / (e^(2|x|) + 1) above. erf is x + x P(x^2) below 1; above,
- * 1 - erfc, with erfc(z) = e^(-z^2) G(z) and G(z) = e^(z^2) erfc(z) a
- * polynomial in t = 2 / (2 + z) (fitted here for relative error on
- * [0.35, 10.3], Lawson's minimax iteration in 40-digit arithmetic, coefficients rounded
- * to float). z^2 enters e^(-z^2) as hi + lo with hi exact (the top 12 bits
- * of z squared), since rounding z^2 would cost |z^2| 2^-24 of relative
- * error — 30 ulps at z = 10. The normal CDF uses the same pieces with
- * z = -x / sqrt 2 and z^2 = x^2 / 2, split from x itself.
+ * How. e^x = 2^k e^r with k = round(x / ln 2) and r = x - k ln 2 reduced in
+ * two steps (Cody-Waite: ln 2 split into 16 + 24 bits, so that k ln2_hi and
+ * the subtraction are exact); e^r = 1 + r + r^2 P(r), Cephes' expf
+ * polynomial. The scale 2^k is applied as two powers of two, so that a
+ * product m e^x rounds once, into the subnormals too. tanh is an odd
+ * polynomial below 0.625 (Cephes' tanhf) and 1 - 2 / (e^(2|x|) + 1) above.
+ * erf is x + x P(x^2) below 1 and 1 - erfc(|x|) above, with
+ * erfc(z) = e^(-z^2) G(z) and G(z) = e^(z^2) erfc(z), smooth and slowly
+ * varying, a polynomial in t = 2 / (2 + z) evaluated in double (its terms
+ * partly cancel). z^2 enters e^(-z^2) as hi + lo with hi exact (the square
+ * of z's top 12 bits), since rounding z^2 would cost z^2 2^-24 of relative
+ * error, 50 ulps at z = 10. Phi is 1/2 + x Q(x^2) on [-0.5, sqrt 2), and
+ * erfc(|x| / sqrt 2) / 2 (or 1 minus it) outside, with z^2 = x^2 / 2 split
+ * from x itself. The polynomials for erf, G and Q were fitted here for
+ * relative error (Lawson's minimax iteration in 40-digit arithmetic,
+ * core/vmath_fit.py): erf's on [0, 1] (2^-29.6), G's on [0.35, 10.3]
+ * (2^-32), Q's on [0, 2] (2^-33); erf's and Q's coefficients are rounded
+ * to float.
  */
 #ifndef AG_CORE_VMATH_H
 #define AG_CORE_VMATH_H
 
-#include <stdint.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 /* ---- bits ------------------------------------------------------------------ */

@@ -117,7 +117,8 @@ START_TEST(test_vmath_sweep) {
     const int k = _i;
     const uint64_t stride = sweep_stride();
     const sweep_result w = sweep(k, stride);
-    printf("vmath %s: %lld inputs (every %lluth f32), max error %lld ulp (bound %d)\n",
+    printf("vmath %s: %lld inputs (stride %llu over the 2^32 f32 patterns), "
+           "max error %lld ulp (bound %d)\n",
            FUNCS[k].name, (long long)w.count, (unsigned long long)stride, (long long)w.ulps,
            FUNCS[k].ulps);
     ck_assert_int_eq(w.count, (int64_t)((((uint64_t)1 << 32) + stride - 1) / stride));
