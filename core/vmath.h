@@ -9,8 +9,9 @@
  * C11, IEEE single arithmetic except for erfc's polynomial (double), so any
  * compiler builds it and the results do not depend on the vector width. A
  * compiler that contracts a * b + c into a fused multiply-add (clang's
- * default; GCC does not under -std=c11) may change last bits; the bounds
- * were measured with GCC. The library's f64 path stays on libm.
+ * default; GCC does not under -std=c11) may change last bits: the bounds
+ * were measured with GCC, and clang's results met them on every 97th
+ * input. The library's f64 path stays on libm.
  *
  * Maximum error over every f32 input, in ulps: the number of floats between
  * the result and libm's double result rounded to float (0: the same float).
