@@ -10,8 +10,16 @@
  * leaky_relu's slope; elu's alpha; clamp's bounds). One forward kernel and
  * one backward kernel expand the table, so adding an op is one line.
  * Backward computes dx += g * dy/dx.
+ *
+ * exp, tanh, erf and the functions built on them (sigmoid, SiLU, GELU in
+ * both forms, the normal CDF and density) take core/vmath.h's vectorizable
+ * forms in f32, forward and derivatives, whose maximum errors in ulps are
+ * stated there (the sigmoid in softplus's and log_sigmoid's derivatives
+ * too); f64 stays on libm. The other ops call libm in both (tgmath: expf
+ * for a float).
  */
 #include "internal.h"
+#include "vmath.h"
 
 #define SQRT1_2 0.70710678118654752440      /* 1/sqrt(2) */
 #define INV_SQRT_2PI 0.39894228040143267794 /* 1/sqrt(2 pi) */
@@ -22,14 +30,39 @@
 /* In the table, x and y have the kernel's type T (float or double) and
  * C(v) makes a constant of that type, so f32 stays in float arithmetic. */
 #define C(v) ((T)(v))
-/* Logistic function, stable for large |x| (never exp of a large positive). */
-#define SIGMOID_OF(x) ((x) >= 0 ? 1 / (1 + exp(-(x))) : exp(x) / (1 + exp(x)))
-/* Standard normal CDF and density. */
-#define PHI_OF(x) (C(0.5) * (1 + erf((x) * C(SQRT1_2))))
-#define PDF_OF(x) (C(INV_SQRT_2PI) * exp(C(-0.5) * (x) * (x)))
+
+/* f(v) by v's type: f32 through core/vmath.h, f64 through the double form. */
+#define BY_TYPE(v, f32_form, f64_form) _Generic((v), float: f32_form, default: f64_form)(v)
+
+/* The double forms (libm). The logistic function never takes exp of a
+ * large positive number. */
+static inline double sigmoid_f64(double x) {
+    return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
+}
+static inline double silu_f64(double x) { return x * sigmoid_f64(x); }
+/* The standard normal CDF and density; GELU is x Phi(x). */
+static inline double phi_f64(double x) { return 0.5 * (1 + erf(x * SQRT1_2)); }
+static inline double pdf_f64(double x) { return INV_SQRT_2PI * exp(-0.5 * x * x); }
+static inline double gelu_f64(double x) { return x * phi_f64(x); }
+/* d/dx erf(x) = 2/sqrt(pi) exp(-x^2) */
+static inline double erf_grad_f64(double x) { return 2 * INV_SQRT_PI * exp(-x * x); }
+static inline float erf_grad_f32(float x) {
+    return (float)(2 * INV_SQRT_PI) * ag__exp_neg_sqf(x, 1.0f);
+}
+
+#define EXP_OF(x) BY_TYPE(x, ag__expf, exp)
+#define TANH_OF(x) BY_TYPE(x, ag__tanhf, tanh)
+#define ERF_OF(x) BY_TYPE(x, ag__erff, erf)
+#define SIGMOID_OF(x) BY_TYPE(x, ag__sigmoidf, sigmoid_f64)
+#define SILU_OF(x) BY_TYPE(x, ag__siluf, silu_f64)
+#define PHI_OF(x) BY_TYPE(x, ag__normcdff, phi_f64)
+#define PDF_OF(x) BY_TYPE(x, ag__normpdff, pdf_f64)
+#define GELU_OF(x) BY_TYPE(x, ag__geluf, gelu_f64)
+#define ERF_GRAD(x) BY_TYPE(x, erf_grad_f32, erf_grad_f64)
+
 /* tanh GELU: y = x/2 (1 + tanh(u)), u = sqrt(2/pi) (x + a x^3);
  * dy/dx = (1 + tanh u)/2 + x/2 (1 - tanh^2 u) sqrt(2/pi) (1 + 3a x^2). */
-#define TANH_U(x) tanh(C(SQRT_2_OVER_PI) * ((x) + C(GELU_A) * (x) * (x) * (x)))
+#define TANH_U(x) TANH_OF(C(SQRT_2_OVER_PI) * ((x) + C(GELU_A) * (x) * (x) * (x)))
 #define GELU_TANH_GRAD(x)                                                               \
     (C(0.5) * (1 + TANH_U(x)) + C(0.5) * (x) * (1 - TANH_U(x) * TANH_U(x)) *            \
                                      C(SQRT_2_OVER_PI) * (1 + C(3 * GELU_A) * (x) * (x)))
@@ -52,8 +85,6 @@
 #define POW_GRAD2(x, p)                                                                 \
     ((p) == 2 ? 2 : (p) == 0 || (p) == 1 ? 0 : (p) * ((p) - 1) * pow(x, (p) - 2))
 
-/* d/dx erf(x) = 2/sqrt(pi) exp(-x^2) */
-#define ERF_GRAD(x) (C(2 * INV_SQRT_PI) * exp(-(x) * (x)))
 /* softplus with beta p and threshold q (PyTorch): linear where p x > q. */
 #define SOFTPLUS_OF(x, p, q) ((p) * (x) > (q) ? (x) : log1p(exp((p) * (x))) / (p))
 #define SOFTPLUS_GRAD(x, p, q) ((p) * (x) > (q) ? 1 : SIGMOID_OF((p) * (x)))
@@ -70,7 +101,7 @@
 #define UNARY_OPS(X)                                                                     \
     X(NEG, "neg", -x,                                                                     \
       -1, 0)                                                                             \
-    X(EXP, "exp", exp(x),                                                                \
+    X(EXP, "exp", EXP_OF(x),                                                             \
       y, y)                                                                              \
     X(LOG, "log", log(x),                                                                \
       1 / x, -1 / (x * x))                                                               \
@@ -84,17 +115,17 @@
       (x > 0) - (x < 0), 0)                                                              \
     X(SQUARE, "square", x * x,                                                           \
       2 * x, 2)                                                                          \
-    X(TANH, "tanh", tanh(x),                                                             \
+    X(TANH, "tanh", TANH_OF(x),                                                          \
       1 - y * y, -2 * y * (1 - y * y))                                                   \
     X(SIGMOID, "sigmoid", SIGMOID_OF(x),                                                 \
       y * (1 - y), y * (1 - y) * (1 - 2 * y))                                            \
     X(RELU, "relu", x > 0 || isnan(x) ? x : 0,                                           \
       x > 0, 0)                                                                          \
-    X(GELU, "gelu", x * PHI_OF(x),                                                       \
+    X(GELU, "gelu", GELU_OF(x),                                                          \
       PHI_OF(x) + x * PDF_OF(x), PDF_OF(x) * (2 - x * x))                                \
     X(GELU_TANH, "gelu_tanh", C(0.5) * x * (1 + TANH_U(x)),                              \
       GELU_TANH_GRAD(x), GELU_TANH_GRAD2(x))                                             \
-    X(SILU, "silu", x * SIGMOID_OF(x),                                                   \
+    X(SILU, "silu", SILU_OF(x),                                                          \
       SIGMOID_OF(x) * (1 + x * (1 - SIGMOID_OF(x))), SILU_GRAD2(x))                      \
     X(SIN, "sin", sin(x),                                                                \
       cos(x), -sin(x))                                                                   \
@@ -104,7 +135,7 @@
       1 / (1 + x), -1 / ((1 + x) * (1 + x)))                                             \
     X(EXPM1, "expm1", expm1(x),                                                          \
       y + 1, y + 1)                                                                      \
-    X(ERF, "erf", erf(x),                                                                \
+    X(ERF, "erf", ERF_OF(x),                                                             \
       ERF_GRAD(x), -2 * x * ERF_GRAD(x))                                                 \
     X(SOFTPLUS, "softplus", SOFTPLUS_OF(x, p, q),                                        \
       SOFTPLUS_GRAD(x, p, q), SOFTPLUS_GRAD2(x, p, q))                                   \
@@ -167,14 +198,25 @@ static void forward(kind k, double p0, double q0, const ag_tensor *in, ag_tensor
  *   SECOND    dx[i] += gz[i] g[i] f''(x[i]), dg[i] += gz[i] f'(x[i])  (z's backward) */
 typedef enum { BACKWARD, PRODUCT, SECOND } pass;
 
+/* BACKWARD, the pass a training step runs, has a loop of its own: a loop
+ * without branches is one the compiler vectorizes (the branches below are
+ * loop-invariant, but unswitching gives up on the larger derivatives). */
 #define DERIVATIVE_CASE(K, NAME, F, D, D2)                          \
     case K:                                                         \
+        if (ps == BACKWARD) {                                       \
+            AG_OMP_FOR(n >= AG_PAR_MIN)                             \
+            for (int64_t i = 0; i < n; i++) {                       \
+                const T x = px[i], y = py[i];                       \
+                (void)x, (void)y;                                   \
+                pd[i] += pg[i] * (T)(D);                            \
+            }                                                       \
+            break;                                                  \
+        }                                                           \
         AG_OMP_FOR(n >= AG_PAR_MIN)                                 \
         for (int64_t i = 0; i < n; i++) {                           \
             const T x = px[i], y = py[i];                           \
             (void)x, (void)y;                                       \
-            if (ps == BACKWARD) pd[i] += pg[i] * (T)(D);            \
-            else if (ps == PRODUCT) pd[i] = pg[i] * (T)(D);         \
+            if (ps == PRODUCT) pd[i] = pg[i] * (T)(D);              \
             else {                                                  \
                 if (pd) pd[i] += pgz[i] * pg[i] * (T)(D2);          \
                 if (pdg) pdg[i] += pgz[i] * (T)(D);                 \

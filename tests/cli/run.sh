@@ -224,6 +224,15 @@ bad 2 '^hessian: --out: cannot create directory "a-file/o": ' hessian --out a-fi
 bad 2 '^hessian: unexpected argument "extra"' hessian extra
 bad 2 '^hessian: unknown option "--bogus"' hessian --bogus
 
+# ---- bench-vmath --------------------------------------------------------------
+bad 2 '^bench-vmath: --elements: 0 is out of range' bench-vmath --elements 0
+bad 2 '^bench-vmath: --elements: 67108865 is out of range' bench-vmath --elements 67108865
+bad 2 '^bench-vmath: --elements: "1M" is not a whole number' bench-vmath --elements 1M
+bad 2 '^bench-vmath: --reps: 4 is out of range' bench-vmath --reps 4
+bad 2 '^bench-vmath: --reps: needs a value$' bench-vmath --reps
+bad 2 '^bench-vmath: unknown option "--n"' bench-vmath --n 10
+bad 2 '^bench-vmath: unexpected argument "1000"' bench-vmath 1000
+
 # ---- the README's two programs take no arguments -------------------------
 for a in --bogus extra --help; do
     bad 2 '^readme-example: takes no arguments$' readme-example "$a"
@@ -239,7 +248,7 @@ bad 2 '^ag-gradcheck: unexpected argument "add"' ag-gradcheck add
 
 # ---- good invocations --------------------------------------------------------
 for p in mlp-demo tinygpt optim-rosenbrock rmsnorm-tour bench-norms bench-optim bench-train \
-         bench-ddp bench-ckpt ag-gradcheck hessian; do
+         bench-ddp bench-ckpt bench-vmath ag-gradcheck hessian; do
     good "$p" --help
     if ! grep -q "^usage: $p \[options\]" "$scratch/out"; then fail "$p --help: no usage line"; fi
 done
@@ -250,6 +259,8 @@ if ! grep -q '^[1-9][0-9]* passed, 0 failed$' "$scratch/out"; then
 fi
 good optim-rosenbrock --steps 5 --opt=sgd --start=0.5,-1e-1
 good bench-optim --params 1000 --steps 5
+good bench-vmath --elements 1000 --reps 5
+if ! grep -q '^gelu fwd+bwd ' "$scratch/out"; then fail "bench-vmath: no gelu line"; fi
 # width 1: RMSNorm of one element turns within the check's step; the
 # gradient is right, and the check must settle its step and pass
 good tinygpt --steps 1 --embd 1 --heads 1 --out o

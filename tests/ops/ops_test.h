@@ -85,5 +85,6 @@ TCase *ops_nonfinite_tcase(void);
 TCase *ops_reduce_second_tcase(void);
 TCase *ops_second_order_tcase(void);
 TCase *ops_matmul_loss_second_tcase(void);
+TCase *ops_vmath_tcase(void);
 
 #endif
