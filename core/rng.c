@@ -25,6 +25,12 @@ void ag_rng_seed(ag_rng *r, uint64_t seed) {
     r->spare = 0.0;
 }
 
+ag_rng ag_rng_seeded(uint64_t seed) {
+    ag_rng r;
+    ag_rng_seed(&r, seed);
+    return r;
+}
+
 uint64_t ag_rng_u64(ag_rng *r) {
     uint64_t *s = r->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;

@@ -1,14 +1,15 @@
 /* nn/checkpoint.c — a module's parameters to and from a safetensors file,
  * by their dotted names (ag/checkpoint.h). The file format and its checks
  * are core's (core/safetensors*.c); this file matches names, shapes and
- * dtypes, and copies only once everything matched. Never reports through
- * the error handler. */
+ * dtypes, and copies only once everything matched. Reports through the
+ * error handler only when the caller gave no status to fill. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ag/checkpoint.h"
+#include "checkpoint_internal.h"
 #include "internal.h"
 #include "st_internal.h"
 
@@ -61,7 +62,16 @@ static bool gather(ag_module *m, plist *l, const char *what, ag_st_status *st) {
 
 /* ---- save ---------------------------------------------------------------------------- */
 
-bool ag_module_save(ag_module *m, const char *path, const ag_save_opts *opts, ag_st_status *st) {
+/* A failure the caller gave no status for, reported under op: the status
+ * message past its own "ag: <op>: ". Returns false. */
+static bool report(const char *op, const ag_st_status *st) {
+    const char *text = strstr(st->message, ": "); /* past "ag" */
+    text = text ? strstr(text + 2, ": ") : NULL;  /* past the status's op */
+    ag__fail(op, "%s", text ? text + 2 : st->message);
+    return false;
+}
+
+bool ag__module_save(ag_module *m, const char *path, const ag_save_opts *opts, ag_st_status *st) {
     if (!m || !path)
         return ag__st_set(st, AG_ST_ARG, "save", "%s: NULL %s", path ? path : "(no path)",
                           m ? "path" : "module");
@@ -220,29 +230,46 @@ static bool load(ag_module *m, const ag_st_file *f, const ag_load_opts *opts, ag
     return ok;
 }
 
-/* The result to fill (res, or local when the caller wants none), cleared;
- * NULL after filling it when m or what is NULL. */
-static ag_load_result *begin(ag_module *m, const void *what, const char *label,
-                             ag_load_result *res, ag_load_result *local) {
-    ag_load_result *r = res ? res : local;
+/* r cleared; false after filling its status when m or what is NULL. */
+static bool begin(ag_module *m, const void *what, const char *label, ag_load_result *r) {
     memset(r, 0, sizeof *r);
-    if (m && what) return r;
-    ag__st_set(&r->status, AG_ST_ARG, "load", "%s: NULL %s", label, m ? "file" : "module");
-    return NULL;
+    if (m && what) return true;
+    return ag__st_set(&r->status, AG_ST_ARG, "load", "%s: NULL %s", label, m ? "file" : "module");
 }
 
-bool ag_module_load_file(ag_module *m, const ag_st_file *f, const ag_load_opts *opts,
-                         ag_load_result *res) {
-    ag_load_result local, *r = begin(m, f, ag_st_label(f), res, &local);
-    return r && load(m, f, opts, r);
-}
-
-bool ag_module_load(ag_module *m, const char *path, const ag_load_opts *opts,
-                    ag_load_result *res) {
-    ag_load_result local, *r = begin(m, path, path ? path : "(no path)", res, &local);
-    ag_st_file *f = r ? ag_st_open(path, &r->status) : NULL;
+static bool load_path(ag_module *m, const char *path, const ag_load_opts *opts, ag_load_result *r) {
+    if (!begin(m, path, path ? path : "(no path)", r)) return false;
+    ag_st_file *f = ag_st_open(path, &r->status);
     if (!f) return false;
     const bool ok = load(m, f, opts, r);
     ag_st_close(f);
     return ok;
+}
+
+/* ---- the public forms: the caller's status, or a report without one ------------------ */
+
+bool ag__module_load_file(ag_module *m, const ag_st_file *f, const ag_load_opts *opts,
+                          ag_load_result *res) {
+    ag_load_result local, *r = res ? res : &local;
+    return begin(m, f, ag_st_label(f), r) && load(m, f, opts, r);
+}
+
+bool ag_module_save_(ag_module *m, const char *path, const ag_save_opts *opts, ag_st_status *st) {
+    ag_st_status local;
+    const bool ok = ag__module_save(m, path, opts, st ? st : &local);
+    return ok || st ? ok : report("module_save", &local);
+}
+
+bool ag_module_load_file_(ag_module *m, const ag_st_file *f, const ag_load_opts *opts,
+                          ag_load_result *res) {
+    ag_load_result local, *r = res ? res : &local;
+    const bool ok = ag__module_load_file(m, f, opts, r);
+    return ok || res ? ok : report("module_load_file", &r->status);
+}
+
+bool ag_module_load_(ag_module *m, const char *path, const ag_load_opts *opts,
+                     ag_load_result *res) {
+    ag_load_result local, *r = res ? res : &local;
+    const bool ok = load_path(m, path, opts, r);
+    return ok || res ? ok : report("module_load", &r->status);
 }

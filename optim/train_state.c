@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "ag/train_state.h"
+#include "checkpoint_internal.h"
 #include "internal.h"
 #include "st_internal.h"
 
@@ -219,7 +220,7 @@ bool ag_train_save(const char *dir, const ag_train_state *s, const ag_save_opts 
         meta_add(&j, &mm, "step", str(&j, "%" PRId64, o->steps));
         if (!mm.ok) ok = ag__st_set(st, AG_ST_NOMEM, OP_SAVE, "%s: out of memory", dir);
         ag_save_opts so = {.no_fsync = opts && opts->no_fsync, .nmeta = mm.n, .meta = mm.m};
-        if (ok) ok = ag_module_save(s->model, j.model_path, &so, st);
+        if (ok) ok = ag__module_save(s->model, j.model_path, &so, st);
     }
     job_close(&j);
     return ok;
@@ -419,7 +420,7 @@ bool ag_train_load(const char *dir, ag_train_state *s, ag_st_status *st) {
     if (ok) ok = make_buffers(&p, s->opt, st, j.opt_path);
     if (ok) {
         ag_load_result r;
-        ok = ag_module_load_file(s->model, fm, NULL, &r);
+        ok = ag__module_load_file(s->model, fm, NULL, &r);
         if (!ok && st) *st = r.status;
     }
     if (ok) ok = apply(&p, fo, s, st);

@@ -184,7 +184,13 @@ typedef struct ag_rng {
     bool has_spare;
 } ag_rng;
 
+/* Seeds r (never NULL) with seed: any value, 0 included, gives a
+ * well-mixed state and forgets a Box-Muller spare. */
 void ag_rng_seed(ag_rng *r, uint64_t seed);
+/* A generator seeded with seed, by value, as torch.Generator().manual_seed
+ * gives one in one expression:  ag_rng rng = ag_rng_seeded(0);
+ * The same stream as ag_rng_seed(&r, seed). Never fails. */
+ag_rng ag_rng_seeded(uint64_t seed);
 uint64_t ag_rng_u64(ag_rng *r);
 /* Uniform in [0, 1) with 53 random bits. */
 double ag_rng_uniform(ag_rng *r);

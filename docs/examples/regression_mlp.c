@@ -7,8 +7,7 @@
 int main(int argc, char **argv) {
     enum { STEPS = 1500 };
     ag_arena *P = ag_arena_new(0), *A = ag_arena_new(0); /* parameters; one step */
-    ag_rng rng;
-    ag_rng_seed(&rng, 0);
+    ag_rng rng = ag_rng_seeded(0);
     ag_module *layers[] = {
         &ag_nn_linear_new(P, &rng, 2, 64, true)->base,
         &ag_nn_layernorm_new(P, AG_SHAPE(64), AG_EPS_DEFAULT, true, true)->base,

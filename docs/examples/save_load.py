@@ -11,8 +11,9 @@ def make_net(with_norm):
 
 
 # Train briefly on y = sin(x), save into the directory given (default: the
-# current one), load into a new model (strict), then into another one. Exits
-# 1 unless the loaded model computes what the saved one does.
+# current one), load into a new model (strict), then into another one (a
+# failed load raises). Exits 1 unless the loaded model computes what the
+# saved one does.
 def main():
     torch.manual_seed(0)
     net = make_net(True)
@@ -30,11 +31,11 @@ def main():
     x = torch.arange(-3.0, 3.0, 0.5).reshape(-1, 1)
     with torch.no_grad():
         diff = (net(x) - copy(x)).abs().max().item()
-    print(f"strict: {len(copy.state_dict())} tensors loaded; max |net(x) - copy(x)| = {diff:g}")
+    print(f"strict: max |net(x) - copy(x)| = {diff:g}")
 
     other = make_net(False)  # no LayerNorm: 2.* is the last Linear
     res = other.load_state_dict(torch.load(path), strict=False)
-    print("non-strict:", res)
+    print(res)
     return 0 if diff == 0 else 1
 
 

@@ -7,10 +7,16 @@
  * Loading converts: F16, BF16, F32, F64 go into any float parameter,
  * rounding once to nearest even when the parameter is narrower.
  *
- * Nothing here goes through the error handler (ag/error.h: file input never
- * aborts): every function returns false and fills a status whose message
- * names the file and, where there is one, the tensor. On failure the module
- * is unchanged. docs/checkpoints.md has the file layout and the rules.
+ * Failures. Given a status (st, res), a failed call returns false and fills
+ * it with a code and a message that names the file and, where there is one,
+ * the tensor; nothing goes through the error handler (file input that a
+ * program checks never aborts). Given NULL instead, the same message is
+ * reported through the handler (ag/error.h), one line with the caller's
+ * file:line, as PyTorch raises, and the call returns false when the handler
+ * returns:
+ *   ag_module_save(net, "net.safetensors", NULL, NULL);  // aborts on failure
+ * Either way, on failure the module is unchanged. docs/checkpoints.md has the
+ * file layout and the rules.
  */
 #ifndef AG_CHECKPOINT_H
 #define AG_CHECKPOINT_H
@@ -32,9 +38,10 @@ typedef struct ag_save_opts {
 
 /* Writes every parameter of m to path atomically (ag_st_write: a temporary
  * file in the same folder, fsync, rename). opts NULL: defaults. On failure a
- * previous file at path is left as it was. Returns true on success; st (may
- * be NULL) gets the code and message. */
-bool ag_module_save(ag_module *m, const char *path, const ag_save_opts *opts, ag_st_status *st);
+ * previous file at path is left as it was. Returns true on success; st gets
+ * the code and message, or, NULL, a failure is reported (module_save). */
+bool ag_module_save_(ag_module *m, const char *path, const ag_save_opts *opts, ag_st_status *st);
+#define ag_module_save(...) AG_AT_BOOL(ag_module_save_, __VA_ARGS__)
 
 typedef struct ag_load_opts {
     bool non_strict;  /* tolerate missing and unexpected names (not wrong shapes) */
@@ -59,9 +66,11 @@ typedef struct ag_load_result {
  * message listing them (as many as fit; all of them are in the lists).
  * Non-strict: missing and unexpected ones are listed and the rest loaded;
  * a mismatched one still fails (as in PyTorch). Returns true when values
- * were copied; res (may be NULL) gets the status, counts and lists. */
-bool ag_module_load(ag_module *m, const char *path, const ag_load_opts *opts,
-                    ag_load_result *res);
+ * were copied; res gets the status, counts and lists, or, NULL, a failure is
+ * reported (module_load). */
+bool ag_module_load_(ag_module *m, const char *path, const ag_load_opts *opts,
+                     ag_load_result *res);
+#define ag_module_load(...) AG_AT_BOOL(ag_module_load_, __VA_ARGS__)
 
 /* Writes r to f as one line, what printing load_state_dict's result shows
  * in PyTorch:
@@ -73,9 +82,11 @@ bool ag_module_load(ag_module *m, const char *path, const ag_load_opts *opts,
 void ag_load_result_print(FILE *f, const ag_load_result *r);
 
 /* The same from a file already opened with ag_st_open or ag_st_open_memory
- * (the file is not closed). */
-bool ag_module_load_file(ag_module *m, const ag_st_file *f, const ag_load_opts *opts,
-                         ag_load_result *res);
+ * (the file is not closed); a failure with res NULL is reported
+ * (module_load_file). */
+bool ag_module_load_file_(ag_module *m, const ag_st_file *f, const ag_load_opts *opts,
+                          ag_load_result *res);
+#define ag_module_load_file(...) AG_AT_BOOL(ag_module_load_file_, __VA_ARGS__)
 
 #ifdef __cplusplus
 }

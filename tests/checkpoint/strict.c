@@ -188,8 +188,71 @@ START_TEST(null_arguments) {
     ck_assert_int_eq(r.status.code, AG_ST_ARG);
     ck_assert(!ag_module_save(NULL, "x", NULL, &st));
     ck_assert_int_eq(st.code, AG_ST_ARG);
-    ck_assert(!ag_module_load(NULL, NULL, NULL, NULL)); /* no result wanted: fine */
-    ck_assert_int_eq(ag_error_count(), 0);             /* nothing reported */
+    ck_assert_int_eq(ag_error_count(), 0); /* a status given: nothing reported */
+}
+END_TEST
+
+static void count_report(const char *message, void *userdata) {
+    (void)message;
+    ++*(int *)userdata;
+}
+
+/* The last report names op, the file and this file's line, and holds what. */
+static void expect_reported(int reports, const char *op, const char *path, int line,
+                            const char *what) {
+    const char *msg = ag_last_error();
+    char want_op[64], want_site[64];
+    snprintf(want_op, sizeof want_op, "ag: %s: ", op);
+    snprintf(want_site, sizeof want_site, "(strict.c:%d)", line);
+    ck_assert_msg(reports == 1, "%d reports; last: %s", reports, msg);
+    ck_assert_msg(strncmp(msg, want_op, strlen(want_op)) == 0 && strstr(msg, path) &&
+                      strstr(msg, want_site) && strstr(msg, what),
+                  "\"%s\": expected %s, %s, %s, %s", msg, want_op, path, want_site, what);
+}
+
+/* Without a status to fill, a failure is reported (one line, like PyTorch
+ * raising) and still changes nothing; a success reports nothing. */
+START_TEST(no_status_reports_and_changes_nothing) {
+    char dir[256], path[300], nowhere[400];
+    scratch_path(dir, sizeof dir, path, sizeof path, "m.safetensors");
+    snprintf(nowhere, sizeof nowhere, "%s/no/such/m.safetensors", dir);
+    const ag_st_tensor t[1] = {{"weight", AG_ST_F32, 2, {2, 2}, W, 16}}; /* no bias */
+    write_tensors(path, 1, t);
+    int reports = 0;
+    ag_set_thread_error_handler(count_report, &reports);
+    ag_clear_error();
+    ag_arena *P = ag_arena_new(0);
+    ag_module *m = linear(P, true);
+    size_t n;
+    unsigned char *before = param_bytes(m, &n);
+
+    ck_assert(!ag_module_save(m, nowhere, NULL, NULL)); const int save_line = __LINE__;
+    expect_reported(reports, "module_save", nowhere, save_line, "no/such");
+    ck_assert_int_eq(dir_entries(dir), 1); /* only m.safetensors */
+
+    reports = 0;
+    ck_assert(!ag_module_load(m, path, NULL, NULL)); const int load_line = __LINE__;
+    expect_reported(reports, "module_load", path, load_line, "1 missing (bias)");
+    expect_unchanged(m, before, n);
+
+    ag_st_status st;
+    ag_st_file *f = ag_st_open(path, &st);
+    ck_assert_msg(f, "%s", st.message);
+    reports = 0;
+    ck_assert(!ag_module_load_file(m, f, NULL, NULL)); const int file_line = __LINE__;
+    expect_reported(reports, "module_load_file", path, file_line, "nothing was loaded");
+    expect_unchanged(m, before, n);
+    ag_st_close(f);
+
+    reports = 0;
+    ck_assert(ag_module_load(m, path, &(ag_load_opts){.non_strict = true}, NULL));
+    ck_assert(memcmp(ag_module_param(m, "weight")->data, W, 16) == 0);
+    ck_assert(ag_module_save(m, path, &(ag_save_opts){.no_fsync = true}, NULL));
+    ck_assert_int_eq(reports, 0);
+    ag_set_thread_error_handler(NULL, NULL);
+    free(before);
+    ag_arena_free(P);
+    scratch_remove(dir);
 }
 END_TEST
 
@@ -201,5 +264,6 @@ TCase *ckpt_strict_tcase(void) {
     tcase_add_test(tc, long_lists);
     tcase_add_test(tc, print_shows_lists_counts_or_the_failure);
     tcase_add_test(tc, null_arguments);
+    tcase_add_test(tc, no_status_reports_and_changes_nothing);
     return tc;
 }

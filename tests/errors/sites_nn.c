@@ -285,6 +285,15 @@ static int bad_ag_module_check_last_dim(site_inputs *in) {
 static int bad_ag_module_gc_inputs(site_inputs *in) {
     (void)ag_module_gc_inputs(&in->lin->base, in->x, (ag_tensor *[16]){0}); return __LINE__;
 }
+static int bad_ag_module_save(site_inputs *in) {
+    (void)ag_module_save(&in->lin->base, NULL, NULL, NULL); return __LINE__;
+}
+static int bad_ag_module_load(site_inputs *in) {
+    (void)ag_module_load(&in->lin->base, "no/such/dir/m.safetensors", NULL, NULL); return __LINE__;
+}
+static int bad_ag_module_load_file(site_inputs *in) {
+    (void)ag_module_load_file(&in->lin->base, NULL, NULL, NULL); return __LINE__;
+}
 
 const site_case site_cases_nn[] = {
     SITE_CASE(ag_activate),         SITE_CASE(ag_dropout),
@@ -324,5 +333,7 @@ const site_case site_cases_nn[] = {
     SITE_CASE(ag_schedule_factor),  SITE_CASE(ag_schedule_apply),
     SITE_CASE(ag_module_new),       SITE_CASE(ag_module_new_param),
     SITE_CASE(ag_module_check_last_dim), SITE_CASE(ag_module_gc_inputs),
+    SITE_CASE(ag_module_save),      SITE_CASE(ag_module_load),
+    SITE_CASE(ag_module_load_file),
 };
 const int n_site_cases_nn = (int)(sizeof site_cases_nn / sizeof site_cases_nn[0]);

@@ -2,6 +2,7 @@
  * algorithm (splitmix64 seeding xoshiro256**, re-implemented here from the
  * reference code), and the distributions, with tolerances from standard
  * errors. */
+#include <math.h>
 #include <string.h>
 
 #include "tensor_test.h"
@@ -43,6 +44,24 @@ START_TEST(rng_matches_reference_algorithm) {
         /* uniform takes the top 53 bits */
         for (int i = 0; i < 100; i++)
             ck_assert(ag_rng_uniform(&r) == (double)(ref_next(s) >> 11) / 9007199254740992.0);
+    }
+}
+END_TEST
+
+/* ag_rng_seeded: the reference stream, from a state with no Box-Muller spare
+ * (its first normal is the cosine of the first pair, computed here). */
+START_TEST(rng_seeded_by_value) {
+    const uint64_t seeds[] = {0, 7, 0xdeadbeefcafef00dull};
+    for (int k = 0; k < 3; k++) {
+        uint64_t sm = seeds[k], s[4];
+        for (int i = 0; i < 4; i++) s[i] = ref_splitmix64(&sm);
+        ag_rng r = ag_rng_seeded(seeds[k]);
+        ck_assert(!r.has_spare);
+        for (int i = 0; i < 100; i++) ck_assert(ag_rng_u64(&r) == ref_next(s));
+        const double u1 = 1.0 - (double)(ref_next(s) >> 11) / 9007199254740992.0;
+        const double u2 = (double)(ref_next(s) >> 11) / 9007199254740992.0;
+        const double z = sqrt(-2.0 * log(u1)) * cos(2.0 * 3.14159265358979323846 * u2);
+        ck_assert_double_eq_tol(ag_rng_normal(&r), z, 1e-12);
     }
 }
 END_TEST
@@ -234,6 +253,7 @@ TCase *tensor_rng_tcase(void) {
     TCase *tc = tcase_create("rng");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, rng_matches_reference_algorithm);
+    tcase_add_test(tc, rng_seeded_by_value);
     tcase_add_test(tc, rng_same_seed_same_stream);
     tcase_add_test(tc, rng_different_seeds_differ);
     tcase_add_test(tc, rng_uniform_distribution);
