@@ -82,9 +82,10 @@ typedef struct {
 /* Returns 0 to go on, or an exit status (-1 after --help). */
 static int parse_options(int argc, char **argv, options *o) {
     const ag_adam_opts adam = ag_adamw_defaults();
-    *o = (options){.beta1 = adam.beta1, .beta2 = adam.beta2, .n_layer = 2, .n_embd = 48, .n_head = 4, .block_size = 16, .batch = 32,
+    *o = (options){.n_layer = 2, .n_embd = 48, .n_head = 4, .block_size = 16, .batch = 32,
                    .steps = 3000, .warmup = -1, .lr = 1e-2, .min_lr_frac = 0.1,
-                   .weight_decay = 0.01, .clip = 1.0, .temperature = 0.8, .seed = 42,
+                   .weight_decay = 0.01, .beta1 = adam.beta1, .beta2 = adam.beta2, .clip = 1.0,
+                   .temperature = 0.8, .seed = 42,
                    .threads = 1, .eval_every = -1, .gc_every = -1, .gc_samples = 4,
                    .n_samples = 20, .eval_words = 1000, .out = "out/tinygpt",
                    .norm = "llama", .act = "gelu", .dtype = "f32", .bucket_kb = 1024,
@@ -1092,8 +1093,8 @@ static void evaluate_start(run *r) {
     evaluate_both(r, r->n_eval_val, &el->train[0], &el->val[0]);
     el->step[0] = r->start;
     el->n = 1;
-    printf("step %5d/%d  train %.4f  val %.4f  (ln %d = %.4f)\n", r->start, r->o.steps, el->train[0],
-           el->val[0], r->d.vocab, log((double)r->d.vocab));
+    printf("step %5d/%d  train %.4f  val %.4f  (ln %d = %.4f)\n", r->start, r->o.steps,
+           el->train[0], el->val[0], r->d.vocab, log((double)r->d.vocab));
 }
 
 /* The gradient check at step s on the step's batch, with its lines; false
