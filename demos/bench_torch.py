@@ -51,13 +51,40 @@ Both sides run --norm-threads threads (all CPUs by default, as bench-norms).
 Targets, marked in the tables: ag's fused RMSNorm >= 15x PyTorch's composed
 one and ag's LayerNorm >= 4x PyTorch's, forward and forward+backward; a
 training step >= 10x at micro and >= 3x at small.
+
+Words (bench_torch.py words [--steps N] [--threads T] ...; --help lists the
+flags): a whole training run of tinygpt on its word list and the same run in
+PyTorch, one after the other, same threads. The model is the bench-train one
+at --layers/--embd/--heads/--block (the parameter counts are compared). The
+data are tinygpt's, reproduced here: the lowercase a-z words of
+/usr/share/dict/words (or every line of --data) of at most block-1 bytes, the
+same fixed split (a Fisher-Yates shuffle by ag's xoshiro256** seeded 20240611,
+the last tenth for validation; checked against tinygpt's split counts and
+unigram baseline) and the same batches (--batch training words drawn by the
+generator seeded --seed + 1): ids '.' w1 .. wn, padded with '.' to the batch's
+longest word + 1; targets w1 .. wn '.', then ignored. Loss: the mean
+cross-entropy over the batch's targets. AdamW (betas --beta1/--beta2, eps
+1e-8, --weight-decay on the matrices, none on the norm weights), the lr of
+step k (from 1) is --lr times the factor at k-1: (k-1)/warmup during the
+warmup, then a cosine to --min-lr-frac over the rest of --schedule-steps;
+gradients clipped to total norm --clip (0: none) before the step. Only the
+initial weights differ (both GPT-2 initialisation, each its own generator),
+unless --same-init loads tinygpt's into PyTorch: then the two runs follow each
+other step by step, up to f32 rounding, which checks all of the above.
+Reported: milliseconds per training step (forward, backward, clipping,
+AdamW; not the batch making nor the evaluations), the ratio, the batch losses
+of both at equal steps (mean over a trailing window) and the final
+validation loss of both over all the validation words. Targets: PyTorch
+ms / tinygpt ms >= 5, validation within 0.02 nats.
 """
 
 import argparse
 import csv
 import io
+import json
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -71,6 +98,7 @@ QUICK_SHAPES = [(65536, 64), (256, 4096)]
 BIG_ELEMENTS = 32768 * 4096  # from here on, 5 runs instead of 7
 
 VOCAB = 27
+DICT_PATH = "/usr/share/dict/words"  # tinygpt's default word list
 CONFIGS = {  # name: (layers, dims, heads, block, batch, warm-up steps)
     "micro": (1, 16, 4, 16, 1, 20),
     "small": (4, 128, 4, 64, 32, 3),
@@ -90,10 +118,14 @@ TARGETS = {  # (bench, op, pass) -> PyTorch time / ag time that ag should reach
 
 
 def parse_args():
+    if len(sys.argv) > 1 and sys.argv[1] == "words":
+        return parse_words_args(sys.argv[2:])
     p = argparse.ArgumentParser(
         prog="bench_torch.py",
         description=DOC.split("\n\n")[0],
-        epilog="See the top of demos/bench_torch.py for what is measured and how.",
+        epilog="bench_torch.py words [--steps N] ... (words --help): a whole training run of "
+               "tinygpt on its word list against the same run in PyTorch. See the top of "
+               "demos/bench_torch.py for what is measured and how.",
     )
     p.add_argument("--bin", default=os.path.join(REPO, "build", "bin"),
                    help="where bench-train and bench-norms are (default: build/bin)")
@@ -133,6 +165,77 @@ def parse_args():
     else:
         a.shape_list = QUICK_SHAPES if a.quick else DEFAULT_SHAPES
     a.config_list = list(CONFIGS) if a.config == "all" else [a.config]
+    a.mode = "bench"
+    return a
+
+
+WORDS_REF = "2 layers, 64 dims, 4 heads, block 23, batch 64"
+
+
+def parse_words_args(argv):
+    p = argparse.ArgumentParser(
+        prog="bench_torch.py words",
+        description="tinygpt and the same model, data, batches and schedule in PyTorch: "
+                    "ms per step, losses at equal steps, final validation loss.",
+        epilog="See the top of demos/bench_torch.py (Words) for what is matched and measured.")
+    p.add_argument("--bin", default=os.path.join(REPO, "build", "bin"),
+                   help="where tinygpt is (default: build/bin)")
+    p.add_argument("--steps", type=int, default=300, help="training steps of both (300)")
+    p.add_argument("--schedule-steps", type=int,
+                   help="steps the schedule spans (--steps): with more, the run is the first "
+                        "--steps of a longer one")
+    p.add_argument("--threads", type=int, default=2, help="threads of both (2)")
+    p.add_argument("--layers", type=int, default=2, help="(2)")
+    p.add_argument("--embd", type=int, default=64, help="(64)")
+    p.add_argument("--heads", type=int, default=4, help="(4)")
+    p.add_argument("--block", type=int, default=23, help="longest word + 1 (23)")
+    p.add_argument("--batch", type=int, default=64, help="words per step (64)")
+    p.add_argument("--lr", type=float, default=1e-2, help="peak learning rate (1e-2)")
+    p.add_argument("--beta1", type=float, default=0.9, help="(0.9)")
+    p.add_argument("--beta2", type=float, default=0.99, help="(0.99)")
+    p.add_argument("--weight-decay", type=float, default=0.1, help="on the matrices (0.1)")
+    p.add_argument("--warmup", type=int,
+                   help="linear warmup steps (tinygpt's default: min(100, schedule steps/10))")
+    p.add_argument("--min-lr-frac", type=float, default=0.0,
+                   help="the cosine's floor as a fraction of --lr (0)")
+    p.add_argument("--clip", type=float, default=1.0, help="gradient norm clip, 0: none (1)")
+    p.add_argument("--seed", type=int, default=42, help="tinygpt's --seed: its batches (42)")
+    p.add_argument("--torch-seed", type=int, default=42,
+                   help="PyTorch's initialisation (42)")
+    p.add_argument("--same-init", action="store_true",
+                   help="PyTorch starts from tinygpt's initial weights (saved by a first "
+                        "tinygpt run of one step at lr 0): the losses then follow each other "
+                        "step by step, a check of the whole reproduction")
+    p.add_argument("--data", help="one item per line (tinygpt's default: " + DICT_PATH + ")")
+    p.add_argument("--every", type=int, default=50,
+                   help="a loss line every N steps (50)")
+    p.add_argument("--window", type=int, default=50,
+                   help="the loss lines' mean over the last N steps (50)")
+    a = p.parse_args(argv)
+    for name in ("steps", "threads", "layers", "embd", "heads", "batch", "every", "window"):
+        if getattr(a, name) < 1:
+            p.error(f"--{name} must be >= 1")
+    if a.block < 2:
+        p.error("--block must be >= 2")
+    if a.embd % a.heads:
+        p.error(f"--embd {a.embd} is not divisible by --heads {a.heads}")
+    if a.schedule_steps is None:
+        a.schedule_steps = a.steps
+    if a.schedule_steps < a.steps:
+        p.error("--schedule-steps must be >= --steps")
+    if a.warmup is None:
+        a.warmup = min(100, a.schedule_steps // 10)
+    if a.same_init and a.warmup < 1:
+        p.error("--same-init needs --warmup >= 1 (its first step, at lr 0, keeps the weights)")
+    if not 0 <= a.warmup <= a.schedule_steps:
+        p.error("--warmup must be in 0..--schedule-steps")
+    if not (0 <= a.beta1 < 1 and 0 <= a.beta2 < 1):
+        p.error("--beta1 and --beta2 must be in [0, 1)")
+    if not 0 <= a.min_lr_frac <= 1:
+        p.error("--min-lr-frac must be in [0, 1]")
+    if not (a.lr > 0 and a.weight_decay >= 0 and a.clip >= 0):
+        p.error("--lr must be > 0, --weight-decay and --clip >= 0")
+    a.mode = "words"
     return a
 
 
@@ -239,7 +342,7 @@ def time_pass(run, reset, reps):
 # ---- the tiny GPT in PyTorch -----------------------------------------------------
 
 
-def build_gpt(torch, layers, dims, heads, block):
+def build_gpt(torch, layers, dims, heads, block, vocab=VOCAB):
     nn, F = torch.nn, torch.nn.functional
 
     class LlamaRMSNorm(nn.Module):
@@ -300,11 +403,11 @@ def build_gpt(torch, layers, dims, heads, block):
     class TinyGPT(nn.Module):
         def __init__(self):
             super().__init__()
-            self.wte = nn.Embedding(VOCAB, dims)
+            self.wte = nn.Embedding(vocab, dims)
             self.wpe = nn.Embedding(block, dims)
             self.layers = nn.ModuleList(Block() for _ in range(layers))
             self.norm = LlamaRMSNorm(dims)
-            self.lm_head = nn.Linear(dims, VOCAB, bias=False)
+            self.lm_head = nn.Linear(dims, vocab, bias=False)
             resid = 0.02 / math.sqrt(2 * layers)
             for name, p in self.named_parameters():
                 if p.dim() == 2:
@@ -320,7 +423,7 @@ def build_gpt(torch, layers, dims, heads, block):
             return self.lm_head(self.norm(x))
 
         def loss(self, ids, targets):
-            return F.cross_entropy(self.forward(ids).view(-1, VOCAB), targets)
+            return F.cross_entropy(self.forward(ids).view(-1, vocab), targets)
 
     return TinyGPT()
 
@@ -511,6 +614,307 @@ def compare_norms(args, torch):
     return results
 
 
+# ---- words: a whole training run of tinygpt and of PyTorch -----------------------
+
+SPLIT_SEED = 20240611  # tinygpt's train/validation split
+EOT = 0                # the '.' token
+IGNORE = -100          # targets past a word's end (tinygpt's ignore_index)
+MASK64 = (1 << 64) - 1
+
+
+class AgRng:
+    """ag's generator (core/rng.c): xoshiro256** seeded through splitmix64."""
+
+    def __init__(self, seed):
+        x, self.s = seed & MASK64, []
+        for _ in range(4):
+            x = (x + 0x9E3779B97F4A7C15) & MASK64
+            z = x
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+            self.s.append(z ^ (z >> 31))
+
+    def u64(self):
+        s = self.s
+        r = (s[1] * 5) & MASK64
+        result = ((((r << 7) | (r >> 57)) & MASK64) * 9) & MASK64
+        t = (s[1] << 17) & MASK64
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = ((s[3] << 45) | (s[3] >> 19)) & MASK64
+        return result
+
+    def below(self, n):
+        limit = MASK64 - MASK64 % n  # UINT64_MAX - UINT64_MAX % n: reject the biased tail
+        while True:
+            x = self.u64()
+            if x < limit:
+                return x % n
+
+
+def load_words(path, maxlen):
+    """tinygpt's data: (train, val, id_of, vocab), words as bytes. Without
+    --data, the lines of DICT_PATH that are lowercase a-z; with it, every
+    non-empty line. Trailing \\n and \\r are cut, longer items than maxlen
+    left out; the vocabulary is '.' then the bytes present in byte order."""
+    dict_mode = path is None
+    try:
+        with open(DICT_PATH if dict_mode else path, "rb") as f:
+            lines = f.read().split(b"\n")
+    except OSError as e:
+        log(f"bench_torch.py: cannot read the word list: {e}" +
+            (" (Debian package wamerican)" if dict_mode else ""))
+        sys.exit(1)
+    words = []
+    for ln in lines:
+        ln = ln.rstrip(b"\r\n")
+        if not ln or (dict_mode and not all(97 <= c <= 122 for c in ln)):
+            continue
+        if len(ln) <= maxlen:
+            words.append(ln)
+    present = sorted({c for w in words for c in w})
+    id_of = {c: i + 1 for i, c in enumerate(present)}
+    r = AgRng(SPLIT_SEED)
+    for i in range(len(words) - 1, 0, -1):
+        j = r.below(i + 1)
+        words[i], words[j] = words[j], words[i]
+    nval = max(1, len(words) // 10)
+    return words[:-nval], words[-nval:], id_of, 1 + len(present)
+
+
+def unigram_entropy(train, id_of):
+    counts = {}
+    for w in train:
+        for c in w:
+            counts[id_of[c]] = counts.get(id_of[c], 0) + 1
+        counts[EOT] = counts.get(EOT, 0) + 1
+    total = sum(counts.values())
+    return -sum(n / total * math.log(n / total) for n in counts.values())
+
+
+def make_batch(torch, words, id_of):
+    """tinygpt's make_batch: ids [n, T], targets [n*T], T = longest + 1."""
+    T = max(len(w) for w in words) + 1
+    ids, tgt = [], []
+    for w in words:
+        x = [id_of[c] for c in w]
+        ids.append([EOT] + x + [EOT] * (T - 1 - len(x)))
+        tgt.append(x + [EOT] + [IGNORE] * (T - 1 - len(x)))
+    return torch.tensor(ids), torch.tensor(tgt).view(-1)
+
+
+def schedule_factor(step, warmup, total, min_ratio):
+    """ag_schedule_warmup_cosine's factor at step (the steps done before)."""
+    if step < warmup:
+        return step / max(warmup, 1)
+    progress = min(1.0, (step - warmup) / max(total - warmup, 1))
+    return 0.5 * (1 + math.cos(math.pi * progress)) * (1 - min_ratio) + min_ratio
+
+
+def read_f32_safetensors(torch, path):
+    """The F32 tensors of a safetensors file (8-byte little-endian header
+    length, JSON header, raw data), by name."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    header.pop("__metadata__", None)
+    out = {}
+    for name, h in header.items():
+        if h["dtype"] != "F32":
+            log(f"bench_torch.py: {path}: {name} is {h['dtype']}, expected F32")
+            sys.exit(1)
+        lo, hi = h["data_offsets"]
+        t = torch.frombuffer(bytearray(data[8 + n + lo:8 + n + hi]), dtype=torch.float32)
+        out[name] = t.reshape(h["shape"]).clone()
+    return out
+
+
+def run_tinygpt(args, tmp, name, extra):
+    """Runs tinygpt with the run's flags and extra ones (output folders under
+    tmp/name); returns its stdout, or exits after its stderr."""
+    exe = program(args, "tinygpt")
+    os.makedirs(os.path.join(tmp, name))  # made here: tinygpt then leaves tmp as it is
+    cmd = [exe, "--layers", args.layers, "--embd", args.embd, "--heads", args.heads,
+           "--block", args.block, "--batch", args.batch, "--steps", args.schedule_steps,
+           "--lr", repr(args.lr), "--beta1", repr(args.beta1), "--beta2", repr(args.beta2),
+           "--weight-decay", repr(args.weight_decay), "--warmup", args.warmup,
+           "--min-lr-frac", repr(args.min_lr_frac), "--clip", repr(args.clip),
+           "--seed", args.seed, "--threads", args.threads, "--gradcheck-every", 0,
+           "--samples", 0, "--out", os.path.join(tmp, name)] + extra
+    if args.data:
+        cmd += ["--data", args.data]
+    cmd = [str(c) for c in cmd]
+    log("running tinygpt " + " ".join(cmd[1:]))
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        log(f"bench_torch.py: tinygpt failed (exit {r.returncode}):\n{r.stderr.strip()}")
+        sys.exit(1)
+    return r.stdout
+
+
+def tinygpt_init(torch, args, tmp):
+    """tinygpt's initial weights: after its first step, at lr 0 (the warmup's
+    first factor), AdamW has left them as they were."""
+    run_tinygpt(args, tmp, "init-out", ["--stop-after", 1, "--eval-every", 1, "--eval-words", 1,
+                                        "--save", os.path.join(tmp, "init")])
+    return read_f32_safetensors(torch, os.path.join(tmp, "init", "model.safetensors"))
+
+
+def words_tinygpt(args, tmp):
+    """Runs tinygpt; returns (its per-step losses, the figures read from its
+    output: train_s, val, params, split, baseline)."""
+    log_path = os.path.join(tmp, "loss.txt")
+    extra = ["--eval-every", args.steps, "--eval-words", 256, "--loss-log", log_path]
+    if args.steps < args.schedule_steps:
+        extra += ["--stop-after", args.steps]
+    out = run_tinygpt(args, tmp, "out", extra)
+    with open(log_path) as f:
+        losses = [float(ln.split()[1]) for ln in f if ln.strip()]
+    found = {}
+    for key, pat in (("train_s", r"^time .* training ([0-9.]+) s"),
+                     ("val", r"^final: .* validation ([0-9.]+) nats"),
+                     ("params", r"^total params: ([0-9]+)"),
+                     ("split", r"^split \(fixed seed\): ([0-9]+) train, ([0-9]+) validation"),
+                     ("baseline", r"^baseline: .* is ([0-9.]+) nats")):
+        m = re.search(pat, out, re.M)
+        if not m:
+            log(f"bench_torch.py: no '{pat}' line in tinygpt's output")
+            sys.exit(1)
+        found[key] = m.groups() if key == "split" else m.group(1)
+    return losses, found
+
+
+class WordsTrainer:
+    """The PyTorch side: tinygpt's step (forward, loss, backward, clipping,
+    the scheduled lr, AdamW, zero_grad) on tinygpt's batches."""
+
+    def __init__(self, torch, a, vocab):
+        self.torch, self.a = torch, a
+        torch.manual_seed(a.torch_seed)
+        self.model = build_gpt(torch, a.layers, a.embd, a.heads, a.block, vocab)
+        self.params = list(self.model.parameters())
+        decay = [p for p in self.params if p.dim() >= 2]
+        no_decay = [p for p in self.params if p.dim() < 2]
+        self.opt = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": a.weight_decay},
+             {"params": no_decay, "weight_decay": 0.0}],
+            lr=a.lr, betas=(a.beta1, a.beta2), eps=1e-8)
+        self.nparams = sum(p.numel() for p in self.params)
+        self.done = 0
+
+    def step(self, ids, targets):
+        a = self.a
+        loss = self.model.loss(ids, targets)
+        loss.backward()
+        if a.clip > 0:
+            self.torch.nn.utils.clip_grad_norm_(self.params, a.clip)
+        lr = a.lr * schedule_factor(self.done, a.warmup, a.schedule_steps, a.min_lr_frac)
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=False)
+        self.done += 1
+        return loss.item()
+
+    def evaluate(self, words, id_of):
+        """Mean loss per target token, in batches of 256 as tinygpt."""
+        total, count = 0.0, 0
+        with self.torch.no_grad():
+            for i in range(0, len(words), 256):
+                ids, tgt = make_batch(self.torch, words[i:i + 256], id_of)
+                k = int((tgt != IGNORE).sum())
+                total += self.model.loss(ids, tgt).item() * k
+                count += k
+        return total / count
+
+
+def compare_words(a, torch):
+    import tempfile
+    torch.set_num_threads(a.threads)
+    log(f"PyTorch {torch.__version__} ({sys.executable}), {a.threads} thread(s)")
+    train, val, id_of, vocab = load_words(a.data, a.block - 1)
+    baseline = unigram_entropy(train, id_of)
+    with tempfile.TemporaryDirectory(prefix="bench_words") as tmp:
+        init = tinygpt_init(torch, a, tmp) if a.same_init else None
+        ag_losses, found = words_tinygpt(a, tmp)
+    # the same data: the split's sizes and the training words' unigram entropy
+    if tuple(map(int, found["split"])) != (len(train), len(val)) or \
+            found["baseline"] != f"{baseline:.4f}":
+        log(f"bench_torch.py: tinygpt splits {found['split'][0]} train and {found['split'][1]} "
+            f"validation words with baseline {found['baseline']}; this script {len(train)} and "
+            f"{len(val)} with {baseline:.4f}: the data differ")
+        sys.exit(1)
+    trainer = WordsTrainer(torch, a, vocab)
+    if init is not None:
+        trainer.model.load_state_dict(init, strict=True)
+    if int(found["params"]) != trainer.nparams:
+        log(f"bench_torch.py: tinygpt has {found['params']} parameters, the PyTorch model "
+            f"{trainer.nparams}: the models differ")
+        sys.exit(1)
+    if len(ag_losses) != a.steps:
+        log(f"bench_torch.py: tinygpt's loss log has {len(ag_losses)} steps, expected {a.steps}")
+        sys.exit(1)
+    log(f"PyTorch: {a.steps} steps ...")
+    rng = AgRng(a.seed + 1)
+    t_losses, t_train, t_wall = [], 0.0, time.perf_counter()
+    for s in range(a.steps):
+        ids, tgt = make_batch(torch, [train[rng.below(len(train))] for _ in range(a.batch)],
+                              id_of)
+        t0 = time.perf_counter()
+        t_losses.append(trainer.step(ids, tgt))
+        t_train += time.perf_counter() - t0
+        if not math.isfinite(t_losses[-1]):
+            log(f"bench_torch.py: PyTorch's loss is {t_losses[-1]} at step {s + 1}")
+            sys.exit(1)
+        if (s + 1) % 100 == 0:
+            log(f"  step {s + 1}/{a.steps}, {time.perf_counter() - t_wall:.0f} s")
+    t_wall = time.perf_counter() - t_wall
+    t_val = trainer.evaluate(val, id_of)
+    ag_ms, t_ms = 1e3 * float(found["train_s"]) / a.steps, 1e3 * t_train / a.steps
+    ag_val = float(found["val"])
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"tinygpt against PyTorch {torch.__version__} on the word list: {a.layers} layers, "
+          f"{a.embd} dims, {a.heads} heads, block {a.block}, batch {a.batch}, {trainer.nparams} "
+          f"parameters; {a.steps} steps" +
+          (f" of a {a.schedule_steps}-step schedule" if a.schedule_steps > a.steps else "") +
+          ("; PyTorch starts from tinygpt's initial weights" if a.same_init else ""))
+    print(f"AdamW lr {a.lr:g}, betas ({a.beta1:g}, {a.beta2:g}), eps 1e-8, weight decay "
+          f"{a.weight_decay:g} on the matrices; warmup {a.warmup}, cosine to "
+          f"{a.lr * a.min_lr_frac:g}; " +
+          (f"clip {a.clip:g}" if a.clip > 0 else "no clipping") +
+          f"; {a.threads} thread{'s' if a.threads > 1 else ''}; 1-minute load average "
+          f"{load:.2f} at the end")
+    print(f"split: {len(train)} train, {len(val)} validation words; vocabulary {vocab}")
+    print(f"\n{'':<24} {'tinygpt':>10} {'PyTorch':>10}")
+    ratio = (f"ratio {t_ms / ag_ms:.2f}x (target 5x: {'met' if t_ms / ag_ms >= 5 else 'MISSED'})"
+             if ag_ms > 0 else "(tinygpt's time rounds to 0 s: no ratio)")
+    print(f"{'ms per training step':<24} {ag_ms:>10.2f} {t_ms:>10.2f}   {ratio}")
+    print(f"{'training s':<24} {ag_ms * a.steps / 1e3:>10.1f} {t_train:>10.1f}   "
+          f"(PyTorch's whole loop, batches included: {t_wall:.1f} s)")
+    print(f"\nbatch loss, mean over the last {a.window} steps (the same batches on both sides)")
+    print(f"{'step':>6} {'tinygpt':>10} {'PyTorch':>10} {'diff':>8}")
+    marks = list(range(a.every, a.steps + 1, a.every))
+    if not marks or marks[-1] != a.steps:
+        marks.append(a.steps)
+    for m in marks:
+        lo = max(0, m - a.window)
+        x = sum(ag_losses[lo:m]) / (m - lo)
+        y = sum(t_losses[lo:m]) / (m - lo)
+        print(f"{m:>6} {x:>10.4f} {y:>10.4f} {x - y:>+8.4f}")
+    k = max(range(a.steps), key=lambda i: abs(ag_losses[i] - t_losses[i]))
+    print(f"largest difference of one step's batch losses: {ag_losses[k] - t_losses[k]:+.2e} "
+          f"at step {k + 1}")
+    d = ag_val - t_val
+    print(f"\nfinal validation loss (all {len(val)} words): tinygpt {ag_val:.4f}, PyTorch "
+          f"{t_val:.4f}, difference {d:+.4f} (target within 0.02: "
+          f"{'met' if abs(d) <= 0.02 else 'MISSED'})")
+    return 0
+
+
 # ---- output ----------------------------------------------------------------------
 
 
@@ -595,6 +999,8 @@ def main():
         print(f"bench_torch.py: PyTorch is not installed for {sys.executable}; "
               "install it with: apt-get install python3-torch")
         return 0
+    if args.mode == "words":
+        return compare_words(args, torch)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     log(f"PyTorch {torch.__version__} ({sys.executable})")
     train, notes, norms = [], [], []

@@ -13,8 +13,14 @@
  *   input   . c a t . . .      (padded with '.' to the batch's length)
  *   target  c a t . - - -      (- is ignore_index: no loss after the end)
  * By default the lowercase a-z words of /usr/share/dict/words (Debian package
- * wamerican); --data FILE takes any one-item-per-line file. A fixed-seed
- * 90/10 split gives the validation words.
+ * wamerican); --data FILE takes any one-item-per-line file. Items longer than
+ * --block - 1 characters are left out (a batch is as long as its longest word
+ * + 1, at most --block). The split is fixed, whatever --seed: the kept items,
+ * in file order, are shuffled by Fisher-Yates (i from n-1 down to 1, swap with
+ * j = ag_rng_below(i + 1), ag_rng seeded SPLIT_SEED); the last n/10 of them
+ * are the validation words, the rest the training words. So it depends only on
+ * the file and on --block. Each step's batch draws --batch training words
+ * uniformly, with replacement, by an ag_rng seeded --seed + 1.
  *
  * Every K steps the current batch is run again by an f64 copy of the model and
  * the analytic gradient is compared with central finite differences at a
@@ -64,7 +70,7 @@
 
 typedef struct {
     int n_layer, n_embd, n_head, block_size, batch, steps, warmup;
-    double lr, min_lr_frac, weight_decay, clip, temperature;
+    double lr, min_lr_frac, weight_decay, beta1, beta2, clip, temperature;
     unsigned long long seed;
     int threads, eval_every, gc_every, gc_samples, n_samples, eval_words, bucket_kb;
     double dist_timeout;
@@ -75,9 +81,11 @@ typedef struct {
 
 /* Returns 0 to go on, or an exit status (-1 after --help). */
 static int parse_options(int argc, char **argv, options *o) {
+    const ag_adam_opts adam = ag_adamw_defaults();
     *o = (options){.n_layer = 2, .n_embd = 48, .n_head = 4, .block_size = 16, .batch = 32,
                    .steps = 3000, .warmup = -1, .lr = 1e-2, .min_lr_frac = 0.1,
-                   .weight_decay = 0.01, .clip = 1.0, .temperature = 0.8, .seed = 42,
+                   .weight_decay = 0.01, .beta1 = adam.beta1, .beta2 = adam.beta2, .clip = 1.0,
+                   .temperature = 0.8, .seed = 42,
                    .threads = 1, .eval_every = -1, .gc_every = -1, .gc_samples = 4,
                    .n_samples = 20, .eval_words = 1000, .out = "out/tinygpt",
                    .norm = "llama", .act = "gelu", .dtype = "f32", .bucket_kb = 1024,
@@ -113,7 +121,16 @@ static int parse_options(int argc, char **argv, options *o) {
         {"weight-decay", AG_DEMO_DOUBLE, &o->weight_decay, 0, 1e3, .arg = "X",
          .help = "AdamW weight decay of the decay group (0.01)"},
         {"warmup", AG_DEMO_INT, &o->warmup, 0, many, .arg = "N",
-         .help = "linear warmup steps, then cosine to lr/10\n(min(100, steps/10))"},
+         .help = "linear warmup steps, then cosine to lr * --min-lr-frac\n"
+                 "(min(100, steps/10))"},
+        {"min-lr-frac", AG_DEMO_DOUBLE, &o->min_lr_frac, 0, 1, .arg = "X",
+         .help = "the cosine's floor as a fraction of --lr, 0..1\n(0.1; 0: down to zero)"},
+        {"beta1", AG_DEMO_DOUBLE, &o->beta1, 0, 1, .arg = "X",
+         .help = "AdamW beta1, 0 <= X < 1 (0.9)"},
+        {"beta2", AG_DEMO_DOUBLE, &o->beta2, 0, 1, .arg = "X",
+         .help = "AdamW beta2, 0 <= X < 1 (0.999)"},
+        {"clip", AG_DEMO_DOUBLE, &o->clip, 0, 1e6, .arg = "X",
+         .help = "clip the gradients' total norm to X (1; 0: no clipping)"},
         {"seed", AG_DEMO_SEED, &o->seed, .arg = "N", .help = "initialization and batches (42)"},
         {"threads", AG_DEMO_INT, &o->threads, 1, 1024, .arg = "N",
          .help = "OpenMP and OpenBLAS threads (1: this model's tensors\n"
@@ -165,6 +182,10 @@ static int parse_options(int argc, char **argv, options *o) {
     if (o->stop_after > o->steps)
         return ag_demo_opts_fail(&cmd, "stop-after", "%d is past --steps %d", o->stop_after,
                                  o->steps);
+    if (o->beta1 >= 1)
+        return ag_demo_opts_fail(&cmd, "beta1", "%g is out of range (>= 0 and < 1)", o->beta1);
+    if (o->beta2 >= 1)
+        return ag_demo_opts_fail(&cmd, "beta2", "%g is out of range (>= 0 and < 1)", o->beta2);
     if (o->save_every && !o->save)
         return ag_demo_opts_fail(&cmd, "save-every", "needs --save DIR");
     if (o->n_embd % o->n_head)
@@ -895,17 +916,20 @@ static int setup_model(run *r) {
     ag_adam_opts ao = ag_adamw_defaults();
     ao.lr = o->lr;
     ao.weight_decay = o->weight_decay;
+    ao.beta1 = o->beta1;
+    ao.beta2 = o->beta2;
     r->opt = ag_adamw_new(r->P, gs, &ao);
     if (!r->opt) return 1;
     int64_t ndecay = 0, nno = 0;
     for (int i = 0; i < groups[0].nparams; i++) ndecay += groups[0].params[i]->numel;
     for (int i = 0; i < groups[1].nparams; i++) nno += groups[1].params[i]->numel;
     r->sched = ag_schedule_warmup_cosine(o->warmup, o->steps, o->min_lr_frac);
-    printf("\nAdamW lr %g (warmup %d steps, cosine to %g), betas (%g, %g), weight decay %g on "
-           "%d tensors (%lld values), none on %d norm/bias tensors (%lld values); clip grad "
-           "norm %g\n",
-           o->lr, o->warmup, o->lr * o->min_lr_frac, ao.beta1, ao.beta2, o->weight_decay,
-           groups[0].nparams, (long long)ndecay, groups[1].nparams, (long long)nno, o->clip);
+    printf("\nAdamW lr %g (warmup %d steps, cosine to %g), betas (%g, %g), eps %g, weight decay "
+           "%g on %d tensors (%lld values), none on %d norm/bias tensors (%lld values); ",
+           o->lr, o->warmup, o->lr * o->min_lr_frac, ao.beta1, ao.beta2, ao.eps, o->weight_decay,
+           groups[0].nparams, (long long)ndecay, groups[1].nparams, (long long)nno);
+    if (o->clip > 0) printf("clip grad norm %g\n", o->clip);
+    else printf("no gradient clipping\n");
     printf("%d steps of %d words, block size %d, %s, %d thread%s; eval every %d steps on %d+%d "
            "words; ", o->steps, o->batch, o->block_size, o->dtype, o->threads,
            o->threads == 1 ? "" : "s", o->eval_every, r->n_eval_train, r->n_eval_val);
@@ -1069,8 +1093,8 @@ static void evaluate_start(run *r) {
     evaluate_both(r, r->n_eval_val, &el->train[0], &el->val[0]);
     el->step[0] = r->start;
     el->n = 1;
-    printf("step %5d/%d  train %.4f  val %.4f  (ln %d = %.4f)\n", r->start, r->o.steps, el->train[0],
-           el->val[0], r->d.vocab, log((double)r->d.vocab));
+    printf("step %5d/%d  train %.4f  val %.4f  (ln %d = %.4f)\n", r->start, r->o.steps,
+           el->train[0], el->val[0], r->d.vocab, log((double)r->d.vocab));
 }
 
 /* The gradient check at step s on the step's batch, with its lines; false
@@ -1106,7 +1130,8 @@ static double train_step(run *r, ag_tensor *ids, ag_tensor *targets, double shar
     ag_tensor *loss = ag_demo_gpt_loss(r->S, r->model, ids, targets);
     if (r->world > 1) loss = ag_mul_scalar(r->S, loss, share);
     ag_dist_backward(r->dist, loss);
-    r->gnorm = ag_optim_clip_grad_norm(r->opt, r->o.clip, false);
+    /* --clip 0: the norm alone (for the log lines), no clipping */
+    r->gnorm = ag_optim_clip_grad_norm(r->opt, r->o.clip > 0 ? r->o.clip : INFINITY, false);
     ag_schedule_apply(&r->sched, r->opt, r->opt->steps);
     *lr = r->opt->groups[0].lr;
     ag_optim_step(r->opt);

@@ -135,6 +135,14 @@ bad 2 '^tinygpt: --save-every: needs --save DIR$' tinygpt --save-every 5 --out o
 bad 2 '^tinygpt: --stop-after: 500 is past --steps 100$' tinygpt --steps 100 --stop-after 500 --out o
 bad 1 '^tinygpt: --resume: ag: safetensors: no-such-dir/model.safetensors: cannot open: No such file' tinygpt --resume no-such-dir --out o
 bad 1 '^tinygpt: cannot save the checkpoint: ' tinygpt --steps 2 --gradcheck-every 0 --eval-words 10 --samples 0 --save a-file/ck --out o
+bad 2 '^tinygpt: --beta1: 1 is out of range \(>= 0 and < 1\)$' tinygpt --beta1 1 --out o
+bad 2 '^tinygpt: --beta1: -0.1 is out of range' tinygpt --beta1 -0.1 --out o
+bad 2 '^tinygpt: --beta2: 1 is out of range \(>= 0 and < 1\)$' tinygpt --beta2 1 --out o
+bad 2 '^tinygpt: --beta2: "nan" is not a finite number$' tinygpt --beta2 nan --out o
+bad 2 '^tinygpt: --min-lr-frac: 1.5 is out of range' tinygpt --min-lr-frac 1.5 --out o
+bad 2 '^tinygpt: --min-lr-frac: -1 is out of range' tinygpt --min-lr-frac -1 --out o
+bad 2 '^tinygpt: --clip: -1 is out of range' tinygpt --clip -1 --out o
+bad 2 '^tinygpt: --clip: "x" is not a finite number$' tinygpt --clip x --out o
 
 # ---- bench-ddp ---------------------------------------------------------------
 bad 2 '^bench-ddp: --steps: "5x" is not a whole number' bench-ddp --steps 5x
@@ -264,6 +272,12 @@ if ! grep -q '^gelu fwd+bwd ' "$scratch/out"; then fail "bench-vmath: no gelu li
 # width 1: RMSNorm of one element turns within the check's step; the
 # gradient is right, and the check must settle its step and pass
 good tinygpt --steps 1 --embd 1 --heads 1 --out o
+# the reference schedule's flags: no clipping, cosine to zero, betas given
+good tinygpt --steps 3 --warmup 1 --min-lr-frac 0 --clip 0 --beta1 0.8 --beta2 0.99 --block 23 \
+    --embd 8 --heads 2 --batch 4 --gradcheck-every 0 --eval-words 10 --samples 0 --out o
+if ! grep -q 'cosine to 0), betas (0.8, 0.99), .*no gradient clipping$' "$scratch/out"; then
+    fail "tinygpt --clip 0 --min-lr-frac 0 --beta1 0.8 --beta2 0.99: not in the run header"
+fi
 good mlp-demo --steps 300 --hidden 8 --batch 32 --seed=7
 good bench-ddp --layers 1 --embd 16 --block 8 --batch 4 --steps 2 --warmup 1
 # every product and the gradient penalty's check, on a tiny model
