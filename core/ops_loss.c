@@ -13,7 +13,6 @@
  * that it can be differentiated again.
  */
 #include "internal.h"
-#include "vmath.h"
 
 /* Neumaier's compensated sum: the means below stay exact to a few ulps over
  * millions of terms, in f64 as well as f32. */
@@ -164,7 +163,7 @@ static void ce_backward(ag_tensor *out) {
             T *dx = pd + base;
             const T m = (T)st[2 * q], ls = (T)st[2 * q + 1];
             for (int64_t c = 0; c < C; c++)
-                dx[c * inner] += scale * (AG__EXP(x[c * inner] - m - ls) - (T)(c == t[q]));
+                dx[c * inner] += scale * (exp(x[c * inner] - m - ls) - (T)(c == t[q]));
         }
     });
 }
@@ -248,7 +247,7 @@ ag_tensor *ag_cross_entropy_(ag_arena *A, ag_tensor *logits, ag_tensor *target,
             for (int64_t c = 1; c < C; c++)
                 if (xr[c * inner] > m) m = xr[c * inner];
             double s = 0;
-            for (int64_t c = 0; c < C; c++) s += AG__EXP(xr[c * inner] - m);
+            for (int64_t c = 0; c < C; c++) s += exp(xr[c * inner] - m);
             st[2 * q] = m;
             st[2 * q + 1] = log(s);
         }

@@ -19,7 +19,6 @@
  * recorded output, so the result differentiates again in x and in g.
  */
 #include "internal.h"
-#include "vmath.h"
 
 typedef enum { SOFTMAX, LOG_SOFTMAX } kind;
 /* What the output's iparam holds: the kind, the row layout, the dim. */
@@ -60,13 +59,13 @@ static void forward(kind k, const ag_tensor *in, ag_tensor *out, int64_t outer, 
             double s = 0;
             if (k == SOFTMAX) {
                 for (int64_t j = 0; j < n; j++) {
-                    y[j * inner] = AG__EXP(x[j * inner] - m);
+                    y[j * inner] = exp(x[j * inner] - m);
                     s += y[j * inner];
                 }
                 const T inv = (T)(1 / s);
                 for (int64_t j = 0; j < n; j++) y[j * inner] *= inv;
             } else {
-                for (int64_t j = 0; j < n; j++) s += AG__EXP(x[j * inner] - m);
+                for (int64_t j = 0; j < n; j++) s += exp(x[j * inner] - m);
                 const double ls = log(s);
                 for (int64_t j = 0; j < n; j++)
                     y[j * inner] = (T)(((double)x[j * inner] - (double)m) - ls);
@@ -99,7 +98,7 @@ static void backward(ag_tensor *out) {
             } else {
                 for (int64_t j = 0; j < n; j++) s += g[j * inner];
                 for (int64_t j = 0; j < n; j++)
-                    dx[j * inner] += g[j * inner] - AG__EXP(y[j * inner]) * (T)s;
+                    dx[j * inner] += g[j * inner] - exp(y[j * inner]) * (T)s;
             }
         }
     });

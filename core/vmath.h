@@ -285,8 +285,4 @@ void ag__normcdff_array(float *y, const float *x, int64_t n);
 void ag__geluf_array(float *y, const float *x, int64_t n);
 void ag__normpdff_array(float *y, const float *x, int64_t n);
 
-/* exp by the argument's type: ag__expf for float, libm's exp for double
- * (the row loops of softmax and cross-entropy, written once for both). */
-#define AG__EXP(v) _Generic((v), float: ag__expf, default: exp)(v)
-
 #endif
