@@ -36,6 +36,19 @@ bool ag_demo_make_dirs(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Cuts buf's last component ("a/b/" and "a/b" -> "a"); false when there is
+ * no parent to cut to (a single component, or "/"). */
+static bool cut_last(char *buf) {
+    char *slash = strrchr(buf, '/');
+    while (slash && slash > buf && slash[1] == '\0') {
+        *slash = '\0';
+        slash = strrchr(buf, '/');
+    }
+    if (!slash || slash == buf) return false;
+    *slash = '\0';
+    return true;
+}
+
 bool ag_demo_dir_usable(const char *path) {
     struct stat st;
     if (path[0] != '\0' && stat(path, &st) == 0) {
@@ -43,21 +56,23 @@ bool ag_demo_dir_usable(const char *path) {
         errno = ENOTDIR;
         return false;
     }
-    /* Make it, then remove what was made: the folders from path up to its
-     * nearest existing ancestor. */
-    if (!ag_demo_make_dirs(path)) return false;
+    /* Make it, then remove what was made: the folders from path up to (not
+     * including) its nearest existing ancestor, found before making any. */
     char buf[4096];
-    strcpy(buf, path); /* make_dirs checked the length */
-    for (;;) {
-        if (rmdir(buf) != 0) break; /* not empty: it existed before */
-        char *slash = strrchr(buf, '/');
-        while (slash && slash > buf && slash[1] == '\0') { /* "a/b/" -> "a/b" */
-            *slash = '\0';
-            slash = strrchr(buf, '/');
-        }
-        if (!slash || slash == buf) break;
-        *slash = '\0';
+    if (strlen(path) >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return false;
     }
+    strcpy(buf, path);
+    size_t keep = 0; /* the nearest existing ancestor is buf[0, keep) */
+    while (cut_last(buf))
+        if (stat(buf, &st) == 0) {
+            keep = strlen(buf);
+            break;
+        }
+    if (!ag_demo_make_dirs(path)) return false;
+    strcpy(buf, path);
+    while (strlen(buf) > keep && rmdir(buf) == 0 && cut_last(buf)) continue;
     return true;
 }
 

@@ -282,6 +282,12 @@ good mlp-demo --steps 300 --hidden 8 --batch 32 --seed=7
 good bench-ddp --layers 1 --embd 16 --block 8 --batch 4 --steps 2 --warmup 1
 # every product and the gradient penalty's check, on a tiny model
 good hessian --steps 2 --every 1 --hidden 4 --layers 1 --points 16 --iters 3 --gp-steps 1 --out o
+# --out below an existing empty folder: the check that --out can be made
+# removes only what it made, so --save beside it still finds the folder
+mkdir "$scratch/empty"
+good tinygpt --steps 2 --embd 8 --heads 2 --batch 4 --gradcheck-every 0 --eval-words 10 \
+    --samples 0 --out "$scratch/empty/o" --save "$scratch/empty/ck"
+if [ ! -d "$scratch/empty/ck" ]; then fail "tinygpt --out EMPTY/o --save EMPTY/ck: no checkpoint"; fi
 
 echo "$cases command lines, $failures failed"
 [ "$failures" -eq 0 ]
