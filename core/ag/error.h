@@ -10,8 +10,10 @@
  * false, or a negative count), and every later op given a NULL tensor returns
  * NULL without touching memory and without reporting again.
  *
- * File input never goes through the abort path: loaders return an error code
- * and leave their destination unchanged.
+ * File input leaves its destination unchanged when it fails. The loaders
+ * return an error code (a status); ag_module_save and ag_module_load given
+ * no status report the same line through the handler instead, as PyTorch
+ * raises.
  *
  * The caller's line. Every public function that can report is declared as
  * ag_foo_ and called through the macro ag_foo, which records the caller's
