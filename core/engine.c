@@ -111,7 +111,8 @@ ag_tensor *ag__grad_buf_gemm(ag_tensor *t, bool once, int64_t inner, double *bet
 void ag_zero_grad(ag_tensor *t) {
     if (t && t->grad && t->grad->op)
         t->grad = NULL;
-    else if (t && t->grad) memset(t->grad->data, 0, (size_t)t->grad->numel * ag_dtype_size(t->dtype));
+    else if (t && t->grad)
+        memset(t->grad->data, 0, (size_t)t->grad->numel * ag_dtype_size(t->dtype));
 }
 
 ag_tensor *ag_detach_(ag_arena *A, ag_tensor *t) {
@@ -358,7 +359,8 @@ static bool add_seed(ag_tensor *out, const ag_tensor *seed, pass_mode mode) {
         if (buf) accumulate(buf, seed);
         return buf != NULL || !out->requires_grad;
     }
-    ag_tensor *g = seed ? (ag_tensor *)seed : ag_ones_(out->arena, out->dtype, out->ndim, out->shape);
+    ag_tensor *g = seed ? (ag_tensor *)seed
+                        : ag_ones_(out->arena, out->dtype, out->ndim, out->shape);
     if (g && out->grad) g = ag_add_(out->arena, out->grad, g);
     else if (g && !out->op && seed && mode == RECORD_INTO_LEAVES) g = ag_clone_(out->arena, g);
     out->grad = g;
@@ -465,12 +467,17 @@ static bool grad_pass(const order *o, leaf_state *keep, ag_arena *A, int nout,
     for (int k = 0; ok && k < nout; k++)
         ok = add_seed(outputs[k], grad_outputs ? grad_outputs[k] : NULL, graph ? RECORD : KERNELS);
     ok = ok && walk(o, graph ? RECORD : KERNELS, NULL, NULL);
+    /* an input the outputs do not reach (not sorted in this pass, so its
+     * .grad is its own or an earlier pass's) gets zeros, as PyTorch's
+     * materialize_grads gives; every sorted node has the pass's visit mark */
+    const uint64_t pass = o->nodes[0]->visit;
     for (int i = 0; ok && i < nin; i++) {
         ag_tensor *x = inputs[i];
-        grads[i] = x->grad ? x->grad : ag_zeros_(A, x->dtype, x->ndim, x->shape);
+        const bool reached = x->visit == pass && x->grad;
+        grads[i] = reached ? x->grad : ag_zeros_(A, x->dtype, x->ndim, x->shape);
         ok = grads[i] != NULL;
     }
-    /* the leaves' own state back; an input outside the graph kept its own */
+    /* the leaves' own state back */
     for (int64_t i = 0; i < o->n; i++)
         if (!o->nodes[i]->op) {
             o->nodes[i]->grad = keep[i].grad;
@@ -491,21 +498,10 @@ bool ag_grad_(int nout, ag_tensor *const *outputs, ag_tensor *const *grad_output
         ag__fail("grad", "out of memory for a graph of %lld nodes", (long long)o.n);
         return false;
     }
-    /* an input outside the graph: its gradient is zeros (PyTorch's
-     * materialize_grads); its own .grad is not touched */
-    ag_tensor **own = malloc((size_t)nin * sizeof *own);
-    bool ok = own != NULL;
-    for (int i = 0; ok && i < nin; i++) {
-        own[i] = inputs[i]->grad;
-        if (inputs[i]->visit != o.nodes[0]->visit || o.n == 0) inputs[i]->grad = NULL;
-    }
     const bool was = ag_set_grad_enabled(create_graph);
-    ok = ok && grad_pass(&o, keep, outputs[0]->arena, nout, outputs, grad_outputs, nin, inputs,
-                         grads, create_graph);
+    const bool ok = grad_pass(&o, keep, outputs[0]->arena, nout, outputs, grad_outputs, nin,
+                              inputs, grads, create_graph);
     ag_set_grad_enabled(was);
-    for (int i = 0; own && i < nin; i++)
-        if (!inputs[i]->op) inputs[i]->grad = own[i];
-    free(own);
     free(keep);
     free(o.nodes);
     return ok;

@@ -118,8 +118,9 @@ static ag_tensor *winner_share(ag_tensor *out, int side) {
         T *pw = w->data;
         do {
             for (int64_t j = 0; j < it.inner; j++) {
-                T u = pa[it.off[0] + j * it.istride[0]], v = pb[it.off[1] + j * it.istride[1]];
-                if (side) u = pb[it.off[1] + j * it.istride[1]], v = pa[it.off[0] + j * it.istride[0]];
+                const T p = pa[it.off[0] + j * it.istride[0]];
+                const T q = pb[it.off[1] + j * it.istride[1]];
+                const T u = side ? q : p, v = side ? p : q; /* u: this side's value */
                 pw[o + j] = WIN(u, v, max ? u > v : u < v);
             }
             o += it.inner;

@@ -192,7 +192,8 @@ static void forward(kind k, double p0, double q0, const ag_tensor *in, ag_tensor
 }
 
 /* One pass over x, the op's output y and a gradient g, for the three
- * products the table's derivatives make (pz: NULL skips that product):
+ * products the table's derivatives make (in SECOND, d or dg NULL skips its
+ * product):
  *   BACKWARD  dx[i] += g[i] f'(x[i])                       (the op's backward)
  *   PRODUCT   z[i]   = g[i] f'(x[i])                       (its recorded form)
  *   SECOND    dx[i] += gz[i] g[i] f''(x[i]), dg[i] += gz[i] f'(x[i])  (z's backward) */

@@ -108,7 +108,8 @@ static void make_data(ag_arena *P, ag_rng *r, int points, task *t) {
 }
 
 static ag_module *norm_of(ag_arena *P, int kind, int64_t h) {
-    if (kind == 0) return &ag_nn_rmsnorm_new(P, AG_RMSNORM, AG_SHAPE(h), AG_EPS_DEFAULT, true)->base;
+    if (kind == 0)
+        return &ag_nn_rmsnorm_new(P, AG_RMSNORM, AG_SHAPE(h), AG_EPS_DEFAULT, true)->base;
     if (kind == 1) return &ag_nn_layernorm_new(P, AG_SHAPE(h), AG_EPS_DEFAULT, true, true)->base;
     return ag_nn_activation_new(P, AG_ACT_IDENTITY);
 }

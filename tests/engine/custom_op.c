@@ -25,11 +25,7 @@ static void setup(void) {
     cube_backward_runs = 0;
 }
 
-static void teardown(void) {
-    ag_set_error_handler(NULL, NULL);
-    ag_set_grad_enabled(true);
-    ag_arena_free(A);
-}
+static void teardown(void) { engine_test_end(A); }
 
 /* ---- the ops ---------------------------------------------------------------- */
 

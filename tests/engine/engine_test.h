@@ -17,4 +17,11 @@ static inline ag_arena *engine_test_start(int *reports) {
     return ag_arena_new(0);
 }
 
+/* A fixture's end: the default handler and recording back, the arena freed. */
+static inline void engine_test_end(ag_arena *A) {
+    ag_set_error_handler(NULL, NULL);
+    ag_set_grad_enabled(true);
+    ag_arena_free(A);
+}
+
 #endif

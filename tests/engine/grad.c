@@ -11,11 +11,7 @@ static int reports;
 
 static void setup(void) { A = engine_test_start(&reports); }
 
-static void teardown(void) {
-    ag_set_error_handler(NULL, NULL);
-    ag_set_grad_enabled(true);
-    ag_arena_free(A);
-}
+static void teardown(void) { engine_test_end(A); }
 
 START_TEST(no_grad_block_restores_the_mode) {
     ag_tensor *x = ag_ones(A, AG_F32, AG_SHAPE(2));

@@ -12,11 +12,7 @@ static int reports;
 
 static void setup(void) { A = engine_test_start(&reports); }
 
-static void teardown(void) {
-    ag_set_error_handler(NULL, NULL);
-    ag_set_grad_enabled(true);
-    ag_arena_free(A);
-}
+static void teardown(void) { engine_test_end(A); }
 
 static ag_tensor *param(int ndim, const int64_t *shape, const double *values) {
     ag_tensor *t = ag_from_f64(A, AG_F64, ndim, shape, values);

@@ -15,11 +15,7 @@ static void setup(void) {
     A = engine_test_start(&reports);
 }
 
-static void teardown(void) {
-    ag_set_error_handler(NULL, NULL);
-    ag_set_grad_enabled(true);
-    ag_arena_free(A);
-}
+static void teardown(void) { engine_test_end(A); }
 
 static ag_tensor *leaf(ag_dtype dt, int ndim, const int64_t *shape, const double *v) {
     ag_tensor *t = ag_from_f64(A, dt, ndim, shape, v);
