@@ -5,6 +5,7 @@
  * old array is simply left behind: modules are built once). Walks over the
  * tree recurse: trees are a few levels deep, unlike autograd graphs.
  */
+#include <math.h>
 #include <string.h>
 
 #include "ag/nn.h"
@@ -92,6 +93,31 @@ static bool append(ag_arena *P, ag_module_entry **arr, int *n, int *cap, ag_modu
     return true;
 }
 
+bool ag_module_set_attr_(ag_module *m, const char *name, double value) {
+    if (!m) return false;
+    if (!name || !name[0] || strchr(name, '.')) {
+        ag__fail("module_set_attr", "%s: attribute name \"%s\" must be non-empty and without dots",
+                 m->type ? m->type->name : "module", name ? name : "(null)");
+        return false;
+    }
+    ag_module_entry *e = (ag_module_entry *)find(m->attrs, m->nattrs, name, strlen(name));
+    if (e) {
+        e->value = value;
+        return true;
+    }
+    return append(m->arena, &m->attrs, &m->nattrs, &m->attrs_cap,
+                  (ag_module_entry){name, NULL, NULL, value});
+}
+
+double ag_module_attr_(const ag_module *m, const char *name) {
+    if (!m) return NAN;
+    const ag_module_entry *e = name ? find(m->attrs, m->nattrs, name, strlen(name)) : NULL;
+    if (e) return e->value;
+    ag__fail("module_attr", "%s has no attribute \"%s\" (ag_module_set_attr adds one)",
+             m->type ? m->type->name : "module", name ? name : "(null)");
+    return NAN;
+}
+
 bool ag_module_add_param_(ag_module *m, const char *name, ag_tensor *t) {
     if (!m || !t) {
         ag__fail("module_add_param", "module or tensor is NULL (parameter \"%s\")",
@@ -105,7 +131,7 @@ bool ag_module_add_param_(ag_module *m, const char *name, ag_tensor *t) {
         return false;
     }
     if (!append(m->arena, &m->params, &m->nparams, &m->params_cap,
-                (ag_module_entry){name, t, NULL}))
+                (ag_module_entry){name, t, NULL, 0.0}))
         return false;
     t->requires_grad = true;
     if (!t->name) t->name = m->params[m->nparams - 1].name;
@@ -135,7 +161,7 @@ bool ag__module_add_child(const char *op, ag_module *m, const char *name, ag_mod
         return false;
     }
     return append(m->arena, &m->children, &m->nchildren, &m->children_cap,
-                  (ag_module_entry){name, NULL, child});
+                  (ag_module_entry){name, NULL, child, 0.0});
 }
 
 bool ag_module_add_child_(ag_module *m, const char *name, ag_module *child) {
@@ -359,9 +385,18 @@ bool ag_module_cast_(ag_module *m, ag_dtype dt) {
 
 /* ---- printing ------------------------------------------------------------- */
 
+/* "eps=1e-05, p=2": the attributes, for a type without describe. */
+static void describe_attrs(const ag_module *m, char *buf, size_t size) {
+    size_t k = 0;
+    for (int i = 0; i < m->nattrs && k < size; i++)
+        k += (size_t)snprintf(buf + k, size - k, "%s%s=%g", i ? ", " : "", m->attrs[i].name,
+                              m->attrs[i].value);
+}
+
 static void print_tree(FILE *f, ag_module *m, const char *name, int depth) {
     char args[256] = "";
     if (m->type && m->type->describe) m->type->describe(m, args, sizeof args);
+    else describe_attrs(m, args, sizeof args);
     fprintf(f, "%*s", 2 * depth, "");
     if (name) fprintf(f, "(%s): ", name);
     fprintf(f, "%s(", m->type ? m->type->name : "Module");

@@ -5,7 +5,8 @@
 #                               lines <!-- line-counts:begin --> and <!-- line-counts:end -->
 #
 # A line of code is a line that is not blank, not only a comment (C: // or a
-# /* ... */ block; Python: #), not an #include or import line, and not part of
+# /* ... */ block; Python: #), not an #include or import line, not a header's
+# include guard (#ifndef NAME_H, #define NAME_H, #endif), and not part of
 # main's frame: in C the line "int main(...) {", main's last "return ...;" and
 # its closing "}"; in Python "def main():", main's last "return ...", the line
 # 'if __name__ == "__main__":' and the call under it.
@@ -37,6 +38,7 @@ count() {
                 if (inblock) { if (t ~ /\*\//) inblock = 0; continue }
                 if (t ~ /^\/\*/) { if (t !~ /\*\//) inblock = 1; continue }
                 if (t == "" || t ~ /^\/\// || t ~ /^#include/) continue
+                if (t ~ /^#(ifndef|define) [A-Z0-9_]+_H$/ || t ~ /^#endif/) continue
                 if (s ~ /^int main\(/) { inmain = 1; continue }
                 if (inmain && s ~ /^}/) { inmain = 0; continue }
             } else {
@@ -67,6 +69,9 @@ table() {
     row "(b) ScaleNorm, the module (ag: and the header): \`scalenorm_module\`" \
         scalenorm_module.c,scalenorm.h scalenorm_module.py
     row "(b) ScaleNorm, its gradient checks: \`scalenorm_check\`" scalenorm_check.c scalenorm_check.py
+    row "(b) ScaleNorm, the three together" \
+        scalenorm_op.c,scalenorm_module.c,scalenorm.h,scalenorm_check.c \
+        scalenorm_op.py,scalenorm_module.py,scalenorm_check.py
     row "(c) save and load: \`save_load\`" save_load.c save_load.py
 }
 

@@ -39,15 +39,16 @@ typedef struct ag_module_entry {
     const char *name;
     ag_tensor *param;  /* for parameters */
     ag_module *child;  /* for children */
+    double value;      /* for attributes */
 } ag_module_entry;
 
 struct ag_module {
     const ag_module_type *type;
     ag_arena *arena;   /* parameters and bookkeeping live here */
     bool training;     /* true after init; ag_module_train switches the tree */
-    int nparams, nchildren;
-    int params_cap, children_cap;
-    ag_module_entry *params, *children;
+    int nparams, nchildren, nattrs;
+    int params_cap, children_cap, attrs_cap;
+    ag_module_entry *params, *children, *attrs;
 };
 
 /* A parameter seen from the root: its dotted name (valid as long as the
@@ -80,6 +81,24 @@ void *ag_module_new_(ag_arena *P, size_t size, const ag_module_type *type);
  * refuses. */
 ag_tensor *ag_module_new_param_(ag_module *m, const char *name, ag_tensor *t);
 #define ag_module_new_param(...) AG_AT(ag_module_new_param_, __VA_ARGS__)
+
+/* A module's settings as named numbers (eps, p, n, ...), what a PyTorch
+ * module keeps as plain attributes: a module type needs no struct of its
+ * own when its parameters are found by name and its settings are
+ * attributes,
+ *   ag_module *m = ag_module_new(P, sizeof *m, &scalenorm_type);
+ *   ag_module_set_attr(m, "eps", 1e-5);
+ *   ... forward: scale_norm(A, x, ag_module_param(m, "g"), ag_module_attr(m, "eps"))
+ * The printed tree shows them, "ScaleNorm(eps=1e-05)", when the type has no
+ * describe. They are not parameters: a checkpoint does not hold them.
+ * ag_module_set_attr adds name or changes its value; NULL m: false without a
+ * report (an earlier failure); reported (false): an empty name or one with a
+ * dot, or the arena out of memory. ag_module_attr returns the value; NULL m:
+ * NaN without a report; reported (NaN): no attribute of that name. */
+bool ag_module_set_attr_(ag_module *m, const char *name, double value);
+#define ag_module_set_attr(...) AG_AT_BOOL(ag_module_set_attr_, __VA_ARGS__)
+double ag_module_attr_(const ag_module *m, const char *name);
+#define ag_module_attr(...) AG_AT_DOUBLE(ag_module_attr_, __VA_ARGS__)
 
 /* For a forward over the last dim: true when x has at least one dim and a
  * last dim of n; otherwise reports, under m's type name,

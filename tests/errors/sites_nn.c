@@ -279,6 +279,12 @@ static int bad_ag_module_new(site_inputs *in) {
 static int bad_ag_module_new_param(site_inputs *in) {
     (void)ag_module_new_param(&in->list->base, "a.b", in->x); return __LINE__;
 }
+static int bad_ag_module_set_attr(site_inputs *in) {
+    (void)ag_module_set_attr(&in->lin->base, "a.b", 1.0); return __LINE__;
+}
+static int bad_ag_module_attr(site_inputs *in) {
+    (void)ag_module_attr(&in->lin->base, "nothing"); return __LINE__;
+}
 static int bad_ag_module_check_last_dim(site_inputs *in) {
     (void)ag_module_check_last_dim(&in->lin->base, in->x, 5); return __LINE__;
 }
@@ -333,6 +339,7 @@ const site_case site_cases_nn[] = {
     SITE_CASE(ag_schedule_factor),  SITE_CASE(ag_schedule_apply),
     SITE_CASE(ag_module_new),       SITE_CASE(ag_module_new_param),
     SITE_CASE(ag_module_check_last_dim), SITE_CASE(ag_module_gc_inputs),
+    SITE_CASE(ag_module_set_attr),  SITE_CASE(ag_module_attr),
     SITE_CASE(ag_module_save),      SITE_CASE(ag_module_load),
     SITE_CASE(ag_module_load_file),
 };

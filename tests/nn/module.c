@@ -245,6 +245,59 @@ START_TEST(short_calls_report_bad_input) {
 }
 END_TEST
 
+/* ---- a module without a struct: attributes --------------------------------- */
+
+/* shift(x) = x + g * c: g found by name, c an attribute. */
+static ag_tensor *shift_forward(ag_module *m, ag_arena *A, ag_tensor *x) {
+    ag_tensor *g = ag_module_param(m, "g");
+    return ag_add(A, x, ag_mul_scalar(A, g, ag_module_attr(m, "c")));
+}
+static const ag_module_type SHIFT = {.name = "Shift", .forward = shift_forward};
+
+/* An attribute is set, read, changed and printed (in the order set, %g);
+ * the forward reads the changed value. */
+START_TEST(attributes_hold_settings) {
+    ag_module *m = ag_module_new(P, sizeof *m, &SHIFT);
+    ck_assert(ag_module_set_attr(m, "c", 3.0));
+    ck_assert(ag_module_set_attr(m, "eps", 1e-5));
+    ck_assert_ptr_nonnull(ag_module_new_param(m, "g", ag_scalar(P, AG_F32, 2.0)));
+    ck_assert_double_eq(ag_module_attr(m, "c"), 3.0);
+    ck_assert_double_eq(ag_module_attr(m, "eps"), 1e-5);
+    ck_assert(ag_module_set_attr(m, "c", 0.5)); /* changed, not added twice */
+    ck_assert_int_eq(m->nattrs, 2);
+    ag_tensor *y = ag_module_forward(m, P, ag_ones(P, AG_F32, AG_SHAPE(2)));
+    ck_assert_double_eq(ag_get_flat(y, 1), 1.0 + 2.0 * 0.5);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ag_module_print(f, m);
+    fclose(f);
+    ck_assert_str_eq(buf, "Shift(c=0.5, eps=1e-05)  1 params\ntotal params: 1, trainable: 1\n");
+    free(buf);
+}
+END_TEST
+
+/* A missing attribute and a bad name are reported; a NULL module (an
+ * earlier failure) passes through silently. */
+START_TEST(attributes_report_bad_input) {
+    ag_module *m = ag_module_new(P, sizeof *m, &SHIFT);
+    expect_errors();
+    ck_assert(isnan(ag_module_attr(m, "c")));
+    check_error("module_attr", "Shift has no attribute \"c\"", NULL);
+    expect_errors();
+    ck_assert(!ag_module_set_attr(m, "a.b", 1.0));
+    check_error("module_set_attr", "\"a.b\"", "without dots");
+    expect_errors();
+    ck_assert(!ag_module_set_attr(m, "", 1.0));
+    check_error("module_set_attr", "non-empty", NULL);
+    expect_errors();
+    ck_assert(!ag_module_set_attr(NULL, "c", 1.0));
+    ck_assert(isnan(ag_module_attr(NULL, "c")));
+    ck_assert_int_eq(ag_error_count(), 0);
+    ag_set_error_handler(NULL, NULL);
+}
+END_TEST
+
 /* ag_module_gc_inputs: x, then the trainable parameters in order, all f64;
  * a frozen one left out; the inputs gradcheck. */
 static ag_module *gc_module;
@@ -289,5 +342,7 @@ TCase *nn_module_tcase(void) {
     tcase_add_test(tc, short_calls_make_a_module);
     tcase_add_test(tc, short_calls_report_bad_input);
     tcase_add_test(tc, gc_inputs_are_x_and_the_trainable_parameters);
+    tcase_add_test(tc, attributes_hold_settings);
+    tcase_add_test(tc, attributes_report_bad_input);
     return tc;
 }
