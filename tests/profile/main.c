@@ -2,7 +2,8 @@
  * forward and backward; nothing recorded without an active profile; an op
  * run inside another op's interval not counted twice; the gemm trace of a
  * matmul's forward and backward against the calls derived by hand from
- * core/ops_matmul.c; the replay; begin and end misused. No assertion is
+ * core/ops_matmul.c; the replay; the ops of a recorded backward counted as
+ * its nodes' backward; begin and end misused. No assertion is
  * about speed: only counts, the trace, and that the times are not negative
  * and add up to no more than the wall time they were taken in. */
 #include <string.h>
@@ -79,6 +80,25 @@ START_TEST(counts_per_kind) {
     ag_profile_clear(p);
     ag_profile_ops(p, &n);
     ck_assert_int_eq(n, 0);
+    ag_profile_free(p);
+}
+END_TEST
+
+/* A recorded backward runs each node's vjp, made of ops (matmul's: two
+ * matmuls on transposes): they are the node's backward time, not forward
+ * calls. */
+START_TEST(vjp_ops_are_backward) {
+    ag_profile *p = ag_profile_new(AG_PROFILE_OPS);
+    ag_tensor *s = two_matmuls();
+    ck_assert(ag_profile_begin(p));
+    ck_assert(ag_backward_create_graph(s, NULL));
+    ck_assert(ag_profile_end(p));
+    int n;
+    const ag_profile_op *ops = ag_profile_ops(p, &n);
+    for (int i = 0; i < n; i++) ck_assert_int_eq(ops[i].fwd_calls, 0);
+    ck_assert_int_eq(find(p, "matmul")->bwd_calls, 2);
+    ck_assert_int_eq(find(p, "gelu")->bwd_calls, 1);
+    ck_assert_int_eq(find(p, "sum")->bwd_calls, 1);
     ag_profile_free(p);
 }
 END_TEST
@@ -226,6 +246,7 @@ static TCase *profile_tcase(void) {
     TCase *tc = tcase_create("profile");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, counts_per_kind);
+    tcase_add_test(tc, vjp_ops_are_backward);
     tcase_add_test(tc, nothing_when_inactive);
     tcase_add_test(tc, nested_counted_once);
     tcase_add_test(tc, gemm_trace);
