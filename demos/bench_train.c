@@ -43,8 +43,9 @@
  * per configuration GFLOP per step, ms per step, the matmul floor and
  * step/floor. --plot DIR draws DIR/bench-scale.png (ms per step against
  * GFLOP per step, log axes: ag, its matmul floor and, from --torch-csv, the
- * PyTorch step; the batch and the width sweep as separate lines), as
- * demos/bench_torch.py scale does with PyTorch's figures.
+ * PyTorch step; the batch and the width sweep as separate lines, and a
+ * line of slope 1, time proportional to the FLOPs), as demos/bench_torch.py
+ * scale does with PyTorch's figures.
  */
 #include <ag/ag.h>
 
@@ -356,7 +357,7 @@ static bool read_torch_csv(const char *path, double ms[NSCALE]) {
 
 /* DIR/bench-scale.png: ms per step against GFLOP per step, log axes; ag,
  * its matmul floor and PyTorch (when torch_csv is given), each as a batch
- * and a width line. 0, or 1 after a message. */
+ * and a width line, and a line of slope 1. 0, or 1 after a message. */
 static int scale_plot(const char *dir, const char *torch_csv, const measured *m) {
     double torch[NSCALE];
     if (torch_csv && !read_torch_csv(torch_csv, torch)) return 1;
@@ -369,7 +370,7 @@ static int scale_plot(const char *dir, const char *torch_csv, const measured *m)
     static const char *const color[] = {"#1f4fbf", "#2a9d2a", "#d9661f"};
     double x[2][NSCALE], y[3][2][NSCALE];
     char title[3][2][64];
-    ag_plot_series s[6];
+    ag_plot_series s[7];
     int ns = 0;
     for (int w = 0; w < 2; w++) {
         int n = 0;
@@ -389,11 +390,22 @@ static int scale_plot(const char *dir, const char *torch_csv, const measured *m)
                                        .width = 2, .dashed = w == 1};
         }
     }
+    /* a guide of slope 1 through the smallest floor: time proportional to
+     * the FLOPs */
+    int lo = 0, hi = 0;
+    for (int i = 1; i < NSCALE; i++) {
+        if (m[i].gflop < m[lo].gflop) lo = i;
+        if (m[i].gflop > m[hi].gflop) hi = i;
+    }
+    const double gx[2] = {m[lo].gflop, m[hi].gflop},
+                 gy[2] = {1e3 * m[lo].floor, 1e3 * m[lo].floor * m[hi].gflop / m[lo].gflop};
+    s[ns++] = (ag_plot_series){.title = "proportional to GFLOP", .x = gx, .y = gy, .n = 2,
+                               .color = "#888888", .dashed = true};
     const ag_plot p = {.title = "tinygpt training step as batch and width double "
                                 "(4 layers, 4 heads, block 64)",
                        .xlabel = "GFLOP per step (matrix products)", .ylabel = "ms per step",
                        .logx = true, .logy = true, .series = s, .nseries = ns,
-                       .extra = "set key top left\n"};
+                       .extra = "set key bottom right\n"};
     ag_plot_outcome out;
     const int st = ag_plot_save(&p, dir, "bench-scale", &out);
     fprintf(stderr, "bench-train: %s\n", out.message);

@@ -32,13 +32,17 @@
  *             that node's time, not forward calls. The walk's own work (the
  *             sort, the seed) is in no op.
  *   gemms     with AG_PROFILE_GEMMS, every matrix product the library makes
- *             (its one internal gemm, under matmul, linear and the others),
- *             in order: transposes, M, N, K, leading dimensions, dtype,
- *             alpha and beta. ag_profile_gemm_replay runs them again.
+ *             on this thread (its one internal gemm, under matmul, linear
+ *             and the others; one entry per product however it is split
+ *             over threads), in order: transposes, M, N, K, leading
+ *             dimensions, dtype, alpha and beta. ag_profile_gemm_replay runs
+ *             them again. A product an op itself hands to another thread of
+ *             its OpenMP team would be missing: none does today.
  *
- * Nothing else is slowed: without an active profile each op, node and
- * product costs one branch. A profile must be ended on the thread that began
- * it, and is not read while it is active on another thread.
+ * Without an active profile nothing is recorded and each tensor made, op
+ * exit and product costs a call that tests one thread-local pointer; a
+ * backward pass tests it once. A profile must be ended on the thread that
+ * began it, and is not read while it is active on another thread.
  */
 #ifndef AG_PROFILE_H
 #define AG_PROFILE_H
