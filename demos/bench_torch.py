@@ -191,14 +191,20 @@ def parse_args():
 WORDS_REF = "2 layers, 64 dims, 4 heads, block 23, batch 64"
 
 
-def parse_words_args(argv):
+def mode_parser(mode, description, program_name):
+    """The parser of bench_torch.py MODE, with its --bin option."""
     p = argparse.ArgumentParser(
-        prog="bench_torch.py words",
-        description="tinygpt and the same model, data, batches and schedule in PyTorch: "
-                    "ms per step, losses at equal steps, final validation loss.",
-        epilog="See the top of demos/bench_torch.py (Words) for what is matched and measured.")
+        prog=f"bench_torch.py {mode}", description=description,
+        epilog=f"See the top of demos/bench_torch.py ({mode.capitalize()}) for what is measured.")
     p.add_argument("--bin", default=os.path.join(REPO, "build", "bin"),
-                   help="where tinygpt is (default: build/bin)")
+                   help=f"where {program_name} is (default: build/bin)")
+    return p
+
+
+def parse_words_args(argv):
+    p = mode_parser("words", "tinygpt and the same model, data, batches and schedule in "
+                    "PyTorch: ms per step, losses at equal steps, final validation loss.",
+                    "tinygpt")
     p.add_argument("--steps", type=int, default=300, help="training steps of both (300)")
     p.add_argument("--schedule-steps", type=int,
                    help="steps the schedule spans (--steps): with more, the run is the first "
@@ -266,13 +272,9 @@ SCALE = [("batch", "b16", 16, 128), ("batch", "b32", 32, 128), ("batch", "b64", 
 
 
 def parse_scale_args(argv):
-    p = argparse.ArgumentParser(
-        prog="bench_torch.py scale",
-        description="The training step as batch and width double: ms per step and the matmul "
-                    "floor of ag, ms per step of PyTorch, and a plot of both against GFLOP.",
-        epilog="See the top of demos/bench_torch.py (Scale) for what is measured.")
-    p.add_argument("--bin", default=os.path.join(REPO, "build", "bin"),
-                   help="where bench-train is (default: build/bin)")
+    p = mode_parser("scale", "The training step as batch and width double: ms per step and "
+                    "the matmul floor of ag, ms per step of PyTorch, and a plot of both against "
+                    "GFLOP.", "bench-train")
     p.add_argument("--threads", type=int, default=1, help="threads of both (1)")
     p.add_argument("--groups", type=int, default=7, help="timed groups of steps, >= 5 (7)")
     p.add_argument("--plot", metavar="DIR",
