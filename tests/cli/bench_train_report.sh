@@ -24,7 +24,8 @@ echo "$out"
 [ "$status" -eq 0 ] || fail "bench-train --config micro --groups 5: exit status $status"
 num='[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?'
 expect "$out" '^config .* floor ms  step/floor ' "the step table's header"
-expect "$out" "^micro +1 +16 +4 +16 +1 .* $num +$num+x +[0-9]+ x [0-9]+$" "the micro row's floor and step/floor"
+expect "$out" "^micro +1 +16 +4 +16 +1 .* $num +${num}x +[0-9]+ x [0-9]+$" \
+    "the micro row's floor and step/floor"
 expect "$out" '^micro: by op kind, mean of [0-9]+ profiled steps' "the table by op kind"
 expect "$out" '^  op kind +calls +forward us +backward us +total us +share$' "its header"
 for row in 'rms_norm +3 ' 'gelu +1 ' 'embedding +2 ' 'cross_entropy +1 ' 'linear +[0-9]+ ' \
@@ -38,7 +39,8 @@ status=$?
 expect "$csv" '^impl,config,threads,ms,tokens_per_s,floor_ms$' "the CSV header"
 expect "$csv" "^ag,micro,1,$num,$num,$num\$" "the CSV row"
 
-csv=$(timeout 120 "$exe" --batch 2 --n-embd 8 --n-layer 1 --n-head 2 --block 4 --groups 5 --csv 2>&1)
+csv=$(timeout 120 "$exe" --batch 2 --n-embd 8 --n-layer 1 --n-head 2 --block 4 --groups 5 \
+    --csv 2>&1)
 expect "$csv" "^ag,custom,1,$num,$num,$num\$" "the custom config's CSV row"
 
 echo "bench-train report: $failures failed"

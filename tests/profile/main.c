@@ -254,4 +254,6 @@ static TCase *profile_tcase(void) {
     return tc;
 }
 
-int main(void) { return run_check_suite("profile", (check_tcase_fn *const[]){profile_tcase, NULL}); }
+int main(void) {
+    return run_check_suite("profile", (check_tcase_fn *const[]){profile_tcase, NULL});
+}
