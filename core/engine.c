@@ -79,11 +79,15 @@ static ag_tensor *record(ag_tensor *out, const ag_op *op, int n, ag_tensor *cons
 }
 
 ag_tensor *ag__record(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs) {
-    return record(out, op, n, srcs, true);
+    out = record(out, op, n, srcs, true);
+    ag__profile_exit(out, op);
+    return out;
 }
 
 ag_tensor *ag__record_asked(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs) {
-    return record(out, op, n, srcs, false);
+    out = record(out, op, n, srcs, false);
+    ag__profile_exit(out, op);
+    return out;
 }
 
 /* t's gradient buffer, allocated on first use: zeroed, or left uninitialised
@@ -337,15 +341,18 @@ static bool run_vjp(ag_tensor *t, pass_mode mode) {
  * pass: the caller learns it from the result. */
 static bool walk(const order *o, pass_mode mode, ag_leaf_hook hook, void *userdata) {
     bool ok = true;
+    const bool profiled = ag__profile_on();
     for (int64_t i = o->n - 1; ok && i >= 0; i--) {
         ag_tensor *t = o->nodes[i];
         if (!t->op && hook) hook(t, userdata);
         if (!t->op || !t->grad) continue;
         const int reports = ag_error_count();
+        const int64_t start = profiled ? ag__profile_node_begin() : 0;
         if (mode != KERNELS || !t->op->backward)
             ok = run_vjp(t, mode);
         else
             t->op->backward(t);
+        if (profiled) ag__profile_node_end(t->op, start);
         ok = ok && ag_error_count() == reports;
         if (ok && anomaly) ok = ag__anomaly_backward(t);
     }

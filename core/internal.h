@@ -35,6 +35,7 @@
 #include "ag/gradcheck.h"
 #include "ag/loss.h"
 #include "ag/ops.h"
+#include "ag/profile.h"
 #include "ag/tensor.h"
 
 /* ---- errors --------------------------------------------------------------- */
@@ -113,6 +114,25 @@ ag_tensor *ag__record_asked(ag_tensor *out, const ag_op *op, int n, ag_tensor *c
 /* Test hook: sets the engine's graph generation counter (the value the last
  * backward's sort used) and returns the previous one. Tests only. */
 uint64_t ag__set_generation(uint64_t g);
+
+/* ---- the profiler (core/profile.c, ag/profile.h) ----------------------------
+ * Hooks that do nothing (one branch) unless this thread has an active
+ * profile. */
+
+/* True when this thread has an active profile. */
+bool ag__profile_on(void);
+/* A tensor header was made (new_header in core/tensor.c): an op's forward
+ * interval may start here. */
+void ag__profile_made(const ag_tensor *t);
+/* An op's exit (ag__record) returned out: op's forward call and time. */
+void ag__profile_exit(const ag_tensor *out, const ag_op *op);
+/* Around one node's backward in the engine's walk, called only when
+ * ag__profile_on(): begin returns the start mark that end takes; ops run in
+ * between count as the node's backward, not as forward calls. */
+int64_t ag__profile_node_begin(void);
+void ag__profile_node_end(const ag_op *op, int64_t start);
+/* A matrix product ag__gemm is about to make (the trace). */
+void ag__profile_gemm(const ag_gemm_call *c);
 
 /* ---- anomaly detection (core/anomaly.c; called only when the mode is on) --- */
 

@@ -104,6 +104,7 @@ static ag_tensor *new_header(const char *op, ag_arena *A, ag_dtype dt, int ndim,
     t->numel = *numel;
     t->arena = A;
     t->epoch = ag__arena_epoch(A);
+    ag__profile_made(t);
     return t;
 }
 

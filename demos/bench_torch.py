@@ -76,6 +76,21 @@ AdamW; not the batch making nor the evaluations), the ratio, the batch losses
 of both at equal steps (mean over a trailing window) and the final
 validation loss of both over all the validation words. Targets: PyTorch
 ms / tinygpt ms >= 5, validation within 0.02 nats.
+
+Scale (bench_torch.py scale [--threads T] [--groups K] [--plot DIR] [--csv]):
+the training step above as batch and width double: batch 16, 32, 64, 128 at
+128 dims and width 64, 128, 256 at batch 32 (4 layers, 4 heads, block 64;
+configurations b16 ... b128, w64 ... w256, parameter counts checked against
+bench-train --scale --count-params). PyTorch runs first, with the same
+warm-up (3 steps), groups and threads (1 by default); then bench-train
+--scale --csv gives ag's ms per step, its matmul floor (the step's own
+matrix products replayed back to back) and the GFLOP of those products.
+Printed: GFLOP, ag ms, ag floor ms, ag step/floor, PyTorch ms, PyTorch/ag,
+and per sweep how ms per step grows against GFLOP from its first point
+(time that grows with the FLOPs gives 1.00). --plot DIR hands PyTorch's
+figures to bench-train (--torch-csv), which draws DIR/bench-scale.png with
+the library's plot helper: ms per step against GFLOP per step, log axes,
+ag, its floor and PyTorch, the batch and the width sweep as separate lines.
 """
 
 import argparse
@@ -120,12 +135,16 @@ TARGETS = {  # (bench, op, pass) -> PyTorch time / ag time that ag should reach
 def parse_args():
     if len(sys.argv) > 1 and sys.argv[1] == "words":
         return parse_words_args(sys.argv[2:])
+    if len(sys.argv) > 1 and sys.argv[1] == "scale":
+        return parse_scale_args(sys.argv[2:])
     p = argparse.ArgumentParser(
         prog="bench_torch.py",
         description=DOC.split("\n\n")[0],
         epilog="bench_torch.py words [--steps N] ... (words --help): a whole training run of "
-               "tinygpt on its word list against the same run in PyTorch. See the top of "
-               "demos/bench_torch.py for what is measured and how.",
+               "tinygpt on its word list against the same run in PyTorch. bench_torch.py scale "
+               "... (scale --help): the step as batch and width double, ag (with its matmul "
+               "floor) and PyTorch, and their plot. See the top of demos/bench_torch.py for "
+               "what is measured and how.",
     )
     p.add_argument("--bin", default=os.path.join(REPO, "build", "bin"),
                    help="where bench-train and bench-norms are (default: build/bin)")
@@ -172,14 +191,20 @@ def parse_args():
 WORDS_REF = "2 layers, 64 dims, 4 heads, block 23, batch 64"
 
 
-def parse_words_args(argv):
+def mode_parser(mode, description, program_name):
+    """The parser of bench_torch.py MODE, with its --bin option."""
     p = argparse.ArgumentParser(
-        prog="bench_torch.py words",
-        description="tinygpt and the same model, data, batches and schedule in PyTorch: "
-                    "ms per step, losses at equal steps, final validation loss.",
-        epilog="See the top of demos/bench_torch.py (Words) for what is matched and measured.")
+        prog=f"bench_torch.py {mode}", description=description,
+        epilog=f"See the top of demos/bench_torch.py ({mode.capitalize()}) for what is measured.")
     p.add_argument("--bin", default=os.path.join(REPO, "build", "bin"),
-                   help="where tinygpt is (default: build/bin)")
+                   help=f"where {program_name} is (default: build/bin)")
+    return p
+
+
+def parse_words_args(argv):
+    p = mode_parser("words", "tinygpt and the same model, data, batches and schedule in "
+                    "PyTorch: ms per step, losses at equal steps, final validation loss.",
+                    "tinygpt")
     p.add_argument("--steps", type=int, default=300, help="training steps of both (300)")
     p.add_argument("--schedule-steps", type=int,
                    help="steps the schedule spans (--steps): with more, the run is the first "
@@ -236,6 +261,31 @@ def parse_words_args(argv):
     if not (a.lr > 0 and a.weight_decay >= 0 and a.clip >= 0):
         p.error("--lr must be > 0, --weight-decay and --clip >= 0")
     a.mode = "words"
+    return a
+
+
+# The sweep of bench-train --scale: (sweep, config, batch, width); 4 layers, 4
+# heads, block 64, 3 warm-up steps.
+SCALE = [("batch", "b16", 16, 128), ("batch", "b32", 32, 128), ("batch", "b64", 64, 128),
+         ("batch", "b128", 128, 128), ("width", "w64", 32, 64), ("width", "w128", 32, 128),
+         ("width", "w256", 32, 256)]
+
+
+def parse_scale_args(argv):
+    p = mode_parser("scale", "The training step as batch and width double: ms per step and "
+                    "the matmul floor of ag, ms per step of PyTorch, and a plot of both against "
+                    "GFLOP.", "bench-train")
+    p.add_argument("--threads", type=int, default=1, help="threads of both (1)")
+    p.add_argument("--groups", type=int, default=7, help="timed groups of steps, >= 5 (7)")
+    p.add_argument("--plot", metavar="DIR",
+                   help="draw DIR/bench-scale.png (e.g. docs) through bench-train --plot")
+    p.add_argument("--csv", action="store_true", help="the comparison as CSV instead of a table")
+    a = p.parse_args(argv)
+    if a.threads < 1:
+        p.error("--threads must be >= 1")
+    if a.groups < 5:
+        p.error("--groups must be >= 5")
+    a.mode = "scale"
     return a
 
 
@@ -429,8 +479,10 @@ def build_gpt(torch, layers, dims, heads, block, vocab=VOCAB):
 
 
 class TorchTrainer:
-    def __init__(self, torch, name):
-        layers, dims, heads, block, batch, self.warmup = CONFIGS[name]
+    def __init__(self, torch, name, sizes=None):
+        """name's configuration, or sizes (layers, dims, heads, block, batch,
+        warm-up steps)."""
+        layers, dims, heads, block, batch, self.warmup = sizes or CONFIGS[name]
         self.torch, self.batch, self.block = torch, batch, block
         torch.manual_seed(42)
         self.model = build_gpt(torch, layers, dims, heads, block)
@@ -538,6 +590,97 @@ def compare_train(args, torch):
                 f"(ag's: build/bin/bench-train --config micro)")
         del t
     return results, notes
+
+
+# ---- scale ------------------------------------------------------------------------
+
+
+def torch_scale(a, torch, counts):
+    """PyTorch's median ms per step of each distinct sweep configuration."""
+    torch.set_num_threads(a.threads)
+    ms = {}
+    for _, name, batch, dims in SCALE:
+        if (batch, dims) in ms:
+            continue
+        log(f"PyTorch: {name} (batch {batch}, {dims} dims) ...")
+        t = TorchTrainer(torch, name, (4, dims, 4, 64, batch, 3))
+        if counts.get(name) != t.nparams:
+            log(f"bench_torch.py: {name}: ag has {counts.get(name)} parameters, the PyTorch model "
+                f"{t.nparams}: the models differ")
+            sys.exit(1)
+        med, _, _ = time_groups(t.step, t.warmup, a.groups)
+        if not math.isfinite(t.loss):
+            log(f"bench_torch.py: {name}: PyTorch's loss is {t.loss}")
+            sys.exit(1)
+        ms[(batch, dims)] = 1e3 * med
+        del t
+    return {name: ms[(batch, dims)] for _, name, batch, dims in SCALE}
+
+
+def compare_scale(a, torch):
+    import tempfile
+    exe = program(a, "bench-train")
+    counts = {r["config"]: int(r["params"])
+              for r in run_csv([exe, "--scale", "--count-params"])}
+    log(f"PyTorch {torch.__version__} ({sys.executable}), {a.threads} thread(s)")
+    t_ms = torch_scale(a, torch, counts)
+    cmd = [exe, "--scale", "--csv", "--threads", str(a.threads), "--groups", str(a.groups)]
+    with tempfile.TemporaryDirectory(prefix="bench_scale") as tmp:
+        if a.plot:
+            path = os.path.join(tmp, "torch.csv")
+            with open(path, "w") as f:
+                f.write("config,torch_ms\n")
+                for name, v in t_ms.items():
+                    f.write(f"{name},{v:.6f}\n")
+            cmd += ["--plot", a.plot, "--torch-csv", path]
+        log("running " + " ".join([os.path.basename(cmd[0])] + cmd[1:]))
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.stderr.strip():
+        log(r.stderr.strip())  # the plot's outcome
+    if r.returncode != 0:
+        log(f"bench_torch.py: bench-train failed (exit {r.returncode})")
+        sys.exit(1)
+    rows = read_csv(r.stdout, "bench-train --scale")
+    need_columns(rows, ["sweep", "config", "batch", "n_embd", "gflop", "ms", "floor_ms"],
+                 "bench-train --scale")
+    out = []
+    for row in rows:
+        out.append({"sweep": row["sweep"], "config": row["config"], "batch": int(row["batch"]),
+                    "n_embd": int(row["n_embd"]), "gflop": float(row["gflop"]),
+                    "ag_ms": float(row["ms"]), "floor_ms": float(row["floor_ms"]),
+                    "torch_ms": t_ms[row["config"]]})
+    first = {}
+    for o in out:  # growth against the first point of the sweep
+        f = first.setdefault(o["sweep"], o)
+        flops = o["gflop"] / f["gflop"]
+        o["ag_growth"] = o["ag_ms"] / f["ag_ms"] / flops
+        o["torch_growth"] = o["torch_ms"] / f["torch_ms"] / flops
+    if a.csv:
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        cols = ["sweep", "config", "batch", "n_embd", "gflop", "ag_ms", "floor_ms", "torch_ms",
+                "ag_growth", "torch_growth"]
+        w.writerow(cols + ["threads"])
+        for o in out:
+            w.writerow([o[c] if isinstance(o[c], (str, int)) else f"{o[c]:.6g}" for c in cols] +
+                       [a.threads])
+        return 0
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"The training step as batch and width double: ag against PyTorch "
+          f"{torch.__version__}; 4 layers, 4 heads, block 64; {a.threads} "
+          f"thread{'s' if a.threads > 1 else ''}; 1-minute load average {load:.2f}")
+    print(f"{'sweep':<6} {'config':<6} {'batch':>5} {'dims':>4} {'GFLOP':>8} {'ag ms':>9} "
+          f"{'floor ms':>9} {'ag/floor':>8} {'torch ms':>9} {'torch/ag':>8} "
+          f"{'ag grow':>8} {'torch grow':>10}")
+    for o in out:
+        print(f"{o['sweep']:<6} {o['config']:<6} {o['batch']:>5} {o['n_embd']:>4} "
+              f"{o['gflop']:>8.3f} {o['ag_ms']:>9.4g} {o['floor_ms']:>9.4g} "
+              f"{o['ag_ms'] / o['floor_ms']:>7.2f}x {o['torch_ms']:>9.4g} "
+              f"{o['torch_ms'] / o['ag_ms']:>7.2f}x {o['ag_growth']:>8.2f} "
+              f"{o['torch_growth']:>10.2f}")
+    print("grow: (ms / the sweep's first ms) / (GFLOP / its first GFLOP): 1.00 when the time "
+          "grows with the FLOPs; below 1 it grows more slowly (fixed costs spread over more "
+          "work), above 1 faster")
+    return 0
 
 
 # ---- norms in PyTorch ------------------------------------------------------------
@@ -1001,6 +1144,8 @@ def main():
         return 0
     if args.mode == "words":
         return compare_words(args, torch)
+    if args.mode == "scale":
+        return compare_scale(args, torch)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     log(f"PyTorch {torch.__version__} ({sys.executable})")
     train, notes, norms = [], [], []

@@ -19,6 +19,7 @@
 #include "gradcheck_suite.h"
 #include "safetensors.h"
 #include "plot.h"
+#include "profile.h"
 
 /* nn: modules, layers, norms, the norm-layer registry, blocks */
 #include <ag/nn.h>

@@ -208,6 +208,14 @@ bad 2 '^bench-train: --threads: "abc" is not a whole number' bench-train --threa
 bad 2 '^bench-train: --groups: 4 is out of range' bench-train --groups 4
 bad 2 '^bench-train: --csv: takes no value$' bench-train --csv=yes
 bad 2 '^bench-train: unexpected argument "micro"' bench-train micro
+bad 2 '^bench-train: --batch: makes the config "custom": not with --config$' bench-train --config small --batch 8
+bad 2 '^bench-train: --n-head: --n-embd 10 is not divisible by --n-head 4$' bench-train --n-embd 10
+bad 2 '^bench-train: --n-embd: not with --scale' bench-train --scale --n-embd 64
+bad 2 '^bench-train: --config: not with --scale' bench-train --scale --config micro
+bad 2 '^bench-train: --plot: needs --scale$' bench-train --plot p
+bad 2 '^bench-train: --torch-csv: needs --plot DIR$' bench-train --scale --torch-csv t.csv
+bad 2 '^bench-train: --plot: cannot create directory "a-file/p": ' bench-train --scale --plot a-file/p
+bad 2 '^bench-train: --batch: 0 is out of range' bench-train --batch 0
 
 # ---- bench-ckpt --------------------------------------------------------------
 bad 2 '^bench-ckpt: --mparams: 0 is out of range' bench-ckpt --mparams 0

@@ -387,6 +387,24 @@ static int bad_ag_hessian_top_eig(site_inputs *in) {
     (void)ag_hessian_top_eig(NULL, NULL, 1, &in->x, NULL, &r); return __LINE__;
 }
 
+/* flags that ask for nothing; NULL profiles */
+static int bad_ag_profile_new(site_inputs *in) {
+    (void)in;
+    (void)ag_profile_new(0); return __LINE__;
+}
+static int bad_ag_profile_begin(site_inputs *in) {
+    (void)in;
+    (void)ag_profile_begin(NULL); return __LINE__;
+}
+static int bad_ag_profile_end(site_inputs *in) {
+    (void)in;
+    (void)ag_profile_end(NULL); return __LINE__;
+}
+static int bad_ag_profile_gemm_replay(site_inputs *in) {
+    (void)in;
+    (void)ag_profile_gemm_replay(NULL, 1); return __LINE__;
+}
+
 const site_case site_cases_core[] = {
     SITE_CASE(ag_arena_new),   SITE_CASE(ag_arena_alloc), SITE_CASE(ag_arena_calloc),
     SITE_CASE(ag_empty),       SITE_CASE(ag_zeros),       SITE_CASE(ag_ones),
@@ -395,6 +413,8 @@ const site_case site_cases_core[] = {
     SITE_CASE(ag_copy_into),   SITE_CASE(ag_copy_array_into),
     SITE_CASE(ag_from_i64),    SITE_CASE(ag_grad_buffer), SITE_CASE(ag_set_grad),
     SITE_CASE(ag_plot_save),   SITE_CASE(ag_plot_render),
+    SITE_CASE(ag_profile_new), SITE_CASE(ag_profile_begin), SITE_CASE(ag_profile_end),
+    SITE_CASE(ag_profile_gemm_replay),
     SITE_CASE(ag_rand),        SITE_CASE(ag_randn),       SITE_CASE(ag_get),
     SITE_CASE(ag_set),         SITE_CASE(ag_get_flat),    SITE_CASE(ag_set_flat),
     SITE_CASE(ag_item),        SITE_CASE(ag_set_requires_grad), SITE_CASE(ag_backward),
