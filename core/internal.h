@@ -267,6 +267,12 @@ void ag__gemm_fallback(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double
                        const void *A, int64_t lda, const void *B, int64_t ldb, double beta,
                        void *C, int64_t ldc, ag_dtype dt);
 
+/* ---- attention (core/ops_attention.c) --------------------------------------- */
+
+/* The i32 [T,T] mask that is 1 where key j lies in query i's future (j > i),
+ * for masked_fill; NULL after a report (bad arena, no memory). */
+ag_tensor *ag__causal_mask(ag_arena *A, int64_t T);
+
 /* ---- losses (core/ops_loss.c) ----------------------------------------------- */
 
 /* Reports a reduction that is not MEAN, SUM or NONE. */
