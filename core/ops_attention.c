@@ -69,6 +69,8 @@ typedef struct attn_job {
     void *lse;             /* [B, H, T]: written by forward, read by backward */
     const void *dout;      /* backward */
     void *dq, *dk, *dv;    /* backward, NULL when not wanted */
+    double beta_q, beta_k, beta_v; /* of each gradient block's first product: 0 into
+                                      a raw (uninitialised) buffer, else 1 */
     size_t scratch_elems;  /* per chunk */
     void *scratch;         /* nchunk * scratch_elems elements of dt */
 } attn_job;
@@ -196,8 +198,12 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
                         for (int64_t c = 0; c < valid; c++) s[c] = exp(s[c] - lse[i0 + r]);
                         for (int64_t c = valid; c < nc; c++) s[c] = 0;
                     }
+                    /* a key tile's gradients are first written at i0 = j0, a query
+                       tile's at j0 = 0 */
+                    const double bk = i0 == j0 ? J->beta_k : 1, bv = i0 == j0 ? J->beta_v : 1;
+                    const double bq = j0 == 0 ? J->beta_q : 1;
                     if (dv)
-                        tile_mm(true, false, nc, hd, nr, 1.0, P, TILE, g + i0 * ldo, ldo, 1.0,
+                        tile_mm(true, false, nc, hd, nr, 1.0, P, TILE, g + i0 * ldo, ldo, bv,
                                 dv + j0 * ld, ld, J->dt);
                     if (!dqk) continue;
                     tile_mm(false, true, nr, nc, hd, 1.0, g + i0 * ldo, ldo, v + j0 * ld, ld, 0.0,
@@ -207,9 +213,9 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
                             dS[r * TILE + c] = P[r * TILE + c] * (dS[r * TILE + c] - D[i0 + r]);
                     if (dq)
                         tile_mm(false, false, nr, hd, nc, J->scale, dS, TILE, k + j0 * ld, ld,
-                                1.0, dq + i0 * ld, ld, J->dt);
+                                bq, dq + i0 * ld, ld, J->dt);
                     if (dk)
-                        tile_mm(true, false, nc, hd, nr, J->scale, dS, TILE, q + i0 * ld, ld, 1.0,
+                        tile_mm(true, false, nc, hd, nr, J->scale, dS, TILE, q + i0 * ld, ld, bk,
                                 dk + j0 * ld, ld, J->dt);
                 }
             }
@@ -269,16 +275,26 @@ static void backward(ag_tensor *out) {
     if (out->numel == 0) return;
     int64_t B, T, C;
     dims(out, &B, &T, &C);
-    const int64_t H = out->iparam[P_HEADS], hd = C / H;
-    ag_tensor *gq = ag__grad_buf(q), *gk = ag__grad_buf(k), *gv = ag__grad_buf(v);
-    if ((q->requires_grad && !gq) || (k->requires_grad && !gk) || (v->requires_grad && !gv))
-        return;
+    const int64_t H = out->iparam[P_HEADS];
+    /* every element of a gradient is written by the products of one pair, the
+     * first of them storing: a buffer made now need not be zeroed, unless two
+     * sources are one tensor (their shares go to one buffer) */
+    const int64_t hd = C / H;
+    double beta[3];
+    ag_tensor *gr[3];
+    for (int i = 0; i < 3; i++) {
+        const bool alone = out->src[i] != out->src[(i + 1) % 3] &&
+                           out->src[i] != out->src[(i + 2) % 3];
+        gr[i] = ag__grad_buf_gemm(out->src[i], alone, hd, &beta[i]);
+        if (out->src[i]->requires_grad && !gr[i]) return;
+    }
     const ag_tensor *lse = out->saved;
     attn_job J = {.dt = out->dtype, .T = T, .H = H, .hd = hd, .ld = C, .ldo = C,
                   .scale = 1 / sqrt((double)hd), .q = q->data, .k = k->data, .v = v->data,
                   .o = out->data, .lse = lse->data, .dout = out->grad->data,
-                  .dq = gq ? gq->data : NULL, .dk = gk ? gk->data : NULL,
-                  .dv = gv ? gv->data : NULL};
+                  .dq = gr[0] ? gr[0]->data : NULL, .dk = gr[1] ? gr[1]->data : NULL,
+                  .dv = gr[2] ? gr[2]->data : NULL, .beta_q = beta[0], .beta_k = beta[1],
+                  .beta_v = beta[2]};
     run_pairs(ATTENTION.name, &J, B * H, backward_pairs);
 }
 

@@ -117,6 +117,28 @@ START_TEST(test_attention_partial_and_shared) {
 }
 END_TEST
 
+/* A second backward adds to the gradients the first one left (the engine's
+ * contract), on the fresh-buffer path and the existing-buffer path alike. */
+START_TEST(test_attention_accumulates) {
+    ag_arena *A = ag_arena_new(0);
+    /* leave NaN where the gradient buffers will be made: a fresh buffer must
+     * be stored into, not added to */
+    const size_t dirty = (size_t)1 << 20;
+    memset(ag_arena_alloc(A, dirty), 0xff, dirty);
+    ag_arena_reset(A);
+    const int64_t s[4] = {2, 70, 12, 3};
+    ag_tensor *in[3];
+    make_inputs(A, AG_F64, s, 11, 1.0, in);
+    ag_rng r = ag_rng_seeded(12);
+    ag_tensor *g = ag_randn(A, &r, AG_F64, 3, in[0]->shape, 0.0, 1.0);
+    const run once = run_attn(A, fused, in, s[3], g);
+    ck_assert(ag_backward(ag_causal_attention(A, in[0], in[1], in[2], s[3]), g));
+    for (int i = 0; i < 3; i++)
+        ck_near(in[i]->grad, ag_mul_scalar(A, once.grads[i], 2.0), 1e-14, "twice");
+    ag_arena_free(A);
+}
+END_TEST
+
 /* f32 (float sums) against the f64 op on the same values: within 2e-5 relative
  * to 1 + |value| (values and gradients are O(1); f32's epsilon is 1.2e-7 and a
  * row sums up to 130 terms). bf16 in, bf16 out. */
@@ -267,6 +289,7 @@ TCase *ops_attention_tcase(void) {
     tcase_add_loop_test(tc, test_attention_matches_composed, 0,
                         (int)(sizeof SHAPES / sizeof SHAPES[0]));
     tcase_add_test(tc, test_attention_partial_and_shared);
+    tcase_add_test(tc, test_attention_accumulates);
     tcase_add_test(tc, test_attention_f32);
     tcase_add_test(tc, test_attention_by_hand);
     tcase_add_test(tc, test_attention_huge_logits);
