@@ -135,6 +135,12 @@ START_TEST(test_attention_accumulates) {
     ck_assert(ag_backward(ag_causal_attention(A, in[0], in[1], in[2], s[3]), g));
     for (int i = 0; i < 3; i++)
         ck_near(in[i]->grad, ag_mul_scalar(A, once.grads[i], 2.0), 1e-14, "twice");
+    /* q = k = v one fresh leaf: its three shares add up in one buffer */
+    ag_tensor *x = ag_randn(A, &r, AG_F64, 3, in[0]->shape, 0.0, 1.0);
+    ag_set_requires_grad(x, true);
+    ag_tensor *x3[3] = {x, x, x};
+    const run a = run_attn(A, fused, x3, s[3], g), b = run_attn(A, composed, x3, s[3], g);
+    ck_near(a.grads[0], b.grads[0], 1e-12, "dx, fresh");
     ag_arena_free(A);
 }
 END_TEST
