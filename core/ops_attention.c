@@ -268,34 +268,53 @@ static void dims(const ag_tensor *t, int64_t *B, int64_t *T, int64_t *C) {
 
 static void backward(ag_tensor *out);
 static bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads);
-static const ag_op ATTENTION = {"causal_attention", backward, vjp};
+/* q, k, v as three sources, or packed as the column blocks of one */
+typedef enum { SEPARATE, PACKED } layout;
+static const ag_op OPS[] = {
+    [SEPARATE] = {"causal_attention", backward, vjp},
+    [PACKED] = {"causal_attention_packed", backward, vjp},
+};
+
+/* Points J's q, k, v at out's sources (three [.., C], or one [.., 3C]) and sets
+ * their row stride; with grads, J's gradients at those of the sources. */
+static void point(attn_job *J, ag_tensor *const *src, int nsrc, int64_t C, ag_tensor **grads) {
+    const size_t es = ag_dtype_size(J->dt);
+    J->ld = nsrc == 3 ? C : 3 * C;
+    for (int i = 0; i < 3; i++) {
+        ag_tensor *t = nsrc == 3 ? src[i] : src[0], *gt = grads ? grads[nsrc == 3 ? i : 0] : NULL;
+        const size_t off = nsrc == 3 ? 0 : (size_t)(i * C) * es;
+        const void *data = (const char *)t->data + off;
+        void *gdata = gt ? (char *)gt->data + off : NULL;
+        if (i == 0) J->q = data, J->dq = gdata;
+        if (i == 1) J->k = data, J->dk = gdata;
+        if (i == 2) J->v = data, J->dv = gdata;
+    }
+}
 
 static void backward(ag_tensor *out) {
-    ag_tensor *q = out->src[0], *k = out->src[1], *v = out->src[2];
     if (out->numel == 0) return;
     int64_t B, T, C;
     dims(out, &B, &T, &C);
-    const int64_t H = out->iparam[P_HEADS];
+    const int64_t H = out->iparam[P_HEADS], hd = C / H;
     /* every element of a gradient is written by the products of one pair, the
      * first of them storing: a buffer made now need not be zeroed, unless two
      * sources are one tensor (their shares go to one buffer) */
-    const int64_t hd = C / H;
-    double beta[3];
-    ag_tensor *gr[3];
-    for (int i = 0; i < 3; i++) {
-        const bool alone = out->src[i] != out->src[(i + 1) % 3] &&
-                           out->src[i] != out->src[(i + 2) % 3];
-        gr[i] = ag__grad_buf_gemm(out->src[i], alone, hd, &beta[i]);
-        if (out->src[i]->requires_grad && !gr[i]) return;
+    double beta[3] = {1, 1, 1};
+    ag_tensor *gr[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < out->nsrc; i++) {
+        ag_tensor *t = out->src[i];
+        const bool alone = out->nsrc == 1 ||
+                           (t != out->src[(i + 1) % 3] && t != out->src[(i + 2) % 3]);
+        gr[i] = ag__grad_buf_gemm(t, alone, hd, &beta[i]);
+        if (t->requires_grad && !gr[i]) return;
     }
     const ag_tensor *lse = out->saved;
-    attn_job J = {.dt = out->dtype, .T = T, .H = H, .hd = hd, .ld = C, .ldo = C,
-                  .scale = 1 / sqrt((double)hd), .q = q->data, .k = k->data, .v = v->data,
-                  .o = out->data, .lse = lse->data, .dout = out->grad->data,
-                  .dq = gr[0] ? gr[0]->data : NULL, .dk = gr[1] ? gr[1]->data : NULL,
-                  .dv = gr[2] ? gr[2]->data : NULL, .beta_q = beta[0], .beta_k = beta[1],
-                  .beta_v = beta[2]};
-    run_pairs(ATTENTION.name, &J, B * H, backward_pairs);
+    attn_job J = {.dt = out->dtype, .T = T, .H = H, .hd = hd, .ldo = C,
+                  .scale = 1 / sqrt((double)hd), .o = out->data, .lse = lse->data,
+                  .dout = out->grad->data, .beta_q = beta[0],
+                  .beta_k = beta[out->nsrc == 3 ? 1 : 0], .beta_v = beta[out->nsrc == 3 ? 2 : 0]};
+    point(&J, out->src, out->nsrc, C, gr);
+    run_pairs(OPS[SEPARATE].name, &J, B * H, backward_pairs);
 }
 
 /* [B,T,C] (or [T,C]) -> [B,H,T,hd]. */
@@ -310,23 +329,27 @@ static ag_tensor *join_heads(ag_arena *A, ag_tensor *x, const ag_tensor *like) {
 
 static bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
     ag_arena *A = out->arena;
-    ag_tensor *const *src = out->src;
     int64_t B, T, C;
     dims(out, &B, &T, &C);
     const int64_t H = out->iparam[P_HEADS];
     const double scale = 1 / sqrt((double)(C / H));
-    ag_tensor *q = split_heads(A, src[0], B, T, H), *k = split_heads(A, src[1], B, T, H);
-    ag_tensor *v = split_heads(A, src[2], B, T, H), *dO = split_heads(A, g, B, T, H);
+    ag_tensor *x[3]; /* q, k, v, each of out's shape */
+    for (int i = 0; i < 3; i++)
+        x[i] = out->nsrc == 3 ? out->src[i] : ag_narrow_(A, out->src[0], -1, i * C, C);
+    ag_tensor *q = split_heads(A, x[0], B, T, H), *k = split_heads(A, x[1], B, T, H);
+    ag_tensor *v = split_heads(A, x[2], B, T, H), *dO = split_heads(A, g, B, T, H);
     ag_tensor *S = ag_mul_scalar_(A, ag_matmul_(A, q, ag_transpose_(A, k, 2, 3)), scale);
     ag_tensor *P = ag_softmax_(A, ag_masked_fill_(A, S, ag__causal_mask(A, T), -INFINITY), -1);
     ag_tensor *dP = ag_matmul_(A, dO, ag_transpose_(A, v, 2, 3));
     const int last[1] = {-1};
     ag_tensor *D = ag_sum_(A, ag_mul_(A, P, dP), 1, last, true);
     ag_tensor *dS = ag_mul_scalar_(A, ag_mul_(A, P, ag_sub_(A, dP, D)), scale);
-    grads[0] = join_heads(A, ag_matmul_(A, dS, k), src[0]);
-    grads[1] = join_heads(A, ag_matmul_(A, ag_transpose_(A, dS, 2, 3), q), src[1]);
-    grads[2] = join_heads(A, ag_matmul_(A, ag_transpose_(A, P, 2, 3), dO), src[2]);
-    return grads[0] && grads[1] && grads[2];
+    ag_tensor *d[3] = {join_heads(A, ag_matmul_(A, dS, k), out),
+                       join_heads(A, ag_matmul_(A, ag_transpose_(A, dS, 2, 3), q), out),
+                       join_heads(A, ag_matmul_(A, ag_transpose_(A, P, 2, 3), dO), out)};
+    for (int i = 0; i < 3; i++) grads[i] = d[i];
+    if (out->nsrc == 1) grads[0] = ag_concat_(A, 3, d, -1), grads[1] = grads[2] = NULL;
+    return grads[0] && (out->nsrc == 1 || (grads[1] && grads[2]));
 }
 
 ag_tensor *ag__causal_mask(ag_arena *A, int64_t T) {
@@ -366,25 +389,51 @@ static bool check(const char *op, const ag_tensor *q, const ag_tensor *k, const 
     return true;
 }
 
-ag_tensor *ag_causal_attention_(ag_arena *A, ag_tensor *q, ag_tensor *k, ag_tensor *v,
-                                int64_t n_head) {
-    const char *op = ATTENTION.name;
-    if (!q || !k || !v) return NULL;
-    if (!check(op, q, k, v, n_head)) return NULL;
-    const ag_dtype ct = ag_compute_dtype(q->dtype);
-    ag_tensor *src[3] = {ag__as(A, q, ct), ag__as(A, k, ct), ag__as(A, v, ct)};
-    if (!src[0] || !src[1] || !src[2]) return NULL;
-    int64_t B, T, C;
-    dims(src[0], &B, &T, &C);
-    ag_tensor *y = ag__result(op, A, ct, q->ndim, q->shape);
-    ag_tensor *lse = y ? ag__result(op, A, ct, 3, (const int64_t[]){B, n_head, T}) : NULL;
+/* The op on nsrc sources of the compute dtype (three [.., C], or one [.., 3C]):
+ * the result has ndim dims, the last C; NULL after a report. */
+static ag_tensor *attend(ag_arena *A, layout L, ag_tensor *const *src, int64_t n_head) {
+    const char *op = OPS[L].name;
+    const int nsrc = L == SEPARATE ? 3 : 1;
+    const ag_tensor *x = src[0];
+    int64_t B, T, C, shape[3];
+    dims(x, &B, &T, &C);
+    if (L == PACKED) C /= 3;
+    for (int d = 0; d < x->ndim; d++) shape[d] = d == x->ndim - 1 ? C : x->shape[d];
+    ag_tensor *y = ag__result(op, A, x->dtype, x->ndim, shape);
+    ag_tensor *lse = y ? ag__result(op, A, x->dtype, 3, (const int64_t[]){B, n_head, T}) : NULL;
     if (!lse) return NULL;
-    attn_job J = {.dt = ct, .T = T, .H = n_head, .hd = C / n_head, .ld = C, .ldo = C,
-                  .scale = C > 0 ? 1 / sqrt((double)(C / n_head)) : 0, .q = src[0]->data,
-                  .k = src[1]->data, .v = src[2]->data, .o = y->data, .lse = lse->data};
+    attn_job J = {.dt = x->dtype, .T = T, .H = n_head, .hd = C / n_head, .ldo = C,
+                  .scale = C > 0 ? 1 / sqrt((double)(C / n_head)) : 0, .o = y->data,
+                  .lse = lse->data};
+    point(&J, src, nsrc, C, NULL);
     if (C > 0 && !run_pairs(op, &J, B * n_head, forward_pairs)) return NULL;
     y->iparam[P_HEADS] = n_head;
     y->saved = lse;
-    if (!ag__record(y, &ATTENTION, 3, src)) return NULL;
-    return ag__as(A, y, q->dtype);
+    return ag__record(y, &OPS[L], nsrc, src);
+}
+
+ag_tensor *ag_causal_attention_(ag_arena *A, ag_tensor *q, ag_tensor *k, ag_tensor *v,
+                                int64_t n_head) {
+    if (!q || !k || !v) return NULL;
+    if (!check(OPS[SEPARATE].name, q, k, v, n_head)) return NULL;
+    const ag_dtype ct = ag_compute_dtype(q->dtype);
+    ag_tensor *src[3] = {ag__as(A, q, ct), ag__as(A, k, ct), ag__as(A, v, ct)};
+    if (!src[0] || !src[1] || !src[2]) return NULL;
+    return ag__as(A, attend(A, SEPARATE, src, n_head), q->dtype);
+}
+
+ag_tensor *ag__causal_attention_packed(ag_arena *A, ag_tensor *qkv, int64_t n_head) {
+    const char *op = OPS[PACKED].name;
+    if (!qkv) return NULL;
+    if (!ag__check_float(op, qkv)) return NULL;
+    const int64_t C3 = qkv->ndim ? qkv->shape[qkv->ndim - 1] : 0;
+    if ((qkv->ndim != 2 && qkv->ndim != 3) || C3 % 3 != 0 || n_head <= 0 ||
+        (C3 / 3) % n_head != 0) {
+        ag__fail(op, "qkv %s with n_head %lld: expected [B, T, 3C] or [T, 3C], n_head > 0 "
+                 "dividing C", ag__shp(qkv), (long long)n_head);
+        return NULL;
+    }
+    ag_tensor *src = ag__as(A, qkv, ag_compute_dtype(qkv->dtype));
+    if (!src) return NULL;
+    return ag__as(A, attend(A, PACKED, &src, n_head), qkv->dtype);
 }
