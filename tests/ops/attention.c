@@ -1,7 +1,9 @@
 /* tests/ops/attention.c — the fused causal attention against the composed
  * recipe (reshape, transpose, matmul, masked_fill, softmax, matmul, written
  * here with ops) in f64, forward and the three input gradients; f32 against
- * f64; a case by hand; huge logits; bad input. */
+ * f64; a case by hand; huge logits; bad input; the internal packed entry
+ * (q, k, v as column blocks of one tensor). */
+#include "internal.h" /* ag__causal_attention_packed */
 #include "ops_test.h"
 
 /* The composed causal attention of q, k, v [B,T,C] or [T,C] with H heads. */
@@ -141,6 +143,43 @@ START_TEST(test_attention_accumulates) {
     ag_tensor *x3[3] = {x, x, x};
     const run a = run_attn(A, fused, x3, s[3], g), b = run_attn(A, composed, x3, s[3], g);
     ck_near(a.grads[0], b.grads[0], 1e-12, "dx, fresh");
+    ag_arena_free(A);
+}
+END_TEST
+
+/* The packed entry on qkv [B,T,3C] against the composed attention of its
+ * three column blocks (narrow, whose backward puts the shares back). */
+START_TEST(test_attention_packed) {
+    ag_arena *A = ag_arena_new(0);
+    const size_t dirty = (size_t)1 << 20; /* a fresh gradient must be stored into */
+    memset(ag_arena_alloc(A, dirty), 0xff, dirty);
+    ag_arena_reset(A);
+    const int64_t shapes[][4] = {{2, 70, 12, 3}, {0, 5, 6, 2}, {1, 16, 16, 4}};
+    for (int c = 0; c < 3; c++) {
+        const int64_t *s = shapes[c], C = s[2];
+        ag_rng r = ag_rng_seeded(30 + (uint64_t)c);
+        const int nd = s[0] ? 3 : 2;
+        const int64_t sh3[3] = {s[0], s[1], 3 * C}, *sh = s[0] ? sh3 : sh3 + 1;
+        ag_tensor *qkv = ag_randn(A, &r, AG_F64, nd, sh, 0.0, 1.0);
+        ag_set_requires_grad(qkv, true);
+        ag_tensor *y = ag__causal_attention_packed(A, qkv, s[3]);
+        ck_assert_ptr_nonnull(y);
+        ck_assert_int_eq(y->shape[nd - 1], C);
+        ag_tensor *g = ag_randn(A, &r, AG_F64, nd, y->shape, 0.0, 1.0);
+        ck_assert(ag_backward(y, g));
+        ag_tensor *got = ag_clone(A, ag_detach(A, qkv->grad));
+        ag_zero_grad(qkv);
+        ag_tensor *parts[3];
+        for (int i = 0; i < 3; i++) parts[i] = ag_narrow(A, qkv, -1, i * C, C);
+        ag_tensor *want = composed(A, parts[0], parts[1], parts[2], s[3]);
+        ck_assert(ag_backward(want, g));
+        ck_near(y, want, 1e-12, "packed y");
+        ck_near(got, qkv->grad, 1e-12, "packed dqkv");
+    }
+    ag_tensor *bad = ag_zeros(A, AG_F64, AG_SHAPE(2, 3, 8));
+    expect_errors();
+    ck_assert_ptr_null(ag__causal_attention_packed(A, bad, 2)); /* 8 is not 3C */
+    check_error("causal_attention_packed", "[2,3,8]", "3C");
     ag_arena_free(A);
 }
 END_TEST
@@ -296,6 +335,7 @@ TCase *ops_attention_tcase(void) {
                         (int)(sizeof SHAPES / sizeof SHAPES[0]));
     tcase_add_test(tc, test_attention_partial_and_shared);
     tcase_add_test(tc, test_attention_accumulates);
+    tcase_add_test(tc, test_attention_packed);
     tcase_add_test(tc, test_attention_f32);
     tcase_add_test(tc, test_attention_by_hand);
     tcase_add_test(tc, test_attention_huge_logits);
