@@ -114,20 +114,33 @@ static ag_tensor *composed_attention(ag_arena *A, ag_nn_attention *m, ag_tensor 
     return ag_reshape_(A, y, q->ndim, q->shape);
 }
 
+/* q, k, v from one product with the three weights stacked [3C, C] (concat:
+ * its backward splits the gradient back), into the packed fused attention. */
+static ag_tensor *fused_attention(ag_arena *A, ag_nn_attention *m, ag_tensor *x) {
+    ag_nn_linear *p[3] = {m->q_proj, m->k_proj, m->v_proj};
+    ag_tensor *w = ag_concat_(A, 3, (ag_tensor *[]){p[0]->weight, p[1]->weight, p[2]->weight}, 0);
+    ag_tensor *b = p[0]->bias ? ag_concat_(A, 3, (ag_tensor *[]){p[0]->bias, p[1]->bias,
+                                                                p[2]->bias}, 0)
+                              : NULL;
+    return ag__causal_attention_packed(A, ag_linear_(A, x, w, b), m->n_head);
+}
+
 ag_tensor *ag_nn_attention_forward_(ag_arena *A, ag_nn_attention *m, ag_tensor *x) {
     if (!m || !x) return NULL;
     if (!ag__check_float("nn_attention_forward", x)) return NULL;
-    const int64_t C = m->n_embd, H = m->n_head;
+    const int64_t C = m->n_embd;
     if ((x->ndim != 2 && x->ndim != 3) || x->shape[x->ndim - 1] != C) {
         ag__fail("nn_attention_forward", "x %s: expected [B, T, %lld] or [T, %lld] (n_embd = %lld)",
                  ag__shp(x), (long long)C, (long long)C, (long long)C);
         return NULL;
     }
-    ag_tensor *q = ag_nn_linear_forward_(A, m->q_proj, x);
-    ag_tensor *k = ag_nn_linear_forward_(A, m->k_proj, x);
-    ag_tensor *v = ag_nn_linear_forward_(A, m->v_proj, x);
-    ag_tensor *y = attention_active_dropout(m) ? composed_attention(A, m, q, k, v)
-                                               : ag_causal_attention_(A, q, k, v, H);
+    ag_tensor *y;
+    if (attention_active_dropout(m))
+        y = composed_attention(A, m, ag_nn_linear_forward_(A, m->q_proj, x),
+                               ag_nn_linear_forward_(A, m->k_proj, x),
+                               ag_nn_linear_forward_(A, m->v_proj, x));
+    else
+        y = fused_attention(A, m, x);
     y = ag_nn_linear_forward_(A, m->o_proj, y);
     return ag_nn_dropout_forward_(A, m->resid_drop, y);
 }
