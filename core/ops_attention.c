@@ -86,15 +86,22 @@ static void tile_mm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double al
     }
     AG_DISPATCH(dt, T, {
         const T *a = A, *b = B;
-        T *c = C;
         const int64_t ai = ta ? 1 : lda, ak = ta ? lda : 1;
-        const int64_t bk = tb ? 1 : ldb, bj = tb ? ldb : 1;
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t j = 0; j < N; j++) {
-                T s = 0;
-                for (int64_t k = 0; k < K; k++) s += a[i * ai + k * ak] * b[k * bk + j * bj];
-                c[i * ldc + j] = (T)(beta == 0 ? alpha * s : alpha * s + beta * c[i * ldc + j]);
-            }
+        for (int64_t i = 0; i < M; i++) {
+            T *c = (T *)C + i * ldc;
+            for (int64_t j = 0; j < N; j++) c[j] = beta == 0 ? 0 : (T)(beta * c[j]);
+            if (tb) /* rows of A and B: dot products */
+                for (int64_t j = 0; j < N; j++) {
+                    T s = 0;
+                    for (int64_t k = 0; k < K; k++) s += a[i * ai + k * ak] * b[j * ldb + k];
+                    c[j] += (T)alpha * s;
+                }
+            else /* row i of C += a_ik (row k of B), contiguous in j */
+                for (int64_t k = 0; k < K; k++) {
+                    const T aik = (T)alpha * a[i * ai + k * ak];
+                    for (int64_t j = 0; j < N; j++) c[j] += aik * b[k * ldb + j];
+                }
+        }
     });
 }
 
