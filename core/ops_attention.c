@@ -38,6 +38,11 @@
  * The vjp (second derivatives) is the same backward written with ops: heads
  * by reshape and transpose, P by matmul, masked_fill and softmax, then the
  * products above.
+ *
+ * An internal entry (ag__causal_attention_packed) takes q, k, v as the column
+ * blocks of one [B, T, 3C] tensor, as one projection with stacked weights
+ * makes them: the same kernels with row stride 3C, the gradient written
+ * packed, so the projection's backward is one product.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -71,8 +76,6 @@ typedef struct attn_job {
     void *dq, *dk, *dv;    /* backward, NULL when not wanted */
     double beta_q, beta_k, beta_v; /* of each gradient block's first product: 0 into
                                       a raw (uninitialised) buffer, else 1 */
-    size_t scratch_elems;  /* per chunk */
-    void *scratch;         /* nchunk * scratch_elems elements of dt */
 } attn_job;
 
 /* C = alpha op(A) op(B) + beta C (row-major, as ag__gemm; beta 0 does not read
@@ -105,9 +108,9 @@ static void tile_mm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double al
     });
 }
 
-/* Offset in elements of (batch b, head h, row i) in a tensor of row stride ld. */
-static int64_t at(const attn_job *J, int64_t b, int64_t h, int64_t i, int64_t ld) {
-    return (b * J->T + i) * ld + h * J->hd;
+/* Offset in elements of (batch b, head h, row 0) in a tensor of row stride ld. */
+static int64_t at(const attn_job *J, int64_t b, int64_t h, int64_t ld) {
+    return b * J->T * ld + h * J->hd;
 }
 
 /* S [nr x nc, row stride TILE] = scale q k^T for nr query rows from q and nc
@@ -132,10 +135,10 @@ static void forward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scrat
         R *S = scratch, *acc = S + TILE * TILE, *m = acc + TILE * hd, *l = m + TILE;
         for (int64_t p = p0; p < p1; p++) {
             const int64_t b = p / J->H, h = p % J->H;
-            const R *q = (const R *)J->q + at(J, b, h, 0, ld);
-            const R *k = (const R *)J->k + at(J, b, h, 0, ld);
-            const R *v = (const R *)J->v + at(J, b, h, 0, ld);
-            R *o = (R *)J->o + at(J, b, h, 0, J->ldo);
+            const R *q = (const R *)J->q + at(J, b, h, ld);
+            const R *k = (const R *)J->k + at(J, b, h, ld);
+            const R *v = (const R *)J->v + at(J, b, h, ld);
+            R *o = (R *)J->o + at(J, b, h, J->ldo);
             R *lse = (R *)J->lse + p * T;
             for (int64_t i0 = 0; i0 < T; i0 += TILE) {
                 const int64_t nr = T - i0 < TILE ? T - i0 : TILE, iend = i0 + nr;
@@ -182,7 +185,7 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
         R *P = scratch, *dS = P + TILE * TILE, *D = dS + TILE * TILE;
         for (int64_t p = p0; p < p1; p++) {
             const int64_t b = p / J->H, h = p % J->H;
-            const int64_t in = at(J, b, h, 0, ld), io = at(J, b, h, 0, ldo);
+            const int64_t in = at(J, b, h, ld), io = at(J, b, h, ldo);
             const R *q = (const R *)J->q + in, *k = (const R *)J->k + in;
             const R *v = (const R *)J->v + in;
             const R *o = (const R *)J->o + io, *g = (const R *)J->dout + io;
@@ -237,7 +240,7 @@ typedef void pairs_fn(const attn_job *J, int64_t p0, int64_t p1, void *scratch);
 /* Runs fn over the B*H pairs in chunks, one scratch block each (malloc'd
  * here, freed before returning). Reports under op and returns false when the
  * scratch cannot be had. */
-static bool run_pairs(const char *op, attn_job *J, int64_t pairs, pairs_fn *fn) {
+static bool run_pairs(const char *op, const attn_job *J, int64_t pairs, pairs_fn *fn) {
     if (pairs <= 0 || J->T <= 0) return true;
     const double work = (double)pairs * (double)J->T * (double)(J->T + 1) / 2 * (double)J->hd;
     int64_t nchunk = 1;
@@ -245,22 +248,20 @@ static bool run_pairs(const char *op, attn_job *J, int64_t pairs, pairs_fn *fn) 
     if (pairs >= 2 && work >= PAR_WORK) nchunk = omp_get_max_threads();
 #endif
     if (nchunk > pairs) nchunk = pairs;
-    J->scratch_elems = 2 * TILE * TILE + (size_t)TILE * (size_t)J->hd + 2 * TILE + (size_t)J->T;
+    /* per chunk: two tiles, an accumulator block, m and l, D; each chunk's
+     * block starts on its own cache line */
     const size_t es = ag_dtype_size(J->dt);
-    /* each chunk's block starts on its own cache line */
-    J->scratch_elems = (J->scratch_elems * es + 63) / 64 * 64 / es;
-    J->scratch = malloc((size_t)nchunk * J->scratch_elems * es);
-    if (!J->scratch) {
-        ag__fail(op, "out of memory for %lld scratch blocks of %zu bytes", (long long)nchunk,
-                 J->scratch_elems * es);
+    size_t per = 2 * TILE * TILE + (size_t)TILE * (size_t)J->hd + 2 * TILE + (size_t)J->T;
+    per = (per * es + 63) / 64 * 64;
+    char *scratch = malloc((size_t)nchunk * per);
+    if (!scratch) {
+        ag__fail(op, "out of memory for %lld scratch blocks of %zu bytes", (long long)nchunk, per);
         return false;
     }
     AG_OMP_FOR(nchunk >= 2)
     for (int64_t c = 0; c < nchunk; c++)
-        fn(J, c * pairs / nchunk, (c + 1) * pairs / nchunk,
-           (char *)J->scratch + (size_t)c * J->scratch_elems * es);
-    free(J->scratch);
-    J->scratch = NULL;
+        fn(J, c * pairs / nchunk, (c + 1) * pairs / nchunk, scratch + (size_t)c * per);
+    free(scratch);
     return true;
 }
 
