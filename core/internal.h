@@ -287,6 +287,18 @@ void ag__gemm_fallback(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double
                        const void *A, int64_t lda, const void *B, int64_t ldb, double beta,
                        void *C, int64_t ldc, ag_dtype dt);
 
+/* ---- attention (core/ops_attention.c) --------------------------------------- */
+
+/* The i32 [T,T] mask that is 1 where key j lies in query i's future (j > i),
+ * for masked_fill; NULL after a report (bad arena, no memory). */
+ag_tensor *ag__causal_mask(ag_arena *A, int64_t T);
+/* ag_causal_attention of q, k, v packed as the column blocks [0,C), [C,2C),
+ * [2C,3C) of qkv [B, T, 3C] (or [T, 3C]), as one projection makes them: the
+ * result [B, T, C] (or [T, C]); backward writes qkv's gradient packed.
+ * Reported (NULL): a dtype that is not float, ndim not 2 or 3, a last dim
+ * not 3C with C divisible by n_head > 0. */
+ag_tensor *ag__causal_attention_packed(ag_arena *A, ag_tensor *qkv, int64_t n_head);
+
 /* ---- losses (core/ops_loss.c) ----------------------------------------------- */
 
 /* Reports a reduction that is not MEAN, SUM or NONE. */

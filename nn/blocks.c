@@ -15,6 +15,13 @@
  *             -> [B,T,H,hd] -> [B,T,C]                     transpose, reshape
  *   y         = dropout(y Wo^T (+bo))         [B,T,C]
  *
+ * When the weights' dropout is inactive (p = 0, or eval mode) the lines from
+ * the head split to the join are one fused op, ag_causal_attention (core/
+ * ops_attention.c: online softmax, nothing [B,H,T,T] formed or kept); from 64
+ * rows of x on, q, k and v also come from one product with the three weights
+ * stacked (the parameters stay three Linears), read in place by the op's
+ * packed entry. The composed recipe above runs only when the weights must be
+ * dropped out.
  * A 2-d x [T,C] runs as B = 1 and comes back [T,C].
  */
 #include <math.h>
@@ -79,45 +86,73 @@ ag_nn_attention *ag_nn_attention_new_(ag_arena *P, ag_rng *r, int64_t n_embd, in
     return a;
 }
 
-/* The i32 [T,T] mask that is 1 where key j lies in query i's future (j > i). */
-static ag_tensor *causal_mask(ag_arena *A, int64_t T) {
-    ag_tensor *mask = ag_empty_(A, AG_I32, 2, (const int64_t[]){T, T});
-    if (!mask) return NULL;
-    int32_t *pm = mask->data;
-    for (int64_t i = 0; i < T; i++)
-        for (int64_t j = 0; j < T; j++) pm[i * T + j] = j > i;
-    return mask;
+/* True when the attention weights go through an active Dropout (p > 0, in
+ * training mode): then they must be formed, and the composed path runs. */
+static bool attention_active_dropout(const ag_nn_attention *m) {
+    return m->attn_drop->p > 0 && m->attn_drop->base.training;
+}
+
+/* The composed attention of q, k, v [B,T,C] (or [T,C]) with the weights'
+ * dropout: the recipe at the top of this file, result of q's shape. */
+static ag_tensor *composed_attention(ag_arena *A, ag_nn_attention *m, ag_tensor *q,
+                                     ag_tensor *k, ag_tensor *v) {
+    if (!q || !k || !v) return NULL;
+    const int64_t C = m->n_embd, H = m->n_head, hd = C / H;
+    const int64_t B = q->ndim == 3 ? q->shape[0] : 1, T = q->shape[q->ndim - 2];
+    const int64_t heads[4] = {B, T, H, hd};
+
+    /* heads split: q, v [B,H,T,hd]; k^T [B,H,hd,T] */
+    ag_tensor *qh = ag_transpose_(A, ag_reshape_(A, q, 4, heads), 1, 2);
+    ag_tensor *kt = ag_permute_(A, ag_reshape_(A, k, 4, heads), (const int[]){0, 2, 3, 1});
+    ag_tensor *vh = ag_transpose_(A, ag_reshape_(A, v, 4, heads), 1, 2);
+
+    /* attention weights [B,H,T,T]: scaled scores, the future masked out, softmax */
+    ag_tensor *att = ag_mul_scalar_(A, ag_matmul_(A, qh, kt), 1.0 / sqrt((double)hd));
+    att = ag_masked_fill_(A, att, ag__causal_mask(A, T), -INFINITY);
+    att = ag_softmax_(A, att, -1);
+    att = ag_nn_dropout_forward_(A, m->attn_drop, att);
+
+    /* weighted values, heads joined back: [B,H,T,hd] -> [B,T,H,hd] -> q's shape */
+    ag_tensor *y = ag_transpose_(A, ag_matmul_(A, att, vh), 1, 2);
+    return ag_reshape_(A, y, q->ndim, q->shape);
+}
+
+/* Rows of x (B*T) from which q, k, v come from one product. Below it the two
+ * concats cost more than the one larger gemm saves: with 16 rows (bench-train
+ * micro) a step ran ~10% slower stacked, with 1472 (the word list) and 2048
+ * (small) a few % faster. */
+enum { STACKED_MIN_ROWS = 64 };
+
+/* q, k, v from one product with the three weights stacked [3C, C] (concat:
+ * its backward splits the gradient back), into the packed fused attention. */
+static ag_tensor *stacked_attention(ag_arena *A, ag_nn_attention *m, ag_tensor *x) {
+    ag_nn_linear *p[3] = {m->q_proj, m->k_proj, m->v_proj};
+    ag_tensor *w = ag_concat_(A, 3, (ag_tensor *[]){p[0]->weight, p[1]->weight, p[2]->weight}, 0);
+    ag_tensor *b = p[0]->bias ? ag_concat_(A, 3, (ag_tensor *[]){p[0]->bias, p[1]->bias,
+                                                                p[2]->bias}, 0)
+                              : NULL;
+    return ag__causal_attention_packed(A, ag_linear_(A, x, w, b), m->n_head);
 }
 
 ag_tensor *ag_nn_attention_forward_(ag_arena *A, ag_nn_attention *m, ag_tensor *x) {
     if (!m || !x) return NULL;
     if (!ag__check_float("nn_attention_forward", x)) return NULL;
-    const int64_t C = m->n_embd, H = m->n_head, hd = C / H;
+    const int64_t C = m->n_embd;
     if ((x->ndim != 2 && x->ndim != 3) || x->shape[x->ndim - 1] != C) {
         ag__fail("nn_attention_forward", "x %s: expected [B, T, %lld] or [T, %lld] (n_embd = %lld)",
                  ag__shp(x), (long long)C, (long long)C, (long long)C);
         return NULL;
     }
-    const int64_t B = x->ndim == 3 ? x->shape[0] : 1, T = x->shape[x->ndim - 2];
-    const int64_t heads[4] = {B, T, H, hd};
-
-    /* projections, heads split: q, v [B,H,T,hd]; k^T [B,H,hd,T] */
-    ag_tensor *q = ag_reshape_(A, ag_nn_linear_forward_(A, m->q_proj, x), 4, heads);
-    ag_tensor *k = ag_reshape_(A, ag_nn_linear_forward_(A, m->k_proj, x), 4, heads);
-    ag_tensor *v = ag_reshape_(A, ag_nn_linear_forward_(A, m->v_proj, x), 4, heads);
-    q = ag_transpose_(A, q, 1, 2);
-    ag_tensor *kt = ag_permute_(A, k, (const int[]){0, 2, 3, 1});
-    v = ag_transpose_(A, v, 1, 2);
-
-    /* attention weights [B,H,T,T]: scaled scores, the future masked out, softmax */
-    ag_tensor *att = ag_mul_scalar_(A, ag_matmul_(A, q, kt), 1.0 / sqrt((double)hd));
-    att = ag_masked_fill_(A, att, causal_mask(A, T), -INFINITY);
-    att = ag_softmax_(A, att, -1);
-    att = ag_nn_dropout_forward_(A, m->attn_drop, att);
-
-    /* weighted values, heads joined back: [B,H,T,hd] -> [B,T,H,hd] -> x's shape */
-    ag_tensor *y = ag_transpose_(A, ag_matmul_(A, att, v), 1, 2);
-    y = ag_reshape_(A, y, x->ndim, x->shape);
+    ag_tensor *y;
+    if (!attention_active_dropout(m) && x->numel / C >= STACKED_MIN_ROWS) {
+        y = stacked_attention(A, m, x);
+    } else {
+        ag_tensor *q = ag_nn_linear_forward_(A, m->q_proj, x);
+        ag_tensor *k = ag_nn_linear_forward_(A, m->k_proj, x);
+        ag_tensor *v = ag_nn_linear_forward_(A, m->v_proj, x);
+        y = attention_active_dropout(m) ? composed_attention(A, m, q, k, v)
+                                        : ag_causal_attention_(A, q, k, v, m->n_head);
+    }
     y = ag_nn_linear_forward_(A, m->o_proj, y);
     return ag_nn_dropout_forward_(A, m->resid_drop, y);
 }

@@ -165,6 +165,22 @@ ag_tensor *ag_where_scalar_a_(ag_arena *A, ag_tensor *cond, double a, ag_tensor 
  * absent (the masking idiom); a slice of only -inf gives NaN (0/0). */
 ag_tensor *ag_softmax_(ag_arena *A, ag_tensor *x, int dim);
 ag_tensor *ag_log_softmax_(ag_arena *A, ag_tensor *x, int dim);
+/* Causal multi-head self-attention, fused: q, k, v are [B, T, C] (or [T, C],
+ * one batch row) of one float dtype and one shape; head h is the column
+ * block [h*hd, (h+1)*hd) of the last dim, hd = C / n_head. The result has
+ * q's shape and dtype and equals PyTorch's
+ *   y = F.scaled_dot_product_attention(q', k', v', is_causal=True)
+ *         .transpose(1, 2).reshape(q.shape),  x' = x.view(B,T,H,hd).transpose(1,2)
+ * (scale 1/sqrt(hd); query i sees keys 0..i). No [B,H,T,T] tensor is made
+ * or kept: forward is an online softmax over key tiles and saves only the
+ * row log-sum-exp [B, H, T]; backward recomputes the weights tile by tile.
+ * Sums run in the compute dtype (double for f64, float for f32 and bf16,
+ * which is cast to f32 and the result rounded back). Differentiable in q, k
+ * and v, twice (the vjp is written with ops). Reported (NULL): a dtype that
+ * is not float or differs between q, k and v, shapes that differ or are not
+ * 2-d or 3-d, n_head <= 0 or not dividing C. */
+ag_tensor *ag_causal_attention_(ag_arena *A, ag_tensor *q, ag_tensor *k, ag_tensor *v,
+                                int64_t n_head);
 /* F.cross_entropy with class indices: logits [N, C] with target [N], or [C]
  * with a 0-d target, or [N, C, d1, ...] with target [N, d1, ...]. Mean over
  * the targets that are not ignore_index (PyTorch uses -100); 0-d result.
@@ -252,6 +268,7 @@ ag_tensor *ag_cast_(ag_arena *A, ag_tensor *x, ag_dtype dt);
 #define ag_where_scalar_a(...) AG_AT(ag_where_scalar_a_, __VA_ARGS__)
 #define ag_softmax(...) AG_AT(ag_softmax_, __VA_ARGS__)
 #define ag_log_softmax(...) AG_AT(ag_log_softmax_, __VA_ARGS__)
+#define ag_causal_attention(...) AG_AT(ag_causal_attention_, __VA_ARGS__)
 #define ag_cross_entropy(...) AG_AT(ag_cross_entropy_, __VA_ARGS__)
 #define ag_mse_loss(...) AG_AT(ag_mse_loss_, __VA_ARGS__)
 #define ag_cast(...) AG_AT(ag_cast_, __VA_ARGS__)

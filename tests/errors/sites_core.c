@@ -290,6 +290,11 @@ static int bad_ag_log_softmax(site_inputs *in) {
     (void)ag_log_softmax(A, in->x, 5); return __LINE__;
 }
 
+/* n_head 4 does not divide C = 3 */
+static int bad_ag_causal_attention(site_inputs *in) {
+    (void)ag_causal_attention(A, in->x, in->x, in->x, 4); return __LINE__;
+}
+
 /* ---- matmul, shape, indexing, losses, cast ----------------------------------- */
 static int bad_ag_matmul(site_inputs *in) {
     (void)ag_matmul(A, in->x, in->y); return __LINE__;
@@ -433,6 +438,7 @@ const site_case site_cases_core[] = {
     SITE_CASE(ag_silu),        SITE_CASE(ag_sum),         SITE_CASE(ag_mean),
     SITE_CASE(ag_max),         SITE_CASE(ag_var),         SITE_CASE(ag_argmax),
     SITE_CASE(ag_softmax),     SITE_CASE(ag_log_softmax), SITE_CASE(ag_matmul),
+    SITE_CASE(ag_causal_attention),
     SITE_CASE(ag_reshape),     SITE_CASE(ag_unsqueeze),   SITE_CASE(ag_squeeze),
     SITE_CASE(ag_transpose),   SITE_CASE(ag_permute),     SITE_CASE(ag_narrow),
     SITE_CASE(ag_slice),       SITE_CASE(ag_concat),      SITE_CASE(ag_expand),

@@ -155,6 +155,10 @@ static int make_attn_b2t4c6h3(ag_arena *A, ag_rng *r, ag_tensor **in) {
 static int make_attn_t1(ag_arena *A, ag_rng *r, ag_tensor **in) {
     return make_attention(A, r, in, AG_SHAPE(2, 1, 4), 2, true);
 }
+/* 64 rows of x: q, k, v from one product of the stacked weights */
+static int make_attn_stacked(ag_arena *A, ag_rng *r, ag_tensor **in) {
+    return make_attention(A, r, in, AG_SHAPE(2, 32, 4), 2, true);
+}
 
 /* With dropout 0.3 in training mode: both generators restored every call. */
 static ag_nn_attention *attn_mod;
@@ -287,6 +291,7 @@ const gc_case gc_blocks[] = {
     MCASE("CausalSelfAttention", "[T3,C4] H1 no bias", f_module, make_attn_t3c4h1),
     MCASE("CausalSelfAttention", "B2 T4 C6 H3 bias", f_module, make_attn_b2t4c6h3),
     MCASE("CausalSelfAttention", "B2 T1 C4 H2 bias", f_module, make_attn_t1),
+    MCASE("CausalSelfAttention", "B2 T32 C4 H2 bias (stacked)", f_module, make_attn_stacked),
     MCASE("CausalSelfAttention", "B2 T4 C4 H2 dropout 0.3 train", f_attention_dropout,
           make_attn_dropout),
     MCASE("MLP", "[2,3,4] 4-6-4 gelu", f_module, make_mlp_gelu),

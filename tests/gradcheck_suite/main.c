@@ -20,6 +20,7 @@ GC_DECLARE(cast);
 GC_DECLARE(norm_ops);
 GC_DECLARE(modules);
 GC_DECLARE(blocks);
+GC_DECLARE(attention);
 
 int main(int argc, char **argv) {
     const ag_gc_table tables[] = {
@@ -29,7 +30,7 @@ int main(int argc, char **argv) {
         {gc_softmax_loss, gc_softmax_loss_count}, {gc_loss, gc_loss_count},
         {gc_cast, gc_cast_count},
         {gc_norm_ops, gc_norm_ops_count},         {gc_modules, gc_modules_count},
-        {gc_blocks, gc_blocks_count},
+        {gc_blocks, gc_blocks_count},     {gc_attention, gc_attention_count},
     };
     const ag_gradcheck_suite suite = {
         .prog = "ag-gradcheck",

@@ -303,6 +303,14 @@ START_TEST(attention_matches_reference) {
     ck_assert(ag_module_cast(&m1->base, AG_F64));
     ref_attention(A, m1, vals(A, x64), B, T, want);
     ck_values(ag_nn_attention_forward(A, m1, x64), B * T * C, want, 1e-12);
+    /* 80 rows: q, k, v from one product of the stacked weights */
+    const int64_t B8 = 2, T8 = 40;
+    ag_tensor *xl = ag_randn(A, &r, AG_F64, AG_SHAPE(B8, T8, C), 0.0, 1.0);
+    double *wl = ag_arena_alloc(A, (size_t)(B8 * T8 * C) * sizeof(double));
+    ref_attention(A, m, vals(A, xl), B8, T8, wl);
+    ck_values(ag_nn_attention_forward(A, m, xl), B8 * T8 * C, wl, 1e-12);
+    ref_attention(A, m1, vals(A, xl), B8, T8, wl);
+    ck_values(ag_nn_attention_forward(A, m1, xl), B8 * T8 * C, wl, 1e-12);
     ag_arena_free(A);
 }
 END_TEST

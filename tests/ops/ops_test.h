@@ -86,5 +86,6 @@ TCase *ops_reduce_second_tcase(void);
 TCase *ops_second_order_tcase(void);
 TCase *ops_matmul_loss_second_tcase(void);
 TCase *ops_vmath_tcase(void);
+TCase *ops_attention_tcase(void);
 
 #endif
