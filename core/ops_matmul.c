@@ -108,37 +108,48 @@ static void gemm_rows(bool ta, bool tb, int64_t i0, int64_t i1, int64_t N, int64
 }
 #undef OPA
 
+/* One ag__gemm_fallback call's operands, as its arguments say. */
+typedef struct gemm_job {
+    bool ta, tb;
+    int64_t M, N, K;
+    double alpha, beta;
+    const void *A, *B;
+    void *C;
+    int64_t lda, ldb, ldc;
+    ag_dtype dt;
+} gemm_job;
+
+/* Row blocks [lo, hi) of C, with one packing buffer for op(B)'s panels
+ * (needed when tb) for the whole range. */
+static void gemm_blocks(const void *ctx, int64_t lo, int64_t hi) {
+    const gemm_job *j = ctx;
+    const int64_t kc = j->K < KC ? j->K : KC, nc = j->N < NC ? j->N : NC;
+    const size_t packsize = j->tb ? (size_t)(kc * nc) * ag_dtype_size(j->dt) : 0;
+    void *pack = packsize ? malloc(packsize) : NULL;
+    for (int64_t b = lo; b < hi; b++) {
+        const int64_t i0 = b * MC, i1 = i0 + MC < j->M ? i0 + MC : j->M;
+        /* without a buffer (out of memory) fall back to one column at a time */
+        if (packsize && !pack) {
+            for (int64_t c = 0; c < j->N; c++)
+                gemm_rows(j->ta, false, i0, i1, 1, j->K, j->alpha, j->A, j->lda,
+                          (const char *)j->B + (size_t)(c * j->ldb) * ag_dtype_size(j->dt), 1,
+                          j->beta, (char *)j->C + (size_t)c * ag_dtype_size(j->dt), j->ldc,
+                          j->dt, NULL);
+        } else {
+            gemm_rows(j->ta, j->tb, i0, i1, j->N, j->K, j->alpha, j->A, j->lda, j->B, j->ldb,
+                      j->beta, j->C, j->ldc, j->dt, pack);
+        }
+    }
+    free(pack);
+}
+
 void ag__gemm_fallback(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
                        const void *A, int64_t lda, const void *B, int64_t ldb, double beta,
                        void *C, int64_t ldc, ag_dtype dt) {
     if (M <= 0 || N <= 0) return;
     const int64_t nblocks = (M + MC - 1) / MC;
-    const size_t packsize = tb ? (size_t)KC * NC * ag_dtype_size(dt) : 0;
-    const bool par = (double)M * (double)N * (double)K >= 262144.0 && nblocks > 1;
-#ifdef _OPENMP
-#pragma omp parallel if (par)
-#endif
-    {
-        /* one packing buffer per thread */
-        void *pack = packsize ? malloc(packsize) : NULL;
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-        for (int64_t b = 0; b < nblocks; b++) {
-            const int64_t i0 = b * MC, i1 = i0 + MC < M ? i0 + MC : M;
-            /* without a buffer (out of memory) fall back to one column at a time */
-            if (packsize && !pack) {
-                for (int64_t j = 0; j < N; j++)
-                    gemm_rows(ta, false, i0, i1, 1, K, alpha, A, lda,
-                              (const char *)B + (size_t)(j * ldb) * ag_dtype_size(dt), 1, beta,
-                              (char *)C + (size_t)j * ag_dtype_size(dt), ldc, dt, NULL);
-            } else {
-                gemm_rows(ta, tb, i0, i1, N, K, alpha, A, lda, B, ldb, beta, C, ldc, dt, pack);
-            }
-        }
-        free(pack);
-    }
-    (void)par;
+    const gemm_job j = {ta, tb, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc, dt};
+    ag__parallel_for(nblocks, (double)M * (double)N * (double)K >= 262144.0, gemm_blocks, &j);
 }
 
 #ifdef AG_HAVE_CBLAS
