@@ -270,7 +270,8 @@ void ag__strided_add(ag_tensor *dst, const int64_t *strides, const ag_tensor *sr
  * Row-major C[M,N] = alpha * op(A) op(B) + beta * C, op(X) = X^T when the flag
  * is set; A is [M,K] (or [K,M] when ta) with row stride lda, and so on; dt is
  * AG_F32 or AG_F64; beta 0 overwrites C. ag__gemm uses cblas when built with
- * AG_HAVE_CBLAS, else ag__gemm_fallback (blocked loops, OpenMP over rows). */
+ * AG_HAVE_CBLAS (but for products of at most 8 multiply-adds), else
+ * ag__gemm_fallback (blocked loops, threads over row blocks). */
 void ag__gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const void *A,
               int64_t lda, const void *B, int64_t ldb, double beta, void *C, int64_t ldc,
               ag_dtype dt);

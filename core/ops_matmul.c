@@ -18,9 +18,10 @@
  * The vjp (for a backward with create_graph) is the same two products as
  * recorded ops: matmul, transpose, and unsqueeze/squeeze for 1-d operands.
  *
- * gemm goes to cblas when AG_HAVE_CBLAS is defined (OpenBLAS), otherwise to
- * ag__gemm_fallback: cache-blocked loops with a 4-row register block whose
- * inner loop vectorizes, threaded over row blocks with OpenMP.
+ * gemm goes to cblas when AG_HAVE_CBLAS is defined (OpenBLAS), except products
+ * of at most GEMM_TINY multiply-adds, otherwise to ag__gemm_fallback:
+ * cache-blocked loops with a 4-row register block whose inner loop
+ * vectorizes, threaded over row blocks (ag__parallel_for).
  */
 #include <limits.h>
 #include <pthread.h>
@@ -178,6 +179,15 @@ static void blas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double 
                     beta, C, (int)ldc);
 }
 
+/* Products of at most this many multiply-adds go to the fallback: below it
+ * OpenBLAS's fixed cost per call (argument checks, its buffer, locking;
+ * about 55-70 ns here) is more than the whole product costs the plain
+ * loops (1x1x1: 24 ns against 70; 2x2x2: 33-89 against 51-81). From 4x4x4
+ * (64) on, and for every size the micro training step uses (16x4x16 and
+ * up), cblas is 1.3 to 12 times faster than the fallback, so there is no
+ * band of small products worth moving. */
+#define GEMM_TINY 8.0
+
 /* Products of at least this many multiply-adds are split over the team. */
 #define BLAS_SPLIT_MIN ((double)(1 << 20))
 
@@ -227,7 +237,7 @@ void ag__gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, c
     /* K == 0 is C = beta C: the fallback does it without BLAS's ld checks */
     const bool fits = M <= INT_MAX && N <= INT_MAX && K <= INT_MAX && lda <= INT_MAX &&
                       ldb <= INT_MAX && ldc <= INT_MAX;
-    if (K > 0 && fits) {
+    if (K > 0 && fits && (double)M * (double)N * (double)K > GEMM_TINY) {
         pthread_once(&blas_once, blas_one_thread);
         blas_split(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, dt);
         return;
