@@ -202,8 +202,23 @@ int64_t ag_graph_size(ag_tensor *out) {
 
 /* ---- backward ------------------------------------------------------------- */
 
+typedef struct accumulate_job {
+    ag_dtype dt;
+    void *dst;
+    const void *src; /* NULL: add 1 */
+} accumulate_job;
+
+static void accumulate_range(const void *ctx, int64_t lo, int64_t hi) {
+    const accumulate_job *j = ctx;
+    AG_DISPATCH(j->dt, T, {
+        T *d = j->dst;
+        const T *s = j->src;
+        for (int64_t i = lo; i < hi; i++) d[i] += s ? s[i] : (T)1;
+    });
+}
+
 /* dst += src (or += 1 when src is NULL); same dtype and numel. */
-static void accumulate(ag_tensor *dst, const ag_tensor *src) {
+void ag__accumulate(ag_tensor *dst, const ag_tensor *src) {
     const int64_t n = dst->numel;
     if (dst->dtype == AG_BF16) {
         uint16_t *h = dst->data;
@@ -213,12 +228,8 @@ static void accumulate(ag_tensor *dst, const ag_tensor *src) {
         }
         return;
     }
-    AG_DISPATCH(dst->dtype, T, {
-        T *d = dst->data;
-        const T *s = src ? src->data : NULL;
-        AG_OMP_FOR(n >= AG_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) d[i] += s ? s[i] : (T)1;
-    });
+    accumulate_job j = {dst->dtype, dst->data, src ? src->data : NULL};
+    ag__parallel_for(n, n >= AG_PAR_MIN, accumulate_range, &j);
 }
 
 /* ---- the seed and the sorted graph ---------------------------------------- */
@@ -320,7 +331,7 @@ static bool run_vjp(ag_tensor *t, pass_mode mode) {
             ok = false;
         } else if (!graph) {
             ag_tensor *buf = ag__grad_buf(s);
-            if (buf) accumulate(buf, g);
+            if (buf) ag__accumulate(buf, g);
             ok = buf != NULL;
         } else {
             const bool copy = mode == RECORD_INTO_LEAVES && !s->op;
@@ -363,7 +374,7 @@ static bool walk(const order *o, pass_mode mode, ag_leaf_hook hook, void *userda
 static bool add_seed(ag_tensor *out, const ag_tensor *seed, pass_mode mode) {
     if (mode == KERNELS) {
         ag_tensor *buf = ag__grad_buf(out);
-        if (buf) accumulate(buf, seed);
+        if (buf) ag__accumulate(buf, seed);
         return buf != NULL || !out->requires_grad;
     }
     ag_tensor *g = seed ? (ag_tensor *)seed

@@ -150,6 +150,9 @@ bool ag__anomaly_backward(const ag_tensor *t);
  * needs no gradient, otherwise t->grad, allocated zeroed (same shape and
  * dtype, in t's arena) on first use. */
 ag_tensor *ag__grad_buf(ag_tensor *t);
+/* dst += src elementwise (src NULL: += 1); same numel and float dtype, bf16
+ * rounding each sum (core/engine.c). */
+void ag__accumulate(ag_tensor *dst, const ag_tensor *src);
 /* Same, for a backward that writes a whole gradient in one pass: when t has
  * no gradient yet (t->grad == NULL before the call) the buffer is allocated
  * uninitialised, and the caller must store every element (=) rather than
@@ -207,15 +210,23 @@ ag_tensor *ag__compute_form(ag_arena *A, ag_tensor *x);
         }                                    \
     } while (0)
 
-/* ---- threads ---------------------------------------------------------------
- * AG_OMP_FOR(cond) before a for loop runs it on OpenMP threads when cond holds
- * (e.g. AG_OMP_FOR(n >= AG_PAR_MIN)); without OpenMP it is nothing. */
-#define AG_PRAGMA_(x) _Pragma(#x)
-#ifdef _OPENMP
-#define AG_OMP_FOR(cond) AG_PRAGMA_(omp parallel for if (cond) schedule(static))
-#else
-#define AG_OMP_FOR(cond)
-#endif
+/* ---- threads (core/parallel.c) ---------------------------------------------
+ * A kernel's loop over [0, n) is a static function over a range, its
+ * operands in a ctx struct:
+ *     static void scale_range(const void *ctx, int64_t lo, int64_t hi) {
+ *         const scale_job *j = ctx;
+ *         for (int64_t i = lo; i < hi; i++) j->y[i] = j->a * j->x[i];
+ *     }
+ *     ag__parallel_for(n, n >= AG_PAR_MIN, scale_range, &(scale_job){...});
+ * Serially (par false, n < 2, one OpenMP thread, inside a parallel region,
+ * or no OpenMP) it is one call body(ctx, 0, n) and enters no OpenMP
+ * construct; otherwise one parallel region whose threads each call body on
+ * their schedule(static) chunk (see ag__static_chunk). n <= 0 calls nothing. */
+typedef void (*ag__range_fn)(const void *ctx, int64_t lo, int64_t hi);
+void ag__parallel_for(int64_t n, bool par, ag__range_fn body, const void *ctx);
+/* Thread i's chunk [lo, hi) of [0, n) among nthreads under schedule(static)
+ * without a chunk size: the first n % nthreads threads take one more. */
+void ag__static_chunk(int64_t n, int nthreads, int i, int64_t *lo, int64_t *hi);
 /* Elements below which threading costs more than it saves. */
 #define AG_PAR_MIN 32768
 
@@ -279,7 +290,8 @@ void ag__strided_add(ag_tensor *dst, const int64_t *strides, const ag_tensor *sr
  * Row-major C[M,N] = alpha * op(A) op(B) + beta * C, op(X) = X^T when the flag
  * is set; A is [M,K] (or [K,M] when ta) with row stride lda, and so on; dt is
  * AG_F32 or AG_F64; beta 0 overwrites C. ag__gemm uses cblas when built with
- * AG_HAVE_CBLAS, else ag__gemm_fallback (blocked loops, OpenMP over rows). */
+ * AG_HAVE_CBLAS (but for products of at most 8 multiply-adds), else
+ * ag__gemm_fallback (blocked loops, threads over row blocks). */
 void ag__gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const void *A,
               int64_t lda, const void *B, int64_t ldb, double beta, void *C, int64_t ldc,
               ag_dtype dt);

@@ -21,12 +21,19 @@
 
 #include "internal.h"
 
-/* Reports the first id outside 0..n-1; what names the tensor ("index", "ids"). */
+/* Reports the first id outside 0..n-1; what names the tensor ("index", "ids"),
+ * and the message names the range as "dim <dim> of <of><t's shape>", or
+ * "<of><t's shape>" when dim < 0. The text is built only on failure. */
 static bool ids_in_range(const char *op, const char *what, const ag_tensor *ids, int64_t n,
-                         const char *range) {
+                         const char *of, int dim, const ag_tensor *t) {
     const int32_t *v = ids->data;
     for (int64_t i = 0; i < ids->numel; i++) {
         if (v[i] < 0 || v[i] >= n) {
+            char range[128];
+            if (dim >= 0)
+                snprintf(range, sizeof range, "dim %d of %s%s", dim, of, ag__shp(t));
+            else
+                snprintf(range, sizeof range, "%s%s", of, ag__shp(t));
             ag__fail(op, "%s %s holds %d at position %lld: out of range for %s (expected "
                      "0..%lld)", what, ag__shp(ids), (int)v[i], (long long)i, range,
                      (long long)n - 1);
@@ -58,38 +65,60 @@ static void set_rows(ag_tensor *t, const index_rows *r) {
     t->iparam[3] = r->inner;
 }
 
-/* big[o, index[i], :] += small[o, i, :] (index_select's gradient); f32/f64. */
-static void index_add(const index_rows *r, ag_dtype dt, void *big, const void *small) {
-    const int64_t outer = r->outer, n = r->n, inner = r->inner, k = r->index->numel;
-    const int32_t *idx = r->index->data;
-    AG_DISPATCH(dt, T, {
-        const T *g = small;
-        T *px = big;
-        /* rows of different o never collide; repeated ids within one o do */
-        AG_OMP_FOR(outer > 1 && outer * k * inner >= AG_PAR_MIN)
-        for (int64_t o = 0; o < outer; o++)
+/* The rows one of the kernels below adds: r's layout, from src into dst. */
+typedef struct rows_job {
+    const index_rows *r;
+    ag_dtype dt;
+    void *dst;
+    const void *src;
+} rows_job;
+
+/* index_add over outer indices [lo, hi). */
+static void index_add_range(const void *ctx, int64_t lo, int64_t hi) {
+    const rows_job *j = ctx;
+    const int64_t n = j->r->n, inner = j->r->inner, k = j->r->index->numel;
+    const int32_t *idx = j->r->index->data;
+    AG_DISPATCH(j->dt, T, {
+        const T *g = j->src; /* small */
+        T *px = j->dst;      /* big */
+        for (int64_t o = lo; o < hi; o++)
             for (int64_t i = 0; i < k; i++) {
                 T *dst = px + (o * n + idx[i]) * inner;
                 const T *src = g + (o * k + i) * inner;
-                for (int64_t j = 0; j < inner; j++) dst[j] += src[j];
+                for (int64_t c = 0; c < inner; c++) dst[c] += src[c];
             }
     });
 }
 
-/* small[o, i, :] += big[o, index[i], :] (index_add's gradient); f32/f64. */
-static void index_take_add(const index_rows *r, ag_dtype dt, const void *big, void *small) {
-    const int64_t n = r->n, inner = r->inner, k = r->index->numel, rows = r->outer * k;
-    const int32_t *idx = r->index->data;
-    AG_DISPATCH(dt, T, {
-        const T *px = big;
-        T *g = small;
-        AG_OMP_FOR(rows * inner >= AG_PAR_MIN)
-        for (int64_t q = 0; q < rows; q++) {
+/* index_take_add over small rows [lo, hi). */
+static void index_take_add_range(const void *ctx, int64_t lo, int64_t hi) {
+    const rows_job *j = ctx;
+    const int64_t n = j->r->n, inner = j->r->inner, k = j->r->index->numel;
+    const int32_t *idx = j->r->index->data;
+    AG_DISPATCH(j->dt, T, {
+        const T *px = j->src; /* big */
+        T *g = j->dst;        /* small */
+        for (int64_t q = lo; q < hi; q++) {
             const T *src = px + (q / k * n + idx[q % k]) * inner;
             T *dst = g + q * inner;
-            for (int64_t j = 0; j < inner; j++) dst[j] += src[j];
+            for (int64_t c = 0; c < inner; c++) dst[c] += src[c];
         }
     });
+}
+
+/* big[o, index[i], :] += small[o, i, :] (index_select's gradient); f32/f64. */
+static void index_add(const index_rows *r, ag_dtype dt, void *big, const void *small) {
+    const int64_t outer = r->outer, inner = r->inner, k = r->index->numel;
+    rows_job j = {r, dt, big, small};
+    /* rows of different o never collide; repeated ids within one o do */
+    ag__parallel_for(outer, outer > 1 && outer * k * inner >= AG_PAR_MIN, index_add_range, &j);
+}
+
+/* small[o, i, :] += big[o, index[i], :] (index_add's gradient); f32/f64. */
+static void index_take_add(const index_rows *r, ag_dtype dt, const void *big, void *small) {
+    const int64_t rows = r->outer * r->index->numel;
+    rows_job j = {r, dt, small, big};
+    ag__parallel_for(rows, rows * r->inner >= AG_PAR_MIN, index_take_add_range, &j);
 }
 
 /* out[o, i, :] = x[o, index[i], :] with x viewed as [outer, n, inner]. */
@@ -148,6 +177,23 @@ static bool index_select_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
 
 static const ag_op INDEX_SELECT = {"index_select", index_select_backward, index_select_vjp};
 
+/* index_select's forward over result rows [lo, hi): dst row (o, i) = src
+ * row (o, index[i]); moves elements by size, so any dtype. */
+static void select_range(const void *ctx, int64_t lo, int64_t hi) {
+    const rows_job *j = ctx;
+    const int64_t n = j->r->n, inner = j->r->inner, k = j->r->index->numel;
+    const int32_t *idx = j->r->index->data;
+    AG_BY_SIZE(ag_dtype_size(j->dt), U, {
+        const U *px = j->src;
+        U *po = j->dst;
+        for (int64_t q = lo; q < hi; q++) {
+            const U *src = px + (q / k * n + idx[q % k]) * inner;
+            U *dst = po + q * inner;
+            for (int64_t c = 0; c < inner; c++) dst[c] = src[c];
+        }
+    });
+}
+
 /* A 0-d x takes a one-element index and gives a 0-d result, as PyTorch. */
 ag_tensor *ag_index_select_(ag_arena *A, ag_tensor *x, int dim, ag_tensor *index) {
     if (!x || !index) return NULL;
@@ -165,9 +211,7 @@ ag_tensor *ag_index_select_(ag_arena *A, ag_tensor *x, int dim, ag_tensor *index
         return NULL;
     }
     const int64_t n = x->ndim ? x->shape[d] : 1, k = index->numel;
-    char range[128];
-    snprintf(range, sizeof range, "dim %d of %s", d, ag__shp(x));
-    if (!ids_in_range("index_select", "index", index, n, range)) return NULL;
+    if (!ids_in_range("index_select", "index", index, n, "", d, x)) return NULL;
     ag_tensor *xc = ag__compute_form(A, x);
     if (!xc) return NULL;
     int64_t shape[AG_MAX_DIMS];
@@ -176,20 +220,10 @@ ag_tensor *ag_index_select_(ag_arena *A, ag_tensor *x, int dim, ag_tensor *index
     if (!out) return NULL;
     const int64_t outer = ag__numel(d, x->shape);
     const int64_t inner = x->ndim ? ag__numel(x->ndim - d - 1, x->shape + d + 1) : 1;
-    const int32_t *idx = index->data;
-    const int64_t rows = outer * k;
-    AG_BY_SIZE(ag_dtype_size(xc->dtype), U, {
-        const U *px = xc->data;
-        U *po = out->data;
-        AG_OMP_FOR(rows * inner >= AG_PAR_MIN)
-        for (int64_t r = 0; r < rows; r++) {
-            const int64_t o = r / k, i = r % k;
-            const U *src = px + (o * n + idx[i]) * inner;
-            U *dst = po + r * inner;
-            for (int64_t j = 0; j < inner; j++) dst[j] = src[j];
-        }
-    });
-    set_rows(out, &(index_rows){d, outer, n, inner, index});
+    const index_rows r = {d, outer, n, inner, index};
+    rows_job j = {&r, xc->dtype, out->data, xc->data};
+    ag__parallel_for(outer * k, outer * k * inner >= AG_PAR_MIN, select_range, &j);
+    set_rows(out, &r);
     if (!ag__record(out, &INDEX_SELECT, 2, (ag_tensor *[]){xc, index})) return NULL;
     return ag__as(A, out, x->dtype);
 }
@@ -231,6 +265,20 @@ static bool embedding_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
 
 static const ag_op EMBEDDING = {"embedding", embedding_backward, embedding_vjp};
 
+typedef struct embed_job {
+    size_t row; /* bytes per row */
+    const int32_t *id;
+    const char *w;
+    char *out;
+} embed_job;
+
+/* out rows [lo, hi) = the weight rows their ids name. */
+static void embed_range(const void *ctx, int64_t lo, int64_t hi) {
+    const embed_job *j = ctx;
+    for (int64_t i = lo; i < hi; i++)
+        memcpy(j->out + (size_t)i * j->row, j->w + (size_t)j->id[i] * j->row, j->row);
+}
+
 ag_tensor *ag_embedding_(ag_arena *A, ag_tensor *weight, ag_tensor *ids) {
     if (!weight || !ids) return NULL;
     if (!ag_dtype_is_float(weight->dtype) || weight->ndim != 2) {
@@ -246,9 +294,7 @@ ag_tensor *ag_embedding_(ag_arena *A, ag_tensor *weight, ag_tensor *ids) {
         return NULL;
     }
     const int64_t V = weight->shape[0], D = weight->shape[1];
-    char range[128];
-    snprintf(range, sizeof range, "weight %s", ag__shp(weight));
-    if (!ids_in_range("embedding", "ids", ids, V, range)) return NULL;
+    if (!ids_in_range("embedding", "ids", ids, V, "weight ", -1, weight)) return NULL;
     ag_tensor *w = ag__compute_form(A, weight);
     if (!w) return NULL;
     int64_t shape[AG_MAX_DIMS];
@@ -257,13 +303,9 @@ ag_tensor *ag_embedding_(ag_arena *A, ag_tensor *weight, ag_tensor *ids) {
     ag_tensor *out = ag__result("embedding", A, w->dtype, ids->ndim + 1, shape);
     if (!out) return NULL;
     const int64_t n = ids->numel;
-    const size_t row = (size_t)D * ag_dtype_size(w->dtype);
-    const int32_t *id = ids->data;
-    const char *pw = w->data;
-    char *po = out->data;
-    if (row > 0) {
-        AG_OMP_FOR(n * D >= AG_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) memcpy(po + (size_t)i * row, pw + (size_t)id[i] * row, row);
+    if (D > 0) {
+        embed_job j = {(size_t)D * ag_dtype_size(w->dtype), ids->data, w->data, out->data};
+        ag__parallel_for(n, n * D >= AG_PAR_MIN, embed_range, &j);
     }
     if (!ag__record(out, &EMBEDDING, 2, (ag_tensor *[]){w, ids})) return NULL;
     return ag__as(A, out, weight->dtype);
@@ -357,9 +399,8 @@ ag_tensor *ag_gather_(ag_arena *A, ag_tensor *x, int dim, ag_tensor *index) {
             return NULL;
         }
     }
-    char range[128];
-    snprintf(range, sizeof range, "dim %d of x %s", d, ag__shp(x));
-    if (!ids_in_range("gather", "index", index, x->ndim ? x->shape[d] : 1, range)) return NULL;
+    if (!ids_in_range("gather", "index", index, x->ndim ? x->shape[d] : 1, "x ", d, x))
+        return NULL;
     ag_tensor *xc = ag__compute_form(A, x);
     if (!xc) return NULL;
     ag_tensor *out = ag__result("gather", A, xc->dtype, index->ndim, index->shape);

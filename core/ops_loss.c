@@ -142,30 +142,52 @@ bool ag__class_targets(const char *op, const char *name, const ag_tensor *logits
  * backward's exp((x - m) - log(s)) keeps full precision in f32 even for
  * logits in the thousands. */
 
+/* One row of positions' work, shared by forward and backward: the logits
+ * (and, backward, their gradient and its scale), the layout, the targets and
+ * the saved (m, log(s)) per position. */
+typedef struct ce_job {
+    ag_dtype dt;
+    const void *x;
+    void *dx;
+    double scale;
+    int64_t C, inner;
+    const int32_t *t;
+    int ignore;
+    double *st;
+} ce_job;
+
+/* Backward over positions [lo, hi): dx += scale (softmax(x) - onehot). */
+static void ce_backward_range(const void *ctx, int64_t lo, int64_t hi) {
+    const ce_job *j = ctx;
+    const int64_t C = j->C, inner = j->inner;
+    AG_DISPATCH(j->dt, T, {
+        const T *px = j->x;
+        T *pd = j->dx;
+        const T scale = (T)j->scale;
+        for (int64_t q = lo; q < hi; q++) {
+            if (j->t[q] == j->ignore) continue;
+            const int64_t base = (q / inner) * C * inner + q % inner;
+            const T *x = px + base;
+            T *dx = pd + base;
+            const T m = (T)j->st[2 * q], ls = (T)j->st[2 * q + 1];
+            for (int64_t c = 0; c < C; c++)
+                dx[c * inner] += scale * (exp(x[c * inner] - m - ls) - (T)(c == j->t[q]));
+        }
+    });
+}
+
 static void ce_backward(ag_tensor *out) {
     ag_tensor *logits = out->src[0], *target = out->src[1];
     ag_tensor *gl = ag__grad_buf(logits);
     const double count = out->fparam[0];
     if (!gl || count == 0) return; /* every target ignored: no gradient */
-    const int64_t C = out->iparam[0], inner = out->iparam[1], P = out->iparam[2];
-    const int ignore = (int)out->iparam[3];
-    const double *st = out->saved; /* m, log(s) per position */
-    const int32_t *t = target->data;
-    AG_DISPATCH(out->dtype, T, {
-        const T *px = logits->data;
-        T *pd = gl->data;
-        const T scale = (T)(((const T *)out->grad->data)[0] / count);
-        AG_OMP_FOR(P * C >= AG_PAR_MIN)
-        for (int64_t q = 0; q < P; q++) {
-            if (t[q] == ignore) continue;
-            const int64_t base = (q / inner) * C * inner + q % inner;
-            const T *x = px + base;
-            T *dx = pd + base;
-            const T m = (T)st[2 * q], ls = (T)st[2 * q + 1];
-            for (int64_t c = 0; c < C; c++)
-                dx[c * inner] += scale * (exp(x[c * inner] - m - ls) - (T)(c == t[q]));
-        }
-    });
+    const int64_t C = out->iparam[0], P = out->iparam[2];
+    ce_job j = {.dt = out->dtype, .x = logits->data, .dx = gl->data, .C = C,
+                .inner = out->iparam[1], .t = target->data, .ignore = (int)out->iparam[3],
+                .st = out->saved};
+    /* the scale as the kernel had it: g / count rounded to T */
+    AG_DISPATCH(out->dtype, T, { j.scale = (T)(((const T *)out->grad->data)[0] / count); });
+    ag__parallel_for(P, P * C >= AG_PAR_MIN, ce_backward_range, &j);
 }
 
 /* The constants of cross_entropy's vjp, over the logits' layout: onehot
@@ -217,6 +239,27 @@ static bool ce_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
 
 static const ag_op CROSS_ENTROPY = {"cross_entropy", ce_backward, ce_vjp};
 
+/* Forward over positions [lo, hi): each counted position's max m and
+ * log(s), s = sum exp(x - m), into st. */
+static void ce_forward_range(const void *ctx, int64_t lo, int64_t hi) {
+    const ce_job *j = ctx;
+    const int64_t C = j->C, inner = j->inner;
+    AG_DISPATCH(j->dt, T, {
+        const T *px = j->x;
+        for (int64_t q = lo; q < hi; q++) {
+            if (j->t[q] == j->ignore) continue;
+            const T *xr = px + (q / inner) * C * inner + q % inner;
+            T m = xr[0];
+            for (int64_t c = 1; c < C; c++)
+                if (xr[c * inner] > m) m = xr[c * inner];
+            double s = 0;
+            for (int64_t c = 0; c < C; c++) s += exp(xr[c * inner] - m);
+            j->st[2 * q] = m;
+            j->st[2 * q + 1] = log(s);
+        }
+    });
+}
+
 /* Mean over non-ignored positions of -log softmax(logits)[target], with the
  * classes along dim 1 (dim 0 for 1-d logits). A target outside [0, C) that is
  * not ignore_index is reported. Every target ignored gives NaN (0/0), as in
@@ -237,20 +280,11 @@ ag_tensor *ag_cross_entropy_(ag_arena *A, ag_tensor *logits, ag_tensor *target,
     if (!st) return NULL;
 
     /* m and log(s) per counted position (threads over positions), then the mean */
+    ce_job j = {.dt = ct, .x = x->data, .C = C, .inner = inner, .t = t,
+                .ignore = ignore_index, .st = st};
+    ag__parallel_for(P, P * C >= AG_PAR_MIN, ce_forward_range, &j);
     AG_DISPATCH(ct, T, {
         const T *px = x->data;
-        AG_OMP_FOR(P * C >= AG_PAR_MIN)
-        for (int64_t q = 0; q < P; q++) {
-            if (t[q] == ignore_index) continue;
-            const T *xr = px + (q / inner) * C * inner + q % inner;
-            T m = xr[0];
-            for (int64_t c = 1; c < C; c++)
-                if (xr[c * inner] > m) m = xr[c * inner];
-            double s = 0;
-            for (int64_t c = 0; c < C; c++) s += exp(xr[c * inner] - m);
-            st[2 * q] = m;
-            st[2 * q + 1] = log(s);
-        }
         ksum loss = {0, 0};
         for (int64_t q = 0; q < P; q++)
             if (t[q] != ignore_index)

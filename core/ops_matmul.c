@@ -18,9 +18,10 @@
  * The vjp (for a backward with create_graph) is the same two products as
  * recorded ops: matmul, transpose, and unsqueeze/squeeze for 1-d operands.
  *
- * gemm goes to cblas when AG_HAVE_CBLAS is defined (OpenBLAS), otherwise to
- * ag__gemm_fallback: cache-blocked loops with a 4-row register block whose
- * inner loop vectorizes, threaded over row blocks with OpenMP.
+ * gemm goes to cblas when AG_HAVE_CBLAS is defined (OpenBLAS), except products
+ * of at most GEMM_TINY multiply-adds, otherwise to ag__gemm_fallback:
+ * cache-blocked loops with a 4-row register block whose inner loop
+ * vectorizes, threaded over row blocks (ag__parallel_for).
  */
 #include <limits.h>
 #include <pthread.h>
@@ -108,37 +109,48 @@ static void gemm_rows(bool ta, bool tb, int64_t i0, int64_t i1, int64_t N, int64
 }
 #undef OPA
 
+/* One ag__gemm_fallback call's operands, as its arguments say. */
+typedef struct gemm_job {
+    bool ta, tb;
+    int64_t M, N, K;
+    double alpha, beta;
+    const void *A, *B;
+    void *C;
+    int64_t lda, ldb, ldc;
+    ag_dtype dt;
+} gemm_job;
+
+/* Row blocks [lo, hi) of C, with one packing buffer for op(B)'s panels
+ * (needed when tb) for the whole range. */
+static void gemm_blocks(const void *ctx, int64_t lo, int64_t hi) {
+    const gemm_job *j = ctx;
+    const int64_t kc = j->K < KC ? j->K : KC, nc = j->N < NC ? j->N : NC;
+    const size_t packsize = j->tb ? (size_t)(kc * nc) * ag_dtype_size(j->dt) : 0;
+    void *pack = packsize ? malloc(packsize) : NULL;
+    for (int64_t b = lo; b < hi; b++) {
+        const int64_t i0 = b * MC, i1 = i0 + MC < j->M ? i0 + MC : j->M;
+        /* without a buffer (out of memory) fall back to one column at a time */
+        if (packsize && !pack) {
+            for (int64_t c = 0; c < j->N; c++)
+                gemm_rows(j->ta, false, i0, i1, 1, j->K, j->alpha, j->A, j->lda,
+                          (const char *)j->B + (size_t)(c * j->ldb) * ag_dtype_size(j->dt), 1,
+                          j->beta, (char *)j->C + (size_t)c * ag_dtype_size(j->dt), j->ldc,
+                          j->dt, NULL);
+        } else {
+            gemm_rows(j->ta, j->tb, i0, i1, j->N, j->K, j->alpha, j->A, j->lda, j->B, j->ldb,
+                      j->beta, j->C, j->ldc, j->dt, pack);
+        }
+    }
+    free(pack);
+}
+
 void ag__gemm_fallback(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
                        const void *A, int64_t lda, const void *B, int64_t ldb, double beta,
                        void *C, int64_t ldc, ag_dtype dt) {
     if (M <= 0 || N <= 0) return;
     const int64_t nblocks = (M + MC - 1) / MC;
-    const size_t packsize = tb ? (size_t)KC * NC * ag_dtype_size(dt) : 0;
-    const bool par = (double)M * (double)N * (double)K >= 262144.0 && nblocks > 1;
-#ifdef _OPENMP
-#pragma omp parallel if (par)
-#endif
-    {
-        /* one packing buffer per thread */
-        void *pack = packsize ? malloc(packsize) : NULL;
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-        for (int64_t b = 0; b < nblocks; b++) {
-            const int64_t i0 = b * MC, i1 = i0 + MC < M ? i0 + MC : M;
-            /* without a buffer (out of memory) fall back to one column at a time */
-            if (packsize && !pack) {
-                for (int64_t j = 0; j < N; j++)
-                    gemm_rows(ta, false, i0, i1, 1, K, alpha, A, lda,
-                              (const char *)B + (size_t)(j * ldb) * ag_dtype_size(dt), 1, beta,
-                              (char *)C + (size_t)j * ag_dtype_size(dt), ldc, dt, NULL);
-            } else {
-                gemm_rows(ta, tb, i0, i1, N, K, alpha, A, lda, B, ldb, beta, C, ldc, dt, pack);
-            }
-        }
-        free(pack);
-    }
-    (void)par;
+    const gemm_job j = {ta, tb, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc, dt};
+    ag__parallel_for(nblocks, (double)M * (double)N * (double)K >= 262144.0, gemm_blocks, &j);
 }
 
 #ifdef AG_HAVE_CBLAS
@@ -166,6 +178,15 @@ static void blas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double 
         cblas_dgemm(CblasRowMajor, a, b, (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb,
                     beta, C, (int)ldc);
 }
+
+/* Products of at most this many multiply-adds go to the fallback: below it
+ * OpenBLAS's fixed cost per call (argument checks, its buffer, locking;
+ * about 55-70 ns here) is more than the whole product costs the plain
+ * loops (1x1x1: 24 ns against 70; 2x2x2: 33-89 against 51-81). From 4x4x4
+ * (64) on, and for every size the micro training step uses (16x4x16 and
+ * up), cblas is 1.3 to 12 times faster than the fallback, so there is no
+ * band of small products worth moving. */
+#define GEMM_TINY 8.0
 
 /* Products of at least this many multiply-adds are split over the team. */
 #define BLAS_SPLIT_MIN ((double)(1 << 20))
@@ -218,7 +239,7 @@ void ag__gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, c
     /* K == 0 is C = beta C: the fallback does it without BLAS's ld checks */
     const bool fits = M <= INT_MAX && N <= INT_MAX && K <= INT_MAX && lda <= INT_MAX &&
                       ldb <= INT_MAX && ldc <= INT_MAX;
-    if (K > 0 && fits) {
+    if (K > 0 && fits && (double)M * (double)N * (double)K > GEMM_TINY) {
         pthread_once(&blas_once, blas_one_thread);
         blas_split(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, dt);
         return;

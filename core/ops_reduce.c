@@ -332,6 +332,11 @@ static void fill(ag_tensor *t, double v) {
     });
 }
 
+/* Items [lo, hi) of the reduction ctx (a reduction). */
+static void forward_range(const void *ctx, int64_t lo, int64_t hi) {
+    for (int64_t it = lo; it < hi; it++) forward_item(ctx, it);
+}
+
 /* Runs the reduction described by R (plan made, out allocated). */
 static void forward(reduction *R) {
     const plan *p = &R->p;
@@ -342,8 +347,7 @@ static void forward(reduction *R) {
         return;
     }
     const int64_t items = count_items(p);
-    AG_OMP_FOR(R->x->numel >= AG_PAR_MIN && items > 1)
-    for (int64_t it = 0; it < items; it++) forward_item(R, it);
+    ag__parallel_for(items, R->x->numel >= AG_PAR_MIN, forward_range, R);
 }
 
 /* ---- backward --------------------------------------------------------------- */
@@ -388,6 +392,18 @@ static void backward_item(const reduction *R, const ag_tensor *g, ag_tensor *gx,
     });
 }
 
+typedef struct backward_job {
+    const reduction *R;
+    const ag_tensor *g;
+    ag_tensor *gx;
+} backward_job;
+
+/* Items [lo, hi) of a backward_job. */
+static void backward_range(const void *ctx, int64_t lo, int64_t hi) {
+    const backward_job *j = ctx;
+    for (int64_t it = lo; it < hi; it++) backward_item(j->R, j->g, j->gx, it);
+}
+
 static void mask_of(int64_t bits, int ndim, bool *reduce) {
     for (int d = 0; d < AG_MAX_DIMS; d++) reduce[d] = d < ndim && (bits >> d & 1);
 }
@@ -412,8 +428,8 @@ static void backward(ag_tensor *out) {
     mask_of(out->iparam[P_DIMS], x->ndim, reduce);
     make_plan(&R.p, x->ndim, x->shape, reduce);
     const int64_t items = count_items(&R.p);
-    AG_OMP_FOR(x->numel >= AG_PAR_MIN && items > 1)
-    for (int64_t it = 0; it < items; it++) backward_item(&R, out->grad, gx, it);
+    backward_job j = {&R, out->grad, gx};
+    ag__parallel_for(items, x->numel >= AG_PAR_MIN, backward_range, &j);
 }
 
 /* ---- vjp: the backward written with ops -------------------------------------- */

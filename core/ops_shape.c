@@ -32,31 +32,13 @@ static int64_t inner_of(const ag_tensor *t, int d) {
     return ag__numel(t->ndim - d - 1, t->shape + d + 1);
 }
 
-/* dst += src elementwise; same numel and float dtype (bf16 rounds each sum). */
-static void add_into(ag_tensor *dst, const ag_tensor *src) {
-    const int64_t n = dst->numel;
-    if (dst->dtype == AG_BF16) {
-        uint16_t *d = dst->data;
-        const uint16_t *s = src->data;
-        for (int64_t i = 0; i < n; i++)
-            d[i] = ag_f32_to_bf16(ag_bf16_to_f32(d[i]) + ag_bf16_to_f32(s[i]));
-        return;
-    }
-    AG_DISPATCH(dst->dtype, T, {
-        T *d = dst->data;
-        const T *s = src->data;
-        AG_OMP_FOR(n >= AG_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) d[i] += s[i];
-    });
-}
-
 /* ---- views: reshape, unsqueeze, squeeze ---------------------------------- */
 
 /* out shares x's data and has as many elements: the gradient passes through
  * elementwise. */
 static void view_backward(ag_tensor *out) {
     ag_tensor *gx = ag__grad_buf(out->src[0]);
-    if (gx) add_into(gx, out->grad);
+    if (gx) ag__accumulate(gx, out->grad);
 }
 
 /* The recorded form (views and clone): g reshaped to x's shape. */
@@ -260,39 +242,54 @@ typedef enum {
     PUT_ADD,  /* big rows += small  (slice backward) */
 } slice_mode;
 
+typedef struct slice_job {
+    slice_mode m;
+    ag_dtype dt;
+    void *small, *big;
+    int64_t nbig, start, step, len, inner;
+} slice_job;
+
+/* Small rows [lo, hi) with their big rows, as the mode says. */
+static void slice_range(const void *ctx, int64_t lo, int64_t hi) {
+    const slice_job *j = ctx;
+    const slice_mode m = j->m;
+    const int64_t len = j->len, inner = j->inner, nbig = j->nbig;
+    const int64_t start = j->start, step = j->step;
+    if (m == TAKE || m == PUT) {
+        AG_BY_SIZE(ag_dtype_size(j->dt), U, {
+            U *s = j->small, *b = j->big;
+            for (int64_t r = lo; r < hi; r++) {
+                const int64_t o = r / len, i = r % len;
+                U *bp = b + (o * nbig + start + i * step) * inner, *sp = s + r * inner;
+                if (m == TAKE)
+                    for (int64_t k = 0; k < inner; k++) sp[k] = bp[k];
+                else
+                    for (int64_t k = 0; k < inner; k++) bp[k] = sp[k];
+            }
+        });
+        return;
+    }
+    AG_DISPATCH(j->dt, T, {
+        T *s = j->small, *b = j->big;
+        for (int64_t r = lo; r < hi; r++) {
+            const int64_t o = r / len, i = r % len;
+            T *bp = b + (o * nbig + start + i * step) * inner, *sp = s + r * inner;
+            if (m == TAKE_ADD)
+                for (int64_t k = 0; k < inner; k++) sp[k] += bp[k];
+            else
+                for (int64_t k = 0; k < inner; k++) bp[k] += sp[k];
+        }
+    });
+}
+
 static void slice_kernel(slice_mode m, ag_dtype dt, void *small, void *big, int64_t outer,
                          int64_t nbig, int64_t start, int64_t step, int64_t len,
                          int64_t inner) {
     const int64_t rows = outer * len;
     if (rows == 0 || inner == 0) return;
     /* Each big row pairs with at most one small row (step > 0): no races. */
-    if (m == TAKE || m == PUT) {
-        AG_BY_SIZE(ag_dtype_size(dt), U, {
-            U *s = small, *b = big;
-            AG_OMP_FOR(rows * inner >= AG_PAR_MIN)
-            for (int64_t r = 0; r < rows; r++) {
-                const int64_t o = r / len, i = r % len;
-                U *bp = b + (o * nbig + start + i * step) * inner, *sp = s + r * inner;
-                if (m == TAKE)
-                    for (int64_t j = 0; j < inner; j++) sp[j] = bp[j];
-                else
-                    for (int64_t j = 0; j < inner; j++) bp[j] = sp[j];
-            }
-        });
-        return;
-    }
-    AG_DISPATCH(dt, T, {
-        T *s = small, *b = big;
-        AG_OMP_FOR(rows * inner >= AG_PAR_MIN)
-        for (int64_t r = 0; r < rows; r++) {
-            const int64_t o = r / len, i = r % len;
-            T *bp = b + (o * nbig + start + i * step) * inner, *sp = s + r * inner;
-            if (m == TAKE_ADD)
-                for (int64_t j = 0; j < inner; j++) sp[j] += bp[j];
-            else
-                for (int64_t j = 0; j < inner; j++) bp[j] += sp[j];
-        }
-    });
+    slice_job j = {m, dt, small, big, nbig, start, step, len, inner};
+    ag__parallel_for(rows, rows * inner >= AG_PAR_MIN, slice_range, &j);
 }
 
 /* iparam: dim, start, step. */

@@ -41,37 +41,79 @@ static void layout(const ag_tensor *t, int d, int64_t *outer, int64_t *n, int64_
     for (int i = d + 1; i < t->ndim; i++) *inner *= t->shape[i];
 }
 
-/* in, out: [outer, n, inner] of one float dtype. */
-static void forward(kind k, const ag_tensor *in, ag_tensor *out, int64_t outer, int64_t n,
-                    int64_t inner) {
-    const int64_t rows = outer * inner;
-    AG_DISPATCH(in->dtype, T, {
-        const T *px = in->data;
-        T *py = out->data;
-        AG_OMP_FOR(rows * n >= AG_PAR_MIN)
-        for (int64_t r = 0; r < rows; r++) {
+/* The rows a kernel walks: x (forward's input, or backward's saved output
+ * y), the incoming gradient g (backward only), the result, the layout. */
+typedef struct rows_job {
+    kind k;
+    ag_dtype dt;
+    const void *x, *g;
+    void *out;
+    int64_t n, inner;
+} rows_job;
+
+/* Forward over rows [lo, hi): out = softmax or log_softmax of x. */
+static void forward_range(const void *ctx, int64_t lo, int64_t hi) {
+    const rows_job *j = ctx;
+    const int64_t n = j->n, inner = j->inner;
+    AG_DISPATCH(j->dt, T, {
+        const T *px = j->x;
+        T *py = j->out;
+        for (int64_t r = lo; r < hi; r++) {
             const int64_t base = (r / inner) * n * inner + r % inner;
             const T *x = px + base;
             T *y = py + base;
             T m = x[0];
-            for (int64_t j = 1; j < n; j++)
-                if (x[j * inner] > m) m = x[j * inner];
+            for (int64_t i = 1; i < n; i++)
+                if (x[i * inner] > m) m = x[i * inner];
             double s = 0;
-            if (k == SOFTMAX) {
-                for (int64_t j = 0; j < n; j++) {
-                    y[j * inner] = exp(x[j * inner] - m);
-                    s += y[j * inner];
+            if (j->k == SOFTMAX) {
+                for (int64_t i = 0; i < n; i++) {
+                    y[i * inner] = exp(x[i * inner] - m);
+                    s += y[i * inner];
                 }
                 const T inv = (T)(1 / s);
-                for (int64_t j = 0; j < n; j++) y[j * inner] *= inv;
+                for (int64_t i = 0; i < n; i++) y[i * inner] *= inv;
             } else {
-                for (int64_t j = 0; j < n; j++) s += exp(x[j * inner] - m);
+                for (int64_t i = 0; i < n; i++) s += exp(x[i * inner] - m);
                 const double ls = log(s);
-                for (int64_t j = 0; j < n; j++)
-                    y[j * inner] = (T)(((double)x[j * inner] - (double)m) - ls);
+                for (int64_t i = 0; i < n; i++)
+                    y[i * inner] = (T)(((double)x[i * inner] - (double)m) - ls);
             }
         }
     });
+}
+
+/* Backward over rows [lo, hi): out (dx) += the formulas above, from y and g. */
+static void backward_range(const void *ctx, int64_t lo, int64_t hi) {
+    const rows_job *j = ctx;
+    const int64_t n = j->n, inner = j->inner;
+    AG_DISPATCH(j->dt, T, {
+        const T *py = j->x, *pg = j->g;
+        T *pd = j->out;
+        for (int64_t r = lo; r < hi; r++) {
+            const int64_t base = (r / inner) * n * inner + r % inner;
+            const T *y = py + base, *g = pg + base;
+            T *dx = pd + base;
+            double s = 0;
+            if (j->k == SOFTMAX) {
+                for (int64_t i = 0; i < n; i++) s += (double)g[i * inner] * y[i * inner];
+                for (int64_t i = 0; i < n; i++)
+                    dx[i * inner] += y[i * inner] * (g[i * inner] - (T)s);
+            } else {
+                for (int64_t i = 0; i < n; i++) s += g[i * inner];
+                for (int64_t i = 0; i < n; i++)
+                    dx[i * inner] += g[i * inner] - exp(y[i * inner]) * (T)s;
+            }
+        }
+    });
+}
+
+/* in, out: [outer, n, inner] of one float dtype. */
+static void forward(kind k, const ag_tensor *in, ag_tensor *out, int64_t outer, int64_t n,
+                    int64_t inner) {
+    rows_job j = {.k = k, .dt = in->dtype, .x = in->data, .out = out->data, .n = n,
+                  .inner = inner};
+    ag__parallel_for(outer * inner, outer * inner * n >= AG_PAR_MIN, forward_range, &j);
 }
 
 static void backward(ag_tensor *out) {
@@ -81,27 +123,9 @@ static void backward(ag_tensor *out) {
     ag_tensor *in = out->src[0];
     ag_tensor *gin = ag__grad_buf(in);
     if (!gin) return;
-    const int64_t rows = outer * inner;
-    AG_DISPATCH(out->dtype, T, {
-        const T *py = out->data, *pg = out->grad->data;
-        T *pd = gin->data;
-        AG_OMP_FOR(rows * n >= AG_PAR_MIN)
-        for (int64_t r = 0; r < rows; r++) {
-            const int64_t base = (r / inner) * n * inner + r % inner;
-            const T *y = py + base, *g = pg + base;
-            T *dx = pd + base;
-            double s = 0;
-            if (k == SOFTMAX) {
-                for (int64_t j = 0; j < n; j++) s += (double)g[j * inner] * y[j * inner];
-                for (int64_t j = 0; j < n; j++)
-                    dx[j * inner] += y[j * inner] * (g[j * inner] - (T)s);
-            } else {
-                for (int64_t j = 0; j < n; j++) s += g[j * inner];
-                for (int64_t j = 0; j < n; j++)
-                    dx[j * inner] += g[j * inner] - exp(y[j * inner]) * (T)s;
-            }
-        }
-    });
+    rows_job j = {.k = k, .dt = out->dtype, .x = out->data, .g = out->grad->data,
+                  .out = gin->data, .n = n, .inner = inner};
+    ag__parallel_for(outer * inner, outer * inner * n >= AG_PAR_MIN, backward_range, &j);
 }
 
 static bool vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {

@@ -167,28 +167,43 @@ _Static_assert(sizeof OPS / sizeof OPS[0] == NKINDS, "one op per kind");
 #define AS_DERIVATIVE_OP(K, NAME, F, D, D2) [K] = {NAME "_backward", derivative_backward, NULL},
 static const ag_op DERIVATIVE_OPS[] = {UNARY_OPS(AS_DERIVATIVE_OP)};
 
-/* y[i] = f(x[i]); x and y: same shape, f32 or f64. */
+/* A kernel's operands: the op (kind, its scalar parameters p and q) and
+ * dtype; forward reads x and writes y; the derivative passes read x, y and g
+ * (and gz, SECOND's only) and write d and dg. */
+typedef struct unary_job {
+    kind k;
+    ag_dtype dt;
+    double p, q;
+    const void *x, *y, *g, *gz;
+    void *out, *d, *dg;
+} unary_job;
+
+/* y[i] = f(x[i]) for i in [lo, hi); x and y: same shape, f32 or f64. */
 #define FORWARD_CASE(K, NAME, F, D, D2)                             \
     case K:                                                         \
-        AG_OMP_FOR(n >= AG_PAR_MIN)                                 \
-        for (int64_t i = 0; i < n; i++) {                           \
+        for (int64_t i = lo; i < hi; i++) {                         \
             const T x = px[i];                                      \
             py[i] = (T)(F);                                         \
         }                                                           \
         break;
 
-static void forward(kind k, double p0, double q0, const ag_tensor *in, ag_tensor *out) {
-    const int64_t n = in->numel;
-    AG_DISPATCH(in->dtype, T, {
-        const T *px = in->data;
-        T *py = out->data;
-        const T p = (T)p0, q = (T)q0;
+static void forward_range(const void *ctx, int64_t lo, int64_t hi) {
+    const unary_job *j = ctx;
+    AG_DISPATCH(j->dt, T, {
+        const T *px = j->x;
+        T *py = j->out;
+        const T p = (T)j->p, q = (T)j->q;
         (void)p, (void)q;
-        switch (k) {
+        switch (j->k) {
             UNARY_OPS(FORWARD_CASE)
         case NKINDS: break;
         }
     });
+}
+
+static void forward(kind k, double p, double q, const ag_tensor *in, ag_tensor *out) {
+    unary_job j = {.k = k, .dt = in->dtype, .p = p, .q = q, .x = in->data, .out = out->data};
+    ag__parallel_for(in->numel, in->numel >= AG_PAR_MIN, forward_range, &j);
 }
 
 /* One pass over x, the op's output y and a gradient g, for the three
@@ -205,16 +220,14 @@ typedef enum { BACKWARD, PRODUCT, SECOND } pass;
 #define DERIVATIVE_CASE(K, NAME, F, D, D2)                          \
     case K:                                                         \
         if (ps == BACKWARD) {                                       \
-            AG_OMP_FOR(n >= AG_PAR_MIN)                             \
-            for (int64_t i = 0; i < n; i++) {                       \
+            for (int64_t i = lo; i < hi; i++) {                     \
                 const T x = px[i], y = py[i];                       \
                 (void)x, (void)y;                                   \
                 pd[i] += pg[i] * (T)(D);                            \
             }                                                       \
             break;                                                  \
         }                                                           \
-        AG_OMP_FOR(n >= AG_PAR_MIN)                                 \
-        for (int64_t i = 0; i < n; i++) {                           \
+        for (int64_t i = lo; i < hi; i++) {                         \
             const T x = px[i], y = py[i];                           \
             (void)x, (void)y;                                       \
             if (ps == PRODUCT) pd[i] = pg[i] * (T)(D);              \
@@ -225,23 +238,35 @@ typedef enum { BACKWARD, PRODUCT, SECOND } pass;
         }                                                           \
         break;
 
-/* y is the op's output (its iparam and fparam say which op); gz and dg are
- * SECOND's only. */
-static void derivatives(pass ps, const ag_tensor *x, const ag_tensor *y, const ag_tensor *g,
-                        ag_tensor *d, const ag_tensor *gz, ag_tensor *dg) {
-    const kind k = (kind)y->iparam[0];
-    const int64_t n = y->numel;
-    AG_DISPATCH(y->dtype, T, {
-        const T *px = x->data, *py = y->data, *pg = g->data;
-        const T *pgz = gz ? gz->data : NULL;
-        T *pd = d ? d->data : NULL, *pdg = dg ? dg->data : NULL;
-        const T p = (T)y->fparam[0], q = (T)y->fparam[1];
+typedef struct derivative_job {
+    pass ps;
+    unary_job u;
+} derivative_job;
+
+static void derivative_range(const void *ctx, int64_t lo, int64_t hi) {
+    const derivative_job *j = ctx;
+    const pass ps = j->ps;
+    AG_DISPATCH(j->u.dt, T, {
+        const T *px = j->u.x, *py = j->u.y, *pg = j->u.g, *pgz = j->u.gz;
+        T *pd = j->u.d, *pdg = j->u.dg;
+        const T p = (T)j->u.p, q = (T)j->u.q;
         (void)p, (void)q, (void)pgz, (void)pdg;
-        switch (k) {
+        switch (j->u.k) {
             UNARY_OPS(DERIVATIVE_CASE)
         case NKINDS: break;
         }
     });
+}
+
+/* y is the op's output (its iparam and fparam say which op); gz and dg are
+ * SECOND's only. */
+static void derivatives(pass ps, const ag_tensor *x, const ag_tensor *y, const ag_tensor *g,
+                        ag_tensor *d, const ag_tensor *gz, ag_tensor *dg) {
+    derivative_job j = {ps, {.k = (kind)y->iparam[0], .dt = y->dtype, .p = y->fparam[0],
+                             .q = y->fparam[1], .x = x->data, .y = y->data, .g = g->data,
+                             .gz = gz ? gz->data : NULL, .d = d ? d->data : NULL,
+                             .dg = dg ? dg->data : NULL}};
+    ag__parallel_for(y->numel, y->numel >= AG_PAR_MIN, derivative_range, &j);
 }
 
 static void backward(ag_tensor *out) {

@@ -74,7 +74,10 @@ static int64_t check_shape(const char *op, int ndim, const int64_t *shape) {
             empty = true;
             continue;
         }
-        if (n > INT64_MAX / 16 / shape[i]) {
+        /* both below 2^29: the product is below 2^58 < INT64_MAX / 16, and
+         * the division (tens of cycles, on every op's result) is skipped */
+        const bool small = ((n | shape[i]) >> 29) == 0;
+        if (!small && n > INT64_MAX / 16 / shape[i]) {
             ag__fail(op, "shape %s is too large: the product of its non-zero sizes must be "
                      "at most %lld", ag__shp_of(ndim, shape), (long long)(INT64_MAX / 16));
             return -1;

@@ -213,7 +213,7 @@ ag_module *ag_norm_new_(ag_arena *P, ag_norm_choice c, int64_t n) {
                                                : "it is not a registered norm type");
         return NULL;
     }
-    if (!ag_eps_is_default(c.eps) && !ag__norm_eps_ok(op, name, ag__shp_of(1, &n), c.eps)) return NULL;
+    if (!ag_eps_is_default(c.eps) && !ag__norm_eps_ok(op, name, 1, &n, c.eps)) return NULL;
     ag_module *m = make(P, c.type, n, c.eps);
     if (m && m->type != c.type) {
         ag__fail(op, "the constructor registered for %s made a %s: expected a %s", name,

@@ -29,6 +29,7 @@ extern const ag__builtin_norm ag__builtin_norms[AG__BUILTIN_NORMS];
 /* ag_module_add_child, reporting under op (the public function called). */
 bool ag__module_add_child(const char *op, ag_module *m, const char *name, ag_module *child);
 
-bool ag__norm_eps_ok(const char *op, const char *what, const char *shape, double eps);
+bool ag__norm_eps_ok(const char *op, const char *what, int ndim, const int64_t *shape,
+                     double eps);
 
 #endif

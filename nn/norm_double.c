@@ -116,6 +116,21 @@ static void double_row(const second *s, int64_t i, double *dw) {
     }
 }
 
+typedef struct second_job {
+    const second *s;
+    const ag__norm_job *job;
+} second_job;
+
+/* Chunks [lo, hi) of the rows, each into its own partial sum of dw. */
+static void double_chunks(const void *ctx, int64_t lo, int64_t hi) {
+    const second_job *j = ctx;
+    for (int c = (int)lo; c < hi; c++) {
+        const ag__norm_rows rr = ag__norm_chunk(j->job, c);
+        double *dw = ag__norm_part(j->s->wpart, c, j->s->D);
+        for (int64_t i = rr.i0; i < rr.i1; i++) double_row(j->s, i, dw);
+    }
+}
+
 static void double_backward(ag_tensor *z) {
     const ag_tensor *out = z->saved;
     const ag__norm_saved *sv = out->saved;
@@ -132,12 +147,8 @@ static void double_backward(ag_tensor *z) {
     bool ok = true;
     s.wpart = ag__norm_partials(z->op->name, s.gw != NULL, &job, &ok);
     if (!ok) return;
-    AG_OMP_FOR(job.nchunks > 1)
-    for (int c = 0; c < job.nchunks; c++) {
-        const ag__norm_rows rr = ag__norm_chunk(&job, c);
-        double *dw = ag__norm_part(s.wpart, c, s.D);
-        for (int64_t i = rr.i0; i < rr.i1; i++) double_row(&s, i, dw);
-    }
+    ag__parallel_for(job.nchunks, job.nchunks > 1, double_chunks,
+                     &(second_job){.s = &s, .job = &job});
     if (s.wpart) ag__norm_add_partials(s.wpart, job.nchunks, s.D, s.gw);
     free(s.wpart);
 }

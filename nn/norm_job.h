@@ -135,7 +135,8 @@ bool ag__ln_backward_simd(const ag__norm_job *job);
 
 /* Allocates nrows (<= AG__SCRATCH_MAX) uninitialised scratch rows of D
  * elements per chunk into job->scratch, each placed at a 4 KiB page offset
- * away from those of the rows the backward streams (nn/norm_scratch.c).
+ * away from those of the rows the backward streams, or packed when all of
+ * them fit in half of L1 (nn/norm_scratch.c).
  * Reports through ag__fail(op, ...) and returns false when out of memory;
  * free with free(job->scratch.base). */
 bool ag__norm_scratch_alloc(ag__norm_job *job, const char *op, int nrows);

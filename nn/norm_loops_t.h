@@ -233,15 +233,15 @@ static inline void FN(block_acc)(double *restrict acc, T *restrict blk, ag__bloc
 
 /* Row i+1's sum of squares is accumulated while row i is written (see "how
  * the rows are run" in nn/norm_ops.c). */
-static void FN(rms_forward)(const ag__norm_job *job) {
+static void FN(rms_forward_chunks)(const void *ctx, int64_t lo, int64_t hi) {
+    const ag__norm_job *job = ctx;
     const bool div = job->flags & AG_RMS_SQRT_DIV;
     const wform wf = wform_of(job->w != NULL, job->flags & AG_RMS_UNIT_OFFSET);
     const bool st = job->stream;
     const int64_t D = job->D;
     const T *px = job->x, *pw = job->w;
     T *py = job->y;
-    AG_OMP_FOR(job->nchunks > 1)
-    for (int c = 0; c < job->nchunks; c++) {
+    for (int c = (int)lo; c < hi; c++) {
         const ag__norm_rows rr = ag__norm_chunk(job, c);
         _Alignas(64) T buf[TILE];
         double acc[LANES] = {0};
@@ -268,16 +268,20 @@ static void FN(rms_forward)(const ag__norm_job *job) {
     }
 }
 
+static void FN(rms_forward)(const ag__norm_job *job) {
+    ag__parallel_for(job->nchunks, job->nchunks > 1, FN(rms_forward_chunks), job);
+}
+
 /* m = mean(g * xh) = r * sum(g * x) / D; row i+1's sum(g * x) is
  * accumulated while row i's dx is written. */
-static void FN(rms_backward)(const ag__norm_job *job) {
+static void FN(rms_backward_chunks)(const void *ctx, int64_t lo, int64_t hi) {
+    const ag__norm_job *job = ctx;
     const wform wf = wform_of(job->w != NULL, job->flags & AG_RMS_UNIT_OFFSET);
     const bool st = job->stream, add = job->add && !st; /* a streamed dx is fresh */
     const int64_t D = job->D;
     const T *px = job->x, *pdy = job->dy, *pw = job->w;
     T *pdx = job->dx;
-    AG_OMP_FOR(job->nchunks > 1)
-    for (int c = 0; c < job->nchunks; c++) {
+    for (int c = (int)lo; c < hi; c++) {
         double *dw = ag__norm_part(job->wpart, c, D);
         T *wb = ag__scratch_row(&job->scratch, c, AG__SCRATCH_DW);
         const ag__norm_rows rr = ag__norm_chunk(job, c);
@@ -313,20 +317,24 @@ static void FN(rms_backward)(const ag__norm_job *job) {
     }
 }
 
+static void FN(rms_backward)(const ag__norm_job *job) {
+    ag__parallel_for(job->nchunks, job->nchunks > 1, FN(rms_backward_chunks), job);
+}
+
 /* The variance of an f32 row comes from its sum and sum of squares, both in
  * double, accumulated for row i+1 while row i is written: x^2 is exact in
  * double and var = E[x^2] - mean^2 loses about (mean/std)^2 * 2^-53
  * relative, far below f32's 2^-24 for any row whose spread f32 can resolve.
  * An f64 row has no such margin and is centred first (two passes, the
  * second from cache): only its sum is accumulated ahead (sq NULL). */
-static void FN(ln_forward)(const ag__norm_job *job) {
+static void FN(ln_forward_chunks)(const void *ctx, int64_t lo, int64_t hi) {
+    const ag__norm_job *job = ctx;
     const bool one_pass = sizeof(T) < sizeof(double);
     const bool st = job->stream;
     const int64_t D = job->D;
     const T *px = job->x, *pw = job->w, *pb = job->b;
     T *py = job->y;
-    AG_OMP_FOR(job->nchunks > 1)
-    for (int c = 0; c < job->nchunks; c++) {
+    for (int c = (int)lo; c < hi; c++) {
         const ag__norm_rows rr = ag__norm_chunk(job, c);
         _Alignas(64) T buf[TILE];
         double as[LANES] = {0}, aq[LANES] = {0}, *sq = one_pass ? aq : NULL;
@@ -354,17 +362,21 @@ static void FN(ln_forward)(const ag__norm_job *job) {
     }
 }
 
+static void FN(ln_forward)(const ag__norm_job *job) {
+    ag__parallel_for(job->nchunks, job->nchunks > 1, FN(ln_forward_chunks), job);
+}
+
 /* Row i+1's xh (into a scratch row of the chunk) and sums are formed while
  * row i's dx is written; its sums only when dx is wanted. */
-static void FN(ln_backward)(const ag__norm_job *job) {
+static void FN(ln_backward_chunks)(const void *ctx, int64_t lo, int64_t hi) {
+    const ag__norm_job *job = ctx;
     const bool st = job->stream, add = job->add && !st; /* a streamed dx is fresh */
     const int64_t D = job->D;
     const T *px = job->x, *pdy = job->dy, *pw = job->w;
     const double *stats = job->stats;
     T *pdx = job->dx;
     const bool sums = pdx != NULL;
-    AG_OMP_FOR(job->nchunks > 1)
-    for (int c = 0; c < job->nchunks; c++) {
+    for (int c = (int)lo; c < hi; c++) {
         double *dw = ag__norm_part(job->wpart, c, D), *db = ag__norm_part(job->bpart, c, D);
         T *wb = ag__scratch_row(&job->scratch, c, AG__SCRATCH_DW);
         T *bb = ag__scratch_row(&job->scratch, c, AG__SCRATCH_DB);
@@ -409,4 +421,8 @@ static void FN(ln_backward)(const ag__norm_job *job) {
         }
         if (job->stream) ag__stream_fence();
     }
+}
+
+static void FN(ln_backward)(const ag__norm_job *job) {
+    ag__parallel_for(job->nchunks, job->nchunks > 1, FN(ln_backward_chunks), job);
 }

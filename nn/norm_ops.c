@@ -95,9 +95,11 @@
 
 /* ---- checks -------------------------------------------------------------------- */
 
-bool ag__norm_eps_ok(const char *op, const char *what, const char *shape, double eps) {
+bool ag__norm_eps_ok(const char *op, const char *what, int ndim, const int64_t *shape,
+                     double eps) {
     if (isfinite(eps)) return true;
-    ag__fail(op, "eps is %g for %s %s: expected a finite number", eps, what, shape);
+    ag__fail(op, "eps is %g for %s %s: expected a finite number", eps, what,
+             ag__shp_of(ndim, shape));
     return false;
 }
 
@@ -140,7 +142,7 @@ bool ag__norm_check(const char *op, const ag_tensor *x, int nshape, const int64_
             return false;
         }
     }
-    if (!ag__norm_eps_ok(op, "input", ag__shp(x), eps)) return false;
+    if (!ag__norm_eps_ok(op, "input", x->ndim, x->shape, eps)) return false;
     dims->D = ag__numel(nshape, ns);
     dims->rows = ag__numel(lead, x->shape);
     return true;

@@ -41,9 +41,9 @@ static bool ref_ok(const char *op, const ag_layer_norm_ref *L, bool forward) {
         ag__fail(op, "the buffers are NULL: expected an ag_layer_norm_ref");
         return false;
     }
-    const char *shape = ag__shp_of(2, (const int64_t[]){L->rows, L->D});
+    const int64_t shape[2] = {L->rows, L->D};
     if (L->rows < 0 || L->D < 1) {
-        ag__fail(op, "rows x D is %s: expected rows >= 0 and D >= 1", shape);
+        ag__fail(op, "rows x D is %s: expected rows >= 0 and D >= 1", ag__shp_of(2, shape));
         return false;
     }
     const char *missing = !L->inp               ? "inp"
@@ -53,10 +53,11 @@ static bool ref_ok(const char *op, const ag_layer_norm_ref *L, bool forward) {
                           : !forward && !L->dout ? "dout"
                                                 : NULL;
     if (missing) {
-        ag__fail(op, "%s is NULL for rows x D %s: expected a buffer", missing, shape);
+        ag__fail(op, "%s is NULL for rows x D %s: expected a buffer", missing,
+                 ag__shp_of(2, shape));
         return false;
     }
-    return !forward || ag__norm_eps_ok(op, "rows x D", shape, L->eps);
+    return !forward || ag__norm_eps_ok(op, "rows x D", 2, shape, L->eps);
 }
 
 bool ag_layer_norm_ref_forward_(const ag_layer_norm_ref *L) {

@@ -10,7 +10,9 @@
  * at 0.61-0.66 of the bandwidth of a triad against 0.72-0.84 with the
  * scratch rows placed away (bench-norms, f32 rows of 4096). So each scratch
  * row starts at an offset, a multiple of 64, as far as possible from the
- * offsets of the streamed rows and of the scratch rows placed before it.
+ * offsets of the streamed rows and of the scratch rows placed before it;
+ * unless everything the backward touches fits in half of L1, where no line
+ * is evicted and the rows are simply packed.
  */
 #include <stdlib.h>
 
@@ -18,7 +20,7 @@
 
 #include "norm_job.h"
 
-enum { PAGE = 4096, LINE = 64 };
+enum { PAGE = 4096, LINE = 64, L1_HALF = 16 << 10 };
 
 /* The multiple of LINE in [0, PAGE) farthest (around the page) from all of
  * taken[0..n). */
@@ -50,21 +52,40 @@ static int streamed(size_t taken[NSTREAMED], const ag__norm_job *job, size_t row
     return n;
 }
 
-bool ag__norm_scratch_alloc(ag__norm_job *job, const char *op, int nrows) {
-    ag__scratch *s = &job->scratch;
-    *s = (ag__scratch){0};
+/* Scratch rows one after the other, each starting on a cache line. */
+static size_t packed(ag__scratch *s, int nrows, size_t row_bytes) {
+    const size_t span = (row_bytes + LINE - 1) / LINE * LINE;
+    for (int k = 0; k < nrows; k++) s->off[k] = (size_t)k * span;
+    return (size_t)nrows * span;
+}
+
+/* Each row in its own span of whole pages, plus a page to move within, at
+ * the offset farthest from the streamed rows' and the rows placed before. */
+static size_t placed(ag__scratch *s, int nrows, size_t row_bytes, const ag__norm_job *job) {
     size_t taken[NSTREAMED + AG__SCRATCH_MAX];
-    const size_t row_bytes = (size_t)job->D * ag_dtype_size(job->dt);
     int n = streamed(taken, job, row_bytes);
-    /* each row in its own span of whole pages, plus a page to move within */
     const size_t span = (row_bytes + PAGE - 1) / PAGE * PAGE + PAGE;
     for (int k = 0; k < nrows; k++) {
         s->off[k] = (size_t)k * span + far_offset(taken, n);
         taken[n++] = s->off[k] % PAGE;
     }
-    s->chunk_bytes = (size_t)nrows * span;
+    return (size_t)nrows * span;
+}
+
+bool ag__norm_scratch_alloc(ag__norm_job *job, const char *op, int nrows) {
+    ag__scratch *s = &job->scratch;
+    *s = (ag__scratch){0};
+    const size_t row_bytes = (size_t)job->D * ag_dtype_size(job->dt);
+    /* A backward whose rows (x, dy, dx) and scratch rows all fit in half of
+     * a 32 KiB L1 evicts nothing wherever they lie: the rows are packed, and
+     * the search for offsets (a few microseconds, the whole cost of a small
+     * norm's backward) is skipped. */
+    const size_t touched = 3 * (size_t)job->rows * row_bytes +
+                           (size_t)job->nchunks * (size_t)nrows * (row_bytes + LINE);
+    const bool small = touched <= L1_HALF;
+    s->chunk_bytes = small ? packed(s, nrows, row_bytes) : placed(s, nrows, row_bytes, job);
     void *p = NULL;
-    if (posix_memalign(&p, PAGE, (size_t)job->nchunks * s->chunk_bytes) != 0) {
+    if (posix_memalign(&p, small ? LINE : PAGE, (size_t)job->nchunks * s->chunk_bytes) != 0) {
         ag__fail(op, "out of memory for %d x %d scratch rows of %lld elements", job->nchunks,
                  nrows, (long long)job->D);
         return false;

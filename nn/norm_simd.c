@@ -72,14 +72,13 @@ static double row_squares(const float *x, int64_t n) {
     return ((t[0] + t[1]) + t[2]) + t[3];
 }
 
-bool ag__rms_forward_simd(const ag__norm_job *job) {
-    if (!covers(job, job->y)) return false;
+static void rms_forward_chunks(const void *ctx, int64_t lo, int64_t hi) {
+    const ag__norm_job *job = ctx;
     const int64_t D = job->D;
     const float *px = job->x, *pw = job->w;
     float *py = job->y;
     const bool stream = job->stream;
-    AG_OMP_FOR(job->nchunks > 1)
-    for (int c = 0; c < job->nchunks; c++) {
+    for (int c = (int)lo; c < hi; c++) {
         const ag__norm_rows rr = ag__norm_chunk(job, c);
         double ss = row_squares(px + rr.i0 * D, D);
         for (int64_t i = rr.i0; i < rr.i1; i++) {
@@ -115,6 +114,11 @@ bool ag__rms_forward_simd(const ag__norm_job *job) {
         }
         if (stream) _mm_sfence();
     }
+}
+
+bool ag__rms_forward_simd(const ag__norm_job *job) {
+    if (!covers(job, job->y)) return false;
+    ag__parallel_for(job->nchunks, job->nchunks > 1, rms_forward_chunks, job);
     return true;
 }
 
@@ -260,14 +264,13 @@ static inline void add_sums(__m256d s[4], __m256d q[4], const float *x) {
     }
 }
 
-bool ag__ln_forward_simd(const ag__norm_job *job) {
-    if (!covers(job, job->y)) return false;
+static void ln_forward_chunks(const void *ctx, int64_t lo, int64_t hi) {
+    const ag__norm_job *job = ctx;
     const int64_t D = job->D;
     const float *px = job->x, *pw = job->w, *pb = job->b;
     float *py = job->y;
     const bool stream = job->stream;
-    AG_OMP_FOR(job->nchunks > 1)
-    for (int c = 0; c < job->nchunks; c++) {
+    for (int c = (int)lo; c < hi; c++) {
         const ag__norm_rows rr = ag__norm_chunk(job, c);
         __m256d s[4], q[4];
         for (int k = 0; k < 4; k++) s[k] = q[k] = _mm256_setzero_pd();
@@ -301,6 +304,11 @@ bool ag__ln_forward_simd(const ag__norm_job *job) {
         }
         if (stream) _mm_sfence();
     }
+}
+
+bool ag__ln_forward_simd(const ag__norm_job *job) {
+    if (!covers(job, job->y)) return false;
+    ag__parallel_for(job->nchunks, job->nchunks > 1, ln_forward_chunks, job);
     return true;
 }
 
@@ -454,17 +462,23 @@ static inline __attribute__((always_inline)) void backward_chunk(const ag__norm_
     if (job->stream) _mm_sfence();
 }
 
+/* Chunks [lo, hi) of an RMSNorm (rms_) or LayerNorm (ln_) backward job. */
+static void rms_backward_chunks(const void *ctx, int64_t lo, int64_t hi) {
+    for (int c = (int)lo; c < hi; c++) backward_chunk(ctx, c, false);
+}
+static void ln_backward_chunks(const void *ctx, int64_t lo, int64_t hi) {
+    for (int c = (int)lo; c < hi; c++) backward_chunk(ctx, c, true);
+}
+
 bool ag__rms_backward_simd(const ag__norm_job *job) {
     if (!covers(job, job->dx)) return false;
-    AG_OMP_FOR(job->nchunks > 1)
-    for (int c = 0; c < job->nchunks; c++) backward_chunk(job, c, false);
+    ag__parallel_for(job->nchunks, job->nchunks > 1, rms_backward_chunks, job);
     return true;
 }
 
 bool ag__ln_backward_simd(const ag__norm_job *job) {
     if (!covers(job, job->dx)) return false;
-    AG_OMP_FOR(job->nchunks > 1)
-    for (int c = 0; c < job->nchunks; c++) backward_chunk(job, c, true);
+    ag__parallel_for(job->nchunks, job->nchunks > 1, ln_backward_chunks, job);
     return true;
 }
 

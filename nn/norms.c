@@ -130,7 +130,7 @@ static bool shape_ok(const char *op, const char *type, ag_arena *P, int nshape,
 
 static bool eps_ok(const char *op, const char *type, int nshape, const int64_t *ns, double eps) {
     /* AG_EPS_DEFAULT; any other value (a plain NaN too) follows the ops' rule */
-    return ag_eps_is_default(eps) || ag__norm_eps_ok(op, type, ag__shp_of(nshape, ns), eps);
+    return ag_eps_is_default(eps) || ag__norm_eps_ok(op, type, nshape, ns, eps);
 }
 
 /* The one place a norm's eps is resolved, by the constructors (x NULL) and

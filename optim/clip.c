@@ -44,6 +44,22 @@ static double sumsq_range(ag_dtype dt, const void *x, int64_t lo, int64_t hi) {
     return (s0 + s1) + (s2 + s3);
 }
 
+typedef struct sumsq_job {
+    const ag_tensor *g;
+    int64_t chunk; /* elements per chunk */
+    double *part;  /* one sum per chunk */
+} sumsq_job;
+
+/* The partial sums of chunks [lo, hi). */
+static void sumsq_chunks(const void *ctx, int64_t lo, int64_t hi) {
+    const sumsq_job *j = ctx;
+    const int64_t n = j->g->numel, chunk = j->chunk;
+    for (int64_t c = lo; c < hi; c++) {
+        const int64_t end = (c + 1) * chunk < n ? (c + 1) * chunk : n;
+        j->part[c] = sumsq_range(j->g->dtype, j->g->data, c * chunk, end);
+    }
+}
+
 static double sumsq(const ag_tensor *g) {
     const int64_t n = g->numel;
     int64_t chunk = (n + MAX_CHUNKS - 1) / MAX_CHUNKS;
@@ -51,57 +67,54 @@ static double sumsq(const ag_tensor *g) {
     const int64_t nchunks = (n + chunk - 1) / chunk;
     if (nchunks <= 1) return sumsq_range(g->dtype, g->data, 0, n);
     double part[MAX_CHUNKS];
-    AG_OMP_FOR(nchunks > 1)
-    for (int64_t c = 0; c < nchunks; c++) {
-        const int64_t hi = (c + 1) * chunk < n ? (c + 1) * chunk : n;
-        part[c] = sumsq_range(g->dtype, g->data, c * chunk, hi);
-    }
+    ag__parallel_for(nchunks, true, sumsq_chunks, &(sumsq_job){g, chunk, part});
     double s = 0;
     for (int64_t c = 0; c < nchunks; c++) s += part[c];
     return s;
 }
 
-/* g *= coef, in g's dtype (coef rounded to it; bf16 computes in f32). */
-static void scale(ag_tensor *g, double coef) {
-    const int64_t n = g->numel;
-    if (g->dtype == AG_F64) {
-        double *p = g->data;
-        AG_OMP_FOR(n >= AG_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) p[i] *= coef;
-    } else if (g->dtype == AG_F32) {
-        float *p = g->data;
-        const float c = (float)coef;
-        AG_OMP_FOR(n >= AG_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) p[i] *= c;
+/* g *= v (SCALE) or g = clamp(g, -v, v) (CLAMP), in g's dtype. */
+typedef struct edit_job {
+    enum { SCALE, CLAMP } what;
+    const ag_tensor *g;
+    double v;
+} edit_job;
+
+/* SCALE: g *= v, v rounded to g's dtype (bf16 computes in f32). CLAMP: NaN
+ * stays NaN (torch.clamp). Over g's elements [lo, hi). */
+static void edit_range(const void *ctx, int64_t lo, int64_t hi) {
+    const edit_job *j = ctx;
+    const bool sc = j->what == SCALE;
+    if (j->g->dtype == AG_F64) {
+        double *p = j->g->data;
+        const double c = j->v;
+        if (sc)
+            for (int64_t i = lo; i < hi; i++) p[i] *= c;
+        else
+            for (int64_t i = lo; i < hi; i++) p[i] = p[i] < -c ? -c : (p[i] > c ? c : p[i]);
+    } else if (j->g->dtype == AG_F32) {
+        float *p = j->g->data;
+        const float c = (float)j->v;
+        if (sc)
+            for (int64_t i = lo; i < hi; i++) p[i] *= c;
+        else
+            for (int64_t i = lo; i < hi; i++) p[i] = p[i] < -c ? -c : (p[i] > c ? c : p[i]);
     } else {
-        uint16_t *p = g->data;
-        const float c = (float)coef;
-        AG_OMP_FOR(n >= AG_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) p[i] = ag_f32_to_bf16(ag_bf16_to_f32(p[i]) * c);
+        uint16_t *p = j->g->data;
+        const float c = (float)j->v;
+        for (int64_t i = lo; i < hi; i++) {
+            const float v = ag_bf16_to_f32(p[i]);
+            p[i] = ag_f32_to_bf16(sc ? v * c : v < -c ? -c : (v > c ? c : v));
+        }
     }
 }
 
-/* g = clamp(g, -c, c); NaN stays NaN (torch.clamp). */
+static void scale(ag_tensor *g, double coef) {
+    ag__parallel_for(g->numel, g->numel >= AG_PAR_MIN, edit_range, &(edit_job){SCALE, g, coef});
+}
+
 static void clamp(ag_tensor *g, double c) {
-    const int64_t n = g->numel;
-    if (g->dtype == AG_F64) {
-        double *p = g->data;
-        AG_OMP_FOR(n >= AG_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) p[i] = p[i] < -c ? -c : (p[i] > c ? c : p[i]);
-    } else if (g->dtype == AG_F32) {
-        float *p = g->data;
-        const float f = (float)c;
-        AG_OMP_FOR(n >= AG_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) p[i] = p[i] < -f ? -f : (p[i] > f ? f : p[i]);
-    } else {
-        uint16_t *p = g->data;
-        const float f = (float)c;
-        AG_OMP_FOR(n >= AG_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) {
-            float v = ag_bf16_to_f32(p[i]);
-            p[i] = ag_f32_to_bf16(v < -f ? -f : (v > f ? f : v));
-        }
-    }
+    ag__parallel_for(g->numel, g->numel >= AG_PAR_MIN, edit_range, &(edit_job){CLAMP, g, c});
 }
 
 /* The gradients of params[n] into grads (those that have one); returns how

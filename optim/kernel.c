@@ -7,18 +7,6 @@
 #include "internal.h"
 #include "optim_internal.h"
 
-/* The body sees the block's first element i and its length nb. */
-#define AG__OPTIM_BLOCKS(n, i, nb, ...)                                                  \
-    do {                                                                                 \
-        const int64_t n_ = (n), nblocks_ = (n_ + AG__OPTIM_BLOCK - 1) / AG__OPTIM_BLOCK; \
-        AG_OMP_FOR(n_ >= AG_PAR_MIN)                                                     \
-        for (int64_t b_ = 0; b_ < nblocks_; b_++) {                                      \
-            const int64_t i = b_ * AG__OPTIM_BLOCK;                                      \
-            const int nb = (int)(n_ - i < AG__OPTIM_BLOCK ? n_ - i : AG__OPTIM_BLOCK);   \
-            __VA_ARGS__;                                                                 \
-        }                                                                                \
-    } while (0)
-
 /* A bf16 parameter's block: g32[0..nb) = its bf16 gradient g as f32 before
  * the f32 update of the master copy; then p16[0..nb) = the master w rounded. */
 static void bf16_grad(float *g32, const uint16_t *g, int nb) {
@@ -35,32 +23,53 @@ static void offset(void **at, char *const *base, int n, size_t off) {
     for (; j < AG__OPTIM_MAX_ARRAYS; j++) at[j] = NULL;
 }
 
+/* One parameter's update: the walk's operands. */
+typedef struct run_job {
+    ag__optim_block fn; /* the block update, in W's dtype */
+    int64_t n;          /* elements */
+    size_t es;          /* bytes per element of W and the buffers */
+    char *W;            /* the parameter, or its f32 master copy */
+    const void *G;      /* the gradient (bf16 when P16 is set) */
+    uint16_t *P16;      /* a bf16 parameter, rounded from the master; NULL otherwise */
+    char *const *base;  /* the state buffers (entries may be NULL) */
+    int nbufs;
+    const void *k;
+} run_job;
+
+/* Blocks [lo, hi) of the parameter. */
+static void run_blocks(const void *ctx, int64_t lo, int64_t hi) {
+    const run_job *j = ctx;
+    for (int64_t b = lo; b < hi; b++) {
+        const int64_t i = b * AG__OPTIM_BLOCK;
+        const int nb = (int)(j->n - i < AG__OPTIM_BLOCK ? j->n - i : AG__OPTIM_BLOCK);
+        void *at[AG__OPTIM_MAX_ARRAYS];
+        offset(at, j->base, j->nbufs, (size_t)i * j->es);
+        if (!j->P16) {
+            j->fn(nb, j->W + (size_t)i * j->es, (const char *)j->G + (size_t)i * j->es, at, j->k);
+        } else { /* bf16: gradient read as f32, master updated, parameter rounded */
+            float g32[AG__OPTIM_BLOCK];
+            bf16_grad(g32, (const uint16_t *)j->G + i, nb);
+            j->fn(nb, j->W + (size_t)i * sizeof(float), g32, at, j->k);
+            bf16_round(j->P16 + i, (const float *)j->W + i, nb);
+        }
+    }
+}
+
 void ag__optim_run(ag__optim_kernel kern, const ag_optim_state *st, ag_tensor *const *bufs,
                    int nbufs, const void *k) {
     ag_tensor *p = st->param;
     const ag_tensor *w = st->master ? st->master : p;
-    const size_t es = ag_dtype_size(w->dtype);
-    char *W = w->data;
     char *base[AG__OPTIM_MAX_ARRAYS];
     for (int j = 0; j < nbufs; j++) base[j] = bufs[j] ? bufs[j]->data : NULL;
-    if (!st->master) {
-        const char *G = p->grad->data;
-        const ag__optim_block fn = w->dtype == AG_F64 ? kern.f64 : kern.f32;
-        AG__OPTIM_BLOCKS(p->numel, i, nb, {
-            void *at[AG__OPTIM_MAX_ARRAYS];
-            offset(at, base, nbufs, (size_t)i * es);
-            fn(nb, W + (size_t)i * es, G + (size_t)i * es, at, k);
-        });
-    } else { /* bf16: gradient read as f32, master updated, parameter rounded */
-        const uint16_t *G = p->grad->data;
-        uint16_t *P16 = p->data;
-        AG__OPTIM_BLOCKS(p->numel, i, nb, {
-            float g32[AG__OPTIM_BLOCK];
-            void *at[AG__OPTIM_MAX_ARRAYS];
-            offset(at, base, nbufs, (size_t)i * sizeof(float));
-            bf16_grad(g32, G + i, nb);
-            kern.f32(nb, W + (size_t)i * sizeof(float), g32, at, k);
-            bf16_round(P16 + i, (const float *)W + i, nb);
-        });
-    }
+    const run_job j = {.fn = w->dtype == AG_F64 ? kern.f64 : kern.f32,
+                       .n = p->numel,
+                       .es = ag_dtype_size(w->dtype),
+                       .W = w->data,
+                       .G = p->grad->data,
+                       .P16 = st->master ? p->data : NULL,
+                       .base = base,
+                       .nbufs = nbufs,
+                       .k = k};
+    const int64_t nblocks = (j.n + AG__OPTIM_BLOCK - 1) / AG__OPTIM_BLOCK;
+    ag__parallel_for(nblocks, j.n >= AG_PAR_MIN, run_blocks, &j);
 }

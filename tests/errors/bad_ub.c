@@ -49,6 +49,29 @@ START_TEST(zero_size_with_fitting_dims_is_empty) {
 }
 END_TEST
 
+/* Around the shortcut for sizes below 2^29 (no division): (2^29 - 1)^2 * 2 =
+ * 2^59 - 2^31 + 2 fits under INT64_MAX / 16 = 2^59 - 1; times 4 it does not;
+ * nor does (2^30 - 1)^2, which a shortcut up to 2^30 would let through. */
+START_TEST(zero_size_around_the_small_sizes_shortcut) {
+    const int64_t s = (INT64_C(1) << 29) - 1;
+    ag_tensor *t = ag_empty(A, AG_F32, AG_SHAPE(s, 0, s, 2));
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->numel, 0);
+    ck_assert_int_eq(reports, 0);
+    ag_tensor *r = ag_empty(A, AG_F32, AG_SHAPE(s, 0, s, 4)); const int line = __LINE__;
+    EXPECT_REPORT("empty", line, "[536870911,0,536870911,4]", "too large");
+    expect_null_propagates(r);
+}
+END_TEST
+
+START_TEST(zero_size_past_the_small_sizes_shortcut) {
+    const int64_t b = (INT64_C(1) << 30) - 1;
+    ag_tensor *r = ag_empty(A, AG_F32, AG_SHAPE(b, 0, b)); const int line = __LINE__;
+    EXPECT_REPORT("empty", line, "[1073741823,0,1073741823]", "too large");
+    expect_null_propagates(r);
+}
+END_TEST
+
 /* ---- float to i32 ------------------------------------------------------------ */
 
 START_TEST(set_flat_i32_to_nan) {
@@ -237,6 +260,8 @@ TCase *errors_ub_tcase(void) {
     tcase_add_test(tc, empty_with_zero_after_huge_dims);
     tcase_add_test(tc, zeros_with_zero_and_2_pow_62_elements);
     tcase_add_test(tc, zero_size_with_fitting_dims_is_empty);
+    tcase_add_test(tc, zero_size_around_the_small_sizes_shortcut);
+    tcase_add_test(tc, zero_size_past_the_small_sizes_shortcut);
     tcase_add_test(tc, set_flat_i32_to_nan);
     tcase_add_test(tc, set_i32_to_minus_inf);
     tcase_add_test(tc, set_flat_i32_to_2_pow_31);

@@ -368,6 +368,22 @@ START_TEST(test_gemm_kernels_large_and_small) {
 }
 END_TEST
 
+/* ag__gemm sends products of at most 8 multiply-adds to the fallback and
+ * larger ones to cblas: both sides of that line, every transpose, against
+ * the reference (a product sent to the wrong kernel with its flags or
+ * strides mixed up gives wrong numbers). */
+START_TEST(test_gemm_tiny_threshold) {
+    for (int t = 0; t < 4; t++) {
+        const bool ta = t & 1, tb = t & 2;
+        check_gemm(AG_F64, ta, tb, 2, 2, 2, 1.0, 0.0, 1e-15);  /* 8: fallback */
+        check_gemm(AG_F32, ta, tb, 2, 2, 2, 0.5, 1.0, 1e-6);
+        check_gemm(AG_F64, ta, tb, 2, 3, 1, -1.0, 2.0, 1e-15); /* 6: fallback */
+        check_gemm(AG_F64, ta, tb, 3, 3, 1, 1.0, 0.0, 1e-15);  /* 9: cblas */
+        check_gemm(AG_F32, ta, tb, 2, 2, 3, 0.5, 1.0, 1e-6);   /* 12: cblas */
+    }
+}
+END_TEST
+
 TCase *ops_matmul_tcase(void) {
     TCase *tc = tcase_create("matmul");
     tcase_set_timeout(tc, 60);
@@ -380,5 +396,6 @@ TCase *ops_matmul_tcase(void) {
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_gemm_kernels_agree);
     tcase_add_test(tc, test_gemm_kernels_large_and_small);
+    tcase_add_test(tc, test_gemm_tiny_threshold);
     return tc;
 }

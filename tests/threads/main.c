@@ -5,6 +5,6 @@
 int main(void) {
     return run_check_suite("threads", (check_tcase_fn *const[]){
         threads_train_tcase, threads_shared_tcase, threads_serialised_tcase, threads_errors_tcase,
-        threads_registry_tcase, NULL,
+        threads_registry_tcase, threads_parallel_tcase, NULL,
     });
 }

@@ -27,5 +27,6 @@ TCase *threads_shared_tcase(void);
 TCase *threads_serialised_tcase(void);
 TCase *threads_errors_tcase(void);
 TCase *threads_registry_tcase(void);
+TCase *threads_parallel_tcase(void);
 
 #endif
