@@ -237,6 +237,22 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
 
 typedef void pairs_fn(const attn_job *J, int64_t p0, int64_t p1, void *scratch);
 
+/* Chunks lo..hi-1 of the pairs, each on its own scratch block. */
+typedef struct chunks_job {
+    const attn_job *J;
+    pairs_fn *fn;
+    int64_t pairs, nchunk;
+    char *scratch;
+    size_t per; /* bytes of scratch per chunk */
+} chunks_job;
+
+static void chunks_range(const void *ctx, int64_t lo, int64_t hi) {
+    const chunks_job *c = ctx;
+    for (int64_t i = lo; i < hi; i++)
+        c->fn(c->J, i * c->pairs / c->nchunk, (i + 1) * c->pairs / c->nchunk,
+              c->scratch + (size_t)i * c->per);
+}
+
 /* Runs fn over the B*H pairs in chunks, one scratch block each (malloc'd
  * here, freed before returning). Reports under op and returns false when the
  * scratch cannot be had. */
@@ -258,9 +274,8 @@ static bool run_pairs(const char *op, const attn_job *J, int64_t pairs, pairs_fn
         ag__fail(op, "out of memory for %lld scratch blocks of %zu bytes", (long long)nchunk, per);
         return false;
     }
-    AG_OMP_FOR(nchunk >= 2)
-    for (int64_t c = 0; c < nchunk; c++)
-        fn(J, c * pairs / nchunk, (c + 1) * pairs / nchunk, scratch + (size_t)c * per);
+    const chunks_job cj = {J, fn, pairs, nchunk, scratch, per};
+    ag__parallel_for(nchunk, nchunk >= 2, chunks_range, &cj);
     free(scratch);
     return true;
 }
