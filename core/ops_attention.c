@@ -48,10 +48,15 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "vmath.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+
+/* exp in the compute dtype: the vectorizable form of core/vmath.h for f32
+ * (within 1 ulp of libm's), libm's for f64. */
+#define EXP_OF(v) _Generic((v), float: ag__expf, default: exp)(v)
 
 /* Query and key rows per tile. */
 #define TILE 64
@@ -154,9 +159,10 @@ static void forward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scrat
                         for (int64_t c = 1; c < valid; c++)
                             if (s[c] > mx) mx = s[c];
                         const R mnew = mx > m[r] ? mx : m[r];
-                        const R alpha = exp(m[r] - mnew);
+                        const R alpha = EXP_OF((R)(m[r] - mnew));
+                        for (int64_t c = 0; c < valid; c++) s[c] = EXP_OF((R)(s[c] - mnew));
                         R sum = 0;
-                        for (int64_t c = 0; c < valid; c++) sum += s[c] = exp(s[c] - mnew);
+                        for (int64_t c = 0; c < valid; c++) sum += s[c];
                         for (int64_t c = valid; c < nc; c++) s[c] = 0;
                         l[r] = l[r] * alpha + sum;
                         m[r] = mnew;
@@ -205,7 +211,7 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
                     for (int64_t r = 0; r < nr; r++) {
                         R *s = P + r * TILE;
                         const int64_t valid = visible(i0 + r, j0, nc);
-                        for (int64_t c = 0; c < valid; c++) s[c] = exp(s[c] - lse[i0 + r]);
+                        for (int64_t c = 0; c < valid; c++) s[c] = EXP_OF((R)(s[c] - lse[i0 + r]));
                         for (int64_t c = valid; c < nc; c++) s[c] = 0;
                     }
                     /* a key tile's gradients are first written at i0 = j0, a query

@@ -210,13 +210,15 @@ static void forward(kind k, double p, double q, const ag_tensor *in, ag_tensor *
  * products the table's derivatives make (in SECOND, d or dg NULL skips its
  * product):
  *   BACKWARD  dx[i] += g[i] f'(x[i])                       (the op's backward)
- *   PRODUCT   z[i]   = g[i] f'(x[i])                       (its recorded form)
+ *   PRODUCT   z[i]   = g[i] f'(x[i])                       (its recorded form, and the
+ *                                                          backward into a fresh dx)
  *   SECOND    dx[i] += gz[i] g[i] f''(x[i]), dg[i] += gz[i] f'(x[i])  (z's backward) */
 typedef enum { BACKWARD, PRODUCT, SECOND } pass;
 
-/* BACKWARD, the pass a training step runs, has a loop of its own: a loop
- * without branches is one the compiler vectorizes (the branches below are
- * loop-invariant, but unswitching gives up on the larger derivatives). */
+/* BACKWARD and PRODUCT, the passes a training step runs, have loops of their
+ * own: a loop without branches is one the compiler vectorizes (the branches
+ * below are loop-invariant, but unswitching gives up on the larger
+ * derivatives). */
 #define DERIVATIVE_CASE(K, NAME, F, D, D2)                          \
     case K:                                                         \
         if (ps == BACKWARD) {                                       \
@@ -227,11 +229,18 @@ typedef enum { BACKWARD, PRODUCT, SECOND } pass;
             }                                                       \
             break;                                                  \
         }                                                           \
+        if (ps == PRODUCT) {                                        \
+            for (int64_t i = lo; i < hi; i++) {                     \
+                const T x = px[i], y = py[i];                       \
+                (void)x, (void)y;                                   \
+                pd[i] = pg[i] * (T)(D);                             \
+            }                                                       \
+            break;                                                  \
+        }                                                           \
         for (int64_t i = lo; i < hi; i++) {                         \
             const T x = px[i], y = py[i];                           \
             (void)x, (void)y;                                       \
-            if (ps == PRODUCT) pd[i] = pg[i] * (T)(D);              \
-            else {                                                  \
+            {                                                       \
                 if (pd) pd[i] += pgz[i] * pg[i] * (T)(D2);          \
                 if (pdg) pdg[i] += pgz[i] * (T)(D);                 \
             }                                                       \
@@ -269,9 +278,13 @@ static void derivatives(pass ps, const ag_tensor *x, const ag_tensor *y, const a
     ag__parallel_for(y->numel, y->numel >= AG_PAR_MIN, derivative_range, &j);
 }
 
+/* Into x's first gradient the product is stored (no zeroing pass, no read of
+ * the old values); into one that exists, added. */
 static void backward(ag_tensor *out) {
-    ag_tensor *gin = ag__grad_buf(out->src[0]);
-    if (gin) derivatives(BACKWARD, out->src[0], out, out->grad, gin, NULL, NULL);
+    ag_tensor *x = out->src[0];
+    const bool fresh = !x->grad;
+    ag_tensor *gin = ag__grad_buf_raw(x);
+    if (gin) derivatives(fresh ? PRODUCT : BACKWARD, x, out, out->grad, gin, NULL, NULL);
 }
 
 /* The recorded backward: grads[0] = g f'(x) as an op of x and g (out saved). */

@@ -423,6 +423,21 @@ START_TEST(test_unary_graph) {
 }
 END_TEST
 
+/* x's first gradient is stored, not added: its buffer is made where the
+ * arena held NaN (all bits set) before a reset, and comes out exact. */
+START_TEST(test_unary_fresh_gradient) {
+    ag_arena *A = ag_arena_new(0);
+    const size_t dirty = (size_t)1 << 16;
+    memset(ag_arena_alloc(A, dirty), 0xff, dirty);
+    ag_arena_reset(A);
+    ag_tensor *x = ag_full(A, AG_F64, AG_SHAPE(3), 0.5);
+    ag_set_requires_grad(x, true);
+    ck_assert(ag_backward(ag_exp(A, x), ag_full(A, AG_F64, AG_SHAPE(3), 2.0)));
+    ck_values(x->grad, 3, ((const double[]){2 * exp(0.5), 2 * exp(0.5), 2 * exp(0.5)}), 1e-15);
+    ag_arena_free(A);
+}
+END_TEST
+
 /* An i32 input is reported naming the op, its shape and dtype; NULL in gives
  * NULL out without a report. */
 START_TEST(test_unary_errors) {
@@ -484,6 +499,7 @@ TCase *ops_unary_tcase(void) {
     tcase_add_test(tc, test_unary_shapes);
     tcase_add_test(tc, test_unary_bf16);
     tcase_add_test(tc, test_unary_graph);
+    tcase_add_test(tc, test_unary_fresh_gradient);
     tcase_add_test(tc, test_unary_errors);
     tcase_add_test(tc, test_unary_large);
     tcase_add_test(tc, test_unary_param_special);
