@@ -206,6 +206,25 @@ static void forward(kind k, double p, double q, const ag_tensor *in, ag_tensor *
     ag__parallel_for(in->numel, in->numel >= AG_PAR_MIN, forward_range, &j);
 }
 
+/* GELU's forward when a backward will follow: y = x Phi(x) and, in the same
+ * pass, d = f'(x) = Phi(x) + x pdf(x), kept for backward. The erf tail that
+ * both evaluate (in double, for the f32 bound of core/vmath.h) is then
+ * computed once per element where forward and backward computed it once
+ * each; backward becomes dx = g d. The values are those of the table's
+ * formulas, bit for bit. */
+static void gelu_with_derivative_range(const void *ctx, int64_t lo, int64_t hi) {
+    const unary_job *j = ctx;
+    AG_DISPATCH(j->dt, T, {
+        const T *px = j->x;
+        T *py = j->out, *pd = j->d;
+        for (int64_t i = lo; i < hi; i++) {
+            const T x = px[i];
+            py[i] = (T)(GELU_OF(x));
+            pd[i] = (T)(PHI_OF(x) + x * PDF_OF(x));
+        }
+    });
+}
+
 /* One pass over x, the op's output y and a gradient g, for the three
  * products the table's derivatives make (in SECOND, d or dg NULL skips its
  * product):
@@ -278,13 +297,42 @@ static void derivatives(pass ps, const ag_tensor *x, const ag_tensor *y, const a
     ag__parallel_for(y->numel, y->numel >= AG_PAR_MIN, derivative_range, &j);
 }
 
+/* dx = g d, or dx += g d (add), with d the derivative forward kept. */
+typedef struct product_job {
+    ag_dtype dt;
+    const void *g, *d;
+    void *dx;
+    bool add;
+} product_job;
+
+static void product_range(const void *ctx, int64_t lo, int64_t hi) {
+    const product_job *j = ctx;
+    AG_DISPATCH(j->dt, T, {
+        const T *pg = j->g, *pd = j->d;
+        T *px = j->dx;
+        if (j->add)
+            for (int64_t i = lo; i < hi; i++) px[i] += pg[i] * pd[i];
+        else
+            for (int64_t i = lo; i < hi; i++) px[i] = pg[i] * pd[i];
+    });
+}
+
+static void saved_product(ag_tensor *dx, const ag_tensor *g, const ag_tensor *d, bool add) {
+    const product_job j = {dx->dtype, g->data, d->data, dx->data, add};
+    ag__parallel_for(dx->numel, dx->numel >= AG_PAR_MIN, product_range, &j);
+}
+
 /* Into x's first gradient the product is stored (no zeroing pass, no read of
  * the old values); into one that exists, added. */
 static void backward(ag_tensor *out) {
     ag_tensor *x = out->src[0];
     const bool fresh = !x->grad;
     ag_tensor *gin = ag__grad_buf_raw(x);
-    if (gin) derivatives(fresh ? PRODUCT : BACKWARD, x, out, out->grad, gin, NULL, NULL);
+    if (!gin) return;
+    if (out->saved) /* f'(x) kept by forward (GELU) */
+        saved_product(gin, out->grad, out->saved, !fresh);
+    else
+        derivatives(fresh ? PRODUCT : BACKWARD, x, out, out->grad, gin, NULL, NULL);
 }
 
 /* The recorded backward: grads[0] = g f'(x) as an op of x and g (out saved). */
@@ -315,7 +363,15 @@ static ag_tensor *unary(kind k, ag_arena *A, ag_tensor *x, double p, double q) {
     ag_tensor *xc = ag__as(A, x, ct);
     ag_tensor *y = xc ? ag__result(OPS[k].name, A, ct, xc->ndim, xc->shape) : NULL;
     if (!y) return NULL;
-    forward(k, p, q, xc, y);
+    if (k == GELU && xc->requires_grad && ag_grad_enabled()) {
+        ag_tensor *d = ag__result(OPS[k].name, A, ct, xc->ndim, xc->shape);
+        if (!d) return NULL;
+        const unary_job j = {.k = k, .dt = ct, .x = xc->data, .out = y->data, .d = d->data};
+        ag__parallel_for(xc->numel, xc->numel >= AG_PAR_MIN, gelu_with_derivative_range, &j);
+        y->saved = d;
+    } else {
+        forward(k, p, q, xc, y);
+    }
     y->iparam[0] = k;
     y->fparam[0] = p;
     y->fparam[1] = q;

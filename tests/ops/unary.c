@@ -438,6 +438,39 @@ START_TEST(test_unary_fresh_gradient) {
 }
 END_TEST
 
+/* GELU keeps f'(x) from its forward when a backward will follow; the
+ * gradient is then g f'(x) with f' the table's formula, bit for bit: the
+ * same as the recorded backward (create_graph), which evaluates the formula
+ * itself, over x from -12 to 12 in f32 and f64; and, with no gradient
+ * wanted, nothing is kept. */
+START_TEST(test_gelu_kept_derivative) {
+    ag_arena *A = ag_arena_new(0);
+    ag_rng r = ag_rng_seeded(5);
+    const ag_dtype dts[2] = {AG_F32, AG_F64};
+    for (int t = 0; t < 2; t++) {
+        ag_tensor *x = ag_rand(A, &r, dts[t], AG_SHAPE(4001), -12.0, 12.0);
+        ag_tensor *g = ag_randn(A, &r, dts[t], AG_SHAPE(4001), 0.0, 1.0);
+        ag_set_requires_grad(x, true);
+        ag_tensor *y = ag_gelu(A, x), *kept = NULL, *formula = NULL;
+        ck_assert_ptr_nonnull(y->saved);
+        ck_assert(ag_grad(1, &y, &g, 1, &x, &kept, false));
+        ck_assert(ag_grad(1, &y, &g, 1, &x, &formula, true));
+        ck_assert_int_eq(memcmp(kept->data, formula->data,
+                                (size_t)x->numel * ag_dtype_size(x->dtype)), 0);
+        /* by hand at x = 1: Phi(1) + pdf(1) */
+        ag_tensor *one = ag_full(A, dts[t], AG_SHAPE(1), 1.0), *d1 = NULL;
+        ag_set_requires_grad(one, true);
+        ck_assert(ag_grad(1, (ag_tensor *[]){ag_gelu(A, one)}, NULL, 1, &one, &d1, false));
+        const double want = 0.5 * (1 + erf(1 / sqrt(2.0))) + exp(-0.5) / sqrt(2 * 3.14159265358979323846);
+        ck_assert_double_eq_tol(ag_get_flat(d1, 0), want, t ? 1e-15 : 1e-6);
+        bool was = ag_set_grad_enabled(false);
+        ck_assert_ptr_null(ag_gelu(A, x)->saved);
+        ag_set_grad_enabled(was);
+    }
+    ag_arena_free(A);
+}
+END_TEST
+
 /* An i32 input is reported naming the op, its shape and dtype; NULL in gives
  * NULL out without a report. */
 START_TEST(test_unary_errors) {
@@ -500,6 +533,7 @@ TCase *ops_unary_tcase(void) {
     tcase_add_test(tc, test_unary_bf16);
     tcase_add_test(tc, test_unary_graph);
     tcase_add_test(tc, test_unary_fresh_gradient);
+    tcase_add_test(tc, test_gelu_kept_derivative);
     tcase_add_test(tc, test_unary_errors);
     tcase_add_test(tc, test_unary_large);
     tcase_add_test(tc, test_unary_param_special);
