@@ -21,7 +21,13 @@ count() {
     awk -v lang="$lang" '
     { line[NR] = $0 }
     END {
-        n = 0; inblock = 0; inmain = 0; mainret = 0
+        n = 0; inblock = 0; inmain = 0; mainret = 0; guard = 0; last = 0
+        # a header'\''s guard: its #ifndef NAME_H and #define NAME_H, and the
+        # #endif that is its last non-blank line
+        for (i = 1; i <= NR; i++) {
+            if (line[i] ~ /^#ifndef [A-Z0-9_]+_H$/) guard = 1
+            if (line[i] !~ /^[ \t]*$/) last = i
+        }
         # main'\''s last return: the last line of main'\''s body that starts with "return"
         for (i = 1; i <= NR; i++) {
             s = line[i]
@@ -38,7 +44,8 @@ count() {
                 if (inblock) { if (t ~ /\*\//) inblock = 0; continue }
                 if (t ~ /^\/\*/) { if (t !~ /\*\//) inblock = 1; continue }
                 if (t == "" || t ~ /^\/\// || t ~ /^#include/) continue
-                if (t ~ /^#(ifndef|define) [A-Z0-9_]+_H$/ || t ~ /^#endif/) continue
+                if (guard && (s ~ /^#(ifndef|define) [A-Z0-9_]+_H$/ || (i == last && s ~ /^#endif/)))
+                    continue
                 if (s ~ /^int main\(/) { inmain = 1; continue }
                 if (inmain && s ~ /^}/) { inmain = 0; continue }
             } else {

@@ -122,12 +122,9 @@ END_TEST
 /* A second backward adds to the gradients the first one left (the engine's
  * contract), on the fresh-buffer path and the existing-buffer path alike. */
 START_TEST(test_attention_accumulates) {
-    ag_arena *A = ag_arena_new(0);
-    /* leave NaN where the gradient buffers will be made: a fresh buffer must
-     * be stored into, not added to */
-    const size_t dirty = (size_t)1 << 20;
-    memset(ag_arena_alloc(A, dirty), 0xff, dirty);
-    ag_arena_reset(A);
+    /* NaN where the gradient buffers will be made: a fresh buffer must be
+     * stored into, not added to */
+    ag_arena *A = nan_filled_arena((size_t)1 << 20);
     const int64_t s[4] = {2, 70, 12, 3};
     ag_tensor *in[3];
     make_inputs(A, AG_F64, s, 11, 1.0, in);
@@ -150,10 +147,7 @@ END_TEST
 /* The packed entry on qkv [B,T,3C] against the composed attention of its
  * three column blocks (narrow, whose backward puts the shares back). */
 START_TEST(test_attention_packed) {
-    ag_arena *A = ag_arena_new(0);
-    const size_t dirty = (size_t)1 << 20; /* a fresh gradient must be stored into */
-    memset(ag_arena_alloc(A, dirty), 0xff, dirty);
-    ag_arena_reset(A);
+    ag_arena *A = nan_filled_arena((size_t)1 << 20); /* a fresh gradient must be stored into */
     const int64_t shapes[][4] = {{2, 70, 12, 3}, {0, 5, 6, 2}, {1, 16, 16, 4}};
     for (int c = 0; c < 3; c++) {
         const int64_t *s = shapes[c], C = s[2];

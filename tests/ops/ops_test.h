@@ -65,6 +65,16 @@ static inline void check_error(const char *op, const char *s1, const char *s2) {
     ag_set_error_handler(NULL, NULL);
 }
 
+/* A new arena whose first `bytes` hold NaN (all bits set) and are free
+ * again: the tensors made next land there, so a gradient buffer that a
+ * backward adds to instead of storing into comes out NaN. */
+static inline ag_arena *nan_filled_arena(size_t bytes) {
+    ag_arena *A = ag_arena_new(0);
+    memset(ag_arena_alloc(A, bytes), 0xff, bytes);
+    ag_arena_reset(A);
+    return A;
+}
+
 /* x[i] = i over a contiguous shape. */
 static inline ag_tensor *iota(ag_arena *A, ag_dtype dt, int ndim, const int64_t *shape) {
     ag_tensor *t = ag_empty(A, dt, ndim, shape);
