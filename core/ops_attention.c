@@ -55,8 +55,65 @@
 #endif
 
 /* exp in the compute dtype: the vectorizable form of core/vmath.h for f32
- * (within 1 ulp of libm's), libm's for f64. */
+ * (within 1 ulp of libm's), libm's for f64; log likewise (once a row). */
 #define EXP_OF(v) _Generic((v), float: ag__expf, default: exp)(v)
+#define LOG_OF(v) _Generic((v), float: logf, default: log)(v)
+
+/* Row reductions in LANES partial results, element c in lane c % LANES,
+ * combined in a fixed order at the end: a loop the compiler vectorizes (a
+ * single running max or sum is a chain of dependent scalar operations), with
+ * the same result at every vector width. */
+#define LANES 16
+#define ROW_REDUCERS(R, sfx)                                                          \
+    static R row_max_##sfx(const R *s, int64_t n) { /* n >= 1 */                      \
+        R part[LANES];                                                                \
+        for (int u = 0; u < LANES; u++) part[u] = s[0];                               \
+        int64_t c = 0;                                                                \
+        for (; c + LANES <= n; c += LANES)                                            \
+            for (int u = 0; u < LANES; u++) part[u] = s[c + u] > part[u] ? s[c + u] : part[u]; \
+        for (; c < n; c++) part[0] = s[c] > part[0] ? s[c] : part[0];                \
+        R mx = part[0];                                                               \
+        for (int u = 1; u < LANES; u++) mx = part[u] > mx ? part[u] : mx;             \
+        return mx;                                                                    \
+    }                                                                                 \
+    static R row_dot_##sfx(const R *a, const R *b, int64_t n) {                        \
+        R part[LANES] = {0};                                                          \
+        int64_t c = 0;                                                                \
+        for (; c + LANES <= n; c += LANES)                                            \
+            for (int u = 0; u < LANES; u++) part[u] += a[c + u] * b[c + u];          \
+        for (; c < n; c++) part[0] += a[c] * b[c];                                    \
+        R t = 0;                                                                      \
+        for (int u = 0; u < LANES; u++) t += part[u];                                 \
+        return t;                                                                     \
+    }                                                                                 \
+    /* s[c] = exp(s[c] - sub) for c < valid, 0 for valid <= c < n; s has room    \
+       for valid rounded up to LANES (a row of a tile). Whole blocks of LANES:      \
+       the lanes past valid take exp(0), then 0, so there is no scalar tail and   \
+       no lane underflows (slowly) on a masked score. */                           \
+    static void exp_row_##sfx(R *s, int64_t valid, int64_t n, R sub) {                \
+        const int64_t pad = (valid + LANES - 1) / LANES * LANES;                      \
+        for (int64_t c = valid; c < pad; c++) s[c] = sub;                             \
+        for (int64_t c = 0; c < pad; c += LANES)                                      \
+            for (int u = 0; u < LANES; u++) s[c + u] = EXP_OF((R)(s[c + u] - sub));   \
+        for (int64_t c = valid; c < n; c++) s[c] = 0;                                 \
+    }                                                                                 \
+    static R row_sum_##sfx(const R *a, int64_t n) {                                   \
+        R part[LANES] = {0};                                                          \
+        int64_t c = 0;                                                                \
+        for (; c + LANES <= n; c += LANES)                                            \
+            for (int u = 0; u < LANES; u++) part[u] += a[c + u];                      \
+        for (; c < n; c++) part[0] += a[c];                                           \
+        R t = 0;                                                                      \
+        for (int u = 0; u < LANES; u++) t += part[u];                                 \
+        return t;                                                                     \
+    }
+ROW_REDUCERS(float, f32)
+ROW_REDUCERS(double, f64)
+#define ROW_MAX(s, n) _Generic((s), float *: row_max_f32, default: row_max_f64)(s, n)
+#define ROW_DOT(a, b, n) _Generic((a), const float *: row_dot_f32, default: row_dot_f64)(a, b, n)
+#define ROW_SUM(s, n) _Generic((s), float *: row_sum_f32, default: row_sum_f64)(s, n)
+#define EXP_ROW(s, valid, n, sub) \
+    _Generic((s), float *: exp_row_f32, default: exp_row_f64)(s, valid, n, sub)
 
 /* Query and key rows per tile. */
 #define TILE 64
@@ -152,35 +209,34 @@ static void forward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scrat
             R *lse = (R *)J->lse + p * T;
             for (int64_t i0 = 0; i0 < T; i0 += TILE) {
                 const int64_t nr = T - i0 < TILE ? T - i0 : TILE, iend = i0 + nr;
-                for (int64_t r = 0; r < nr; r++) m[r] = -INFINITY, l[r] = 0;
-                for (int64_t e = 0; e < nr * hd; e++) acc[e] = 0;
                 for (int64_t j0 = 0; j0 < iend; j0 += TILE) {
                     const int64_t nc = iend - j0 < TILE ? iend - j0 : TILE;
                     scores(J, q + i0 * ld, k + j0 * ld, nr, nc, S);
                     for (int64_t r = 0; r < nr; r++) {
+                        /* keys past the causal limit get weight 0 */
                         R *s = S + r * TILE;
                         const int64_t valid = visible(i0 + r, j0, nc);
-                        R mx = s[0];
-                        for (int64_t c = 1; c < valid; c++)
-                            if (s[c] > mx) mx = s[c];
-                        const R mnew = mx > m[r] ? mx : m[r];
-                        const R alpha = EXP_OF((R)(m[r] - mnew));
-                        for (int64_t c = 0; c < valid; c++) s[c] = EXP_OF((R)(s[c] - mnew));
-                        R sum = 0;
-                        for (int64_t c = 0; c < valid; c++) sum += s[c];
-                        for (int64_t c = valid; c < nc; c++) s[c] = 0;
-                        l[r] = l[r] * alpha + sum;
+                        const R mx = ROW_MAX(s, valid);
+                        const R mnew = j0 == 0 || mx > m[r] ? mx : m[r];
+                        EXP_ROW(s, valid, nc, mnew);
+                        const R sum = ROW_SUM(s, valid);
+                        if (j0 == 0) { /* the first tile: nothing to rescale */
+                            l[r] = sum;
+                        } else {
+                            const R alpha = EXP_OF((R)(m[r] - mnew));
+                            l[r] = l[r] * alpha + sum;
+                            for (int64_t d = 0; d < hd; d++) acc[r * hd + d] *= alpha;
+                        }
                         m[r] = mnew;
-                        for (int64_t d = 0; d < hd; d++) acc[r * hd + d] *= alpha;
                     }
-                    tile_mm(false, false, nr, hd, nc, 1.0, S, TILE, v + j0 * ld, ld, 1.0, acc,
-                            hd, J->dt);
+                    tile_mm(false, false, nr, hd, nc, 1.0, S, TILE, v + j0 * ld, ld,
+                            j0 == 0 ? 0.0 : 1.0, acc, hd, J->dt);
                 }
                 for (int64_t r = 0; r < nr; r++) {
                     const R inv = 1 / l[r];
                     for (int64_t d = 0; d < hd; d++)
                         o[(i0 + r) * J->ldo + d] = acc[r * hd + d] * inv;
-                    lse[i0 + r] = m[r] + log(l[r]);
+                    lse[i0 + r] = m[r] + LOG_OF(l[r]);
                 }
             }
         }
@@ -203,11 +259,7 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
             const R *lse = (const R *)J->lse + p * T;
             R *dq = J->dq ? (R *)J->dq + in : NULL, *dk = J->dk ? (R *)J->dk + in : NULL;
             R *dv = J->dv ? (R *)J->dv + in : NULL;
-            for (int64_t i = 0; i < T && dqk; i++) {
-                R s = 0;
-                for (int64_t d = 0; d < hd; d++) s += g[i * ldo + d] * o[i * ldo + d];
-                D[i] = s;
-            }
+            for (int64_t i = 0; i < T && dqk; i++) D[i] = ROW_DOT(g + i * ldo, o + i * ldo, hd);
             for (int64_t j0 = 0; j0 < T; j0 += TILE) {
                 const int64_t nc = T - j0 < TILE ? T - j0 : TILE;
                 for (int64_t i0 = j0; i0 < T; i0 += TILE) {
@@ -215,9 +267,7 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
                     scores(J, q + i0 * ld, k + j0 * ld, nr, nc, P);
                     for (int64_t r = 0; r < nr; r++) {
                         R *s = P + r * TILE;
-                        const int64_t valid = visible(i0 + r, j0, nc);
-                        for (int64_t c = 0; c < valid; c++) s[c] = EXP_OF((R)(s[c] - lse[i0 + r]));
-                        for (int64_t c = valid; c < nc; c++) s[c] = 0;
+                        EXP_ROW(s, visible(i0 + r, j0, nc), nc, lse[i0 + r]);
                     }
                     /* a key tile's gradients are first written at i0 = j0, a query
                        tile's at j0 = 0 */

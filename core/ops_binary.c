@@ -72,7 +72,14 @@ static void forward(kind k, const ag_tensor *a, const ag_tensor *b, ag_tensor *o
 static void backward(ag_tensor *out) {
     const kind k = (kind)out->iparam[0];
     ag_tensor *a = out->src[0], *b = out->src[1];
-    ag_tensor *ga = ag__grad_buf(a), *gb = ag__grad_buf(b);
+    /* add, sub and mul write a first gradient of a source of out's size (not
+     * broadcast, not the other source) with stores into a raw buffer: no
+     * zeroing pass, no read of the zeros */
+    const bool linear = k == ADD || k == SUB || k == MUL;
+    const bool sa = linear && a != b && a->numel == out->numel && !a->grad;
+    const bool sb = linear && a != b && b->numel == out->numel && !b->grad;
+    ag_tensor *ga = sa ? ag__grad_buf_raw(a) : ag__grad_buf(a);
+    ag_tensor *gb = sb ? ag__grad_buf_raw(b) : ag__grad_buf(b);
     if (out->numel == 0) return;
     ag__iter it;
     walk_pair(&it, a, b, out);
@@ -88,17 +95,23 @@ static void backward(ag_tensor *out) {
              * loop the compiler vectorizes; each element of dx and dy gets
              * its terms in the same order as in the joint loop (a == b has
              * no stretched dim, so no element is reached twice in a run) */
-            if (k == ADD || k == SUB || k == MUL) {
-                if (dx && k == MUL)
+            if (linear) {
+                if (dx && k == MUL && sa)
+                    for (int64_t j = 0; j < n; j++) dx[j * ia] = g[j] * y[j * ib];
+                else if (dx && k == MUL)
                     for (int64_t j = 0; j < n; j++) dx[j * ia] += g[j] * y[j * ib];
+                else if (dx && sa)
+                    for (int64_t j = 0; j < n; j++) dx[j * ia] = g[j];
                 else if (dx)
                     for (int64_t j = 0; j < n; j++) dx[j * ia] += g[j];
-                if (dy && k == MUL)
+                if (dy && k == MUL && sb)
+                    for (int64_t j = 0; j < n; j++) dy[j * ib] = g[j] * x[j * ia];
+                else if (dy && k == MUL)
                     for (int64_t j = 0; j < n; j++) dy[j * ib] += g[j] * x[j * ia];
-                else if (dy && k == SUB)
-                    for (int64_t j = 0; j < n; j++) dy[j * ib] += -g[j];
+                else if (dy && sb) /* sub's is -g, add's g */
+                    for (int64_t j = 0; j < n; j++) dy[j * ib] = k == SUB ? -g[j] : g[j];
                 else if (dy)
-                    for (int64_t j = 0; j < n; j++) dy[j * ib] += g[j];
+                    for (int64_t j = 0; j < n; j++) dy[j * ib] += k == SUB ? -g[j] : g[j];
                 o += n;
                 continue;
             }

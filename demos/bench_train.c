@@ -21,10 +21,14 @@
  * --threads).
  *
  * The matmul floor: the time of the step's own matrix products alone. One
- * step runs under an ag_profile that traces every gemm call (transposes,
- * shapes, leading dimensions, alpha, beta); ag_profile_gemm_replay runs the
- * trace back to back on buffers of the right sizes, warm, and the median of
- * 5 replays is the floor. step/floor is how far the step is from it.
+ * step (after the warm-up) runs under an ag_profile that traces every gemm
+ * call (transposes, shapes, leading dimensions, alpha, beta);
+ * ag_profile_gemm_replay runs the trace back to back on buffers of the right
+ * sizes, warm, once after each timed group, and the median of these replays
+ * is the floor. step/floor is how far the step is from it: the median over
+ * the groups of the group's step time over the replay that follows it, so
+ * that a machine whose speed drifts (a shared one) slows both sides of each
+ * ratio alike.
  * GFLOP counts 2 M N K over the traced products.
  *
  * The human output then shows where a step goes, per configuration: by op
@@ -60,7 +64,6 @@
 #include <string.h>
 
 #define MAX_GROUPS 1000
-#define FLOOR_REPS 5
 
 static const ag_bench_config CONFIGS[] = {
     {"micro", 1, 16, 4, 16, 1, 20},
@@ -88,20 +91,17 @@ static ag_bench_config scale_config(const scale_point *s) {
 /* What one configuration measured. */
 typedef struct {
     ag_bench_timing tm;
-    double floor, gflop; /* seconds; GFLOP per step */
     int64_t params;
 } measured;
 
 /* Times c and takes its floor; false after a message on stderr. */
 static bool measure(const ag_bench_config *c, int groups, ag_bench_trainer *t, measured *m) {
     if (!ag_bench_trainer_init(t, c)) return false;
-    m->tm = ag_bench_time_steps(t, groups);
+    if (!ag_bench_time_steps(t, groups, &m->tm)) return false;
     if (!isfinite(t->loss)) {
         fprintf(stderr, "bench-train: %s: the loss is %g\n", c->name, t->loss);
         return false;
     }
-    m->floor = ag_bench_gemm_floor(t, FLOOR_REPS, &m->gflop);
-    if (m->floor < 0) return false;
     m->params = ag_module_num_params(&t->model->base);
     return true;
 }
@@ -235,15 +235,15 @@ static int run_configs(const options *o, const ag_bench_config *const *run, int 
         const double tokens = (double)c->batch * c->block / m.tm.median;
         if (o->csv) {
             printf("ag,%s,%d,%.6f,%.1f,%.6f\n", c->name, o->threads, 1e3 * m.tm.median, tokens,
-                   1e3 * m.floor);
+                   1e3 * m.tm.floor);
         } else {
             char med[32], min[32];
             snprintf(med, sizeof med, "%.4g", 1e3 * m.tm.median);
             snprintf(min, sizeof min, "(%.4g)", 1e3 * m.tm.min);
             printf("%-6s  %6d  %4d  %5d  %5d  %5d  %8lld  %8s %-10s  %9.0f  %7.2f  %8.4g  %9.2fx"
                    "   %d x %d\n", c->name, c->n_layer, c->n_embd, c->n_head, c->block, c->batch,
-                   (long long)m.params, med, min, tokens, m.gflop / m.tm.median, 1e3 * m.floor,
-                   m.tm.median / m.floor, m.tm.groups, m.tm.per_group);
+                   (long long)m.params, med, min, tokens, m.tm.gflop / m.tm.median, 1e3 * m.tm.floor,
+                   m.tm.over_floor, m.tm.groups, m.tm.per_group);
             /* as many steps again, at least 20 */
             const int n = m.tm.groups * m.tm.per_group;
             if (!measure_breakdown(&t, n < 20 ? 20 : n, &parts[i])) return 1;
@@ -254,7 +254,8 @@ static int run_configs(const options *o, const ag_bench_config *const *run, int 
     if (!o->csv) {
         printf("(median and min over the groups of the mean step time, after the warm-up "
                "steps; GFLOP/s counts the step's traced matrix products; floor: those products "
-               "alone, replayed back to back, median of %d)\n\n", FLOOR_REPS);
+               "alone, replayed back to back after each group, median; step/floor: the median "
+               "over the groups of each group's step time over the replay after it)\n\n");
         for (int i = 0; i < nrun; i++) {
             print_kinds(run[i]->name, &parts[i]);
             printf("\n");
@@ -301,14 +302,14 @@ static int run_scale(const options *o) {
             if (!measure(&c, o->groups, &t, &m[i])) return 1;
             ag_bench_trainer_free(&t);
         }
-        const double ms = 1e3 * m[i].tm.median, fl = 1e3 * m[i].floor;
+        const double ms = 1e3 * m[i].tm.median, fl = 1e3 * m[i].tm.floor;
         if (o->csv)
             printf("%s,%s,%d,%d,%d,%d,%d,%d,%.6f,%.6f,%.6f,%.4f\n", SCALE[i].sweep, c.name,
-                   c.batch, c.n_embd, c.n_layer, c.n_head, c.block, o->threads, m[i].gflop, ms, fl,
-                   ms / fl);
+                   c.batch, c.n_embd, c.n_layer, c.n_head, c.block, o->threads, m[i].tm.gflop, ms, fl,
+                   m[i].tm.over_floor);
         else
             printf("%-5s  %-6s  %5d  %4d  %11.4g  %9.4g  %9.4g  %9.2fx\n", SCALE[i].sweep, c.name,
-                   c.batch, c.n_embd, m[i].gflop, ms, fl, ms / fl);
+                   c.batch, c.n_embd, m[i].tm.gflop, ms, fl, m[i].tm.over_floor);
         fflush(stdout);
     }
     if (!o->plot) return 0;
@@ -376,9 +377,9 @@ static int scale_plot(const char *dir, const char *torch_csv, const measured *m)
         int n = 0;
         for (int i = 0; i < NSCALE; i++) {
             if (strcmp(SCALE[i].sweep, sweeps[w])) continue;
-            x[w][n] = m[i].gflop;
+            x[w][n] = m[i].tm.gflop;
             y[0][w][n] = 1e3 * m[i].tm.median;
-            y[1][w][n] = 1e3 * m[i].floor;
+            y[1][w][n] = 1e3 * m[i].tm.floor;
             y[2][w][n] = torch_csv ? torch[i] : NAN;
             n++;
         }
@@ -394,11 +395,11 @@ static int scale_plot(const char *dir, const char *torch_csv, const measured *m)
      * the FLOPs */
     int lo = 0, hi = 0;
     for (int i = 1; i < NSCALE; i++) {
-        if (m[i].gflop < m[lo].gflop) lo = i;
-        if (m[i].gflop > m[hi].gflop) hi = i;
+        if (m[i].tm.gflop < m[lo].tm.gflop) lo = i;
+        if (m[i].tm.gflop > m[hi].tm.gflop) hi = i;
     }
-    const double gx[2] = {m[lo].gflop, m[hi].gflop},
-                 gy[2] = {1e3 * m[lo].floor, 1e3 * m[lo].floor * m[hi].gflop / m[lo].gflop};
+    const double gx[2] = {m[lo].tm.gflop, m[hi].tm.gflop},
+                 gy[2] = {1e3 * m[lo].tm.floor, 1e3 * m[lo].tm.floor * m[hi].tm.gflop / m[lo].tm.gflop};
     s[ns++] = (ag_plot_series){.title = "proportional to GFLOP", .x = gx, .y = gy, .n = 2,
                                .color = "#888888", .dashed = true};
     const ag_plot p = {.title = "tinygpt training step as batch and width double "

@@ -74,32 +74,13 @@ void ag_bench_step(ag_bench_trainer *t, double split[3], int64_t *graph_size) {
     t->loss = ag_item(loss);
 }
 
-ag_bench_timing ag_bench_time_steps(ag_bench_trainer *t, int groups) {
-    for (int i = 0; i < t->c->warmup; i++) ag_bench_step(t, NULL, NULL);
-    int n = 0;
-    double t0 = ag_demo_now(), el;
-    do {
-        ag_bench_step(t, NULL, NULL);
-        n++;
-    } while ((el = ag_demo_now() - t0) < 0.05);
-    int per = (int)ceil(GROUP_SECONDS / (el / n));
-    if (per < 1) per = 1;
-    double g[MAX_GROUPS];
-    if (groups > MAX_GROUPS) groups = MAX_GROUPS;
-    for (int k = 0; k < groups; k++) {
-        double s = ag_demo_now();
-        for (int i = 0; i < per; i++) ag_bench_step(t, NULL, NULL);
-        g[k] = (ag_demo_now() - s) / per;
-    }
-    const double med = ag_demo_median(g, groups); /* sorts g */
-    return (ag_bench_timing){med, g[0], groups, per};
-}
-
-double ag_bench_gemm_floor(ag_bench_trainer *t, int reps, double *gflop) {
+/* One step's matrix products, traced; NULL after a report. *gflop gets
+ * their GFLOP (2 M N K each). */
+static ag_profile *trace_step(ag_bench_trainer *t, double *gflop) {
     ag_profile *p = ag_profile_new(AG_PROFILE_GEMMS);
     if (!p || !ag_profile_begin(p)) {
         ag_profile_free(p);
-        return -1;
+        return NULL;
     }
     ag_bench_step(t, NULL, NULL);
     ag_profile_end(p);
@@ -108,9 +89,42 @@ double ag_bench_gemm_floor(ag_bench_trainer *t, int reps, double *gflop) {
     double flop = 0;
     for (int64_t i = 0; i < n; i++) flop += 2.0 * (double)g[i].M * (double)g[i].N * (double)g[i].K;
     *gflop = flop / 1e9;
-    const double floor = ag_profile_gemm_replay(p, reps);
+    return p;
+}
+
+bool ag_bench_time_steps(ag_bench_trainer *t, int groups, ag_bench_timing *tm) {
+    for (int i = 0; i < t->c->warmup; i++) ag_bench_step(t, NULL, NULL);
+    ag_profile *p = trace_step(t, &tm->gflop);
+    if (!p) return false;
+    int n = 0;
+    double t0 = ag_demo_now(), el;
+    do {
+        ag_bench_step(t, NULL, NULL);
+        n++;
+    } while ((el = ag_demo_now() - t0) < 0.05);
+    int per = (int)ceil(GROUP_SECONDS / (el / n));
+    if (per < 1) per = 1;
+    static double step[MAX_GROUPS], floor[MAX_GROUPS], ratio[MAX_GROUPS];
+    if (groups > MAX_GROUPS) groups = MAX_GROUPS;
+    for (int k = 0; k < groups; k++) {
+        double s = ag_demo_now();
+        for (int i = 0; i < per; i++) ag_bench_step(t, NULL, NULL);
+        step[k] = (ag_demo_now() - s) / per;
+        floor[k] = ag_profile_gemm_replay(p, 1);
+        if (floor[k] < 0) {
+            ag_profile_free(p);
+            return false;
+        }
+        ratio[k] = floor[k] > 0 ? step[k] / floor[k] : 0;
+    }
     ag_profile_free(p);
-    return floor;
+    tm->groups = groups;
+    tm->per_group = per;
+    tm->over_floor = ag_demo_median(ratio, groups);
+    tm->floor = ag_demo_median(floor, groups);
+    tm->median = ag_demo_median(step, groups); /* sorts step */
+    tm->min = step[0];
+    return true;
 }
 
 static int by_total(const void *a, const void *b) {

@@ -45,19 +45,23 @@ void ag_bench_trainer_free(ag_bench_trainer *t);
  * graph_size, when not NULL, receives the size of the recorded graph. */
 void ag_bench_step(ag_bench_trainer *t, double split[3], int64_t *graph_size);
 
+/* A configuration's step time and its matmul floor: the time of the step's
+ * own matrix products alone, one step's gemm calls (an ag_profile's trace)
+ * replayed back to back (ag_profile_gemm_replay). */
 typedef struct {
-    double median, min; /* seconds per step */
+    double median, min;  /* seconds per step: over the groups' mean step times */
+    double floor;        /* seconds: the median of the replays */
+    double over_floor;   /* the median over the groups of step time / floor */
+    double gflop;        /* the traced products' GFLOP (2 M N K each) */
     int groups, per_group;
 } ag_bench_timing;
 
-/* c->warmup steps, then a group size near 0.2 s (at least one step), then
- * groups timed groups: the median and minimum of their mean step times. */
-ag_bench_timing ag_bench_time_steps(ag_bench_trainer *t, int groups);
-
-/* The matmul floor: one step's products (an ag_profile's gemm trace)
- * replayed back to back, the median of reps replays after a warm one, in
- * seconds; *gflop gets the products' GFLOP (2 M N K each). -1 on failure. */
-double ag_bench_gemm_floor(ag_bench_trainer *t, int reps, double *gflop);
+/* c->warmup steps, one step traced, a group size near 0.2 s (at least one
+ * step), then groups rounds of a timed group of steps and a replay of the
+ * trace (each group's steps set against the replay that follows them, so
+ * that the machine's drift is in both). false when the profile cannot be
+ * made (reported by the library). */
+bool ag_bench_time_steps(ag_bench_trainer *t, int groups, ag_bench_timing *tm);
 
 /* Where steps go: steps steps, each under an op profile (copied into
  * kinds, sorted by forward + backward time, at most max of them, *nkinds),

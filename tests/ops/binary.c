@@ -241,6 +241,43 @@ START_TEST(binary_bad) {
 }
 END_TEST
 
+/* add, sub and mul store a source's first gradient into a fresh buffer
+ * (arena memory left NaN, so an add into it would show): x (+,-,*) y with
+ * x, y [2,3] and g = 2, by hand; then a broadcast source [3] (its terms add
+ * up over the rows) and one tensor as both sources (its two shares add). */
+START_TEST(fresh_gradients) {
+    const int kinds = 3;
+    for (int k = 0; k < kinds; k++) {
+        ag_arena *A = nan_filled_arena((size_t)1 << 16);
+        ag_tensor *x = ag_full(A, AG_F64, AG_SHAPE(2, 3), 3.0);
+        ag_tensor *y = ag_full(A, AG_F64, AG_SHAPE(2, 3), 5.0);
+        ag_tensor *b = ag_full(A, AG_F64, AG_SHAPE(3), 7.0);
+        ag_set_requires_grad(x, true);
+        ag_set_requires_grad(y, true);
+        ag_set_requires_grad(b, true);
+        ag_tensor *(*f[3])(ag_arena *, ag_tensor *, ag_tensor *) = {ag_add_, ag_sub_, ag_mul_};
+        ag_tensor *g = ag_full(A, AG_F64, AG_SHAPE(2, 3), 2.0);
+        ck_assert(ag_backward(f[k](A, x, y), g));
+        const double dx[3] = {2, 2, 2 * 5.0}, dy[3] = {2, -2, 2 * 3.0};
+        for (int i = 0; i < 6; i++) {
+            ck_assert_double_eq(ag_get_flat(x->grad, i), dx[k]);
+            ck_assert_double_eq(ag_get_flat(y->grad, i), dy[k]);
+        }
+        ag_tensor *z = ag_full(A, AG_F64, AG_SHAPE(2, 3), 3.0);
+        ag_set_requires_grad(z, true);
+        ck_assert(ag_backward(f[k](A, z, b), g));
+        const double db[3] = {4, -4, 4 * 3.0};
+        for (int i = 0; i < 3; i++) ck_assert_double_eq(ag_get_flat(b->grad, i), db[k]);
+        ag_tensor *w = ag_full(A, AG_F64, AG_SHAPE(2, 3), 3.0);
+        ag_set_requires_grad(w, true);
+        ck_assert(ag_backward(f[k](A, w, w), g));
+        const double dw[3] = {4, 0, 2 * 2 * 3.0};
+        for (int i = 0; i < 6; i++) ck_assert_double_eq(ag_get_flat(w->grad, i), dw[k]);
+        ag_arena_free(A);
+    }
+}
+END_TEST
+
 TCase *ops_binary_tcase(void) {
     TCase *tc = tcase_create("binary");
     tcase_add_test(tc, elementwise_with_broadcast_row);
@@ -251,5 +288,6 @@ TCase *ops_binary_tcase(void) {
     tcase_add_test(tc, hand_gradients);
     tcase_add_test(tc, nan_and_inf);
     tcase_add_test(tc, binary_bad);
+    tcase_add_test(tc, fresh_gradients);
     return tc;
 }
