@@ -358,7 +358,7 @@ static bool walk(const order *o, pass_mode mode, ag_leaf_hook hook, void *userda
         if (!t->op && hook) hook(t, userdata);
         if (!t->op || !t->grad) continue;
         const int reports = ag_error_count();
-        const int64_t start = profiled ? ag__profile_node_begin() : 0;
+        const int64_t start = profiled ? ag__profile_node_begin(t->op) : 0;
         if (mode != KERNELS || !t->op->backward)
             ok = run_vjp(t, mode);
         else

@@ -129,7 +129,7 @@ void ag__profile_exit(const ag_tensor *out, const ag_op *op);
 /* Around one node's backward in the engine's walk, called only when
  * ag__profile_on(): begin returns the start mark that end takes; ops run in
  * between count as the node's backward, not as forward calls. */
-int64_t ag__profile_node_begin(void);
+int64_t ag__profile_node_begin(const ag_op *op);
 void ag__profile_node_end(const ag_op *op, int64_t start);
 /* A matrix product ag__gemm is about to make (the trace). */
 void ag__profile_gemm(const ag_gemm_call *c);

@@ -234,7 +234,7 @@ void ag__gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, c
               ag_dtype dt) {
     if (M <= 0 || N <= 0) return;
     if (ag__profile_on())
-        ag__profile_gemm(&(ag_gemm_call){ta, tb, M, N, K, lda, ldb, ldc, dt, alpha, beta});
+        ag__profile_gemm(&(ag_gemm_call){ta, tb, M, N, K, lda, ldb, ldc, dt, alpha, beta, NULL});
 #ifdef AG_HAVE_CBLAS
     /* K == 0 is C = beta C: the fallback does it without BLAS's ld checks */
     const bool fits = M <= INT_MAX && N <= INT_MAX && K <= INT_MAX && lda <= INT_MAX &&

@@ -28,6 +28,7 @@ typedef struct {
     const ag_tensor *t;
     int64_t start;   /* ns */
     int64_t charged; /* the profile's charged total when it opened */
+    int64_t gemm0;   /* the trace's length when it opened */
 } open_interval;
 
 struct ag_profile {
@@ -41,6 +42,7 @@ struct ag_profile {
     int top, nopen;
     int64_t charged;          /* ns of forward time charged so far */
     int in_backward;          /* depth of timed node backwards */
+    const char *node_op;      /* the outermost of them: its products are its kind's */
 };
 
 static _Thread_local ag_profile *active;
@@ -148,7 +150,7 @@ void ag__profile_made(const ag_tensor *t) {
     ag_profile *p = active;
     if (!p || !(p->flags & AG_PROFILE_OPS) || p->in_backward || !t) return;
     p->top = (p->top + 1) % RING;
-    p->open[p->top] = (open_interval){t, now_ns(), p->charged};
+    p->open[p->top] = (open_interval){t, now_ns(), p->charged, p->ngemms};
     if (p->nopen < RING) p->nopen++;
 }
 
@@ -165,6 +167,9 @@ void ag__profile_exit(const ag_tensor *out, const ag_op *op) {
         if (own < 0) own = 0;
         k->fwd_seconds += 1e-9 * (double)own;
         p->charged += own;
+        /* the products made since its output, and not by an op inside it */
+        for (int64_t g = p->open[i].gemm0; g < p->ngemms; g++)
+            if (!p->gemms[g].op) p->gemms[g].op = op->name;
         p->top = (i - 1 + RING) % RING;
         p->nopen -= d + 1;
         return;
@@ -173,10 +178,10 @@ void ag__profile_exit(const ag_tensor *out, const ag_op *op) {
      * call is counted, without time */
 }
 
-int64_t ag__profile_node_begin(void) {
+int64_t ag__profile_node_begin(const ag_op *op) {
     ag_profile *p = active;
     if (!p) return 0;
-    p->in_backward++;
+    if (p->in_backward++ == 0) p->node_op = op->name;
     return now_ns();
 }
 
@@ -201,7 +206,8 @@ void ag__profile_gemm(const ag_gemm_call *c) {
         p->gemms = g;
         p->cap = cap;
     }
-    p->gemms[p->ngemms++] = *c;
+    p->gemms[p->ngemms] = *c;
+    p->gemms[p->ngemms++].op = p->in_backward && (p->flags & AG_PROFILE_OPS) ? p->node_op : NULL;
 }
 
 /* ---- the replay ----------------------------------------------------------------------- */
@@ -257,38 +263,78 @@ static bool replay_buffers(const ag_profile *p, void *buf[2][3]) {
     return ok;
 }
 
-double ag_profile_gemm_replay_(const ag_profile *p, int reps) {
+/* One timed replay: its total, and in per[k] the seconds of kind k's runs. */
+typedef struct {
+    double total;
+    double *per;
+} replay_time;
+
+static int by_total(const void *a, const void *b) {
+    return cmp_double(&((const replay_time *)a)->total, &((const replay_time *)b)->total);
+}
+
+/* Replays p's trace once on buf; kix[i]: product i's kind in p->ops (-1:
+ * none). With rt, times it: the clock is read where the kind changes. */
+static void replay_once(const ag_profile *p, void *buf[2][3], const int *kix, replay_time *rt) {
+    const int64_t t0 = now_ns();
+    int64_t run = t0;
+    for (int64_t i = 0; i < p->ngemms; i++) {
+        if (rt && i > 0 && kix[i] != kix[i - 1]) {
+            const int64_t t = now_ns();
+            if (kix[i - 1] >= 0) rt->per[kix[i - 1]] += 1e-9 * (double)(t - run);
+            run = t;
+        }
+        const ag_gemm_call *c = &p->gemms[i];
+        void *const *b = buf[c->dtype == AG_F64];
+        ag__gemm(c->ta, c->tb, c->M, c->N, c->K, c->alpha, b[0], c->lda, b[1], c->ldb, c->beta,
+                 b[2], c->ldc, c->dtype);
+    }
+    if (!rt) return;
+    const int64_t t = now_ns();
+    if (kix[p->ngemms - 1] >= 0) rt->per[kix[p->ngemms - 1]] += 1e-9 * (double)(t - run);
+    rt->total = 1e-9 * (double)(t - t0);
+}
+
+double ag_profile_gemm_replay_(ag_profile *p, int reps) {
     if (!p || !(p->flags & AG_PROFILE_GEMMS) || reps < 1) {
         ag__fail("profile_gemm_replay", "%s", !p ? "profile is NULL"
                  : reps < 1 ? "reps < 1: expected at least one timed replay"
                             : "the profile was made without AG_PROFILE_GEMMS: it has no trace");
         return -1;
     }
+    for (int k = 0; k < p->nops; k++) p->ops[k].gemm_seconds = 0;
     if (p->ngemms == 0) return 0;
     void *buf[2][3] = {{NULL}};
-    double *t = malloc((size_t)reps * sizeof *t);
-    if (!t || !replay_buffers(p, buf)) {
-        free(t);
+    /* each product's kind, made now if the ops were not counted */
+    int *kix = malloc((size_t)p->ngemms * sizeof *kix);
+    for (int64_t i = 0; kix && i < p->ngemms; i++)
+        kix[i] = p->gemms[i].op ? (int)(kind(p, p->gemms[i].op) - p->ops) : -1;
+    replay_time *rt = malloc((size_t)reps * sizeof *rt);
+    double *per = calloc((size_t)reps * (size_t)p->nops + 1, sizeof *per);
+    const bool ok = kix && rt && per && replay_buffers(p, buf);
+    if (!ok) {
+        free(kix);
+        free(rt);
+        free(per);
         ag__fail("profile_gemm_replay", "out of memory for the operands of %lld products",
                  (long long)p->ngemms);
         return -1;
     }
     ag_profile *was = active; /* the replay is not traced */
     active = NULL;
-    for (int r = -1; r < reps; r++) {
-        const int64_t t0 = now_ns();
-        for (int64_t i = 0; i < p->ngemms; i++) {
-            const ag_gemm_call *c = &p->gemms[i];
-            void *const *b = buf[c->dtype == AG_F64];
-            ag__gemm(c->ta, c->tb, c->M, c->N, c->K, c->alpha, b[0], c->lda, b[1], c->ldb,
-                     c->beta, b[2], c->ldc, c->dtype);
-        }
-        if (r >= 0) t[r] = 1e-9 * (double)(now_ns() - t0);
+    replay_once(p, buf, kix, NULL); /* warm */
+    for (int r = 0; r < reps; r++) {
+        rt[r].per = per + (size_t)r * (size_t)p->nops;
+        replay_once(p, buf, kix, &rt[r]);
     }
     active = was;
-    qsort(t, (size_t)reps, sizeof *t, cmp_double);
-    const double med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
-    free(t);
+    qsort(rt, (size_t)reps, sizeof *rt, by_total);
+    const replay_time *lo = &rt[(reps - 1) / 2], *hi = &rt[reps / 2]; /* the same when odd */
+    for (int k = 0; k < p->nops; k++) p->ops[k].gemm_seconds = 0.5 * (lo->per[k] + hi->per[k]);
+    const double med = 0.5 * (lo->total + hi->total);
+    free(kix);
+    free(rt);
+    free(per);
     for (int d = 0; d < 2; d++)
         for (int k = 0; k < 3; k++) free(buf[d][k]);
     return med;

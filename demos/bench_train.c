@@ -141,6 +141,7 @@ typedef struct {
     ag_bench_profile prof; /* by op kind, and the forward/backward/optimizer split */
     int64_t ops;           /* ops recorded per step */
     int nparams;           /* parameter tensors */
+    ag_bench_timing tm;    /* the products by op kind, replayed */
 } breakdown;
 
 /* The size of the graph (one step), then steps profiled steps. */
@@ -162,12 +163,20 @@ static const char *fmt_us(double us, char *buf, size_t n) {
 }
 
 /* One row of the table, microseconds per step; a NaN prints as "-". */
-static void print_kind_row(const char *name, const double v[4], double step) {
-    char c[4][32]; /* calls, forward, backward, total */
-    for (int i = 0; i < 4; i++)
+static void print_kind_row(const char *name, const double v[5], double step) {
+    char c[5][32]; /* calls, forward, backward, total, products */
+    for (int i = 0; i < 5; i++)
         snprintf(c[i], sizeof c[i], isnan(v[i]) ? "-" : i ? "%.1f" : "%.4g", v[i]);
-    printf("  %-28s %7s %11s %11s %11s %6.1f%%\n", name, c[0], c[1], c[2], c[3],
-           100 * v[3] / step);
+    printf("  %-28s %7s %11s %11s %11s %6.1f%% %11s\n", name, c[0], c[1], c[2], c[3],
+           100 * v[3] / step, c[4]);
+}
+
+/* Microseconds of kind name's products in the replays (NaN: it made none). */
+static double products_us(const ag_bench_timing *tm, const char *name) {
+    for (int i = 0; i < tm->nkinds; i++)
+        if (!strcmp(tm->kinds[i].name, name) && tm->kinds[i].gemm_seconds > 0)
+            return 1e6 * tm->kinds[i].gemm_seconds;
+    return NAN;
 }
 
 /* The table by op kind: per step, sorted by forward + backward time; then
@@ -175,20 +184,22 @@ static void print_kind_row(const char *name, const double v[4], double step) {
 static void print_kinds(const char *name, const breakdown *b) {
     const ag_bench_profile *p = &b->prof;
     const double n = p->steps, step = 1e6 * (p->fwd + p->bwd + p->opt);
-    printf("%s: by op kind, mean of %d profiled steps of %.4g ms\n"
-           "  %-28s %7s %11s %11s %11s %7s\n", name, p->steps, step / 1000, "op kind",
-           "calls", "forward us", "backward us", "total us", "share");
+    printf("%s: by op kind, mean of %d profiled steps of %.4g ms; products: the kind's matrix "
+           "products alone (the floor's share)\n"
+           "  %-28s %7s %11s %11s %11s %7s %11s\n", name, p->steps, step / 1000, "op kind",
+           "calls", "forward us", "backward us", "total us", "share", "products us");
     double fwd = 0, bwd = 0;
     for (int i = 0; i < p->nkinds; i++) {
         const ag_profile_op *k = &p->kinds[i];
         const double f = 1e6 * k->fwd_seconds / n, g = 1e6 * k->bwd_seconds / n;
-        print_kind_row(k->name, (const double[]){(double)k->fwd_calls / n, f, g, f + g}, step);
+        print_kind_row(k->name, (const double[]){(double)k->fwd_calls / n, f, g, f + g,
+                                                 products_us(&b->tm, k->name)}, step);
         fwd += f, bwd += g;
     }
-    print_kind_row("optimizer (AdamW, zero_grad)", (const double[]){NAN, NAN, NAN, 1e6 * p->opt},
-                   step);
+    print_kind_row("optimizer (AdamW, zero_grad)",
+                   (const double[]){NAN, NAN, NAN, 1e6 * p->opt, NAN}, step);
     const double of = 1e6 * p->fwd - fwd, ob = 1e6 * p->bwd - bwd;
-    print_kind_row("outside ops", (const double[]){NAN, of, ob, of + ob}, step);
+    print_kind_row("outside ops", (const double[]){NAN, of, ob, of + ob, NAN}, step);
 }
 
 static void print_split(const char *name, const breakdown *b) {
@@ -247,6 +258,7 @@ static int run_configs(const options *o, const ag_bench_config *const *run, int 
             /* as many steps again, at least 20 */
             const int n = m.tm.groups * m.tm.per_group;
             if (!measure_breakdown(&t, n < 20 ? 20 : n, &parts[i])) return 1;
+            parts[i].tm = m.tm;
         }
         fflush(stdout);
         ag_bench_trainer_free(&t);

@@ -8,6 +8,7 @@
  *   int n;
  *   const ag_profile_op *ops = ag_profile_ops(p, &n);     per op kind
  *   double floor = ag_profile_gemm_replay(p, 5);          the products alone
+ *                                                         (and per op kind)
  *   ag_profile_free(p);
  *
  * A profile counts what its thread does between ag_profile_begin and
@@ -35,9 +36,11 @@
  *             on this thread (its one internal gemm, under matmul, linear
  *             and the others; one entry per product however it is split
  *             over threads), in order: transposes, M, N, K, leading
- *             dimensions, dtype, alpha and beta. ag_profile_gemm_replay runs
- *             them again. A product an op itself hands to another thread of
- *             its OpenMP team would be missing: none does today.
+ *             dimensions, dtype, alpha, beta and (with AG_PROFILE_OPS) the
+ *             op kind that made it. ag_profile_gemm_replay runs them again.
+ *             Products made on the other threads of an op's OpenMP team are
+ *             missing: the fused attention's tile products when it runs on
+ *             more than one thread, so take a trace at one thread.
  *
  * Without an active profile nothing is recorded and each tensor made, op
  * exit and product costs a call that tests one thread-local pointer; a
@@ -70,11 +73,14 @@ enum {
 typedef struct ag_profile ag_profile;
 
 /* One op kind's totals. name is the ag_op's own pointer (static in the
- * library; a custom op's must outlive the profile's use). */
+ * library; a custom op's must outlive the profile's use). gemm_seconds: the
+ * time this kind's matrix products took in the last ag_profile_gemm_replay
+ * (its median replay), 0 before one. */
 typedef struct ag_profile_op {
     const char *name;
     int64_t fwd_calls, bwd_calls;
     double fwd_seconds, bwd_seconds;
+    double gemm_seconds;
 } ag_profile_op;
 
 /* One matrix product, as the library's gemm took it: row-major
@@ -86,6 +92,8 @@ typedef struct ag_gemm_call {
     int64_t M, N, K, lda, ldb, ldc;
     ag_dtype dtype;
     double alpha, beta;
+    const char *op; /* the op kind whose forward or backward made it, when the
+                       profile records AG_PROFILE_OPS too (NULL otherwise) */
 } ag_gemm_call;
 
 /* A new, empty, inactive profile recording what flags ask for (a nonzero
@@ -127,10 +135,15 @@ const ag_gemm_call *ag_profile_gemms(const ag_profile *p, int64_t *n);
  * once (one per operand, each as large as the largest the trace needs, so
  * operands are as warm as the cache allows): one untimed replay, then reps
  * timed ones. Returns the median seconds of one replay (0 for an empty
- * trace). Nothing is recorded meanwhile, in p or in this thread's active
- * profile. Reports and returns -1 when p is NULL, was made without
- * AG_PROFILE_GEMMS, reps < 1, or the buffers cannot be allocated. */
-double ag_profile_gemm_replay_(const ag_profile *p, int reps);
+ * trace), and sets each op kind's gemm_seconds to what its products took
+ * in that replay (the mean of the two middle ones for an even reps); the
+ * kinds' shares add up to the total less the products made outside any op.
+ * A run of products of one kind is timed as a whole, so the clock is read
+ * once per run, not per product. Nothing else is recorded meanwhile, in p
+ * or in this thread's active profile. Reports and returns -1 when p is
+ * NULL, was made without AG_PROFILE_GEMMS, reps < 1, or the buffers cannot
+ * be allocated. */
+double ag_profile_gemm_replay_(ag_profile *p, int reps);
 #define ag_profile_gemm_replay(...) AG_AT_DOUBLE(ag_profile_gemm_replay_, __VA_ARGS__)
 
 #ifdef __cplusplus

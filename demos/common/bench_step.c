@@ -74,10 +74,10 @@ void ag_bench_step(ag_bench_trainer *t, double split[3], int64_t *graph_size) {
     t->loss = ag_item(loss);
 }
 
-/* One step's matrix products, traced; NULL after a report. *gflop gets
- * their GFLOP (2 M N K each). */
+/* One step's matrix products, traced with the op kinds that made them;
+ * NULL after a report. *gflop gets their GFLOP (2 M N K each). */
 static ag_profile *trace_step(ag_bench_trainer *t, double *gflop) {
-    ag_profile *p = ag_profile_new(AG_PROFILE_GEMMS);
+    ag_profile *p = ag_profile_new(AG_PROFILE_GEMMS | AG_PROFILE_OPS);
     if (!p || !ag_profile_begin(p)) {
         ag_profile_free(p);
         return NULL;
@@ -116,6 +116,11 @@ bool ag_bench_time_steps(ag_bench_trainer *t, int groups, ag_bench_timing *tm) {
             return false;
         }
         ratio[k] = floor[k] > 0 ? step[k] / floor[k] : 0;
+        const ag_profile_op *ops = ag_profile_ops(p, &tm->nkinds);
+        for (int i = 0; i < tm->nkinds; i++) {
+            if (k == 0) tm->kinds[i] = (ag_profile_op){.name = ops[i].name};
+            tm->kinds[i].gemm_seconds += ops[i].gemm_seconds / groups;
+        }
     }
     ag_profile_free(p);
     tm->groups = groups;

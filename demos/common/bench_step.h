@@ -54,6 +54,10 @@ typedef struct {
     double over_floor;   /* the median over the groups of step time / floor */
     double gflop;        /* the traced products' GFLOP (2 M N K each) */
     int groups, per_group;
+    /* the traced step's op kinds; gemm_seconds: the mean over the replays of
+     * the time the kind's products took */
+    ag_profile_op kinds[AG_PROFILE_MAX_KINDS];
+    int nkinds;
 } ag_bench_timing;
 
 /* c->warmup steps, one step traced, a group size near 0.2 s (at least one

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/cli/bench_train_report.sh BENCH_TRAIN — bench-train's report on the
 # micro config (--groups 5): the step table with its matmul floor, the table
-# by op kind, and the CSV with floor_ms as its last column. The calls per
+# by op kind with each kind's products replayed alone, and the CSV with
+# floor_ms as its last column. The calls per
 # step of the kinds outside attention are counted by hand from the model
 # (demos/common/tinygpt_model.c, 1 layer): RMSNorm before attention, before
 # the MLP and at the end (3), one GELU, token and position embeddings (2),
@@ -27,11 +28,15 @@ expect "$out" '^config .* floor ms  step/floor ' "the step table's header"
 expect "$out" "^micro +1 +16 +4 +16 +1 .* $num +${num}x +[0-9]+ x [0-9]+$" \
     "the micro row's floor and step/floor"
 expect "$out" '^micro: by op kind, mean of [0-9]+ profiled steps' "the table by op kind"
-expect "$out" '^  op kind +calls +forward us +backward us +total us +share$' "its header"
+expect "$out" '^  op kind +calls +forward us +backward us +total us +share +products us$' \
+    "its header"
 for row in 'rms_norm +3 ' 'gelu +1 ' 'embedding +2 ' 'cross_entropy +1 ' 'linear +[0-9]+ ' \
            'optimizer \(AdamW, zero_grad\) +- +- +- ' 'outside ops +- '; do
-    expect "$out" "^  $row.* $num%\$" "the row $row"
+    expect "$out" "^  $row.* $num% +(-|$num)\$" "the row $row"
 done
+# the products column: linear's products have a time, GELU makes none
+expect "$out" "^  linear +[0-9]+ .* $num% +$num\$" "linear's products"
+expect "$out" "^  gelu +1 .* $num% +-\$" "GELU's products (none)"
 
 csv=$(timeout 120 "$exe" --config micro --groups 5 --csv 2>&1)
 status=$?

@@ -6,6 +6,7 @@
  * its nodes' backward; begin and end misused. No assertion is
  * about speed: only counts, the trace, and that the times are not negative
  * and add up to no more than the wall time they were taken in. */
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -211,6 +212,56 @@ START_TEST(gemm_trace) {
 }
 END_TEST
 
+/* With AG_PROFILE_OPS too, each product names the op kind that made it,
+ * forward or backward: matmul's two (its forward and dA; b needs no
+ * gradient) and linear's three (its forward, dx and dW; no bias), none
+ * from the add between them. The replay then splits
+ * its total over the kinds: matmul's and linear's shares are positive, the
+ * add's 0, and they add up to the total. Without AG_PROFILE_OPS no product
+ * is named. */
+START_TEST(gemm_kinds) {
+    ag_tensor *a = ag_full(A, AG_F32, AG_SHAPE(2, 3), 1.0);
+    ag_tensor *b = ag_full(A, AG_F32, AG_SHAPE(3, 4), 2.0);
+    ag_tensor *w = ag_full(A, AG_F32, AG_SHAPE(5, 4), 0.5);
+    ag_set_requires_grad(a, true);
+    ag_set_requires_grad(w, true);
+    for (int with_ops = 0; with_ops < 2; with_ops++) {
+        ag_profile *p = ag_profile_new(AG_PROFILE_GEMMS | (with_ops ? AG_PROFILE_OPS : 0));
+        ck_assert(ag_profile_begin(p));
+        ag_tensor *h = ag_add_scalar(A, ag_matmul(A, a, b), 1.0);
+        ck_assert(ag_backward(ag_linear(A, h, w, NULL), ag_ones(A, AG_F32, AG_SHAPE(2, 5))));
+        ck_assert(ag_profile_end(p));
+        int64_t n;
+        const ag_gemm_call *g = ag_profile_gemms(p, &n);
+        ck_assert_int_eq(n, 5);
+        /* forward: matmul, linear; backward in reverse: linear's two, matmul's one */
+        const char *want[5] = {"matmul", "linear", "linear", "linear", "matmul"};
+        for (int i = 0; i < 5; i++) {
+            if (with_ops)
+                ck_assert_str_eq(g[i].op, want[i]);
+            else
+                ck_assert_ptr_null(g[i].op);
+        }
+        const double total = ag_profile_gemm_replay(p, 3);
+        ck_assert_double_gt(total, 0.0);
+        int nk;
+        const ag_profile_op *k = ag_profile_ops(p, &nk);
+        double sum = 0;
+        int named = 0;
+        for (int i = 0; i < nk; i++) {
+            sum += k[i].gemm_seconds;
+            const bool makes = !strcmp(k[i].name, "matmul") || !strcmp(k[i].name, "linear");
+            if (makes) ck_assert_double_gt(k[i].gemm_seconds, 0.0);
+            else ck_assert_double_eq(k[i].gemm_seconds, 0.0);
+            named += makes;
+        }
+        ck_assert_int_eq(named, with_ops ? 2 : 0);
+        if (with_ops) ck_assert_double_le(fabs(sum - total), 1e-9 * total);
+        ag_profile_free(p);
+    }
+}
+END_TEST
+
 /* ---- misuse ------------------------------------------------------------------------ */
 
 static int reports;
@@ -250,6 +301,7 @@ static TCase *profile_tcase(void) {
     tcase_add_test(tc, nothing_when_inactive);
     tcase_add_test(tc, nested_counted_once);
     tcase_add_test(tc, gemm_trace);
+    tcase_add_test(tc, gemm_kinds);
     tcase_add_test(tc, misuse_reported);
     return tc;
 }
