@@ -71,8 +71,22 @@ static void shell_quote(const char *s, char *q, size_t n) {
     q[k] = '\0';
 }
 
-/* Runs `cd dir && gnuplot script`: the status, the command in cmd and the
- * first line gnuplot printed in why. */
+/* The line of gnuplot's output that says what went wrong: its error line
+ * ("x.gp" line 7: ..., or line 0: ...), which follows an echo of the command
+ * and a caret; else the first line that is not blank. Cuts text into lines. */
+static const char *gnuplot_error(char *text) {
+    const char *first = NULL;
+    for (char *line = text, *next; line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        if (strstr(line, "\" line ") || !strncmp(line, "line ", 5)) return line;
+        if (!first && line[strspn(line, " \t^")]) first = line;
+    }
+    return first ? first : "no output";
+}
+
+/* Runs `cd dir && gnuplot script`: the status, the command in cmd and
+ * gnuplot's error line in why. */
 static ag_plot_status run_gnuplot(const char *dir, const char *script, char *cmd, size_t ncmd,
                                   char *why, size_t nwhy) {
     char qd[MAX_DIR + 1], qs[MAX_NAME + 8], line[3000], text[2048] = "";
@@ -88,9 +102,7 @@ static ag_plot_status run_gnuplot(const char *dir, const char *script, char *cmd
         text[got] = '\0';
         status = pclose(p);
     }
-    char *nl = strchr(text, '\n');
-    if (nl) *nl = '\0';
-    snprintf(why, nwhy, "%s", text[0] ? text : "no output");
+    snprintf(why, nwhy, "%s", gnuplot_error(text));
     if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) return AG_PLOT_RENDERED;
     if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 127) return AG_PLOT_NO_GNUPLOT;
     return AG_PLOT_GNUPLOT_FAILED;

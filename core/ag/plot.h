@@ -102,7 +102,7 @@ int ag_plot_save_(const ag_plot *p, const char *dir, const char *name, ag_plot_o
  * names its files relative to it). Returns AG_PLOT_RENDERED when gnuplot
  * succeeded, AG_PLOT_NO_GNUPLOT when it is not installed (not on PATH),
  * AG_PLOT_GNUPLOT_FAILED otherwise, with a message that names the command
- * to run by hand (and gnuplot's first line of output when it failed).
+ * to run by hand (and, when it failed, gnuplot's error line).
  * Reports a NULL or empty dir, a NULL script, or either too long (as for
  * ag_plot_save), with AG_PLOT_BAD_INPUT. */
 int ag_plot_render_(const char *dir, const char *script, ag_plot_outcome *out);

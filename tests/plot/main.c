@@ -155,6 +155,13 @@ START_TEST(gnuplot_failing) {
     ck_assert(exists("broken.dat") && exists("broken.gp"));
     ck_assert_int_eq(ag_plot_render(dir, "no-such.gp", &out), AG_PLOT_GNUPLOT_FAILED);
     ck_assert_ptr_nonnull(strstr(out.message, "to render "));
+    /* every y a gap: gnuplot echoes the plot command, a caret, then its error
+     * line (a blank line first); the message quotes the error line */
+    static const double gaps[] = {NAN, INFINITY, NAN};
+    const ag_plot_series g = {.y = gaps, .n = 3};
+    const ag_plot pg = {.series = &g, .nseries = 1};
+    ck_assert_int_eq(ag_plot_save(&pg, dir, "gaps", &out), AG_PLOT_GNUPLOT_FAILED);
+    ck_assert_msg(strstr(out.message, "gnuplot failed (\"gaps.gp\" line "), "%s", out.message);
 }
 END_TEST
 
