@@ -91,10 +91,10 @@ typedef struct ag_plot_outcome {
  * is not NULL. Reports (AG_PLOT_BAD_INPUT): NULL p, dir or name; an empty
  * dir (it would mean the root, "/NAME.dat"); an empty name or one with '/'
  * or a quote; a dir longer than about 1000 characters or a name longer than
- * about 250 (paths are never cut short); nseries < 1 or series NULL; a series with n < 0, y
- * NULL with n > 0, or bars mixed with other styles; bars whose n differs
- * from nlabels, or labels NULL; a reversed or, on a log axis, non-positive
- * range. */
+ * about 250 (paths are never cut short); nseries < 1 or series NULL; a
+ * series with n < 0, y NULL with n > 0, or bars mixed with other styles;
+ * bars whose n differs from nlabels, or labels NULL; a reversed or, on a log
+ * axis, non-positive range. */
 int ag_plot_save_(const ag_plot *p, const char *dir, const char *name, ag_plot_outcome *out);
 #define ag_plot_save(...) AG_AT_INT(ag_plot_save_, __VA_ARGS__)
 

@@ -94,8 +94,9 @@ ag_tensor *ag_module_new_param_(ag_module *m, const char *name, ag_tensor *t);
  * describe. They are not parameters: a checkpoint does not hold them.
  * ag_module_set_attr adds name or changes its value; NULL m: false without a
  * report (an earlier failure); reported (false): an empty name or one with a
- * dot, a module without an arena, or the arena out of memory. ag_module_attr returns the value; NULL m:
- * NaN without a report; reported (NaN): no attribute of that name. */
+ * dot, a module without an arena, or the arena out of memory. ag_module_attr
+ * returns the value; NULL m: NaN without a report; reported (NaN): no
+ * attribute of that name. */
 bool ag_module_set_attr_(ag_module *m, const char *name, double value);
 #define ag_module_set_attr(...) AG_AT_BOOL(ag_module_set_attr_, __VA_ARGS__)
 double ag_module_attr_(const ag_module *m, const char *name);
