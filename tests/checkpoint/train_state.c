@@ -187,21 +187,27 @@ START_TEST(refusals_change_nothing) {
 }
 END_TEST
 
+/* A run (AdamW, dtype dt) after k steps, saved into dir/ck; dir is a new
+ * scratch folder (dir[256], ck[300]). */
+static void saved_run(run *a, ag_arena *S, ag_dtype dt, int k, char *dir, char *ck) {
+    scratch_dir(dir, 256);
+    snprintf(ck, 300, "%s/ck", dir);
+    build(a, 1, dt, false);
+    for (int i = 0; i < k; i++) step(a, S);
+    ag_train_state sa = state_of(a, k);
+    ag_st_status st;
+    ck_assert_msg(ag_train_save(ck, &sa, NULL, &st), "%s", st.message);
+}
+
 /* The files are plain safetensors: the model's under the module's names
  * with the program's metadata and the step; the optimizer's under
  * state.<name>.<buffer>. */
 START_TEST(files_are_named_as_documented) {
     char dir[256], ck[300], path[400];
-    scratch_dir(dir, sizeof dir);
-    snprintf(ck, sizeof ck, "%s/ck", dir);
     ag_arena *S = ag_arena_new(0);
     run a;
-    build(&a, 1, AG_BF16, false);
-    step(&a, S);
-    step(&a, S);
-    ag_train_state sa = state_of(&a, 2);
+    saved_run(&a, S, AG_BF16, 2, dir, ck);
     ag_st_status st;
-    ck_assert(ag_train_save(ck, &sa, NULL, &st));
     snprintf(path, sizeof path, "%s/model.safetensors", ck);
     ag_st_file *f = ag_st_open(path, &st);
     ck_assert_ptr_nonnull(f);
@@ -232,21 +238,17 @@ END_TEST
  * checkpoint it cannot load. Refused before either file is written. */
 START_TEST(program_step_key_refused_before_writing) {
     char dir[256], ck[300], path[400];
-    scratch_dir(dir, sizeof dir);
-    snprintf(ck, sizeof ck, "%s/ck", dir);
     ag_arena *S = ag_arena_new(0);
     run a;
-    build(&a, 1, AG_F32, false);
-    step(&a, S);
-    ag_train_state sa = state_of(&a, 1);
-    ag_st_status st;
-    ck_assert(ag_train_save(ck, &sa, NULL, &st));
+    saved_run(&a, S, AG_F32, 1, dir, ck);
     snprintf(path, sizeof path, "%s/optimizer.safetensors", ck);
     size_t n0, n1;
     unsigned char *before = read_all(path, &n0);
     step(&a, S);
     static const ag_st_meta with_step[] = {{"model", "fc-ln-fc"}, {"step", "99"}};
+    ag_train_state sa = state_of(&a, 2);
     sa.nmeta = 2, sa.meta = with_step;
+    ag_st_status st;
     ck_assert(!ag_train_save(ck, &sa, NULL, &st));
     ck_assert_int_eq(st.code, AG_ST_ARG);
     ck_assert_msg(strstr(st.message, "metadata entry 1 is \"step\", the checkpoint's own"), "%s",
