@@ -76,6 +76,13 @@ ag_tensor *ag_op_record_(ag_tensor *out, const ag_op *op, int n, ag_tensor *cons
                  out->op ? "is already recorded" : "was not made by ag_op_result");
         return NULL;
     }
+    for (int i = 0; i < n; i++)
+        if (srcs[i] == out) { /* a node of its own graph: a cycle */
+            ag__fail(op->name, "output %s %s is its own source %d: an op's result is a new "
+                     "tensor, never one of its inputs", ag_dtype_name(out->dtype),
+                     ag__shp(out), i);
+            return NULL;
+        }
     return ag__record(out, op, n, srcs);
 }
 

@@ -290,6 +290,12 @@ typedef enum { KERNELS, RECORD, RECORD_INTO_LEAVES } pass_mode;
  * to s's. */
 static ag_tensor *fit(ag_arena *A, ag_tensor *g, const ag_tensor *s, const char *op) {
     if (!ag__check_live(op, g)) return NULL;
+    if (!ag_dtype_is_float(g->dtype)) {
+        ag__fail("backward", "%s's vjp gave an %s gradient %s for its source %s %s: expected "
+                 "a float gradient", op, ag_dtype_name(g->dtype), ag__shp(g),
+                 ag_dtype_name(s->dtype), ag__shp(s));
+        return NULL;
+    }
     if (!ag_same_shape(g, s)) {
         const int lead = g->ndim - s->ndim;
         int dims[AG_MAX_DIMS], n = 0;
@@ -323,6 +329,9 @@ static bool run_vjp(ag_tensor *t, pass_mode mode) {
     ag_tensor *gs[AG_OP_MAX_SRCS] = {0};
     const int reports = ag_error_count();
     bool ok = t->op->vjp(t, t->grad, gs) && ag_error_count() == reports;
+    if (!ok && ag_error_count() == reports)
+        ag__fail("backward", "%s's vjp returned false without a report (a vjp reports what is "
+                 "wrong with ag_op_fail_ before it returns false)", t->op->name);
     for (int j = 0; ok && j < t->nsrc && j < AG_OP_MAX_SRCS; j++) {
         ag_tensor *s = t->src[j];
         if (!s || !s->requires_grad || !gs[j]) continue;

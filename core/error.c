@@ -132,11 +132,13 @@ void ag__fail(const char *op, const char *fmt, ...) {
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     unsign_nans(text);
+    /* the site is written first and kept whole: a long op name (a custom
+     * op's own) or text is cut short instead of the caller's file:line */
+    char where[160] = "";
     if (site_file)
-        snprintf(last, sizeof last, "ag: %s: %s (%s:%d)", op, text, base_name(site_file),
-                 site_line);
-    else
-        snprintf(last, sizeof last, "ag: %s: %s", op, text);
+        snprintf(where, sizeof where, " (%s:%d)", base_name(site_file), site_line);
+    snprintf(last, sizeof last - strlen(where), "ag: %s: %s", op, text);
+    strcat(last, where);
     count++;
     site_file = NULL; /* a site belongs to one call */
     const handler_slot h = current_handler();

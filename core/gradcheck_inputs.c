@@ -41,10 +41,13 @@ ag_tensor *ag_gc_randn_away_(ag_arena *A, ag_rng *r, double gap, int nk, const d
     return leaf(t);
 }
 
+/* The most ids an i32 tensor can hold: 0 .. INT32_MAX. */
+#define IDS_MAX ((int64_t)INT32_MAX + 1)
+
 ag_tensor *ag_gc_ids_(ag_arena *A, ag_rng *r, int64_t n, int ndim, const int64_t *shape) {
-    if (n < 1 || !r) {
-        ag__fail("gc_ids", "ids below %lld%s: expected n >= 1 and a generator", (long long)n,
-                 r ? "" : " from a NULL generator");
+    if (n < 1 || n > IDS_MAX || !r) {
+        ag__fail("gc_ids", "ids below %lld%s: expected 1 <= n <= 2^31 (i32 ids) and a "
+                 "generator", (long long)n, r ? "" : " from a NULL generator");
         return NULL;
     }
     ag_tensor *t = ag_empty_(A, AG_I32, ndim, shape);
@@ -63,6 +66,7 @@ int ag__gc_make_inputs(const ag_gc_case *k, ag_arena *A, ag_rng *r, ag_tensor **
     int n = 0;
     for (; n < AG_GC_MAX_SPEC && k->in[n].kind != AG_GC_END; n++) {
         const ag_gc_input *s = &k->in[n];
+        inputs[n] = NULL;
         switch (s->kind) {
         case AG_GC_RANDN: inputs[n] = ag_gc_randn_(A, r, s->ndim, s->shape); break;
         case AG_GC_UNIFORM:
@@ -71,9 +75,18 @@ int ag__gc_make_inputs(const ag_gc_case *k, ag_arena *A, ag_rng *r, ag_tensor **
         case AG_GC_AWAY:
             inputs[n] = ag_gc_randn_away_(A, r, s->hi, 1, &s->lo, s->ndim, s->shape);
             break;
-        case AG_GC_IDS: inputs[n] = ag_gc_ids_(A, r, (int64_t)s->hi, s->ndim, s->shape); break;
+        case AG_GC_IDS:
+            /* hi is a double: one outside the ids' range (or NaN) is never cast */
+            if (s->hi >= 1 && s->hi <= (double)IDS_MAX)
+                inputs[n] = ag_gc_ids_(A, r, (int64_t)s->hi, s->ndim, s->shape);
+            else
+                ag__fail("gc_ids", "ids below %g: expected 1 <= n <= 2^31 (i32 ids)", s->hi);
+            break;
         case AG_GC_CONST: inputs[n] = ag_gc_const_(A, r, s->ndim, s->shape); break;
-        default: inputs[n] = NULL; break;
+        default:
+            ag__fail("gradcheck", "%s: input %d has kind %d: expected an ag_gc_kind (AG_GC_END "
+                     "... AG_GC_CONST)", k->op ? k->op : "case", n, (int)s->kind);
+            break;
         }
         if (!inputs[n]) return -1;
     }

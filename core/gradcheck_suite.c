@@ -148,6 +148,12 @@ static bool valid(const ag_gradcheck_suite *s, int argc, char **argv) {
                  "list", !s ? "suite is NULL" : !argv || argc < 1 ? "no argv" : "bad table list");
         return false;
     }
+    for (int i = 0; i < argc; i++)
+        if (!argv[i]) {
+            ag__fail("gradcheck_main", "argv[%d] is NULL with argc %d: expected argc strings",
+                     i, argc);
+            return false;
+        }
     for (int t = 0; t < s->ntables; t++) {
         const ag_gc_table *tb = &s->tables[t];
         if (tb->n < 0 || (tb->n > 0 && !tb->cases)) {

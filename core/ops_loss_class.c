@@ -138,7 +138,7 @@ static ag_tensor *ce_probs(ag_arena *A, ag_tensor *lp, ag_tensor *y, ag_tensor *
     if (o->reduction == AG_REDUCE_NONE) return l;
     ag_tensor *sum = ag_sum_(A, l, 0, NULL, false);
     if (o->reduction == AG_REDUCE_SUM) return sum;
-    return ag_div_scalar_(A, sum, (double)(C ? lp->numel / C : 0)); /* 0 positions: NaN */
+    return ag_div_scalar_(A, sum, (double)l->numel); /* the positions (C may be 0); none: NaN */
 }
 
 /* Checks a probability target: float, the logits' shape, ignore_index < 0. */

@@ -24,6 +24,35 @@ static int finish(ag_plot_outcome *out, ag_plot_status st, const char *fmt, ...)
     return (int)st;
 }
 
+/* ---- where the files go ------------------------------------------------------------ */
+
+/* The longest dir and file name (or script) taken, in their shell-quoted
+ * form: the buffers below hold them whole, so no path or command is ever
+ * cut short into another one. */
+enum { MAX_DIR = 1024, MAX_NAME = 256 };
+
+static size_t quoted_len(const char *s) {
+    size_t n = 2;
+    for (; *s; s++) n += *s == '\'' ? 4 : 1;
+    return n;
+}
+
+/* Reports (under op) an empty dir (the files would go to the root, "/NAME")
+ * or a dir or name too long for the paths; false then. */
+static bool where_ok(const char *op, const char *dir, const char *name) {
+    if (!dir[0]) {
+        ag__fail(op, "dir is empty: expected an existing directory (\".\" for the current one)");
+        return false;
+    }
+    if (quoted_len(dir) > MAX_DIR || quoted_len(name) > MAX_NAME) {
+        ag__fail(op, "dir of %zu characters and file name of %zu: expected at most about %d "
+                 "and %d (a quote counts 4)", strlen(dir), strlen(name), MAX_DIR - 2,
+                 MAX_NAME - 2);
+        return false;
+    }
+    return true;
+}
+
 /* ---- running gnuplot ------------------------------------------------------------ */
 
 /* s in single quotes for the shell. */
@@ -42,11 +71,25 @@ static void shell_quote(const char *s, char *q, size_t n) {
     q[k] = '\0';
 }
 
-/* Runs `cd dir && gnuplot script`: the status, the command in cmd and the
- * first line gnuplot printed in why. */
+/* The line of gnuplot's output that says what went wrong: its error line
+ * ("x.gp" line 7: ..., or line 0: ...), which follows an echo of the command
+ * and a caret; else the first line that is not blank. Cuts text into lines. */
+static const char *gnuplot_error(char *text) {
+    const char *first = NULL;
+    for (char *line = text, *next; line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        if (strstr(line, "\" line ") || !strncmp(line, "line ", 5)) return line;
+        if (!first && line[strspn(line, " \t^")]) first = line;
+    }
+    return first ? first : "no output";
+}
+
+/* Runs `cd dir && gnuplot script`: the status, the command in cmd and
+ * gnuplot's error line in why. */
 static ag_plot_status run_gnuplot(const char *dir, const char *script, char *cmd, size_t ncmd,
                                   char *why, size_t nwhy) {
-    char qd[2100], qs[600], line[3000], text[2048] = "";
+    char qd[MAX_DIR + 1], qs[MAX_NAME + 8], line[3000], text[2048] = "";
     shell_quote(dir, qd, sizeof qd);
     shell_quote(script, qs, sizeof qs);
     snprintf(cmd, ncmd, "cd %s && gnuplot %s", qd, qs);
@@ -59,9 +102,7 @@ static ag_plot_status run_gnuplot(const char *dir, const char *script, char *cmd
         text[got] = '\0';
         status = pclose(p);
     }
-    char *nl = strchr(text, '\n');
-    if (nl) *nl = '\0';
-    snprintf(why, nwhy, "%s", text[0] ? text : "no output");
+    snprintf(why, nwhy, "%s", gnuplot_error(text));
     if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) return AG_PLOT_RENDERED;
     if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 127) return AG_PLOT_NO_GNUPLOT;
     return AG_PLOT_GNUPLOT_FAILED;
@@ -73,6 +114,8 @@ int ag_plot_render_(const char *dir, const char *script, ag_plot_outcome *out) {
                  dir ? "script" : "dir");
         return finish(out, AG_PLOT_BAD_INPUT, "bad input (reported)");
     }
+    if (!where_ok("plot_render", dir, script))
+        return finish(out, AG_PLOT_BAD_INPUT, "bad input (reported)");
     char cmd[2800], why[256];
     ag_plot_status st = run_gnuplot(dir, script, cmd, sizeof cmd, why, sizeof why);
     if (st == AG_PLOT_RENDERED) return finish(out, st, "rendered %s/%s", dir, script);
@@ -105,6 +148,7 @@ static bool plot_ok(const ag_plot *p, const char *dir, const char *name) {
                  "backslashes (NAME.dat, NAME.gp and NAME.png are written)", name);
         return false;
     }
+    if (!where_ok("plot_save", dir, name)) return false;
     if (p->nseries < 1 || !p->series) {
         ag__fail("plot_save", "%d series from a %s list: expected at least one", p->nseries,
                  p->series ? "non-NULL" : "NULL");

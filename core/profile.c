@@ -119,12 +119,12 @@ void ag_profile_clear(ag_profile *p) {
 }
 
 const ag_profile_op *ag_profile_ops(const ag_profile *p, int *n) {
-    *n = p ? p->nops : 0;
+    if (n) *n = p ? p->nops : 0;
     return p ? p->ops : NULL;
 }
 
 const ag_gemm_call *ag_profile_gemms(const ag_profile *p, int64_t *n) {
-    *n = p ? p->ngemms : 0;
+    if (n) *n = p ? p->ngemms : 0;
     return p ? p->gemms : NULL;
 }
 

@@ -69,16 +69,30 @@ static void put_str(buf *b, const char *s) {
     put(b, "\"", 1);
 }
 
+bool ag__st_meta_ok(const char *op, const char *path, int nmeta, const ag_st_meta *meta,
+                    ag_st_status *st) {
+    if (nmeta < 0 || (nmeta && !meta))
+        return ag__st_set(st, AG_ST_ARG, op, "%s: %d metadata entries (NULL list or negative "
+                          "count)", path, nmeta);
+    for (int i = 0; i < nmeta; i++) {
+        if (!meta[i].key || !meta[i].value)
+            return ag__st_set(st, AG_ST_ARG, op, "%s: metadata entry %d has a NULL key or value",
+                              path, i);
+        for (int j = 0; j < i; j++)
+            if (strcmp(meta[j].key, meta[i].key) == 0)
+                return ag__st_set(st, AG_ST_DUPLICATE, op, "%s: metadata key \"%s\" is given "
+                                  "twice (entries %d and %d)", path, meta[i].key, j, i);
+    }
+    return true;
+}
+
 static bool check_args(const char *path, int n, const ag_st_tensor *t, int nmeta,
                        const ag_st_meta *meta, ag_st_status *st) {
     if (!path) return ag__st_set(st, AG_ST_ARG, OP, "NULL path");
-    if (n < 0 || (n && !t) || nmeta < 0 || (nmeta && !meta))
-        return ag__st_set(st, AG_ST_ARG, OP, "%s: %d tensors and %d metadata entries (NULL list "
-                          "or negative count)", path, n, nmeta);
-    for (int i = 0; i < nmeta; i++)
-        if (!meta[i].key || !meta[i].value)
-            return ag__st_set(st, AG_ST_ARG, OP, "%s: metadata entry %d has a NULL key or value",
-                              path, i);
+    if (n < 0 || (n && !t))
+        return ag__st_set(st, AG_ST_ARG, OP, "%s: %d tensors (NULL list or negative count)",
+                          path, n);
+    if (!ag__st_meta_ok(OP, path, nmeta, meta, st)) return false;
     for (int i = 0; i < n; i++) {
         const ag_st_tensor *x = &t[i];
         if (!x->name || strcmp(x->name, "__metadata__") == 0)

@@ -74,8 +74,16 @@ static bool name_ok(const char *op, ag_module *m, const char *name) {
     return true;
 }
 
-/* Appends an entry to *arr (growing it in the arena); false when out of memory. */
-static bool append(ag_arena *P, ag_module_entry **arr, int *n, int *cap, ag_module_entry e) {
+/* Appends an entry to *arr (growing it in m's arena); false after a report
+ * (under op) when m has no arena or it is out of memory. */
+static bool append(const char *op, ag_module *m, ag_module_entry **arr, int *n, int *cap,
+                   ag_module_entry e) {
+    ag_arena *P = m->arena;
+    if (!P) {
+        ag__fail(op, "%s has no arena (ag_module_init was given NULL): expected the arena "
+                 "its entries live in", m->type && m->type->name ? m->type->name : "module");
+        return false;
+    }
     if (*n == *cap) {
         int ncap = *cap ? 2 * *cap : 4;
         ag_module_entry *a = ag_arena_alloc_(P, (size_t)ncap * sizeof *a);
@@ -105,7 +113,7 @@ bool ag_module_set_attr_(ag_module *m, const char *name, double value) {
         e->value = value;
         return true;
     }
-    return append(m->arena, &m->attrs, &m->nattrs, &m->attrs_cap,
+    return append("module_set_attr", m, &m->attrs, &m->nattrs, &m->attrs_cap,
                   (ag_module_entry){name, NULL, NULL, value});
 }
 
@@ -130,7 +138,7 @@ bool ag_module_add_param_(ag_module *m, const char *name, ag_tensor *t) {
                  ag_dtype_name(t->dtype), ag__shp(t));
         return false;
     }
-    if (!append(m->arena, &m->params, &m->nparams, &m->params_cap,
+    if (!append("module_add_param", m, &m->params, &m->nparams, &m->params_cap,
                 (ag_module_entry){name, t, NULL, 0.0}))
         return false;
     t->requires_grad = true;
@@ -160,7 +168,7 @@ bool ag__module_add_child(const char *op, ag_module *m, const char *name, ag_mod
                  child->type ? child->type->name : "module");
         return false;
     }
-    return append(m->arena, &m->children, &m->nchildren, &m->children_cap,
+    return append(op, m, &m->children, &m->nchildren, &m->children_cap,
                   (ag_module_entry){name, NULL, child, 0.0});
 }
 

@@ -183,10 +183,24 @@ static void optimizer_meta(job *j, const ag_train_state *s, metas *ms) {
     meta_add(j, ms, "data_position", str(j, "%" PRId64, s->data_position));
 }
 
+/* The program's metadata, checked before either file is written (a bad entry
+ * found while writing the model would leave a new optimizer file beside the
+ * old model): what ag_st_write checks, and no entry "step", the checkpoint's
+ * own (two would make a file whose step a reader takes from either). */
+static bool program_meta_ok(const job *j, const ag_train_state *s, ag_st_status *st) {
+    if (!ag__st_meta_ok(OP_SAVE, j->model_path, s->nmeta, s->meta, st)) return false;
+    for (int k = 0; k < s->nmeta; k++)
+        if (strcmp(s->meta[k].key, "step") == 0)
+            return ag__st_set(st, AG_ST_ARG, OP_SAVE, "%s: metadata entry %d is \"step\", the "
+                              "checkpoint's own (the optimizer's step count): give the "
+                              "program's entry another key", j->model_path, k);
+    return true;
+}
+
 bool ag_train_save(const char *dir, const ag_train_state *s, const ag_save_opts *opts,
                    ag_st_status *st) {
     job j;
-    if (!job_open(&j, dir, s, OP_SAVE, st)) {
+    if (!job_open(&j, dir, s, OP_SAVE, st) || !program_meta_ok(&j, s, st)) {
         job_close(&j);
         return false;
     }

@@ -189,9 +189,11 @@ ag_op_ctx *ag_op_ctx_(ag_tensor *out);
  * and a source requires a gradient, which makes out require one; otherwise
  * out stays a leaf without gradient. Then out is what the op returns; NULL
  * after a report. NULL out or a NULL source: NULL without a report (an
- * earlier failure). Reported: a NULL op, name or backward; n outside
- * 0..AG_OP_MAX_SRCS; a NULL srcs with n > 0; an out that ag_op_result did
- * not make or that is already recorded; a source made before its arena's
+ * earlier failure). Reported: a NULL op or name, or an op with neither
+ * backward nor vjp (a vjp alone is run, with recording off, by a plain
+ * ag_backward); n outside 0..AG_OP_MAX_SRCS; a NULL srcs with n > 0; an out
+ * that ag_op_result did not make, that is already recorded or that is one
+ * of srcs (a cycle); a source made before its arena's
  * last reset; and, in anomaly mode, a NaN or inf that out holds and its
  * sources did not (ag_set_detect_anomaly). */
 ag_tensor *ag_op_record_(ag_tensor *out, const ag_op *op, int n, ag_tensor *const *srcs);

@@ -126,7 +126,7 @@ ag_tensor *ag_gc_uniform_(ag_arena *A, ag_rng *r, double lo, double hi, int ndim
  * differences do not straddle one; requires grad. */
 ag_tensor *ag_gc_randn_away_(ag_arena *A, ag_rng *r, double gap, int nk, const double *kinks,
                              int ndim, const int64_t *shape);
-/* i32 ids in [0, n), n >= 1; no gradient */
+/* i32 ids in [0, n), 1 <= n <= 2^31 (what an i32 holds); no gradient */
 ag_tensor *ag_gc_ids_(ag_arena *A, ag_rng *r, int64_t n, int ndim, const int64_t *shape);
 /* f64 normal(0, 1), no gradient (a constant the checked function uses) */
 ag_tensor *ag_gc_const_(ag_arena *A, ag_rng *r, int ndim, const int64_t *shape);
@@ -157,8 +157,11 @@ typedef struct ag_gradcheck_suite {
  * Returns the exit status (above): main returns it. While the cases run,
  * the calling thread's error handler is one that returns (put back to the
  * thread's previous handler, with NULL userdata, at the end). Reported (and
- * 2 returned): a NULL suite or argv, argc < 1, a table with n < 0 or NULL
- * cases, a case without op, shapes or a function (fn or f). */
+ * 2 returned): a NULL suite or argv, argc < 1, a NULL argv[i] with i < argc,
+ * a table with n < 0 or NULL cases, a case without op, shapes or a function
+ * (fn or f). A case whose inputs cannot be made fails with the report that
+ * says why (a spec entry of no ag_gc_kind, AG_GC_IDS with hi outside
+ * [1, 2^31], a bad shape or bound). */
 int ag_gradcheck_suite_main_(const ag_gradcheck_suite *s, int argc, char **argv);
 #define ag_gradcheck_suite_main(...) AG_AT_INT(ag_gradcheck_suite_main_, __VA_ARGS__)
 

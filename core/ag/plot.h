@@ -89,10 +89,12 @@ typedef struct ag_plot_outcome {
  * gnuplot (pngcairo). dir must exist; name is a file name without a
  * slash. Returns the status, also stored with its message in *out when out
  * is not NULL. Reports (AG_PLOT_BAD_INPUT): NULL p, dir or name; an empty
- * name or one with '/'; nseries < 1 or series NULL; a series with n < 0, y
- * NULL with n > 0, or bars mixed with other styles; bars whose n differs
- * from nlabels, or labels NULL; a reversed or, on a log axis, non-positive
- * range. */
+ * dir (it would mean the root, "/NAME.dat"); an empty name or one with '/'
+ * or a quote; a dir longer than about 1000 characters or a name longer than
+ * about 250 (paths are never cut short); nseries < 1 or series NULL; a
+ * series with n < 0, y NULL with n > 0, or bars mixed with other styles;
+ * bars whose n differs from nlabels, or labels NULL; a reversed or, on a log
+ * axis, non-positive range. */
 int ag_plot_save_(const ag_plot *p, const char *dir, const char *name, ag_plot_outcome *out);
 #define ag_plot_save(...) AG_AT_INT(ag_plot_save_, __VA_ARGS__)
 
@@ -100,8 +102,9 @@ int ag_plot_save_(const ag_plot *p, const char *dir, const char *name, ag_plot_o
  * names its files relative to it). Returns AG_PLOT_RENDERED when gnuplot
  * succeeded, AG_PLOT_NO_GNUPLOT when it is not installed (not on PATH),
  * AG_PLOT_GNUPLOT_FAILED otherwise, with a message that names the command
- * to run by hand (and gnuplot's first line of output when it failed).
- * Reports a NULL dir or script (AG_PLOT_BAD_INPUT). */
+ * to run by hand (and, when it failed, gnuplot's error line).
+ * Reports a NULL or empty dir, a NULL script, or either too long (as for
+ * ag_plot_save), with AG_PLOT_BAD_INPUT. */
 int ag_plot_render_(const char *dir, const char *script, ag_plot_outcome *out);
 #define ag_plot_render(...) AG_AT_INT(ag_plot_render_, __VA_ARGS__)
 

@@ -122,7 +122,8 @@ bool ag_profile_end_(ag_profile *p);
 void ag_profile_clear(ag_profile *p);
 
 /* p's op kinds in the order they first ran, *n of them; the array is p's
- * and stays valid (and is updated) until ag_profile_free. NULL p: NULL, 0. */
+ * and stays valid (and is updated) until ag_profile_free. NULL p: NULL, 0.
+ * n may be NULL (the count is then not written); so for ag_profile_gemms. */
 const ag_profile_op *ag_profile_ops(const ag_profile *p, int *n);
 
 /* p's matrix products in the order they ran, *n of them; the array is p's

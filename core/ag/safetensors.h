@@ -169,7 +169,8 @@ typedef struct ag_st_write_opts {
  * entries to path atomically: into <path>.tmp.XXXXXX in the same folder,
  * fsync, rename over path, fsync of the folder. On any failure the temporary
  * file is removed, a previous file at path is left as it was, and false is
- * returned with st filled. Names must be distinct; ndim at most AG_MAX_DIMS;
+ * returned with st filled. Tensor names must be distinct, and so must
+ * metadata keys (AG_ST_DUPLICATE otherwise); ndim at most AG_MAX_DIMS;
  * each nbytes must match dtype and shape. opts NULL: the defaults (fsync). */
 bool ag_st_write(const char *path, int n, const ag_st_tensor *tensors, int nmeta,
                  const ag_st_meta *meta, const ag_st_write_opts *opts, ag_st_status *st);

@@ -61,7 +61,8 @@ typedef struct ag_named_param {
     const char *local_name;
 } ag_named_param;
 
-/* Initialises the base of a new module (training mode, no entries). */
+/* Initialises the base of a new module (training mode, no entries) whose
+ * entries go in P (NULL: every entry added to it later is reported). */
 void ag_module_init(ag_module *m, const ag_module_type *type, ag_arena *P);
 
 /* A new module of the struct that begins with an ag_module and is size
@@ -93,8 +94,9 @@ ag_tensor *ag_module_new_param_(ag_module *m, const char *name, ag_tensor *t);
  * describe. They are not parameters: a checkpoint does not hold them.
  * ag_module_set_attr adds name or changes its value; NULL m: false without a
  * report (an earlier failure); reported (false): an empty name or one with a
- * dot, or the arena out of memory. ag_module_attr returns the value; NULL m:
- * NaN without a report; reported (NaN): no attribute of that name. */
+ * dot, a module without an arena, or the arena out of memory. ag_module_attr
+ * returns the value; NULL m: NaN without a report; reported (NaN): no
+ * attribute of that name. */
 bool ag_module_set_attr_(ag_module *m, const char *name, double value);
 #define ag_module_set_attr(...) AG_AT_BOOL(ag_module_set_attr_, __VA_ARGS__)
 double ag_module_attr_(const ag_module *m, const char *name);
@@ -110,8 +112,9 @@ bool ag_module_check_last_dim_(const ag_module *m, const ag_tensor *x, int64_t n
 
 /* Adds a parameter (a leaf; made to require a gradient) or a child under a
  * local name (copied). Reports and returns false for NULL, an empty name, a
- * name with a dot, a name already used by a parameter or a child, or a child
- * that is m itself or one of m's ancestors (a cycle). */
+ * name with a dot, a name already used by a parameter or a child, a child
+ * that is m itself or one of m's ancestors (a cycle), or an m without an
+ * arena. */
 bool ag_module_add_param_(ag_module *m, const char *name, ag_tensor *t);
 bool ag_module_add_child_(ag_module *m, const char *name, ag_module *child);
 #define ag_module_add_param(...) AG_AT_BOOL(ag_module_add_param_, __VA_ARGS__)

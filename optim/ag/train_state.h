@@ -46,8 +46,9 @@ extern "C" {
  * written by load. model names the optimizer's parameters (each of opt's
  * parameters must be one of model's). rng may be NULL (none saved; on load,
  * one in the file is ignored). meta: the program's own metadata (its
- * configuration), written into model.safetensors; after a load, meta and
- * nmeta are not changed (read the file's with ag_st_meta_get). */
+ * configuration), written into model.safetensors: distinct keys, none of
+ * them "step" (the checkpoint's own); after a load, meta and nmeta are not
+ * changed (read the file's with ag_st_meta_get). */
 typedef struct ag_train_state {
     ag_module *model;
     ag_optim *opt;
@@ -59,8 +60,10 @@ typedef struct ag_train_state {
 
 /* Saves s into the folder dir (made when missing; its parent must exist):
  * model.safetensors and optimizer.safetensors, each atomically. opts as for
- * ag_module_save (NULL: fsync). On failure the previous checkpoint files are
- * left as they were (one of the two may already be new: see above) and
+ * ag_module_save (NULL: fsync). Bad arguments (a NULL dir, model or
+ * optimizer, metadata ag_st_write refuses, a metadata key "step") fail
+ * before either file is written. On failure the previous checkpoint files
+ * are left as they were (one of the two may already be new: see above) and
  * false is returned with st filled (st may be NULL). */
 bool ag_train_save(const char *dir, const ag_train_state *s, const ag_save_opts *opts,
                    ag_st_status *st);

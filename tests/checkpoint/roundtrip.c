@@ -275,6 +275,25 @@ START_TEST(metadata_round_trip) {
 }
 END_TEST
 
+/* A metadata key given twice: a reader would take either value (ours the
+ * first, Python's json the last), so the writer refuses it and writes
+ * nothing. */
+START_TEST(metadata_key_twice_refused) {
+    char dir[256], path[300];
+    scratch_path(dir, sizeof dir, path, sizeof path, "meta.safetensors");
+    const ag_st_meta meta[] = {{"step", "1"}, {"format", "pt"}, {"step", "2"}};
+    const float x[3] = {1, 2, 3};
+    const ag_st_tensor t = {"a", AG_ST_F32, 1, {3}, x, 12};
+    ag_st_status st;
+    ck_assert(!ag_st_write(path, 1, &t, 3, meta, NULL, &st));
+    ck_assert_int_eq(st.code, AG_ST_DUPLICATE);
+    ck_assert_msg(strstr(st.message, "metadata key \"step\" is given twice (entries 0 and 2)"),
+                  "%s", st.message);
+    ck_assert_ptr_null(ag_st_open(path, &st));
+    scratch_remove(dir);
+}
+END_TEST
+
 TCase *ckpt_roundtrip_tcase(void) {
     TCase *tc = tcase_create("roundtrip");
     tcase_add_test(tc, rt_linear);
@@ -289,5 +308,6 @@ TCase *ckpt_roundtrip_tcase(void) {
     tcase_add_test(tc, f64_into_f32_rounds_to_nearest_even);
     tcase_add_test(tc, f16_read);
     tcase_add_test(tc, metadata_round_trip);
+    tcase_add_test(tc, metadata_key_twice_refused);
     return tc;
 }

@@ -1,7 +1,7 @@
 /* tests/checkpoint/train_state.c — a training run's state in a folder
  * (ag/train_state.h): k steps, save, m more steps must equal k steps, load
- * into freshly built objects, m steps, bit for bit; and every refusal
- * leaves the objects as they were. */
+ * into freshly built objects, m steps, bit for bit; every refusal leaves
+ * the objects as they were; a save refuses metadata it could not load. */
 #include <ag/ag.h>
 #include <check.h>
 #include <stdio.h>
@@ -187,21 +187,27 @@ START_TEST(refusals_change_nothing) {
 }
 END_TEST
 
+/* A run (AdamW, dtype dt) after k steps, saved into dir/ck; dir is a new
+ * scratch folder (dir[256], ck[300]). */
+static void saved_run(run *a, ag_arena *S, ag_dtype dt, int k, char *dir, char *ck) {
+    scratch_dir(dir, 256);
+    snprintf(ck, 300, "%s/ck", dir);
+    build(a, 1, dt, false);
+    for (int i = 0; i < k; i++) step(a, S);
+    ag_train_state sa = state_of(a, k);
+    ag_st_status st;
+    ck_assert_msg(ag_train_save(ck, &sa, NULL, &st), "%s", st.message);
+}
+
 /* The files are plain safetensors: the model's under the module's names
  * with the program's metadata and the step; the optimizer's under
  * state.<name>.<buffer>. */
 START_TEST(files_are_named_as_documented) {
     char dir[256], ck[300], path[400];
-    scratch_dir(dir, sizeof dir);
-    snprintf(ck, sizeof ck, "%s/ck", dir);
     ag_arena *S = ag_arena_new(0);
     run a;
-    build(&a, 1, AG_BF16, false);
-    step(&a, S);
-    step(&a, S);
-    ag_train_state sa = state_of(&a, 2);
+    saved_run(&a, S, AG_BF16, 2, dir, ck);
     ag_st_status st;
-    ck_assert(ag_train_save(ck, &sa, NULL, &st));
     snprintf(path, sizeof path, "%s/model.safetensors", ck);
     ag_st_file *f = ag_st_open(path, &st);
     ck_assert_ptr_nonnull(f);
@@ -227,6 +233,36 @@ START_TEST(files_are_named_as_documented) {
 }
 END_TEST
 
+/* The program's metadata may not name "step" (the checkpoint's own, which
+ * the load checks against the optimizer's): a save given one would write a
+ * checkpoint it cannot load. Refused before either file is written. */
+START_TEST(program_step_key_refused_before_writing) {
+    char dir[256], ck[300], path[400];
+    ag_arena *S = ag_arena_new(0);
+    run a;
+    saved_run(&a, S, AG_F32, 1, dir, ck);
+    snprintf(path, sizeof path, "%s/optimizer.safetensors", ck);
+    size_t n0, n1;
+    unsigned char *before = read_all(path, &n0);
+    step(&a, S);
+    static const ag_st_meta with_step[] = {{"model", "fc-ln-fc"}, {"step", "99"}};
+    ag_train_state sa = state_of(&a, 2);
+    sa.nmeta = 2, sa.meta = with_step;
+    ag_st_status st;
+    ck_assert(!ag_train_save(ck, &sa, NULL, &st));
+    ck_assert_int_eq(st.code, AG_ST_ARG);
+    ck_assert_msg(strstr(st.message, "metadata entry 1 is \"step\", the checkpoint's own"), "%s",
+                  st.message);
+    unsigned char *after = read_all(path, &n1);
+    ck_assert(n0 == n1 && memcmp(before, after, n0) == 0); /* the old optimizer file */
+    free(before);
+    free(after);
+    ag_arena_free(a.P);
+    ag_arena_free(S);
+    scratch_remove(dir);
+}
+END_TEST
+
 TCase *ckpt_train_state_tcase(void) {
     TCase *tc = tcase_create("train_state");
     tcase_set_timeout(tc, 60);
@@ -236,5 +272,6 @@ TCase *ckpt_train_state_tcase(void) {
     tcase_add_test(tc, resume_sgd_momentum);
     tcase_add_test(tc, refusals_change_nothing);
     tcase_add_test(tc, files_are_named_as_documented);
+    tcase_add_test(tc, program_step_key_refused_before_writing);
     return tc;
 }

@@ -1,7 +1,9 @@
 /* tests/errors/bad_custom.c — misuse of the custom-op API (ag/custom_op.h):
  * a NULL or incomplete descriptor, a source count out of range, a result
- * recorded twice, and a custom op's backward that reports, which stops
- * ag_backward. One bad call per test; see errors_test.h. */
+ * recorded twice or as its own source, a custom op's backward that
+ * reports, which stops ag_backward, a vjp that breaks its contract (false
+ * without a report, an i32 gradient), and a name too long for the line.
+ * One bad call per test; see errors_test.h. */
 #include <string.h>
 
 #include "errors_test.h"
@@ -88,6 +90,16 @@ START_TEST(record_twice) {
 }
 END_TEST
 
+/* out as one of its own sources would make the graph a cycle. */
+START_TEST(record_out_as_its_own_source) {
+    ag_tensor *x = grad_leaf(), *y = result_of(x);
+    ag_tensor *r = ag_op_record(y, &IDENT, 2, (ag_tensor *[]){x, y}); const int line = __LINE__;
+    EXPECT_REPORT("ident", line, "[2,3] is its own source 1", "never one of its inputs");
+    expect_null_propagates(r);
+    ck_assert_ptr_null(y->op);
+}
+END_TEST
+
 START_TEST(result_without_a_name) {
     ag_tensor *r = ag_op_result(A, NULL, AG_F32, AG_SHAPE(2)); const int line = __LINE__;
     EXPECT_REPORT("op_result", line, "name is NULL");
@@ -117,6 +129,54 @@ START_TEST(backward_of_custom_op_reports) {
 }
 END_TEST
 
+/* A vjp that returns false without a report (breaking its contract) still
+ * leaves one line naming the op, at the ag_backward call. */
+static bool silent_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    (void)out, (void)g, (void)grads;
+    return false;
+}
+/* sum(op(x)), op in the short form with x's values, made without a report */
+static ag_tensor *sum_of_applied(const ag_op *op, ag_tensor *x) {
+    ag_tensor *z = ag_sum(A, ag_op_apply(A, op, ag_detach(A, x), 1, &x), 0, NULL, false);
+    ck_assert_int_eq(reports, 0);
+    return z;
+}
+START_TEST(vjp_false_without_a_report) {
+    static const ag_op SILENT = {"silent", NULL, silent_vjp};
+    ag_tensor *x = grad_leaf(), *z = sum_of_applied(&SILENT, x);
+    const bool ok = ag_backward(z, NULL); const int line = __LINE__;
+    ck_assert(!ok);
+    EXPECT_REPORT("backward", line, "silent's vjp", "returned false");
+}
+END_TEST
+
+/* An i32 gradient is not cast into a float source: reported, no gradient. */
+static bool i32_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    (void)g;
+    grads[0] = ag_ones_(out->arena, AG_I32, out->ndim, out->shape);
+    return grads[0] != NULL;
+}
+START_TEST(vjp_gives_an_i32_gradient) {
+    static const ag_op I32_GRAD = {"i32_grad", NULL, i32_vjp};
+    ag_tensor *x = grad_leaf(), *z = sum_of_applied(&I32_GRAD, x);
+    const bool ok = ag_backward(z, NULL); const int line = __LINE__;
+    ck_assert(!ok);
+    EXPECT_REPORT("backward", line, "i32_grad's vjp", "i32 gradient [2,3]", "float");
+    ck_assert_ptr_null(x->grad);
+}
+END_TEST
+
+/* A custom op's name is the caller's to choose; however long it is, the
+ * line still ends with the caller's file:line (the name is cut instead). */
+START_TEST(long_op_name_keeps_the_site) {
+    char op[700];
+    memset(op, 'o', sizeof op - 1);
+    op[sizeof op - 1] = '\0';
+    ag_op_fail(op, "x [2,3]: expected [3]"); const int line = __LINE__;
+    EXPECT_REPORT(op, line, "oooooooooo");
+}
+END_TEST
+
 TCase *errors_custom_tcase(void) {
     TCase *tc = tcase_create("custom_op");
     tcase_add_checked_fixture(tc, errors_setup, errors_teardown);
@@ -126,8 +186,12 @@ TCase *errors_custom_tcase(void) {
     tcase_add_test(tc, record_with_too_many_sources);
     tcase_add_test(tc, record_with_null_source_array);
     tcase_add_test(tc, record_twice);
+    tcase_add_test(tc, record_out_as_its_own_source);
     tcase_add_test(tc, result_without_a_name);
     tcase_add_test(tc, result_with_negative_size);
     tcase_add_test(tc, backward_of_custom_op_reports);
+    tcase_add_test(tc, vjp_false_without_a_report);
+    tcase_add_test(tc, vjp_gives_an_i32_gradient);
+    tcase_add_test(tc, long_op_name_keeps_the_site);
     return tc;
 }

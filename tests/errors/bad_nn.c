@@ -1,8 +1,9 @@
 /* tests/errors/bad_nn.c — bad calls to the nn helpers that take an arena or
  * a kind: module_parameters, decay_groups, rmsnorm_type and
- * rmsnorm_default_eps; activation modules and Sequential; an optimizer
- * built from a model whose groups miss a parameter or repeat one. One bad
- * call per test; see errors_test.h for what every report must look like. */
+ * rmsnorm_default_eps; activation modules and Sequential; entries added to
+ * a module without an arena; an optimizer built from a model whose groups
+ * miss a parameter or repeat one. One bad call per test; see errors_test.h
+ * for what every report must look like. */
 #include <math.h>
 
 #include "errors_test.h"
@@ -83,6 +84,29 @@ START_TEST(sequential_child_without_forward) {
 }
 END_TEST
 
+/* a module whose base was initialised without an arena has nowhere to keep
+ * an entry: reported, not a silent false */
+static const ag_module_type THING = {"Thing", NULL, NULL};
+START_TEST(set_attr_on_module_without_arena) {
+    ag_module m;
+    ag_module_init(&m, &THING, NULL);
+    const bool ok = ag_module_set_attr(&m, "eps", 1e-5); const int line = __LINE__;
+    ck_assert(!ok);
+    EXPECT_REPORT("module_set_attr", line, "Thing has no arena", "NULL");
+    ck_assert_int_eq(m.nattrs, 0);
+}
+END_TEST
+
+START_TEST(add_child_to_module_without_arena) {
+    ag_module m;
+    ag_module_init(&m, &THING, NULL);
+    const bool ok = ag_module_add_child(&m, "fc", linear_3_2()); const int line = __LINE__;
+    ck_assert(!ok);
+    EXPECT_REPORT("module_add_child", line, "Thing has no arena", NULL);
+    ck_assert_int_eq(m.nchildren, 0);
+}
+END_TEST
+
 /* the Trainer's two groups, passed as one: the biases would never train */
 START_TEST(optimizer_group_missing_a_parameter) {
     ag_module *m = linear_3_2();
@@ -116,6 +140,8 @@ TCase *errors_nn_tcase(void) {
     tcase_add_test(tc, rmsnorm_default_eps_of_unknown_kind);
     tcase_add_test(tc, activation_of_unknown_kind);
     tcase_add_test(tc, sequential_child_without_forward);
+    tcase_add_test(tc, set_attr_on_module_without_arena);
+    tcase_add_test(tc, add_child_to_module_without_arena);
     tcase_add_test(tc, optimizer_group_missing_a_parameter);
     tcase_add_test(tc, optimizer_parameter_in_two_groups);
     return tc;

@@ -1,6 +1,7 @@
 /* tests/errors/bad_ub.c — bad calls that would otherwise be undefined
  * behaviour: shapes whose sizes overflow behind a zero size, float values
- * that do not fit an i32, an arange too long to count, a module tree with a
+ * that do not fit an i32, an arange too long to count, gradient-check ids
+ * that an i32 cannot hold, a module tree with a
  * cycle; and the engine's graph generation counter past 2^32 backward
  * passes. One bad call per test; see errors_test.h for what every report
  * must look like. */
@@ -194,6 +195,25 @@ END_TEST
 
 /* ---- module cycles --------------------------------------------------------------- */
 
+/* Ids below 2^40 would not fit an i32: they would wrap, silently. */
+START_TEST(gc_ids_past_the_i32_range) {
+    ag_rng r = ag_rng_seeded(1);
+    ag_tensor *t = ag_gc_ids(A, &r, INT64_C(1) << 40, AG_SHAPE(4)); const int line = __LINE__;
+    EXPECT_REPORT("gc_ids", line, "1099511627776", "2^31");
+    expect_null_propagates(t);
+}
+END_TEST
+
+/* 2^31 itself is fine: ids 0 .. INT32_MAX. */
+START_TEST(gc_ids_at_the_end_of_the_range) {
+    ag_rng r = ag_rng_seeded(1);
+    ag_tensor *t = ag_gc_ids(A, &r, INT64_C(1) << 31, AG_SHAPE(64));
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(reports, 0);
+    for (int64_t i = 0; i < t->numel; i++) ck_assert_int_ge(((const int32_t *)t->data)[i], 0);
+}
+END_TEST
+
 START_TEST(module_as_its_own_child) {
     ag_module m;
     ag_module_init(&m, NULL, A);
@@ -274,6 +294,8 @@ TCase *errors_ub_tcase(void) {
     tcase_add_test(tc, cast_to_i32_truncates);
     tcase_add_test(tc, arange_of_1e300_elements);
     tcase_add_test(tc, arange_of_infinitely_many_elements);
+    tcase_add_test(tc, gc_ids_past_the_i32_range);
+    tcase_add_test(tc, gc_ids_at_the_end_of_the_range);
     tcase_add_test(tc, arange_i32_past_the_range);
     tcase_add_test(tc, module_as_its_own_child);
     tcase_add_test(tc, module_ancestor_as_child);

@@ -5,6 +5,7 @@
  * The table: x^3 with its right backward (3 x^2) and with a wrong one
  * (2 x^2), written as custom ops, and a case whose function reports. The
  * program's stdout and stderr are caught in temporary files. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -205,6 +206,44 @@ START_TEST(short_form_cases_run_at_both_orders) {
 }
 END_TEST
 
+/* Spec entries that cannot be made fail their case with the report that
+ * says why (no undefined cast of hi, no silent "inputs could not be made"). */
+static const ag_gc_case bad_specs[] = {
+    {.op = "kind42", .shapes = "[3]", .fn = f_cube, .userdata = (void *)&RIGHT,
+     .in = {{(ag_gc_kind)42, 1, {3}, 0, 0}}},
+    {.op = "ids_huge", .shapes = "[3]", .fn = f_cube, .userdata = (void *)&RIGHT,
+     .in = {AG_GC_N(3), AG_GC_IDS_BELOW(1e300, 3)}},
+    {.op = "ids_nan", .shapes = "[3]", .fn = f_cube, .userdata = (void *)&RIGHT,
+     .in = {AG_GC_N(3), AG_GC_IDS_BELOW(NAN, 3)}},
+};
+START_TEST(bad_specs_fail_with_their_report) {
+    ck_assert_int_eq(run_table(bad_specs, 3, ARGS("--seed", "1")), 1);
+    ck_assert(row_says("kind42", "FAIL"));
+    ck_assert(row_says("ids_huge", "FAIL"));
+    ck_assert(row_says("ids_nan", "FAIL"));
+    ck_assert_ptr_nonnull(strstr(out, "ag: gradcheck: kind42: input 0 has kind 42"));
+    ck_assert_ptr_nonnull(strstr(out, "ag: gc_ids: ids below 1e+300: expected 1 <= n <= 2^31"));
+    ck_assert_ptr_nonnull(strstr(out, "ag: gc_ids: ids below nan: expected 1 <= n <= 2^31"));
+    ck_assert_ptr_nonnull(strstr(out, "0 passed, 3 failed\n"));
+}
+END_TEST
+
+/* An argv entry below argc that is NULL is reported, never read. */
+START_TEST(null_argv_entry_reported) {
+    ag_set_thread_error_handler(count, NULL);
+    reports = 0;
+    char *argv[] = {NULL, NULL};
+    ck_assert_int_eq(ag_gradcheck_main(1, argv, cases, 1), 2);
+    ck_assert_int_eq(reports, 1);
+    ck_assert_ptr_nonnull(strstr(ag_last_error(), "gradcheck_main: argv[0] is NULL with argc 1"));
+    char *argv2[] = {"prog", "--list", NULL};
+    ck_assert_int_eq(ag_gradcheck_main(3, argv2, cases, 1), 2);
+    ck_assert_int_eq(reports, 2);
+    ck_assert_ptr_nonnull(strstr(ag_last_error(), "argv[2] is NULL with argc 3"));
+    ck_assert(ag_set_thread_error_handler(NULL, NULL) == count);
+}
+END_TEST
+
 TCase *gradcheck_suite_tcase(void) {
     TCase *tc = tcase_create("suite");
     tcase_add_test(tc, right_passes_wrong_fails_report_goes_on);
@@ -213,5 +252,7 @@ TCase *gradcheck_suite_tcase(void) {
     tcase_add_test(tc, bad_command_lines);
     tcase_add_test(tc, handler_put_back_and_bad_table_reported);
     tcase_add_test(tc, short_form_cases_run_at_both_orders);
+    tcase_add_test(tc, bad_specs_fail_with_their_report);
+    tcase_add_test(tc, null_argv_entry_reported);
     return tc;
 }

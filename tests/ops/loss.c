@@ -340,6 +340,21 @@ START_TEST(test_ce_probabilities) {
         ag_cross_entropy_ex(A, x, ag_from_f64(A, AG_F64, AG_SHAPE(2, 3), ys), NULL), NULL));
     for (int i = 0; i < 6; i++)
         ck_close(ag_get_flat(x->grad, i), (exp(lp[i]) - ys[i]) / 2, 1e-15);
+    /* no classes: each of the 4 positions sums over nothing, 0, so the mean
+     * is 0 (PyTorch's (lp * y').sum(1).mean()), with smoothing too; no
+     * positions: the mean is 0/0, NaN */
+    for (int si = 0; si < 2; si++) {
+        const ag_cross_entropy_opts o = {.reduction = AG_REDUCE_MEAN, .ignore_index = -100,
+                                         .label_smoothing = si ? 0.1 : 0};
+        ag_tensor *none = ag_zeros(A, AG_F32, AG_SHAPE(4, 0));
+        ag_tensor *l = ag_cross_entropy_ex(A, none, ag_zeros(A, AG_F32, AG_SHAPE(4, 0)), &o);
+        ck_assert_ptr_nonnull(l);
+        ck_assert_msg(ag_item(l) == 0, "no classes: mean %g, expected 0", ag_item(l));
+        ag_tensor *empty = ag_zeros(A, AG_F32, AG_SHAPE(0, 3));
+        l = ag_cross_entropy_ex(A, empty, ag_zeros(A, AG_F32, AG_SHAPE(0, 3)), &o);
+        ck_assert_ptr_nonnull(l);
+        ck_assert(isnan(ag_item(l)));
+    }
     ag_arena_free(A);
 }
 END_TEST

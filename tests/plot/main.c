@@ -1,7 +1,8 @@
 /* tests/plot/main.c — ag/plot.h: the .dat and .gp files written for lines
  * and bars (their content against text written out by hand), the PNG when
  * gnuplot is there, the outcome when it is not (a PATH without it), when it
- * fails, and when the directory cannot be written; bad plot descriptions. */
+ * fails, and when the directory cannot be written; bad plot descriptions,
+ * an empty or too long directory. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,13 @@ START_TEST(gnuplot_failing) {
     ck_assert(exists("broken.dat") && exists("broken.gp"));
     ck_assert_int_eq(ag_plot_render(dir, "no-such.gp", &out), AG_PLOT_GNUPLOT_FAILED);
     ck_assert_ptr_nonnull(strstr(out.message, "to render "));
+    /* every y a gap: gnuplot echoes the plot command, a caret, then its error
+     * line (a blank line first); the message quotes the error line */
+    static const double gaps[] = {NAN, INFINITY, NAN};
+    const ag_plot_series g = {.y = gaps, .n = 3};
+    const ag_plot pg = {.series = &g, .nseries = 1};
+    ck_assert_int_eq(ag_plot_save(&pg, dir, "gaps", &out), AG_PLOT_GNUPLOT_FAILED);
+    ck_assert_msg(strstr(out.message, "gnuplot failed (\"gaps.gp\" line "), "%s", out.message);
 }
 END_TEST
 
@@ -220,6 +228,33 @@ START_TEST(bad_plots_reported) {
 }
 END_TEST
 
+/* An empty dir would put the files at the root ("/NAME.dat"); a dir too
+ * long for the paths would have them cut short into other names. Both are
+ * reported and nothing is written. */
+START_TEST(empty_or_too_long_dir_reported) {
+    ag_plot_series s[2];
+    ag_plot p = two_series(s);
+    ag_plot_outcome out;
+    const char *name = "ag-plot-test-empty-dir";
+    expect_errors();
+    ck_assert_int_eq(ag_plot_save(&p, "", name, &out), AG_PLOT_BAD_INPUT);
+    check_error("plot_save", "dir is empty", "\".\"");
+    ck_assert(access("/ag-plot-test-empty-dir.dat", F_OK) != 0);
+    expect_errors();
+    ck_assert_int_eq(ag_plot_render("", "x.gp", &out), AG_PLOT_BAD_INPUT);
+    check_error("plot_render", "dir is empty", NULL);
+    static char longdir[1200];
+    snprintf(longdir, sizeof longdir, "%s/", dir);
+    memset(longdir + strlen(longdir), 'd', sizeof longdir - 1 - strlen(longdir));
+    expect_errors();
+    ck_assert_int_eq(ag_plot_save(&p, longdir, "x", &out), AG_PLOT_BAD_INPUT);
+    check_error("plot_save", "dir of 1199 characters", "at most about 1022");
+    expect_errors();
+    ck_assert_int_eq(ag_plot_render(dir, longdir, &out), AG_PLOT_BAD_INPUT);
+    check_error("plot_render", "file name of 1199", NULL);
+}
+END_TEST
+
 static TCase *plot_tcase(void) {
     TCase *tc = tcase_create("plot");
     tcase_add_checked_fixture(tc, setup, teardown);
@@ -229,6 +264,7 @@ static TCase *plot_tcase(void) {
     tcase_add_test(tc, gnuplot_failing);
     tcase_add_test(tc, unwritable_directory);
     tcase_add_test(tc, bad_plots_reported);
+    tcase_add_test(tc, empty_or_too_long_dir_reported);
     return tc;
 }
 

@@ -284,6 +284,10 @@ START_TEST(misuse_reported) {
     ck_assert(!ag_profile_end(q));
     ck_assert_double_eq(ag_profile_gemm_replay(p, 1), -1); /* no trace */
     ck_assert_int_eq(reports, 7);
+    /* the count pointers may be NULL: the arrays alone, nothing written */
+    ck_assert_ptr_eq(ag_profile_ops(p, NULL), ag_profile_ops(p, &(int){0}));
+    ck_assert_ptr_null(ag_profile_gemms(NULL, NULL));
+    ck_assert_int_eq(reports, 7);
     ag_profile_free(p); /* ends it */
     ck_assert(ag_profile_begin(q));
     ck_assert(ag_profile_end(q));
