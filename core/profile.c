@@ -43,6 +43,8 @@ struct ag_profile {
     int64_t charged;          /* ns of forward time charged so far */
     int in_backward;          /* depth of timed node backwards */
     const char *node_op;      /* the outermost of them: its products are its kind's */
+    void *buf[2][3];          /* the replay's operands (f32, f64; A, B, C), kept */
+    size_t buf_n[2][3];       /* their elements */
 };
 
 static _Thread_local ag_profile *active;
@@ -75,6 +77,8 @@ void ag_profile_free(ag_profile *p) {
     if (!p) return;
     if (active == p) active = NULL;
     free(p->gemms);
+    for (int d = 0; d < 2; d++)
+        for (int k = 0; k < 3; k++) free(p->buf[d][k]);
     free(p);
 }
 
@@ -233,9 +237,12 @@ static void fill(void *buf, size_t n, ag_dtype dt) {
     }
 }
 
-/* buf[d][k]: operand k (A, B, C) of dtype d (0 f32, 1 f64), as large as
- * the trace needs; false when one cannot be allocated (all freed). */
-static bool replay_buffers(const ag_profile *p, void *buf[2][3]) {
+/* p->buf[d][k]: operand k (A, B, C) of dtype d (0 f32, 1 f64), as large as
+ * the trace needs, filled. Kept in p from one replay to the next (a replay
+ * after each group of steps would otherwise hand the allocator megabytes
+ * back and forth, which moved where the next model's arenas landed and
+ * slowed its steps); false when one cannot be allocated. */
+static bool replay_buffers(ag_profile *p) {
     size_t need[2][3] = {{0}};
     for (int64_t i = 0; i < p->ngemms; i++) {
         const ag_gemm_call *c = &p->gemms[i];
@@ -246,21 +253,18 @@ static bool replay_buffers(const ag_profile *p, void *buf[2][3]) {
         for (int k = 0; k < 3; k++)
             if (n[k] > need[d][k]) need[d][k] = n[k];
     }
-    bool ok = true;
     for (int d = 0; d < 2; d++)
         for (int k = 0; k < 3; k++) {
             const ag_dtype dt = d ? AG_F64 : AG_F32;
             const size_t n = need[d][k] ? need[d][k] : 1;
-            buf[d][k] = ok ? malloc(n * ag_dtype_size(dt)) : NULL;
-            if (buf[d][k])
-                fill(buf[d][k], n, dt);
-            else
-                ok = false;
+            if (p->buf[d][k] && p->buf_n[d][k] >= n) continue;
+            free(p->buf[d][k]);
+            p->buf[d][k] = malloc(n * ag_dtype_size(dt));
+            p->buf_n[d][k] = p->buf[d][k] ? n : 0;
+            if (!p->buf[d][k]) return false;
+            fill(p->buf[d][k], n, dt);
         }
-    if (!ok)
-        for (int d = 0; d < 2; d++)
-            for (int k = 0; k < 3; k++) free(buf[d][k]);
-    return ok;
+    return true;
 }
 
 /* One timed replay: its total, and in per[k] the seconds of kind k's runs. */
@@ -275,7 +279,7 @@ static int by_total(const void *a, const void *b) {
 
 /* Replays p's trace once on buf; kix[i]: product i's kind in p->ops (-1:
  * none). With rt, times it: the clock is read where the kind changes. */
-static void replay_once(const ag_profile *p, void *buf[2][3], const int *kix, replay_time *rt) {
+static void replay_once(const ag_profile *p, const int *kix, replay_time *rt) {
     const int64_t t0 = now_ns();
     int64_t run = t0;
     for (int64_t i = 0; i < p->ngemms; i++) {
@@ -285,7 +289,7 @@ static void replay_once(const ag_profile *p, void *buf[2][3], const int *kix, re
             run = t;
         }
         const ag_gemm_call *c = &p->gemms[i];
-        void *const *b = buf[c->dtype == AG_F64];
+        void *const *b = p->buf[c->dtype == AG_F64];
         ag__gemm(c->ta, c->tb, c->M, c->N, c->K, c->alpha, b[0], c->lda, b[1], c->ldb, c->beta,
                  b[2], c->ldc, c->dtype);
     }
@@ -304,14 +308,13 @@ double ag_profile_gemm_replay_(ag_profile *p, int reps) {
     }
     for (int k = 0; k < p->nops; k++) p->ops[k].gemm_seconds = 0;
     if (p->ngemms == 0) return 0;
-    void *buf[2][3] = {{NULL}};
     /* each product's kind, made now if the ops were not counted */
     int *kix = malloc((size_t)p->ngemms * sizeof *kix);
     for (int64_t i = 0; kix && i < p->ngemms; i++)
         kix[i] = p->gemms[i].op ? (int)(kind(p, p->gemms[i].op) - p->ops) : -1;
     replay_time *rt = malloc((size_t)reps * sizeof *rt);
     double *per = calloc((size_t)reps * (size_t)p->nops + 1, sizeof *per);
-    const bool ok = kix && rt && per && replay_buffers(p, buf);
+    const bool ok = kix && rt && per && replay_buffers(p);
     if (!ok) {
         free(kix);
         free(rt);
@@ -322,10 +325,10 @@ double ag_profile_gemm_replay_(ag_profile *p, int reps) {
     }
     ag_profile *was = active; /* the replay is not traced */
     active = NULL;
-    replay_once(p, buf, kix, NULL); /* warm */
+    replay_once(p, kix, NULL); /* warm */
     for (int r = 0; r < reps; r++) {
         rt[r].per = per + (size_t)r * (size_t)p->nops;
-        replay_once(p, buf, kix, &rt[r]);
+        replay_once(p, kix, &rt[r]);
     }
     active = was;
     qsort(rt, (size_t)reps, sizeof *rt, by_total);
@@ -335,7 +338,5 @@ double ag_profile_gemm_replay_(ag_profile *p, int reps) {
     free(kix);
     free(rt);
     free(per);
-    for (int d = 0; d < 2; d++)
-        for (int k = 0; k < 3; k++) free(buf[d][k]);
     return med;
 }
