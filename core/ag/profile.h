@@ -140,7 +140,8 @@ const ag_gemm_call *ag_profile_gemms(const ag_profile *p, int64_t *n);
  * in that replay (the mean of the two middle ones for an even reps); the
  * kinds' shares add up to the total less the products made outside any op.
  * A run of products of one kind is timed as a whole, so the clock is read
- * once per run, not per product. Nothing else is recorded meanwhile, in p
+ * once per run, not per product. The operand buffers stay with p for the
+ * next replay (ag_profile_free frees them). Nothing else is recorded meanwhile, in p
  * or in this thread's active profile. Reports and returns -1 when p is
  * NULL, was made without AG_PROFILE_GEMMS, reps < 1, or the buffers cannot
  * be allocated. */
