@@ -5,10 +5,16 @@
  * order. An allocation that does not fit the current block moves on to the
  * next one that can hold it, and only when none can does the arena ask the
  * system for a new block (at least block_bytes, or the request itself).
+ * Blocks of MAP_FROM bytes and more are mapped (mmap), the others come from
+ * malloc: after a program frees large buffers, glibc serves large requests
+ * from its heap instead of mapping them, and step arenas placed there ran
+ * up to 2x slower; a mapped block's place does not depend on that history.
  */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS (POSIX 2024; every Unix has it) */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 
@@ -66,11 +72,20 @@ static size_t align_up(size_t n) {
     return (n + (AG_ARENA_ALIGN - 1)) & ~(size_t)(AG_ARENA_ALIGN - 1);
 }
 
+/* Blocks from this size on are mapped from the system directly. */
+#define MAP_FROM ((size_t)1 << 20)
+
 static block *block_new(size_t size) {
     block *b = malloc(sizeof *b);
     if (!b) return NULL;
     void *p = NULL;
-    if (posix_memalign(&p, AG_ARENA_ALIGN, size ? size : AG_ARENA_ALIGN) != 0) {
+    if (size >= MAP_FROM) {
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) p = NULL;
+    } else if (posix_memalign(&p, AG_ARENA_ALIGN, size ? size : AG_ARENA_ALIGN) != 0) {
+        p = NULL;
+    }
+    if (!p) {
         free(b);
         return NULL;
     }
@@ -102,7 +117,10 @@ void ag_arena_free(ag_arena *a) {
     for (block *b = a->head, *next; b; b = next) {
         next = b->next;
         unpoison(b->data, b->size);
-        free(b->data);
+        if (b->size >= MAP_FROM)
+            munmap(b->data, b->size);
+        else
+            free(b->data);
         free(b);
     }
     free(a);

@@ -156,6 +156,29 @@ START_TEST(used_and_peak_accounting) {
 }
 END_TEST
 
+/* Blocks of 1 MiB and more are mapped from the system (not from the
+ * heap): an allocation of 3 MiB is aligned and writable end to end, comes
+ * back at the same address after a reset, is zeroed again by calloc, and
+ * the arena's accounting counts it. */
+START_TEST(big_blocks_mapped_and_reused) {
+    const size_t n = (size_t)3 << 20;
+    ag_arena *a = ag_arena_new(0);
+    unsigned char *p = ag_arena_alloc(a, n);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq((uintptr_t)p % AG_ARENA_ALIGN, 0);
+    memset(p, 0xab, n);
+    ck_assert_uint_ge(ag_arena_reserved(a), n);
+    ag_arena_reset(a);
+    unsigned char *q = ag_arena_calloc(a, n);
+    ck_assert_ptr_eq(q, p);
+    ck_assert_int_eq(q[0], 0);
+    ck_assert_int_eq(q[n / 2], 0);
+    ck_assert_int_eq(q[n - 1], 0);
+    ck_assert_uint_eq(ag_arena_blocks(a), 1);
+    ag_arena_free(a);
+}
+END_TEST
+
 START_TEST(calloc_zeroes_reused_memory) {
     ag_arena *a = ag_arena_new(4096);
     unsigned char *p = ag_arena_alloc(a, 3000);
@@ -332,6 +355,16 @@ START_TEST(reset_poisons_and_alloc_unpoisons) {
     ck_assert(!__asan_region_is_poisoned(q, 100));
     ck_assert(__asan_address_is_poisoned(big));
     ag_arena_free(a);
+    /* a block of 1 MiB or more (mapped, not from the heap) the same way */
+    ag_arena *m = ag_arena_new(0);
+    unsigned char *h = ag_arena_alloc(m, (size_t)2 << 20);
+    ck_assert(!__asan_region_is_poisoned(h, (size_t)2 << 20));
+    ag_arena_reset(m);
+    ck_assert(__asan_address_is_poisoned(h + 12345));
+    ck_assert_ptr_eq(ag_arena_alloc(m, 64), h);
+    ck_assert(!__asan_region_is_poisoned(h, 64));
+    ck_assert(__asan_address_is_poisoned(h + 64));
+    ag_arena_free(m);
 }
 END_TEST
 
@@ -364,6 +397,7 @@ static TCase *arena_tcase(void) {
     tcase_add_test(tc, reset_reuses_blocks);
     tcase_add_test(tc, used_and_peak_accounting);
     tcase_add_test(tc, calloc_zeroes_reused_memory);
+    tcase_add_test(tc, big_blocks_mapped_and_reused);
     tcase_add_test(tc, null_arguments_are_fine);
     tcase_add_test(tc, many_small_allocations);
     tcase_add_test(tc, ten_thousand_steps_flat_memory);
