@@ -366,6 +366,21 @@ def time_groups(step, warmup, groups):
     return statistics.median(g), min(g), per
 
 
+def time_checked(t, name, counts, groups):
+    """time_groups of trainer t, after checking that its parameter count is ag's
+    (counts: config -> ag's count, or None) and before checking its loss is
+    finite; exits 1 on either."""
+    if counts is not None and counts.get(name) != t.nparams:
+        log(f"bench_torch.py: {name}: ag has {counts.get(name)} parameters, the PyTorch model "
+            f"{t.nparams}: the models differ")
+        sys.exit(1)
+    timed = time_groups(t.step, t.warmup, groups)
+    if not math.isfinite(t.loss):
+        log(f"bench_torch.py: {name}: PyTorch's loss is {t.loss}")
+        sys.exit(1)
+    return timed
+
+
 def time_pass(run, reset, reps):
     """Median seconds of run() over reps runs after one warm-up run; a run
     under 20 ms repeats inside the timing (reset() before each, untimed when
@@ -562,14 +577,7 @@ def compare_train(args, torch):
                 f"PyTorch runs {args.threads}")
         log(f"PyTorch: training {name} ...")
         t = TorchTrainer(torch, name)
-        if counts is not None and counts.get(name) != t.nparams:
-            log(f"bench_torch.py: {name}: ag has {counts.get(name)} parameters, the PyTorch model "
-                f"{t.nparams}: the models differ")
-            sys.exit(1)
-        med, mn, per = time_groups(t.step, t.warmup, args.groups)
-        if not math.isfinite(t.loss):
-            log(f"bench_torch.py: {name}: PyTorch's loss is {t.loss}")
-            sys.exit(1)
+        med, mn, per = time_checked(t, name, counts, args.groups)
         tokens = t.batch * t.block
         ag_ms = float(ag[name]["ms"])
         results.append({
@@ -607,14 +615,7 @@ def torch_scale(a, torch, counts):
             continue
         log(f"PyTorch: {name} (batch {batch}, {dims} dims) ...")
         t = TorchTrainer(torch, name, (4, dims, 4, 64, batch, 3))
-        if counts.get(name) != t.nparams:
-            log(f"bench_torch.py: {name}: ag has {counts.get(name)} parameters, the PyTorch model "
-                f"{t.nparams}: the models differ")
-            sys.exit(1)
-        med, _, _ = time_groups(t.step, t.warmup, a.groups)
-        if not math.isfinite(t.loss):
-            log(f"bench_torch.py: {name}: PyTorch's loss is {t.loss}")
-            sys.exit(1)
+        med, _, _ = time_checked(t, name, counts, a.groups)
         ms[(batch, dims)] = 1e3 * med
         del t
     return {name: ms[(batch, dims)] for _, name, batch, dims in SCALE}

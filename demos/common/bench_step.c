@@ -104,18 +104,18 @@ bool ag_bench_time_steps(ag_bench_trainer *t, int groups, ag_bench_timing *tm) {
     } while ((el = ag_demo_now() - t0) < 0.05);
     int per = (int)ceil(GROUP_SECONDS / (el / n));
     if (per < 1) per = 1;
-    static double step[MAX_GROUPS], floor[MAX_GROUPS], ratio[MAX_GROUPS];
+    double step[MAX_GROUPS], replay[MAX_GROUPS], ratio[MAX_GROUPS];
     if (groups > MAX_GROUPS) groups = MAX_GROUPS;
     for (int k = 0; k < groups; k++) {
         double s = ag_demo_now();
         for (int i = 0; i < per; i++) ag_bench_step(t, NULL, NULL);
         step[k] = (ag_demo_now() - s) / per;
-        floor[k] = ag_profile_gemm_replay(p, 1);
-        if (floor[k] < 0) {
+        replay[k] = ag_profile_gemm_replay(p, 1);
+        if (replay[k] < 0) {
             ag_profile_free(p);
             return false;
         }
-        ratio[k] = floor[k] > 0 ? step[k] / floor[k] : 0;
+        ratio[k] = replay[k] > 0 ? step[k] / replay[k] : 0;
         const ag_profile_op *ops = ag_profile_ops(p, &tm->nkinds);
         for (int i = 0; i < tm->nkinds; i++) {
             if (k == 0) tm->kinds[i] = (ag_profile_op){.name = ops[i].name};
@@ -126,7 +126,7 @@ bool ag_bench_time_steps(ag_bench_trainer *t, int groups, ag_bench_timing *tm) {
     tm->groups = groups;
     tm->per_group = per;
     tm->over_floor = ag_demo_median(ratio, groups);
-    tm->floor = ag_demo_median(floor, groups);
+    tm->floor = ag_demo_median(replay, groups);
     tm->median = ag_demo_median(step, groups); /* sorts step */
     tm->min = step[0];
     return true;

@@ -156,10 +156,11 @@ START_TEST(used_and_peak_accounting) {
 }
 END_TEST
 
-/* Blocks of 1 MiB and more are mapped from the system (not from the
- * heap): an allocation of 3 MiB is aligned and writable end to end, comes
- * back at the same address after a reset, is zeroed again by calloc, and
- * the arena's accounting counts it. */
+/* A block of 1 MiB or more (the arena maps those from the system; their
+ * own path for making and freeing): an allocation of 3 MiB is aligned and
+ * writable end to end, comes back at the same address after a reset, is
+ * zeroed again by calloc, and the arena's accounting counts it as one
+ * block; ag_arena_free unmaps it. */
 START_TEST(big_blocks_mapped_and_reused) {
     const size_t n = (size_t)3 << 20;
     ag_arena *a = ag_arena_new(0);

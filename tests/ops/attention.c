@@ -294,30 +294,25 @@ START_TEST(test_attention_errors) {
     ag_tensor *ids = ag_zeros(A, AG_I32, AG_SHAPE(2, 3, 4));
     ag_tensor *x1 = ag_zeros(A, AG_F32, AG_SHAPE(4));
     ag_tensor *x4 = ag_zeros(A, AG_F32, AG_SHAPE(1, 2, 3, 4));
-    expect_errors();
-    ck_assert_ptr_null(ag_causal_attention(A, x, other, x, 2));
-    check_error("causal_attention", "[2,4,4]", "one shape");
-    expect_errors();
-    ck_assert_ptr_null(ag_causal_attention(A, x, x, x, 3));
-    check_error("causal_attention", "n_head 3", "C = 4");
-    expect_errors();
-    ck_assert_ptr_null(ag_causal_attention(A, x, x, x, 0));
-    check_error("causal_attention", "n_head 0", "n_head > 0");
-    expect_errors();
-    ck_assert_ptr_null(ag_causal_attention(A, x, x, x, -2));
-    check_error("causal_attention", "n_head -2", NULL);
-    expect_errors();
-    ck_assert_ptr_null(ag_causal_attention(A, x, x64, x, 2));
-    check_error("causal_attention", "f32", "f64");
-    expect_errors();
-    ck_assert_ptr_null(ag_causal_attention(A, ids, ids, ids, 2));
-    check_error("causal_attention", "i32", NULL);
-    expect_errors();
-    ck_assert_ptr_null(ag_causal_attention(A, x1, x1, x1, 2));
-    check_error("causal_attention", "[4]", "[B, T, C] or [T, C]");
-    expect_errors();
-    ck_assert_ptr_null(ag_causal_attention(A, x4, x4, x4, 2));
-    check_error("causal_attention", "[1,2,3,4]", "[B, T, C] or [T, C]");
+    const struct {
+        ag_tensor *q, *k, *v;
+        int64_t heads;
+        const char *s1, *s2; /* what the message names */
+    } bad[] = {
+        {x, other, x, 2, "[2,4,4]", "one shape"},
+        {x, x, x, 3, "n_head 3", "C = 4"},
+        {x, x, x, 0, "n_head 0", "n_head > 0"},
+        {x, x, x, -2, "n_head -2", NULL},
+        {x, x64, x, 2, "f32", "f64"},
+        {ids, ids, ids, 2, "i32", NULL},
+        {x1, x1, x1, 2, "[4]", "[B, T, C] or [T, C]"},
+        {x4, x4, x4, 2, "[1,2,3,4]", "[B, T, C] or [T, C]"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        expect_errors();
+        ck_assert_ptr_null(ag_causal_attention(A, bad[i].q, bad[i].k, bad[i].v, bad[i].heads));
+        check_error("causal_attention", bad[i].s1, bad[i].s2);
+    }
     ck_assert_ptr_null(ag_causal_attention(A, NULL, x, x, 2)); /* NULL in, NULL out */
     ag_arena_free(A);
 }
