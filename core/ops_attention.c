@@ -26,7 +26,8 @@
  *
  * dS is softmax's backward (y (g - sum g y)); its row sum D_i is taken from
  * O and dO instead of from the whole row of P, so each tile is finished on
- * its own. Outer loop over key tiles, inner over the query tiles at or below
+ * its own. When T fits one tile the whole row of P is in it, and D_i is
+ * taken there, as softmax's backward does, without reading O. Outer loop over key tiles, inner over the query tiles at or below
  * them; dK and dV of a key tile and dQ of a query tile accumulate straight
  * into the gradients (row stride C: no copies to [B, H, T, hd]).
  *
@@ -59,6 +60,15 @@
 #define EXP_OF(v) _Generic((v), float: ag__expf, default: exp)(v)
 #define LOG_OF(v) _Generic((v), float: logf, default: log)(v)
 
+/* Query and key rows per tile. */
+#define TILE 64
+
+/* How many of the nc keys from j0 on query row i sees (keys j0 .. i; at least
+ * one, since tiles start at j0 <= i). */
+static int64_t visible(int64_t i, int64_t j0, int64_t nc) {
+    return i - j0 + 1 < nc ? i - j0 + 1 : nc;
+}
+
 /* Row reductions in LANES partial results, element c in lane c % LANES,
  * combined in a fixed order at the end: a loop the compiler vectorizes (a
  * single running max or sum is a chain of dependent scalar operations), with
@@ -86,16 +96,22 @@
         for (int u = 0; u < LANES; u++) t += part[u];                                 \
         return t;                                                                     \
     }                                                                                 \
-    /* s[c] = exp(s[c] - sub) for c < valid, 0 for valid <= c < n; s has room    \
-       for valid rounded up to LANES (a row of a tile). Whole blocks of LANES:      \
-       the lanes past valid take exp(0), then 0, so there is no scalar tail and   \
-       no lane underflows (slowly) on a masked score. */                           \
-    static void exp_row_##sfx(R *s, int64_t valid, int64_t n, R sub) {                \
-        const int64_t pad = (valid + LANES - 1) / LANES * LANES;                      \
-        for (int64_t c = valid; c < pad; c++) s[c] = sub;                             \
-        for (int64_t c = 0; c < pad; c += LANES)                                      \
-            for (int u = 0; u < LANES; u++) s[c + u] = EXP_OF((R)(s[c + u] - sub));   \
-        for (int64_t c = valid; c < n; c++) s[c] = 0;                                 \
+    /* Row r < nr of a tile S (row stride TILE) of nc keys from j0, seen by     \
+       query i0 + r: s[c] = exp(s[c] - sub[r]) for the keys it sees, 0 past them.   \
+       Whole blocks of LANES: the lanes past the last seen key take exp(0), then  \
+       0, so there is no scalar tail and no lane underflows (slowly) on a masked  \
+       score. One call a tile, so exp's constants are loaded once. */             \
+    static void exp_tile_##sfx(R *S, int64_t nr, int64_t nc, int64_t i0, int64_t j0,  \
+                               const R *sub) {                                        \
+        for (int64_t r = 0; r < nr; r++) {                                            \
+            R *s = S + r * TILE;                                                      \
+            const int64_t valid = visible(i0 + r, j0, nc);                            \
+            const int64_t pad = (valid + LANES - 1) / LANES * LANES;                  \
+            for (int64_t c = valid; c < pad; c++) s[c] = sub[r];                      \
+            for (int64_t c = 0; c < pad; c += LANES)                                  \
+                for (int u = 0; u < LANES; u++) s[c + u] = EXP_OF((R)(s[c + u] - sub[r])); \
+            for (int64_t c = valid; c < nc; c++) s[c] = 0;                            \
+        }                                                                             \
     }                                                                                 \
     static R row_sum_##sfx(const R *a, int64_t n) {                                   \
         R part[LANES] = {0};                                                          \
@@ -112,11 +128,9 @@ ROW_REDUCERS(double, f64)
 #define ROW_MAX(s, n) _Generic((s), float *: row_max_f32, default: row_max_f64)(s, n)
 #define ROW_DOT(a, b, n) _Generic((a), const float *: row_dot_f32, default: row_dot_f64)(a, b, n)
 #define ROW_SUM(s, n) _Generic((s), float *: row_sum_f32, default: row_sum_f64)(s, n)
-#define EXP_ROW(s, valid, n, sub) \
-    _Generic((s), float *: exp_row_f32, default: exp_row_f64)(s, valid, n, sub)
+#define EXP_TILE(S, nr, nc, i0, j0, sub) \
+    _Generic((S), float *: exp_tile_f32, default: exp_tile_f64)(S, nr, nc, i0, j0, sub)
 
-/* Query and key rows per tile. */
-#define TILE 64
 /* Tile products of fewer multiply-adds run as plain loops; from there on
  * the BLAS is faster, even at a head of 4 over 16 positions (the tinygpt
  * step at 48 dims, 12 a head, block 16 ran 15% slower with loops up to
@@ -187,12 +201,6 @@ static void scores(const attn_job *J, const void *q, const void *k, int64_t nr, 
     tile_mm(false, true, nr, nc, J->hd, J->scale, q, J->ld, k, J->ld, 0.0, S, TILE, J->dt);
 }
 
-/* How many of the nc keys from j0 on query row i sees (keys j0 .. i; at least
- * one, since tiles start at j0 <= i). */
-static int64_t visible(int64_t i, int64_t j0, int64_t nc) {
-    return i - j0 + 1 < nc ? i - j0 + 1 : nc;
-}
-
 /* ---- forward ------------------------------------------------------------------- */
 
 /* Pairs [p0, p1) (pair p = batch p / H, head p % H), scratch of one chunk. */
@@ -212,22 +220,22 @@ static void forward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scrat
                 for (int64_t j0 = 0; j0 < iend; j0 += TILE) {
                     const int64_t nc = iend - j0 < TILE ? iend - j0 : TILE;
                     scores(J, q + i0 * ld, k + j0 * ld, nr, nc, S);
+                    R mnew[TILE]; /* the rows' maxima with this tile */
                     for (int64_t r = 0; r < nr; r++) {
-                        /* keys past the causal limit get weight 0 */
-                        R *s = S + r * TILE;
-                        const int64_t valid = visible(i0 + r, j0, nc);
-                        const R mx = ROW_MAX(s, valid);
-                        const R mnew = j0 == 0 || mx > m[r] ? mx : m[r];
-                        EXP_ROW(s, valid, nc, mnew);
-                        const R sum = ROW_SUM(s, valid);
+                        const R mx = ROW_MAX(S + r * TILE, visible(i0 + r, j0, nc));
+                        mnew[r] = j0 == 0 || mx > m[r] ? mx : m[r];
+                    }
+                    EXP_TILE(S, nr, nc, i0, j0, mnew); /* keys past the causal limit: 0 */
+                    for (int64_t r = 0; r < nr; r++) {
+                        const R sum = ROW_SUM(S + r * TILE, visible(i0 + r, j0, nc));
                         if (j0 == 0) { /* the first tile: nothing to rescale */
                             l[r] = sum;
                         } else {
-                            const R alpha = EXP_OF((R)(m[r] - mnew));
+                            const R alpha = EXP_OF((R)(m[r] - mnew[r]));
                             l[r] = l[r] * alpha + sum;
                             for (int64_t d = 0; d < hd; d++) acc[r * hd + d] *= alpha;
                         }
-                        m[r] = mnew;
+                        m[r] = mnew[r];
                     }
                     tile_mm(false, false, nr, hd, nc, 1.0, S, TILE, v + j0 * ld, ld,
                             j0 == 0 ? 0.0 : 1.0, acc, hd, J->dt);
@@ -259,16 +267,17 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
             const R *lse = (const R *)J->lse + p * T;
             R *dq = J->dq ? (R *)J->dq + in : NULL, *dk = J->dk ? (R *)J->dk + in : NULL;
             R *dv = J->dv ? (R *)J->dv + in : NULL;
-            for (int64_t i = 0; i < T && dqk; i++) D[i] = ROW_DOT(g + i * ldo, o + i * ldo, hd);
+            /* D from O, or (one tile) from P and dP in the tile: no pass over O,
+               which is cold by now */
+            const bool one_tile = T <= TILE;
+            for (int64_t i = 0; i < T && dqk && !one_tile; i++)
+                D[i] = ROW_DOT(g + i * ldo, o + i * ldo, hd);
             for (int64_t j0 = 0; j0 < T; j0 += TILE) {
                 const int64_t nc = T - j0 < TILE ? T - j0 : TILE;
                 for (int64_t i0 = j0; i0 < T; i0 += TILE) {
                     const int64_t nr = T - i0 < TILE ? T - i0 : TILE;
                     scores(J, q + i0 * ld, k + j0 * ld, nr, nc, P);
-                    for (int64_t r = 0; r < nr; r++) {
-                        R *s = P + r * TILE;
-                        EXP_ROW(s, visible(i0 + r, j0, nc), nc, lse[i0 + r]);
-                    }
+                    EXP_TILE(P, nr, nc, i0, j0, lse + i0);
                     /* a key tile's gradients are first written at i0 = j0, a query
                        tile's at j0 = 0 */
                     const double bk = i0 == j0 ? J->beta_k : 1, bv = i0 == j0 ? J->beta_v : 1;
@@ -279,9 +288,13 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
                     if (!dqk) continue;
                     tile_mm(false, true, nr, nc, hd, 1.0, g + i0 * ldo, ldo, v + j0 * ld, ld, 0.0,
                             dS, TILE, J->dt);
-                    for (int64_t r = 0; r < nr; r++)
-                        for (int64_t c = 0; c < nc; c++)
-                            dS[r * TILE + c] = P[r * TILE + c] * (dS[r * TILE + c] - D[i0 + r]);
+                    for (int64_t r = 0; r < nr; r++) {
+                        R *ds = dS + r * TILE;
+                        const R *pr = P + r * TILE;
+                        const R Dr = one_tile ? ROW_DOT(pr, ds, visible(i0 + r, j0, nc))
+                                              : D[i0 + r];
+                        for (int64_t c = 0; c < nc; c++) ds[c] = pr[c] * (ds[c] - Dr);
+                    }
                     if (dq)
                         tile_mm(false, false, nr, hd, nc, J->scale, dS, TILE, k + j0 * ld, ld,
                                 bq, dq + i0 * ld, ld, J->dt);
