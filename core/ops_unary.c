@@ -210,19 +210,28 @@ static void forward(kind k, double p, double q, const ag_tensor *in, ag_tensor *
  * pass, d = f'(x) = Phi(x) + x pdf(x), kept for backward. The erf tail that
  * both evaluate (in double, for the f32 bound of core/vmath.h) is then
  * computed once per element where forward and backward computed it once
- * each; backward becomes dx = g d. The values are those of the table's
- * formulas, bit for bit. */
+ * each (in f32 by ag__gelu_and_derivf, which shares it by hand); backward
+ * becomes dx = g d. The values are those of the table's formulas, bit for
+ * bit. */
 static void gelu_with_derivative_range(const void *ctx, int64_t lo, int64_t hi) {
     const unary_job *j = ctx;
-    AG_DISPATCH(j->dt, T, {
-        const T *px = j->x;
-        T *py = j->out, *pd = j->d;
+    if (j->dt == AG_F32) {
+        const float *px = j->x;
+        float *py = j->out, *pd = j->d;
         for (int64_t i = lo; i < hi; i++) {
-            const T x = px[i];
-            py[i] = (T)(GELU_OF(x));
-            pd[i] = (T)(PHI_OF(x) + x * PDF_OF(x));
+            const ag__gelu_pair r = ag__gelu_and_derivf(px[i]);
+            py[i] = r.y;
+            pd[i] = r.dy;
         }
-    });
+        return;
+    }
+    const double *px = j->x;
+    double *py = j->out, *pd = j->d;
+    for (int64_t i = lo; i < hi; i++) {
+        const double x = px[i];
+        py[i] = GELU_OF(x);
+        pd[i] = PHI_OF(x) + x * PDF_OF(x);
+    }
 }
 
 /* One pass over x, the op's output y and a gradient g, for the three
