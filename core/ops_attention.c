@@ -59,6 +59,9 @@
  * (within 1 ulp of libm's), libm's for f64; log likewise (once a row). */
 #define EXP_OF(v) _Generic((v), float: ag__expf, default: exp)(v)
 #define LOG_OF(v) _Generic((v), float: logf, default: log)(v)
+/* c ? a : b, for f32 with bit masks (a loop with a branch does not vectorize) */
+static inline double select_f64(int c, double a, double b) { return c ? a : b; }
+#define SELECT(c, a, b) _Generic((a), float: ag__vm_select, default: select_f64)(c, a, b)
 
 /* Query and key rows per tile. */
 #define TILE 64
@@ -98,19 +101,25 @@ static int64_t visible(int64_t i, int64_t j0, int64_t nc) {
     }                                                                                 \
     /* Row r < nr of a tile S (row stride TILE) of nc keys from j0, seen by     \
        query i0 + r: s[c] = exp(s[c] - sub[r]) for the keys it sees, 0 past them.   \
-       Whole blocks of LANES: the lanes past the last seen key take exp(0), then  \
-       0, so there is no scalar tail and no lane underflows (slowly) on a masked  \
-       score. One call a tile, so exp's constants are loaded once. */             \
+       Whole blocks of LANES, up to TILE: a lane past the last seen key takes     \
+       exp(0), then 0, so there is no scalar loop, and no lane reads a masked    \
+       score (or underflows, slowly, on one). One call a tile, so exp's          \
+       constants are loaded once. */                                              \
     static void exp_tile_##sfx(R *S, int64_t nr, int64_t nc, int64_t i0, int64_t j0,  \
                                const R *sub) {                                        \
         for (int64_t r = 0; r < nr; r++) {                                            \
             R *s = S + r * TILE;                                                      \
             const int64_t valid = visible(i0 + r, j0, nc);                            \
-            const int64_t pad = (valid + LANES - 1) / LANES * LANES;                  \
-            for (int64_t c = valid; c < pad; c++) s[c] = sub[r];                      \
-            for (int64_t c = 0; c < pad; c += LANES)                                  \
-                for (int u = 0; u < LANES; u++) s[c + u] = EXP_OF((R)(s[c + u] - sub[r])); \
-            for (int64_t c = valid; c < nc; c++) s[c] = 0;                            \
+            const R sb = sub[r];                                                      \
+            int64_t c = 0;                                                            \
+            for (; c < valid; c += LANES)                                             \
+                for (int u = 0; u < LANES; u++) {                                     \
+                    const bool seen = c + u < valid;                                  \
+                    const R e = EXP_OF((R)(SELECT(seen, s[c + u], sb) - sb));         \
+                    s[c + u] = SELECT(seen, e, (R)0);                                 \
+                }                                                                     \
+            for (; c < nc; c += LANES)                                                \
+                for (int u = 0; u < LANES; u++) s[c + u] = 0;                         \
         }                                                                             \
     }                                                                                 \
     static R row_sum_##sfx(const R *a, int64_t n) {                                   \
@@ -343,7 +352,9 @@ static bool run_pairs(const char *op, const attn_job *J, int64_t pairs, pairs_fn
     const size_t es = ag_dtype_size(J->dt);
     size_t per = 2 * TILE * TILE + (size_t)TILE * (size_t)J->hd + 2 * TILE + (size_t)J->T;
     per = (per * es + 63) / 64 * 64;
-    char *scratch = malloc((size_t)nchunk * per);
+    /* zeroed: exp_tile reads (and discards) the columns of a row up to a
+       multiple of LANES, past what the tile's products wrote */
+    char *scratch = calloc((size_t)nchunk, per);
     if (!scratch) {
         ag__fail(op, "out of memory for %lld scratch blocks of %zu bytes", (long long)nchunk, per);
         return false;
