@@ -8,8 +8,9 @@
  *
  *   exp        y = e^x
  *   tanh       y = tanh x
- *   gelu       forward y = x Phi(x) and backward dx = g (Phi(x) + x phi(x)),
- *              the two loops of the op (Phi the normal CDF, phi its density)
+ *   gelu       forward y = x Phi(x), keeping d = Phi(x) + x phi(x), and
+ *              backward dx = g d: the op's two loops when a backward
+ *              follows (Phi the normal CDF, phi its density)
  *
  * once as a loop of libm's scalar calls (expf, tanhf, erff: the f32 path
  * before core/vmath.h) and once through core/vmath.h's inline forms, which
@@ -38,7 +39,7 @@
 /* One pass of a kernel over n elements: x in, y (and dx) out, g the incoming gradient. */
 typedef struct {
     const float *x, *g;
-    float *y, *dx;
+    float *y, *d, *dx; /* d: GELU's kept derivative */
     int64_t n;
 } pass;
 
@@ -57,21 +58,20 @@ static void tanh_vmath(const pass *p) {
 static void gelu_libm(const pass *p) {
     for (int64_t i = 0; i < p->n; i++) {
         const float x = p->x[i];
-        p->y[i] = x * (0.5f * (1 + erff(x * SQRT1_2F)));
-    }
-    for (int64_t i = 0; i < p->n; i++) {
-        const float x = p->x[i];
         const float cdf = 0.5f * (1 + erff(x * SQRT1_2F));
         const float pdf = INV_SQRT_2PIF * expf(-0.5f * x * x);
-        p->dx[i] = p->g[i] * (cdf + x * pdf);
+        p->y[i] = x * cdf;
+        p->d[i] = cdf + x * pdf;
     }
+    for (int64_t i = 0; i < p->n; i++) p->dx[i] = p->g[i] * p->d[i];
 }
 static void gelu_vmath(const pass *p) {
-    for (int64_t i = 0; i < p->n; i++) p->y[i] = ag__geluf(p->x[i]);
     for (int64_t i = 0; i < p->n; i++) {
-        const float x = p->x[i];
-        p->dx[i] = p->g[i] * (ag__normcdff(x) + x * ag__normpdff(x));
+        const ag__gelu_pair r = ag__gelu_and_derivf(p->x[i]);
+        p->y[i] = r.y;
+        p->d[i] = r.dy;
     }
+    for (int64_t i = 0; i < p->n; i++) p->dx[i] = p->g[i] * p->d[i];
 }
 
 /* Median seconds of fn over p, reps runs after one warm-up run. */
@@ -118,7 +118,7 @@ int main(int argc, char **argv) {
     const int rc = ag_demo_opts_parse(&cmd, argc, argv);
     if (rc >= 0) return rc;
 
-    float *buf = malloc((size_t)n * 6 * sizeof *buf);
+    float *buf = malloc((size_t)n * 8 * sizeof *buf);
     if (!buf) {
         fprintf(stderr, "bench-vmath: no memory for %lld elements\n", (long long)n);
         return 1;
@@ -130,8 +130,8 @@ int main(int argc, char **argv) {
         x[i] = -8.0f + 16.0f * (float)(s >> 40) / (float)(1 << 24);
         g[i] = 1.0f - (float)(s & 0xff) / 256.0f;
     }
-    const pass lp = {x, g, buf + 2 * n, buf + 3 * n, n};
-    const pass vp = {x, g, buf + 4 * n, buf + 5 * n, n};
+    const pass lp = {x, g, buf + 2 * n, buf + 3 * n, buf + 4 * n, n};
+    const pass vp = {x, g, buf + 5 * n, buf + 6 * n, buf + 7 * n, n};
     static const struct {
         const char *name;
         void (*libm)(const pass *), (*vmath)(const pass *);
