@@ -27,9 +27,10 @@
  * dS is softmax's backward (y (g - sum g y)); its row sum D_i is taken from
  * O and dO instead of from the whole row of P, so each tile is finished on
  * its own. When T fits one tile the whole row of P is in it, and D_i is
- * taken there, as softmax's backward does, without reading O. Outer loop over key tiles, inner over the query tiles at or below
- * them; dK and dV of a key tile and dQ of a query tile accumulate straight
- * into the gradients (row stride C: no copies to [B, H, T, hd]).
+ * taken there, as softmax's backward does, without reading O. Outer loop
+ * over key tiles, inner over the query tiles at or below them; dK and dV
+ * of a key tile and dQ of a query tile accumulate straight into the
+ * gradients (row stride C: no copies to [B, H, T, hd]).
  *
  * The (batch, head) pairs are independent: each touches only its own column
  * block of its batch row, so chunks of pairs run on the OpenMP team without
@@ -102,8 +103,8 @@ static int64_t visible(int64_t i, int64_t j0, int64_t nc) {
     /* Row r < nr of a tile S (row stride TILE) of nc keys from j0, seen by     \
        query i0 + r: s[c] = exp(s[c] - sub[r]) for the keys it sees, 0 past them.   \
        Whole blocks of LANES, up to TILE: a lane past the last seen key takes     \
-       exp(0), then 0, so there is no scalar loop, and no lane reads a masked    \
-       score (or underflows, slowly, on one). One call a tile, so exp's          \
+       exp(0) in place of its score, then 0, so there is no scalar loop and no    \
+       lane underflows (slowly) on a masked score. One call a tile, so exp's      \
        constants are loaded once. */                                              \
     static void exp_tile_##sfx(R *S, int64_t nr, int64_t nc, int64_t i0, int64_t j0,  \
                                const R *sub) {                                        \
