@@ -153,10 +153,14 @@ static inline ag__exp_parts ag__exp_split(float hi, float lo) {
     };
 }
 
+/* m e^(hi + lo) from its parts, rounded at the end. */
+static inline float ag__exp_parts_mul(ag__exp_parts e, float m) {
+    return ((m * e.p) * e.s1) * e.s2;
+}
+
 /* m e^(hi + lo), rounded at the end. */
 static inline float ag__exp_mul(float hi, float lo, float m) {
-    const ag__exp_parts e = ag__exp_split(hi, lo);
-    return ((m * e.p) * e.s1) * e.s2;
+    return ag__exp_parts_mul(ag__exp_split(hi, lo), m);
 }
 
 static inline float ag__expf(float x) { return ag__exp_mul(x, 0.0f, 1.0f); }
@@ -263,20 +267,43 @@ static inline float ag__vm_normcdf_small(float x2) {
     return ag__vm_fma(p, x2, 0.398942292f);
 }
 
-/* Phi(x) (times_x 0) or x Phi(x) (times_x 1): a polynomial on [-0.5, sqrt 2),
- * the tails from erfc with z = |x| / sqrt 2 and z^2 = x^2 / 2. */
-static inline float ag__vm_normcdf_mul(float x, int times_x) {
-    const float mid = ag__vm_fma(x, ag__vm_normcdf_small(x * x), 0.5f);
+/* What Phi(x) and x Phi(x) are made of: Phi from a polynomial on
+ * [-0.5, sqrt 2), and for the tails G(z) with z = |x| / sqrt 2 and
+ * e^(-z^2) = e^(-x^2 / 2) as exp parts (z^2 = x^2 / 2 split from x itself).
+ * GELU's derivative takes the density from the same parts. */
+typedef struct {
+    float mid, ac; /* Phi on the middle range; |x| clamped to AG__VM_TAIL_MAX */
+    double g;      /* G(z) */
+    ag__exp_parts e;
+} ag__vm_cdf_parts;
+
+static inline ag__vm_cdf_parts ag__vm_cdf_parts_of(float x) {
     const float a = ag__vm_abs(x);
     const float ac = ag__vm_select(a > AG__VM_TAIL_MAX, AG__VM_TAIL_MAX, a);
     const ag__vm_square sq = ag__vm_sq(ac);
-    const ag__vm_square half = {0.5f * sq.hi, 0.5f * sq.lo};
-    /* x Phi(-|x|) = x erfc(|x| / sqrt 2) / 2 (x clamped: the tail is 0 there anyway) */
-    const float m = times_x ? 0.5f * ag__vm_copysign(ac, x) : 0.5f;
-    const float lower = ag__vm_erfc_mul(ac * 0.707106769f, half, m);
-    const float upper = times_x ? x - lower : 1.0f - lower; /* x Phi(x) = x - x Phi(-x) */
-    const float middle = times_x ? x * mid : mid;
+    return (ag__vm_cdf_parts){
+        .mid = ag__vm_fma(x, ag__vm_normcdf_small(x * x), 0.5f),
+        .ac = ac,
+        .g = ag__vm_erfc_scaled_poly(2.0 / (2.0 + (double)(ac * 0.707106769f))),
+        .e = ag__exp_split(-(0.5f * sq.hi), -(0.5f * sq.lo)),
+    };
+}
+
+/* Phi(x) (times_x 0) or x Phi(x) (times_x 1) from its parts: the tails are
+ * m erfc(z) with m = 1/2 or x / 2, m G(z) rounded once and then scaled by
+ * e^(-z^2) (x clamped: the tail is 0 there anyway). */
+static inline float ag__vm_cdf_from(float x, const ag__vm_cdf_parts *c, int times_x) {
+    const float m = times_x ? 0.5f * ag__vm_copysign(c->ac, x) : 0.5f;
+    /* Phi(-|x|) or x Phi(-|x|) */
+    const float lower = ag__exp_parts_mul(c->e, (float)((double)m * c->g));
+    const float upper = times_x ? x - lower : 1.0f - lower;   /* x Phi(x) = x - x Phi(-x) */
+    const float middle = times_x ? x * c->mid : c->mid;
     return ag__vm_select(x <= -0.5f, lower, ag__vm_select(x < 1.41421354f, middle, upper));
+}
+
+static inline float ag__vm_normcdf_mul(float x, int times_x) {
+    const ag__vm_cdf_parts c = ag__vm_cdf_parts_of(x);
+    return ag__vm_cdf_from(x, &c, times_x);
 }
 
 static inline float ag__normcdff(float x) { return ag__vm_normcdf_mul(x, 0); }
@@ -291,31 +318,17 @@ static inline float ag__geluf(float x) {
 static inline float ag__normpdff(float x) { return 0.398942292f * ag__exp_neg_sqf(x, 0.5f); }
 
 /* GELU and its derivative at once: y = ag__geluf(x) and
- * dy = ag__normcdff(x) + x ag__normpdff(x), the same bits, with the parts
- * the three share (the erfc tail's G and e^(-x^2 / 2)) written once. Given
- * the separate calls the compiler shares G but not all the rest (5% slower). */
+ * dy = ag__normcdff(x) + x ag__normpdff(x), the same bits, from one set of
+ * parts (the erfc tail's G and e^(-x^2 / 2) computed once, whatever the
+ * compiler would find to share between separate calls). */
 typedef struct {
     float y, dy;
 } ag__gelu_pair;
 
 static inline ag__gelu_pair ag__gelu_and_derivf(float x) {
-    const float mid = ag__vm_fma(x, ag__vm_normcdf_small(x * x), 0.5f); /* Phi, middle */
-    const float a = ag__vm_abs(x);
-    const float ac = ag__vm_select(a > AG__VM_TAIL_MAX, AG__VM_TAIL_MAX, a);
-    const ag__vm_square sq = ag__vm_sq(ac);
-    /* G(z) for z = |x| / sqrt 2 and e^(-x^2 / 2), as in ag__vm_normcdf_mul */
-    const double t = 2.0 / (2.0 + (double)(ac * 0.707106769f));
-    const double g = ag__vm_erfc_scaled_poly(t);
-    const ag__exp_parts e = ag__exp_split(-(0.5f * sq.hi), -(0.5f * sq.lo));
-    const float gx = (float)((double)(0.5f * ag__vm_copysign(ac, x)) * g);
-    const float g1 = (float)(0.5 * g);
-    const float lower_y = ((gx * e.p) * e.s1) * e.s2;  /* x Phi(-|x|) */
-    const float lower_p = ((g1 * e.p) * e.s1) * e.s2;  /* Phi(-|x|) */
-    const float pdf = 0.398942292f * ((e.p * e.s1) * e.s2);
-    const float y = ag__vm_select(x <= -0.5f, lower_y,
-                                  ag__vm_select(x < 1.41421354f, x * mid, x - lower_y));
-    const float phi = ag__vm_select(x <= -0.5f, lower_p,
-                                    ag__vm_select(x < 1.41421354f, mid, 1.0f - lower_p));
+    const ag__vm_cdf_parts c = ag__vm_cdf_parts_of(x);
+    const float y = ag__vm_cdf_from(x, &c, 1), phi = ag__vm_cdf_from(x, &c, 0);
+    const float pdf = 0.398942292f * ag__exp_parts_mul(c.e, 1.0f);
     return (ag__gelu_pair){ag__vm_select(x == -INFINITY, NAN, y), phi + x * pdf};
 }
 
@@ -331,9 +344,9 @@ static inline float ag__sigmoidf(float x) {
 /* x / (1 + e^-x); below 0, x e^x / (1 + e^x) with x e^x rounded once. */
 static inline float ag__siluf(float x) {
     const ag__exp_parts e = ag__exp_split(-ag__vm_abs(x), 0.0f);
-    const float en = (e.p * e.s1) * e.s2;
+    const float en = ag__exp_parts_mul(e, 1.0f);
     const float xc = ag__vm_select(x < -126.0f, -126.0f, x); /* x e^x is 0 below anyway */
-    const float num = ag__vm_select(x >= 0.0f, x, ((xc * e.p) * e.s1) * e.s2);
+    const float num = ag__vm_select(x >= 0.0f, x, ag__exp_parts_mul(e, xc));
     return ag__vm_select(x == -INFINITY, NAN, num / (1.0f + en)); /* -inf * 0, as the formula */
 }
 
