@@ -86,10 +86,23 @@ ag_nn_attention *ag_nn_attention_new_(ag_arena *P, ag_rng *r, int64_t n_embd, in
     return a;
 }
 
-/* True when the attention weights go through an active Dropout (p > 0, in
- * training mode): then they must be formed, and the composed path runs. */
+/* True when d drops anything (p > 0, in training mode). */
+static bool dropout_active(const ag_nn_dropout *d) { return d->p > 0 && d->base.training; }
+
+/* True when the attention weights go through an active Dropout: then they
+ * must be formed, and the composed path runs. */
 static bool attention_active_dropout(const ag_nn_attention *m) {
-    return m->attn_drop->p > 0 && m->attn_drop->base.training;
+    return dropout_active(m->attn_drop);
+}
+
+/* dropout(l(x)), added to r when r is given (a residual connection). With
+ * the dropout inactive the sum is one op, ag_linear_add: the product is
+ * added into a copy of r, with no add node and no pass of its own. */
+static ag_tensor *project(ag_arena *A, ag_nn_linear *l, ag_nn_dropout *d, ag_tensor *x,
+                          ag_tensor *r) {
+    if (r && !dropout_active(d)) return ag_linear_add_(A, x, l->weight, l->bias, r);
+    ag_tensor *y = ag_nn_dropout_forward_(A, d, ag_nn_linear_forward_(A, l, x));
+    return r ? ag_add_(A, r, y) : y;
 }
 
 /* The composed attention of q, k, v [B,T,C] (or [T,C]) with the weights'
@@ -134,8 +147,8 @@ static ag_tensor *stacked_attention(ag_arena *A, ag_nn_attention *m, ag_tensor *
     return ag__causal_attention_packed(A, ag_linear_(A, x, w, b), m->n_head);
 }
 
-ag_tensor *ag_nn_attention_forward_(ag_arena *A, ag_nn_attention *m, ag_tensor *x) {
-    if (!m || !x) return NULL;
+/* The attention of x, added to r when r is given. */
+static ag_tensor *attention_plus(ag_arena *A, ag_nn_attention *m, ag_tensor *x, ag_tensor *r) {
     if (!ag__check_float("nn_attention_forward", x)) return NULL;
     const int64_t C = m->n_embd;
     if ((x->ndim != 2 && x->ndim != 3) || x->shape[x->ndim - 1] != C) {
@@ -153,8 +166,12 @@ ag_tensor *ag_nn_attention_forward_(ag_arena *A, ag_nn_attention *m, ag_tensor *
         y = attention_active_dropout(m) ? composed_attention(A, m, q, k, v)
                                         : ag_causal_attention_(A, q, k, v, m->n_head);
     }
-    y = ag_nn_linear_forward_(A, m->o_proj, y);
-    return ag_nn_dropout_forward_(A, m->resid_drop, y);
+    return project(A, m->o_proj, m->resid_drop, y, r);
+}
+
+ag_tensor *ag_nn_attention_forward_(ag_arena *A, ag_nn_attention *m, ag_tensor *x) {
+    if (!m || !x) return NULL;
+    return attention_plus(A, m, x, NULL);
 }
 
 /* ---- MLP ------------------------------------------------------------------------- */
@@ -189,10 +206,15 @@ ag_nn_mlp *ag_nn_mlp_new_(ag_arena *P, ag_rng *r, int64_t n_embd, int64_t n_hidd
     return m;
 }
 
+/* The MLP of x, added to r when r is given. */
+static ag_tensor *mlp_plus(ag_arena *A, ag_nn_mlp *m, ag_tensor *x, ag_tensor *r) {
+    ag_tensor *h = ag_activate_(A, ag_nn_linear_forward_(A, m->up_proj, x), m->act);
+    return project(A, m->down_proj, m->drop, h, r);
+}
+
 ag_tensor *ag_nn_mlp_forward_(ag_arena *A, ag_nn_mlp *m, ag_tensor *x) {
     if (!m || !x) return NULL;
-    ag_tensor *h = ag_activate_(A, ag_nn_linear_forward_(A, m->up_proj, x), m->act);
-    return ag_nn_dropout_forward_(A, m->drop, ag_nn_linear_forward_(A, m->down_proj, h));
+    return mlp_plus(A, m, x, NULL);
 }
 
 /* ---- norms ------------------------------------------------------------------------ */
@@ -267,10 +289,11 @@ ag_nn_block *ag_nn_block_new_(ag_arena *P, ag_rng *r, const ag_block_config *c) 
 
 ag_tensor *ag_nn_block_forward_(ag_arena *A, ag_nn_block *m, ag_tensor *x) {
     if (!m || !x) return NULL;
-    /* x = x + self_attn(input_layernorm(x)) */
+    /* x = x + self_attn(input_layernorm(x)); the sum is formed by the
+       output projection (project above) */
     ag_tensor *h = ag_module_forward_(m->input_layernorm, A, x);
-    h = ag_add_(A, x, ag_nn_attention_forward_(A, m->self_attn, h));
+    h = h ? attention_plus(A, m->self_attn, h, x) : NULL;
     /* x = x + mlp(post_attention_layernorm(x)) */
-    ag_tensor *f = ag_module_forward_(m->post_attention_layernorm, A, h);
-    return ag_add_(A, h, ag_nn_mlp_forward_(A, m->mlp, f));
+    ag_tensor *f = h ? ag_module_forward_(m->post_attention_layernorm, A, h) : NULL;
+    return f ? mlp_plus(A, m->mlp, f, h) : NULL;
 }

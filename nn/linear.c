@@ -9,9 +9,30 @@
  * create_graph) makes the same products with recorded matmul ops.
  */
 #include <math.h>
+#include <string.h>
 
 #include "ag/nn.h"
 #include "internal.h"
+
+/* Columns of dY summed at once: a block of them is read row after row, so
+ * that dY is read in order once, not once a column down its stride. */
+#define BIAS_BLOCK 256
+
+/* db[j] += sum over the M rows of dY[i, j], each column summed in double in
+ * row order. */
+static void bias_grad(const ag_tensor *g, int64_t M, int64_t nout, ag_tensor *gb) {
+    AG_DISPATCH(g->dtype, T, {
+        const T *pg = g->data;
+        T *pb = gb->data;
+        for (int64_t j0 = 0; j0 < nout; j0 += BIAS_BLOCK) {
+            const int64_t nj = nout - j0 < BIAS_BLOCK ? nout - j0 : BIAS_BLOCK;
+            double s[BIAS_BLOCK] = {0};
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t j = 0; j < nj; j++) s[j] += pg[i * nout + j0 + j];
+            for (int64_t j = 0; j < nj; j++) pb[j0 + j] += (T)s[j];
+        }
+    });
+}
 
 static void linear_backward(ag_tensor *out) {
     ag_tensor *x = out->src[0], *w = out->src[1], *b = out->nsrc > 2 ? out->src[2] : NULL;
@@ -26,17 +47,7 @@ static void linear_backward(ag_tensor *out) {
                      out->dtype);
     if (gw) ag__gemm(true, false, nout, in, M, 1.0, g->data, nout, x->data, in, bw, gw->data, in,
                      out->dtype);
-    if (gb) {
-        AG_DISPATCH(out->dtype, T, {
-            const T *pg = g->data;
-            T *pb = gb->data;
-            for (int64_t j = 0; j < nout; j++) {
-                double s = 0;
-                for (int64_t i = 0; i < M; i++) s += pg[i * nout + j];
-                pb[j] += (T)s;
-            }
-        });
-    }
+    if (gb) bias_grad(g, M, nout, gb);
 }
 
 /* The recorded backward: dx = g @ W; dW = g^T x with the leading dims as
@@ -57,55 +68,114 @@ static bool linear_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
 
 static const ag_op LINEAR = {"linear", linear_backward, linear_vjp};
 
-static bool linear_args_ok(const ag_tensor *x, const ag_tensor *w, const ag_tensor *b) {
-    if (!ag__check_float("linear", x) || !ag__check_float("linear", w) ||
-        (b && !ag__check_float("linear", b)))
+/* linear_add: linear's gradients (its sources x, weight, bias are the
+ * first three, bias NULL without one), and dr += dY. */
+static void linear_add_backward(ag_tensor *out) {
+    linear_backward(out);
+    ag_tensor *r = out->src[3];
+    if (!r->requires_grad) return;
+    if (r->grad) {
+        ag__accumulate(r->grad, out->grad);
+        return;
+    }
+    ag_tensor *gr = ag__grad_buf_raw(r);
+    if (gr) memcpy(gr->data, out->grad->data, (size_t)gr->numel * ag_dtype_size(gr->dtype));
+}
+
+static bool linear_add_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
+    if (!linear_vjp(out, g, grads)) return false;
+    if (out->src[3]->requires_grad) grads[3] = g;
+    return true;
+}
+
+static const ag_op LINEAR_ADD = {"linear_add", linear_add_backward, linear_add_vjp};
+
+static bool linear_args_ok(const char *op, const ag_tensor *x, const ag_tensor *w,
+                           const ag_tensor *b) {
+    if (!ag__check_float(op, x) || !ag__check_float(op, w) ||
+        (b && !ag__check_float(op, b)))
         return false;
     if (w->ndim != 2) {
-        ag__fail("linear", "weight %s must be 2-d [out_features, in_features]", ag__shp(w));
+        ag__fail(op, "weight %s must be 2-d [out_features, in_features]", ag__shp(w));
         return false;
     }
     if (x->ndim < 1 || x->shape[x->ndim - 1] != w->shape[1]) {
-        ag__fail("linear", "input %s must end in in_features = %lld to match weight %s",
+        ag__fail(op, "input %s must end in in_features = %lld to match weight %s",
                  ag__shp(x), (long long)w->shape[1], ag__shp(w));
         return false;
     }
     if (b && (b->ndim != 1 || b->shape[0] != w->shape[0])) {
-        ag__fail("linear", "bias %s must be [%lld] to match weight %s", ag__shp(b),
+        ag__fail(op, "bias %s must be [%lld] to match weight %s", ag__shp(b),
                  (long long)w->shape[0], ag__shp(w));
         return false;
     }
     return true;
 }
 
-ag_tensor *ag_linear_(ag_arena *A, ag_tensor *x, ag_tensor *weight, ag_tensor *bias) {
-    if (!x || !weight) return NULL;
-    if (!linear_args_ok(x, weight, bias)) return NULL;
+/* r (when given) must have the result's shape [..., out]. */
+static bool residual_ok(const char *op, const ag_tensor *x, const ag_tensor *w,
+                        const ag_tensor *r) {
+    if (!ag__check_float(op, r)) return false;
+    bool same = r->ndim == x->ndim && r->shape[r->ndim - 1] == w->shape[0];
+    for (int d = 0; same && d < x->ndim - 1; d++) same = r->shape[d] == x->shape[d];
+    if (!same) {
+        ag__fail(op, "r %s must have the shape of linear(x %s, weight %s): x's leading dims, "
+                 "then out_features = %lld", ag__shp(r), ag__shp(x), ag__shp(w),
+                 (long long)w->shape[0]);
+        return false;
+    }
+    return true;
+}
+
+/* linear(x, weight, bias), plus r when r is given (ag_linear_add). With r
+ * the result starts as r (plus the bias, in the same pass) and the product
+ * is added into it by the gemm (beta 1): the sum costs no pass of its own. */
+static ag_tensor *linear_op(ag_arena *A, const char *op, ag_tensor *x, ag_tensor *weight,
+                           ag_tensor *bias, ag_tensor *r) {
+    if (!linear_args_ok(op, x, weight, bias) || (r && !residual_ok(op, x, weight, r)))
+        return NULL;
     ag_dtype dt = ag__promote(x->dtype, weight->dtype);
     if (bias) dt = ag__promote(dt, bias->dtype);
+    if (r) dt = ag__promote(dt, r->dtype);
     const ag_dtype ct = ag_compute_dtype(dt);
     ag_tensor *xc = ag__as(A, x, ct), *wc = ag__as(A, weight, ct);
-    ag_tensor *bc = bias ? ag__as(A, bias, ct) : NULL;
-    if (!xc || !wc || (bias && !bc)) return NULL;
+    ag_tensor *bc = bias ? ag__as(A, bias, ct) : NULL, *rc = r ? ag__as(A, r, ct) : NULL;
+    if (!xc || !wc || (bias && !bc) || (r && !rc)) return NULL;
     const int64_t in = weight->shape[1], nout = weight->shape[0];
     const int64_t M = ag__numel(x->ndim - 1, x->shape);
     int64_t shape[AG_MAX_DIMS];
     for (int d = 0; d < x->ndim - 1; d++) shape[d] = x->shape[d];
     shape[x->ndim - 1] = nout;
-    ag_tensor *y = ag__result("linear", A, ct, x->ndim, shape);
+    ag_tensor *y = ag__result(op, A, ct, x->ndim, shape);
     if (!y) return NULL;
-    if (M > 0 && nout > 0)
-        ag__gemm(false, true, M, nout, in, 1.0, xc->data, in, wc->data, in, 0.0, y->data, nout, ct);
-    if (bc) {
-        AG_DISPATCH(ct, T, {
-            const T *pb = bc->data;
-            T *py = y->data;
+    AG_DISPATCH(ct, T, {
+        const T *pb = bc ? bc->data : NULL, *pr = rc ? rc->data : NULL;
+        T *py = y->data;
+        if (pr) /* y = r (+ bias), then the product added into it */
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t j = 0; j < nout; j++)
+                    py[i * nout + j] = pr[i * nout + j] + (pb ? pb[j] : (T)0);
+        if (M > 0 && nout > 0)
+            ag__gemm(false, true, M, nout, in, 1.0, xc->data, in, wc->data, in, pr ? 1.0 : 0.0,
+                     py, nout, ct);
+        if (pb && !pr)
             for (int64_t i = 0; i < M; i++)
                 for (int64_t j = 0; j < nout; j++) py[i * nout + j] += pb[j];
-        });
-    }
-    if (!ag__record(y, &LINEAR, bc ? 3 : 2, (ag_tensor *[]){xc, wc, bc})) return NULL;
-    return ag__as(A, y, dt);
+    });
+    const bool ok = r ? ag__record(y, &LINEAR_ADD, 4, (ag_tensor *[]){xc, wc, bc, rc}) != NULL
+                      : ag__record(y, &LINEAR, bc ? 3 : 2, (ag_tensor *[]){xc, wc, bc}) != NULL;
+    return ok ? ag__as(A, y, dt) : NULL;
+}
+
+ag_tensor *ag_linear_(ag_arena *A, ag_tensor *x, ag_tensor *weight, ag_tensor *bias) {
+    if (!x || !weight) return NULL;
+    return linear_op(A, "linear", x, weight, bias, NULL);
+}
+
+ag_tensor *ag_linear_add_(ag_arena *A, ag_tensor *x, ag_tensor *weight, ag_tensor *bias,
+                          ag_tensor *r) {
+    if (!x || !weight || !r) return NULL;
+    return linear_op(A, "linear_add", x, weight, bias, r);
 }
 
 /* ---- nn.Linear ------------------------------------------------------------- */

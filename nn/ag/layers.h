@@ -22,6 +22,15 @@ extern "C" {
 ag_tensor *ag_linear_(ag_arena *A, ag_tensor *x, ag_tensor *weight, ag_tensor *bias);
 #define ag_linear(...) AG_AT(ag_linear_, __VA_ARGS__)
 
+/* F.linear(x, weight, bias) + r in one op, r of the result's shape [..., out]
+ * (a residual connection: r + proj(h)). The result starts as r and the
+ * product is added into it by the BLAS, so the sum costs no pass over
+ * memory of its own, and backward hands dY to r and to the products
+ * without an add node between them. */
+ag_tensor *ag_linear_add_(ag_arena *A, ag_tensor *x, ag_tensor *weight, ag_tensor *bias,
+                          ag_tensor *r);
+#define ag_linear_add(...) AG_AT(ag_linear_add_, __VA_ARGS__)
+
 /* F.dropout: in training, zeroes each element with probability p (drawn
  * from r) and scales the rest by 1/(1-p); otherwise (or p = 0) returns x
  * itself. p in [0, 1); the gradient is masked and scaled the same way. */

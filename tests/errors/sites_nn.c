@@ -18,6 +18,10 @@ static int bad_ag_dropout(site_inputs *in) {
 static int bad_ag_linear(site_inputs *in) {
     (void)ag_linear(A, in->x, in->y, NULL); return __LINE__;
 }
+static int bad_ag_linear_add(site_inputs *in) {
+    ag_tensor *w = ag_ones(A, AG_F32, AG_SHAPE(4, 3)); /* x w^T is [2,4]; r [4,5] is not */
+    (void)ag_linear_add(A, in->x, w, NULL, in->y); return __LINE__;
+}
 static int bad_ag_nn_linear_new(site_inputs *in) {
     (void)ag_nn_linear_new(NULL, &in->rng, 3, 2, true); return __LINE__;
 }
@@ -303,7 +307,8 @@ static int bad_ag_module_load_file(site_inputs *in) {
 
 const site_case site_cases_nn[] = {
     SITE_CASE(ag_activate),         SITE_CASE(ag_dropout),
-    SITE_CASE(ag_linear),           SITE_CASE(ag_nn_linear_new),
+    SITE_CASE(ag_linear),           SITE_CASE(ag_linear_add),
+    SITE_CASE(ag_nn_linear_new),
     SITE_CASE(ag_nn_linear_forward), SITE_CASE(ag_nn_embedding_new),
     SITE_CASE(ag_nn_embedding_forward), SITE_CASE(ag_nn_dropout_new),
     SITE_CASE(ag_nn_dropout_forward), SITE_CASE(ag_nn_dropout_forward_rng),

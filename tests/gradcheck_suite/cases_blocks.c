@@ -94,6 +94,18 @@ static ag_tensor *f_linear(ag_arena *A, ag_tensor *const *x, int n, void *u) {
     return ag_linear(A, x[0], x[1], n > 2 ? x[2] : NULL);
 }
 
+/* F.linear(x, weight, bias) + r in one op: x, weight, r[, bias] as inputs */
+static ag_tensor *f_linear_add(ag_arena *A, ag_tensor *const *x, int n, void *u) {
+    (void)u;
+    return ag_linear_add(A, x[0], x[1], n > 3 ? x[3] : NULL, x[2]);
+}
+
+/* r is x itself (a square weight): x gets both shares of the gradient */
+static ag_tensor *f_linear_add_self(ag_arena *A, ag_tensor *const *x, int n, void *u) {
+    (void)n, (void)u;
+    return ag_linear_add(A, x[0], x[1], NULL, x[0]);
+}
+
 /* ---- Embedding -------------------------------------------------------------------- */
 
 /* ids [2,4] over 5 rows: row 1 three times, row 3 three times, row 2 never */
@@ -280,6 +292,13 @@ const gc_case gc_blocks[] = {
     GC_CASE("linear", "[2,3,4] W[5,4] b[5]", f_linear, GC_N(2, 3, 4), GC_N(5, 4), GC_N(5)),
     GC_CASE("linear", "[5,4] W[3,4]", f_linear, GC_N(5, 4), GC_N(3, 4)),
     GC_CASE("linear", "[2,1,3] W[1,3] const b[1]", f_linear, GC_N(2, 1, 3), GC_N(1, 3), GC_C(1)),
+    GC_CASE("linear_add", "[2,3,4] W[5,4] r[2,3,5] b[5]", f_linear_add, GC_N(2, 3, 4),
+            GC_N(5, 4), GC_N(2, 3, 5), GC_N(5)),
+    GC_CASE("linear_add", "[5,4] W[3,4] r[5,3]", f_linear_add, GC_N(5, 4), GC_N(3, 4),
+            GC_N(5, 3)),
+    GC_CASE("linear_add", "[4] W[3,4] r[3] const b[3]", f_linear_add, GC_N(4), GC_N(3, 4),
+            GC_N(3), GC_C(3)),
+    GC_CASE("linear_add", "[3,4] W[4,4] r = x", f_linear_add_self, GC_N(3, 4), GC_N(4, 4)),
     MCASE("Embedding", "Embedding(5,3) ids[2,4] repeats", f_module, make_embedding),
     MCASE("Embedding", "Embedding(3,4) ids[6] repeats", f_module, make_embedding_1d),
     {.op = "dropout", .shapes = "[4,5] p=0.4 fixed seed", .fn = f_dropout,

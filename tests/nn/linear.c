@@ -1,33 +1,42 @@
-/* tests/nn/linear.c — F.linear and nn.Linear against hand values, and the
- * init functions against their formulas. */
+/* tests/nn/linear.c — F.linear, linear_add and nn.Linear against hand
+ * values, and the init functions against their formulas. */
 #include <stdlib.h>
 
 #include "nn_test.h"
 
-START_TEST(linear_by_hand) {
+/* W = [[1, 2, 3], [-1, 0, 1]], b = [0.5, -0.5], x = [[1, 1, 1], [2, 0, -1]],
+ * upstream gradient G = [[1, 0], [2, 1]]; with_r, r = [[1, 2], [3, 4]] is
+ * added by linear_add. */
+static void linear_by_hand_with(bool with_r) {
     ag_arena *A = ag_arena_new(0);
-    /* W = [[1, 2, 3], [-1, 0, 1]], b = [0.5, -0.5], x = [[1, 1, 1], [2, 0, -1]] */
     ag_tensor *W = ag_from_f64(A, AG_F64, AG_SHAPE(2, 3), (const double[]){1, 2, 3, -1, 0, 1});
     ag_tensor *b = ag_from_f64(A, AG_F64, AG_SHAPE(2), (const double[]){0.5, -0.5});
     ag_tensor *x = ag_from_f64(A, AG_F64, AG_SHAPE(2, 3), (const double[]){1, 1, 1, 2, 0, -1});
-    ag_set_requires_grad(W, true);
-    ag_set_requires_grad(b, true);
-    ag_set_requires_grad(x, true);
-    ag_tensor *y = ag_linear(A, x, W, b);
-    /* row 0: [6, 0] + b; row 1: [2 - 3, -2 - 1] + b */
-    ck_values(y, 4, ((const double[]){6.5, -0.5, -0.5, -3.5}), 0);
+    const double rv[4] = {1, 2, 3, 4};
+    ag_tensor *r = ag_from_f64(A, AG_F64, AG_SHAPE(2, 2), rv);
+    ag_tensor *in[4] = {W, b, x, r};
+    for (int i = 0; i < 4; i++) ag_set_requires_grad(in[i], true);
+    ag_tensor *y = with_r ? ag_linear_add(A, x, W, b, r) : ag_linear(A, x, W, b);
+    /* row 0: [6, 0] + b; row 1: [2 - 3, -2 - 1] + b; plus r */
+    const double lin[4] = {6.5, -0.5, -0.5, -3.5};
+    double want[4];
+    for (int i = 0; i < 4; i++) want[i] = lin[i] + (with_r ? rv[i] : 0);
+    ck_values(y, 4, want, 0);
     ck_shape(y, 2, ((const int64_t[]){2, 2}));
-    /* upstream gradient G = [[1, 0], [2, 1]] */
-    ag_tensor *G = ag_from_f64(A, AG_F64, AG_SHAPE(2, 2), (const double[]){1, 0, 2, 1});
-    ag_backward(y, G);
+    const double gv[4] = {1, 0, 2, 1};
+    ag_backward(y, ag_from_f64(A, AG_F64, AG_SHAPE(2, 2), gv));
     /* dx = G W = [[1, 2, 3], [2-1, 4, 6+1]] */
     ck_values(x->grad, 6, ((const double[]){1, 2, 3, 1, 4, 7}), 0);
     /* dW = G^T x = [[1*1 + 2*2, 1*1 + 2*0, 1*1 + 2*(-1)], [0 + 2, 0, 0 - 1]] */
     ck_values(W->grad, 6, ((const double[]){5, 1, -1, 2, 0, -1}), 0);
-    /* db = column sums of G */
+    /* db = column sums of G; dr = G */
     ck_values(b->grad, 2, ((const double[]){3, 1}), 0);
+    if (with_r) ck_values(r->grad, 4, gv, 0);
+    else ck_assert_ptr_null(r->grad);
     ag_arena_free(A);
 }
+
+START_TEST(linear_by_hand) { linear_by_hand_with(false); }
 END_TEST
 
 START_TEST(linear_leading_dims_and_1d) {
@@ -43,6 +52,40 @@ START_TEST(linear_leading_dims_and_1d) {
     ck_close(ag_item(y1), 2.0, 0);
     /* an f32 input with an f64 weight promotes to f64 */
     ck_assert_int_eq(ag_linear(A, ag_cast(A, x1, AG_F32), W, NULL)->dtype, AG_F64);
+    ag_arena_free(A);
+}
+END_TEST
+
+START_TEST(linear_add_by_hand) {
+    linear_by_hand_with(true);
+    /* r = x (W square): x's gradient is G W + G; I as W gives y = 2 x */
+    ag_arena *A = ag_arena_new(0);
+    ag_tensor *I = ag_from_f64(A, AG_F64, AG_SHAPE(2, 2), (const double[]){1, 0, 0, 1});
+    ag_tensor *x2 = ag_from_f64(A, AG_F64, AG_SHAPE(2, 2), (const double[]){1, -2, 3, 5});
+    ag_set_requires_grad(x2, true);
+    ag_tensor *y2 = ag_linear_add(A, x2, I, NULL, x2);
+    ck_values(y2, 4, ((const double[]){2, -4, 6, 10}), 0);
+    ag_backward(y2, ag_from_f64(A, AG_F64, AG_SHAPE(2, 2), (const double[]){1, 0, 2, 1}));
+    ck_values(x2->grad, 4, ((const double[]){2, 0, 4, 2}), 0);
+    ag_arena_free(A);
+}
+END_TEST
+
+/* db sums dY's columns over every row, in blocks of columns: 300 columns
+ * (past one block of 256) and 70 rows of dY[i, j] = i - 2 j give
+ * db[j] = sum_i (i - 2 j) = 2415 - 140 j. */
+START_TEST(linear_bias_grad_wide) {
+    ag_arena *A = ag_arena_new(0);
+    enum { ROWS = 70, OUT = 300 };
+    ag_tensor *x = ag_zeros(A, AG_F64, AG_SHAPE(ROWS, 2));
+    ag_tensor *W = ag_zeros(A, AG_F64, AG_SHAPE(OUT, 2));
+    ag_tensor *b = ag_zeros(A, AG_F64, AG_SHAPE(OUT));
+    ag_set_requires_grad(b, true);
+    ag_tensor *G = ag_zeros(A, AG_F64, AG_SHAPE(ROWS, OUT));
+    for (int i = 0; i < ROWS; i++)
+        for (int j = 0; j < OUT; j++) ag_set_flat(G, i * OUT + j, (double)(i - 2 * j));
+    ag_backward(ag_linear(A, x, W, b), G);
+    for (int j = 0; j < OUT; j++) ck_close(ag_get_flat(b->grad, j), 2415.0 - 140.0 * j, 0);
     ag_arena_free(A);
 }
 END_TEST
@@ -144,6 +187,14 @@ START_TEST(bad_linear_and_init_calls) {
     expect_errors();
     ck_assert_ptr_null(ag_linear(A, ag_zeros(A, AG_F32, AG_SHAPE(5)), ag_zeros(A, AG_F32, AG_SHAPE(5)), NULL));
     check_error("linear", "2-d", NULL);
+    expect_errors();
+    ck_assert_ptr_null(ag_linear_add(A, ag_zeros(A, AG_F32, AG_SHAPE(2, 5)), W, NULL,
+                                     ag_zeros(A, AG_F32, AG_SHAPE(2, 5))));
+    check_error("linear_add", "r [2,5]", "out_features = 4");
+    expect_errors();
+    ck_assert_ptr_null(ag_linear_add(A, ag_zeros(A, AG_F32, AG_SHAPE(2, 5)), W, NULL,
+                                     ag_zeros(A, AG_F32, AG_SHAPE(4))));
+    check_error("linear_add", "r [4]", "x [2,5]");
     ag_tensor *x = ag_ones(A, AG_F32, AG_SHAPE(3));
     ag_set_requires_grad(x, true);
     expect_errors();
@@ -163,6 +214,8 @@ TCase *nn_linear_tcase(void) {
     TCase *tc = tcase_create("linear");
     tcase_add_test(tc, linear_by_hand);
     tcase_add_test(tc, linear_leading_dims_and_1d);
+    tcase_add_test(tc, linear_add_by_hand);
+    tcase_add_test(tc, linear_bias_grad_wide);
     tcase_add_test(tc, nn_linear_default_init);
     tcase_add_test(tc, init_functions_follow_their_formulas);
     tcase_add_test(tc, bad_linear_and_init_calls);
