@@ -9,7 +9,6 @@
  * create_graph) makes the same products with recorded matmul ops.
  */
 #include <math.h>
-#include <string.h>
 
 #include "ag/nn.h"
 #include "internal.h"
@@ -68,6 +67,32 @@ static bool linear_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
 
 static const ag_op LINEAR = {"linear", linear_backward, linear_vjp};
 
+/* Rows [lo, hi) of y = r + bias (bias NULL: a copy of r), rows of nout:
+ * linear_add's result before the product is added, and r's first gradient. */
+typedef struct start_job {
+    ag_dtype dt;
+    int64_t nout;
+    const void *r, *bias;
+    void *y;
+} start_job;
+
+static void start_rows(const void *ctx, int64_t lo, int64_t hi) {
+    const start_job *j = ctx;
+    const int64_t n = j->nout;
+    AG_DISPATCH(j->dt, T, {
+        const T *pr = j->r, *pb = j->bias;
+        T *py = j->y;
+        for (int64_t i = lo; i < hi; i++)
+            for (int64_t c = 0; c < n; c++) py[i * n + c] = pr[i * n + c] + (pb ? pb[c] : (T)0);
+    });
+}
+
+static void start(ag_dtype dt, int64_t M, int64_t nout, const void *r, const void *bias,
+                  void *y) {
+    const start_job j = {dt, nout, r, bias, y};
+    ag__parallel_for(M, M * nout >= AG_PAR_MIN, start_rows, &j);
+}
+
 /* linear_add: linear's gradients (its sources x, weight, bias are the
  * first three, bias NULL without one), and dr += dY. */
 static void linear_add_backward(ag_tensor *out) {
@@ -79,7 +104,8 @@ static void linear_add_backward(ag_tensor *out) {
         return;
     }
     ag_tensor *gr = ag__grad_buf_raw(r);
-    if (gr) memcpy(gr->data, out->grad->data, (size_t)gr->numel * ag_dtype_size(gr->dtype));
+    const int64_t nout = out->shape[out->ndim - 1];
+    if (gr && gr->numel) start(gr->dtype, gr->numel / nout, nout, out->grad->data, NULL, gr->data);
 }
 
 static bool linear_add_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
@@ -152,9 +178,7 @@ static ag_tensor *linear_op(ag_arena *A, const char *op, ag_tensor *x, ag_tensor
         const T *pb = bc ? bc->data : NULL, *pr = rc ? rc->data : NULL;
         T *py = y->data;
         if (pr) /* y = r (+ bias), then the product added into it */
-            for (int64_t i = 0; i < M; i++)
-                for (int64_t j = 0; j < nout; j++)
-                    py[i * nout + j] = pr[i * nout + j] + (pb ? pb[j] : (T)0);
+            start(ct, M, nout, pr, pb, py);
         if (M > 0 && nout > 0)
             ag__gemm(false, true, M, nout, in, 1.0, xc->data, in, wc->data, in, pr ? 1.0 : 0.0,
                      py, nout, ct);
