@@ -92,3 +92,11 @@ void ag__strided_add(ag_tensor *dst, const int64_t *strides, const ag_tensor *sr
         } while (ag__iter_next(&it));
     });
 }
+
+void ag__iter_seek(ag__iter *it, int64_t run) {
+    for (int d = it->ndim - 2; d >= 0; d--) {
+        it->idx[d] = run % it->shape[d];
+        run /= it->shape[d];
+        for (int k = 0; k < it->nops; k++) it->off[k] += it->idx[d] * it->strides[k][d];
+    }
+}

@@ -278,6 +278,10 @@ typedef struct ag__iter {
 void ag__iter_init(ag__iter *it, int ndim, const int64_t *shape, int nops,
                    const int64_t *const *strides);
 bool ag__iter_next(ag__iter *it);
+/* Moves an iterator fresh from ag__iter_init to run number `run` (the row-
+ * major count of the runs before it), so that ranges of runs can go to
+ * different threads. */
+void ag__iter_seek(ag__iter *it, int64_t run);
 
 /* dst (contiguous) = src read through strides[dst->ndim] over dst's shape:
  * a permutation, a broadcast. Any dtype; dst and src share it. */

@@ -29,16 +29,41 @@ static void walk_pair(ag__iter *it, const ag_tensor *a, const ag_tensor *b, cons
     ag__iter_init(it, out->ndim, out->shape, 2, (const int64_t *[]){sa, sb});
 }
 
-/* out = a (kind) b over out's shape; a, b and out share one float dtype. */
-static void forward(kind k, const ag_tensor *a, const ag_tensor *b, ag_tensor *out) {
-    if (out->numel == 0) return;
+/* A binary op's work over runs [lo, hi) of out's shape (ag__iter's runs),
+ * so that ranges of runs can go to the threads of the team. */
+typedef struct pair_job {
+    kind k;
+    const ag_tensor *a, *b, *out;
+    ag_tensor *ga, *gb; /* backward: the sources' gradients (NULL: not wanted) */
+    bool sa, sb;        /* backward: store a source's first gradient, not add */
+} pair_job;
+
+/* The first run of [lo, ...): an iterator there, and its output offset. */
+static int64_t seek_pair(ag__iter *it, const pair_job *j, int64_t lo) {
+    walk_pair(it, j->a, j->b, j->out);
+    ag__iter_seek(it, lo);
+    return lo * it->inner;
+}
+
+/* Runs the runs of out's shape through fn, split over the team when out is
+ * large and `split` allows it (a backward into a broadcast source must not
+ * be: two runs would add into one element). */
+static void over_runs(const pair_job *j, ag__range_fn fn, bool split) {
+    const ag_tensor *out = j->out;
+    const int64_t inner = out->ndim ? out->shape[out->ndim - 1] : 1, runs = out->numel / inner;
+    ag__parallel_for(runs, split && out->numel >= AG_PAR_MIN && runs >= 2, fn, j);
+}
+
+/* out = a (kind) b over runs [lo, hi); a, b and out share one float dtype. */
+static void forward_runs(const void *ctx, int64_t lo, int64_t hi) {
+    const pair_job *J = ctx;
+    const kind k = J->k;
     ag__iter it;
-    walk_pair(&it, a, b, out);
-    int64_t o = 0;
-    AG_DISPATCH(out->dtype, T, {
-        const T *pa = a->data, *pb = b->data;
-        T *po = out->data;
-        do {
+    int64_t o = seek_pair(&it, J, lo);
+    AG_DISPATCH(J->out->dtype, T, {
+        const T *pa = J->a->data, *pb = J->b->data;
+        T *po = J->out->data;
+        for (int64_t r = lo; r < hi; r++, ag__iter_next(&it)) {
             const T *x = pa + it.off[0], *y = pb + it.off[1];
             const int64_t n = it.inner, ia = it.istride[0], ib = it.istride[1];
             T *z = po + o;
@@ -61,33 +86,31 @@ static void forward(kind k, const ag_tensor *a, const ag_tensor *b, ag_tensor *o
                 break;
             }
             o += n;
-        } while (ag__iter_next(&it));
+        }
     });
+}
+
+static void forward(kind k, const ag_tensor *a, const ag_tensor *b, ag_tensor *out) {
+    if (out->numel == 0) return;
+    const pair_job j = {.k = k, .a = a, .b = b, .out = out};
+    over_runs(&j, forward_runs, true);
 }
 
 /* The share of the gradient that goes to the winner of maximum/minimum:
  * 1 to the larger (smaller), 0 to the other, half each on a tie. */
 #define WIN(u, v, first) ((u) == (v) ? (T)0.5 : ((first) ? (T)1 : (T)0))
 
-static void backward(ag_tensor *out) {
-    const kind k = (kind)out->iparam[0];
-    ag_tensor *a = out->src[0], *b = out->src[1];
-    /* add, sub and mul write a first gradient of a source of out's size (not
-     * broadcast, not the other source) with stores into a raw buffer: no
-     * zeroing pass, no read of the zeros */
-    const bool linear = k == ADD || k == SUB || k == MUL;
-    const bool sa = linear && a != b && a->numel == out->numel && !a->grad;
-    const bool sb = linear && a != b && b->numel == out->numel && !b->grad;
-    ag_tensor *ga = sa ? ag__grad_buf_raw(a) : ag__grad_buf(a);
-    ag_tensor *gb = sb ? ag__grad_buf_raw(b) : ag__grad_buf(b);
-    if (out->numel == 0) return;
+/* The sources' gradients over runs [lo, hi) (out's gradient at its offset). */
+static void backward_runs(const void *ctx, int64_t lo, int64_t hi) {
+    const pair_job *J = ctx;
+    const kind k = J->k;
+    const bool linear = k == ADD || k == SUB || k == MUL, sa = J->sa, sb = J->sb;
     ag__iter it;
-    walk_pair(&it, a, b, out);
-    int64_t o = 0;
-    AG_DISPATCH(out->dtype, T, {
-        const T *pa = a->data, *pb = b->data, *pg = out->grad->data;
-        T *pga = ga ? ga->data : NULL, *pgb = gb ? gb->data : NULL;
-        do {
+    int64_t o = seek_pair(&it, J, lo);
+    AG_DISPATCH(J->out->dtype, T, {
+        const T *pa = J->a->data, *pb = J->b->data, *pg = J->out->grad->data;
+        T *pga = J->ga ? J->ga->data : NULL, *pgb = J->gb ? J->gb->data : NULL;
+        for (int64_t r = lo; r < hi; r++, ag__iter_next(&it)) {
             const int64_t n = it.inner, ia = it.istride[0], ib = it.istride[1];
             const T *x = pa + it.off[0], *y = pb + it.off[1], *g = pg + o;
             T *dx = pga ? pga + it.off[0] : NULL, *dy = pgb ? pgb + it.off[1] : NULL;
@@ -128,8 +151,25 @@ static void backward(ag_tensor *out) {
                 if (dy) dy[j * ib] += db;
             }
             o += n;
-        } while (ag__iter_next(&it));
+        }
     });
+}
+
+static void backward(ag_tensor *out) {
+    const kind k = (kind)out->iparam[0];
+    ag_tensor *a = out->src[0], *b = out->src[1];
+    /* add, sub and mul write a first gradient of a source of out's size (not
+     * broadcast, not the other source) with stores into a raw buffer: no
+     * zeroing pass, no read of the zeros */
+    const bool linear = k == ADD || k == SUB || k == MUL;
+    const bool sa = linear && a != b && a->numel == out->numel && !a->grad;
+    const bool sb = linear && a != b && b->numel == out->numel && !b->grad;
+    ag_tensor *ga = sa ? ag__grad_buf_raw(a) : ag__grad_buf(a);
+    ag_tensor *gb = sb ? ag__grad_buf_raw(b) : ag__grad_buf(b);
+    if (out->numel == 0) return;
+    const pair_job j = {.k = k, .a = a, .b = b, .out = out, .ga = ga, .gb = gb, .sa = sa, .sb = sb};
+    /* no source broadcast: every element of a gradient is reached by one run */
+    over_runs(&j, backward_runs, a->numel == out->numel && b->numel == out->numel);
 }
 
 /* The share of out's gradient that maximum/minimum sends to source `side`

@@ -204,11 +204,11 @@ void ag__norm_add_partials(double *part, int nchunks, int64_t D, ag_tensor *grad
 
 /* ---- forward and backward ------------------------------------------------------ */
 
-/* A copy of head, followed by room for nstats per-row statistics, in A
+/* A copy of *head, followed by room for nstats per-row statistics, in A
  * (NULL when out of memory: the arena has reported). */
-static ag__norm_saved *saved_new(ag_arena *A, ag__norm_saved head, int64_t nstats) {
+static ag__norm_saved *saved_new(ag_arena *A, const ag__norm_saved *head, int64_t nstats) {
     ag__norm_saved *s = ag_arena_alloc_(A, sizeof *s + (size_t)nstats * sizeof(double));
-    if (s) memcpy(s, &head, sizeof head);
+    if (s) memcpy(s, head, sizeof *head);
     return s;
 }
 
@@ -308,7 +308,7 @@ ag_tensor *ag__rms_norm_run(ag_arena *A, ag_tensor *x, int nshape,
     if (ag__needs_grad(nsrc, srcs)) {
         const ag__norm_saved head = {.D = d.D, .eps = eps, .flags = flags,
                                      .has_weight = w != NULL, .simd = simd};
-        sv = saved_new(A, head, y->numel > 0 ? d.rows : 0);
+        sv = saved_new(A, &head, y->numel > 0 ? d.rows : 0);
         if (!sv) return NULL;
     }
     if (y->numel > 0) {
@@ -356,7 +356,7 @@ ag_tensor *ag__layer_norm_run(ag_arena *A, ag_tensor *x, int nshape,
     if (ag__needs_grad(nsrc, srcs)) {
         const ag__norm_saved head = {.D = d.D, .eps = eps, .has_weight = w != NULL,
                                      .has_bias = b != NULL, .simd = simd};
-        sv = saved_new(A, head, y->numel > 0 ? 2 * d.rows : 0);
+        sv = saved_new(A, &head, y->numel > 0 ? 2 * d.rows : 0);
         if (!sv) return NULL;
     }
     if (y->numel > 0) {

@@ -278,6 +278,49 @@ START_TEST(fresh_gradients) {
 }
 END_TEST
 
+/* Large enough to be split over the team by runs (rows): each run's iterator
+ * starts where the run is (ag__iter_seek), broadcast dims included. a [30,1,200]
+ * with b [30,10,200] (60,000 elements, 300 runs), and a same-shape pair;
+ * values and gradients against their formulas. */
+static double va(int64_t i, int64_t k) { return (double)((i * 7 + k) % 11) - 5; }
+static double vb(int64_t i) { return (double)(i % 13) + 1; }
+
+START_TEST(runs_split_over_the_team) {
+    ag_arena *A = ag_arena_new(0);
+    enum { P = 30, Q = 10, R = 200 };
+    ag_tensor *a = ag_empty(A, AG_F64, AG_SHAPE(P, 1, R));
+    ag_tensor *b = ag_empty(A, AG_F64, AG_SHAPE(P, Q, R));
+    ag_tensor *c = ag_empty(A, AG_F64, AG_SHAPE(P, Q, R));
+    for (int64_t i = 0; i < P * R; i++) ag_set_flat(a, i, va(i, 0));
+    for (int64_t i = 0; i < P * Q * R; i++) ag_set_flat(b, i, vb(i)), ag_set_flat(c, i, va(i, 3));
+    ag_tensor *in[3] = {a, b, c};
+    for (int i = 0; i < 3; i++) ag_set_requires_grad(in[i], true);
+    /* a broadcast over dim 1: forward split, backward into a serial */
+    ag_tensor *y = ag_mul(A, a, b);
+    ck_assert(ag_backward(y, ag_ones(A, AG_F64, AG_SHAPE(P, Q, R))));
+    for (int64_t i = 0; i < P * Q * R; i++) {
+        const int64_t ia = (i / (Q * R)) * R + i % R; /* a's element under i */
+        ck_assert_double_eq(ag_get_flat(y, i), va(ia, 0) * vb(i));
+        ck_assert_double_eq(ag_get_flat(b->grad, i), va(ia, 0));
+    }
+    for (int64_t ia = 0; ia < P * R; ia++) { /* a's gradient: b summed over dim 1 */
+        double s = 0;
+        for (int64_t q = 0; q < Q; q++) s += vb((ia / R) * Q * R + q * R + ia % R);
+        ck_assert_double_eq(ag_get_flat(a->grad, ia), s);
+    }
+    /* same shapes: forward and backward both split */
+    ag_tensor *z = ag_sub(A, b, c);
+    ck_assert(ag_backward(z, ag_full(A, AG_F64, AG_SHAPE(P, Q, R), 2.0)));
+    for (int64_t i = 0; i < P * Q * R; i++) {
+        const int64_t ia = (i / (Q * R)) * R + i % R;
+        ck_assert_double_eq(ag_get_flat(z, i), vb(i) - va(i, 3));
+        ck_assert_double_eq(ag_get_flat(b->grad, i), va(ia, 0) + 2.0); /* a leaf: adds up */
+        ck_assert_double_eq(ag_get_flat(c->grad, i), -2.0);
+    }
+    ag_arena_free(A);
+}
+END_TEST
+
 TCase *ops_binary_tcase(void) {
     TCase *tc = tcase_create("binary");
     tcase_add_test(tc, elementwise_with_broadcast_row);
@@ -288,6 +331,7 @@ TCase *ops_binary_tcase(void) {
     tcase_add_test(tc, hand_gradients);
     tcase_add_test(tc, nan_and_inf);
     tcase_add_test(tc, binary_bad);
+    tcase_add_test(tc, runs_split_over_the_team);
     tcase_add_test(tc, fresh_gradients);
     return tc;
 }
