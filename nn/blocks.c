@@ -23,6 +23,10 @@
  * packed entry. The composed recipe above runs only when the weights must be
  * dropped out.
  * A 2-d x [T,C] runs as B = 1 and comes back [T,C].
+ *
+ * In the block, x + attention(norm(x)) and x + mlp(norm(x)) are formed by
+ * the output projections themselves (ag_linear_add: the product added into
+ * a copy of x) when their dropout is inactive: `project` below.
  */
 #include <math.h>
 

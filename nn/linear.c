@@ -1,10 +1,13 @@
-/* nn/linear.c — F.linear as one op, and the nn.Linear module.
+/* nn/linear.c — F.linear and linear_add (r + F.linear) as ops, and the
+ * nn.Linear module.
  *
  * x is viewed as rows [M, in] (M = product of the leading dims):
  *   forward   Y[M,out]  = X[M,in] W[out,in]^T (+ b)     one gemm, W read transposed
+ *             linear_add: Y = R (+ b) first, the gemm adding into it (beta 1)
  *   backward  dX[M,in]  += dY[M,out] W[out,in]           gemm
  *             dW[out,in] += dY^T X                       gemm (sums over M)
  *             db[out]   += sum over rows of dY
+ *             dR[M,out] += dY                            linear_add
  * so neither pass copies or transposes W. The vjp (a backward with
  * create_graph) makes the same products with recorded matmul ops.
  */
