@@ -3,7 +3,7 @@
  *
  * x is viewed as rows [M, in] (M = product of the leading dims):
  *   forward   Y[M,out]  = X[M,in] W[out,in]^T (+ b)     one gemm, W read transposed
- *             linear_add: Y = R (+ b) first, the gemm adding into it (beta 1)
+ *             with b or R (linear_add): Y = R + b first, the gemm adding into it
  *   backward  dX[M,in]  += dY[M,out] W[out,in]           gemm
  *             dW[out,in] += dY^T X                       gemm (sums over M)
  *             db[out]   += sum over rows of dY
@@ -70,8 +70,9 @@ static bool linear_vjp(ag_tensor *out, ag_tensor *g, ag_tensor **grads) {
 
 static const ag_op LINEAR = {"linear", linear_backward, linear_vjp};
 
-/* Rows [lo, hi) of y = r + bias (bias NULL: a copy of r), rows of nout:
- * linear_add's result before the product is added, and r's first gradient. */
+/* Rows [lo, hi) of y = r + bias, rows of nout (r NULL: the bias in every
+ * row; bias NULL: a copy of r): the result before the product is added into
+ * it, and linear_add's first gradient of r. */
 typedef struct start_job {
     ag_dtype dt;
     int64_t nout;
@@ -86,7 +87,8 @@ static void start_rows(const void *ctx, int64_t lo, int64_t hi) {
         const T *pr = j->r, *pb = j->bias;
         T *py = j->y;
         for (int64_t i = lo; i < hi; i++)
-            for (int64_t c = 0; c < n; c++) py[i * n + c] = pr[i * n + c] + (pb ? pb[c] : (T)0);
+            for (int64_t c = 0; c < n; c++)
+                py[i * n + c] = (pr ? pr[i * n + c] : (T)0) + (pb ? pb[c] : (T)0);
     });
 }
 
@@ -157,8 +159,9 @@ static bool residual_ok(const char *op, const ag_tensor *x, const ag_tensor *w,
 }
 
 /* linear(x, weight, bias), plus r when r is given (ag_linear_add). With r
- * the result starts as r (plus the bias, in the same pass) and the product
- * is added into it by the gemm (beta 1): the sum costs no pass of its own. */
+ * or a bias the result starts as r + bias (one pass) and the product is
+ * added into it by the gemm (beta 1), as torch.addmm does: the sums cost no
+ * pass of their own. */
 static ag_tensor *linear_op(ag_arena *A, const char *op, ag_tensor *x, ag_tensor *weight,
                            ag_tensor *bias, ag_tensor *r) {
     if (!linear_args_ok(op, x, weight, bias) || (r && !residual_ok(op, x, weight, r)))
@@ -177,18 +180,11 @@ static ag_tensor *linear_op(ag_arena *A, const char *op, ag_tensor *x, ag_tensor
     shape[x->ndim - 1] = nout;
     ag_tensor *y = ag__result(op, A, ct, x->ndim, shape);
     if (!y) return NULL;
-    AG_DISPATCH(ct, T, {
-        const T *pb = bc ? bc->data : NULL, *pr = rc ? rc->data : NULL;
-        T *py = y->data;
-        if (pr) /* y = r (+ bias), then the product added into it */
-            start(ct, M, nout, pr, pb, py);
-        if (M > 0 && nout > 0)
-            ag__gemm(false, true, M, nout, in, 1.0, xc->data, in, wc->data, in, pr ? 1.0 : 0.0,
-                     py, nout, ct);
-        if (pb && !pr)
-            for (int64_t i = 0; i < M; i++)
-                for (int64_t j = 0; j < nout; j++) py[i * nout + j] += pb[j];
-    });
+    const bool start_first = rc || bc;
+    if (start_first) start(ct, M, nout, rc ? rc->data : NULL, bc ? bc->data : NULL, y->data);
+    if (M > 0 && nout > 0)
+        ag__gemm(false, true, M, nout, in, 1.0, xc->data, in, wc->data, in,
+                 start_first ? 1.0 : 0.0, y->data, nout, ct);
     const bool ok = r ? ag__record(y, &LINEAR_ADD, 4, (ag_tensor *[]){xc, wc, bc, rc}) != NULL
                       : ag__record(y, &LINEAR, bc ? 3 : 2, (ag_tensor *[]){xc, wc, bc}) != NULL;
     return ok ? ag__as(A, y, dt) : NULL;
