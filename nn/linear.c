@@ -86,9 +86,16 @@ static void start_rows(const void *ctx, int64_t lo, int64_t hi) {
     AG_DISPATCH(j->dt, T, {
         const T *pr = j->r, *pb = j->bias;
         T *py = j->y;
-        for (int64_t i = lo; i < hi; i++)
-            for (int64_t c = 0; c < n; c++)
-                py[i * n + c] = (pr ? pr[i * n + c] : (T)0) + (pb ? pb[c] : (T)0);
+        for (int64_t i = lo; i < hi; i++) {
+            T *y = py + i * n;
+            const T *r = pr ? pr + i * n : NULL;
+            if (r && pb)
+                for (int64_t c = 0; c < n; c++) y[c] = r[c] + pb[c];
+            else if (r) /* a copy, bit for bit (-0 stays -0) */
+                for (int64_t c = 0; c < n; c++) y[c] = r[c];
+            else
+                for (int64_t c = 0; c < n; c++) y[c] = pb[c];
+        }
     });
 }
 

@@ -1,5 +1,6 @@
 /* tests/nn/linear.c — F.linear, linear_add and nn.Linear against hand
  * values, and the init functions against their formulas. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "nn_test.h"
@@ -67,6 +68,13 @@ START_TEST(linear_add_by_hand) {
     ck_values(y2, 4, ((const double[]){2, -4, 6, 10}), 0);
     ag_backward(y2, ag_from_f64(A, AG_F64, AG_SHAPE(2, 2), (const double[]){1, 0, 2, 1}));
     ck_values(x2->grad, 4, ((const double[]){2, 0, 4, 2}), 0);
+    /* r's first gradient is dY itself, bit for bit: -0 stays -0 */
+    ag_tensor *r3 = ag_zeros(A, AG_F64, AG_SHAPE(1, 2));
+    ag_set_requires_grad(r3, true);
+    ag_tensor *y3 = ag_linear_add(A, ag_zeros(A, AG_F64, AG_SHAPE(1, 2)), I, NULL, r3);
+    ag_backward(y3, ag_from_f64(A, AG_F64, AG_SHAPE(1, 2), (const double[]){-0.0, 3}));
+    ck_assert(signbit(ag_get_flat(r3->grad, 0)));
+    ck_assert_double_eq(ag_get_flat(r3->grad, 1), 3);
     ag_arena_free(A);
 }
 END_TEST
