@@ -389,9 +389,9 @@ static void chunks_range(const void *ctx, int64_t lo, int64_t hi) {
  * scratch cannot be had. */
 static bool run_pairs(const char *op, const attn_job *J, int64_t pairs, pairs_fn *fn) {
     if (pairs <= 0 || J->T <= 0) return true;
-    const double work = (double)pairs * (double)J->T * (double)(J->T + 1) / 2 * (double)J->hd;
     int64_t nchunk = 1;
 #ifdef _OPENMP
+    const double work = (double)pairs * (double)J->T * (double)(J->T + 1) / 2 * (double)J->hd;
     if (pairs >= 2 && work >= PAR_WORK) nchunk = omp_get_max_threads();
 #endif
     if (nchunk > pairs) nchunk = pairs;

@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
-# Build and test ag twice: the default (Release, -Werror) preset and the asan
-# preset (Debug, AddressSanitizer + UBSan). Both run even when the first
-# fails; the exit status is non-zero if either failed. The last line printed
-# is a CTest summary line ("N% tests passed, M tests failed out of K").
-#
-# Not run here (CI time): the ThreadSanitizer build of the threads suite,
-# which builds only test_threads (no OpenMP, no BLAS) and runs it:
-#     cmake --workflow --preset tsan
+# Build and test ag three times: the default (Release, -Werror) preset, the
+# asan preset (Debug, AddressSanitizer + UBSan), and the tsan preset
+# (ThreadSanitizer; it builds only test_threads, without OpenMP and BLAS,
+# which also keeps that configuration compiling warning-free). All run even
+# when one fails; the exit status is non-zero if any failed. The last line
+# printed is a CTest summary line ("N% tests passed, M tests failed out of K").
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -49,11 +47,14 @@ summary_of() {
 
 status_default=0
 status_asan=0
+status_tsan=0
 run_preset default build || status_default=$?
 run_preset asan build-asan || status_asan=$?
+run_preset tsan build-tsan || status_tsan=$?
 
 summary_default=$(summary_of build/ctest.log)
 summary_asan=$(summary_of build-asan/ctest.log)
+summary_tsan=$(summary_of build-tsan/ctest.log)
 
 describe() {  # status summary
     if [ "$1" -eq 0 ]; then
@@ -68,14 +69,17 @@ echo
 echo "== recap"
 echo "== default: $(describe "$status_default" "$summary_default")"
 echo "== asan:    $(describe "$status_asan" "$summary_asan")"
+echo "== tsan:    $(describe "$status_tsan" "$summary_tsan")"
 
 # Last line: the failing run's summary if one failed, else ASan's.
 if [ "$status_default" -ne 0 ]; then
     echo "${summary_default:-default: configure or build failed}"
 elif [ "$status_asan" -ne 0 ]; then
     echo "${summary_asan:-asan: configure or build failed}"
+elif [ "$status_tsan" -ne 0 ]; then
+    echo "${summary_tsan:-tsan: configure or build failed}"
 else
     echo "$summary_asan"
 fi
 
-[ "$status_default" -eq 0 ] && [ "$status_asan" -eq 0 ]
+[ "$status_default" -eq 0 ] && [ "$status_asan" -eq 0 ] && [ "$status_tsan" -eq 0 ]
