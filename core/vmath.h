@@ -11,9 +11,10 @@
  * The polynomials' steps are fused multiply-adds (ag__vm_fma) where the
  * target has fast ones, which makes GELU's forward a quarter faster, and a
  * product and a sum elsewhere: the two builds differ in last bits, and GCC's
- * results meet the bounds below in both. A compiler that contracts the other
- * a * b + c too (clang's default) may change last bits: clang's results met
- * the bounds on every 97th input. The library's f64 path stays on libm.
+ * results meet the bounds below in both. Every other a * b + c is two
+ * roundings (the build passes -ffp-contract=off, which clang needs: by
+ * default it fuses them, and its results then met the bounds on every 97th
+ * input). The library's f64 path stays on libm.
  *
  * Maximum error over every f32 input, in ulps: the number of floats between
  * the result and libm's double result rounded to float (0: the same float).

@@ -74,6 +74,12 @@ function base(s) { sub(/[-+]0x[0-9a-f]+$/, "", s); return s }
 function node(o, s) { return ((o SUBSEP s) in local_fn) ? o ":" s : s }
 function edge(from, to) { if (from != "" && to != from) rev[to] = rev[to] " " from }
 function problem(text) { print "call-sites: " text; bad++ }
+# The target shown on an instruction waits for the next line: a relocation
+# there means the shown address is only the placeholder that the linker
+# fills in (a call or jmp to another object shows the next instruction, at
+# the end of a function the next function), and the symbol of the
+# relocation counts instead.
+function settle() { if (pending != "") edge(pending_from, pending); pending = "" }
 
 /^#WRAPPERS$/ { part = "w"; next }
 /^#ROWS$/     { part = "r"; check_rows = 1; next }
@@ -85,6 +91,7 @@ part == "r" && NF == 1 { has_row[$1] = 1; next }
 
 # objdump -t: "addr flags section size name"; flags are 7 columns (g/l ... F).
 (part == "s" || part == "c") && /:[[:space:]]+file format / {
+    settle()
     obj = $1; sub(/:$/, "", obj); fn = ""; next
 }
 part == "s" && NF >= 6 && $3 == "F" && $4 != "*UND*" {
@@ -100,6 +107,7 @@ part == "s" && NF >= 6 && $3 == "F" && $4 != "*UND*" {
 
 # objdump -d: "0000000000000000 <name>:" starts a function.
 part == "c" && /^[0-9a-f]+ <[^>]+>:$/ {
+    settle()
     name = $2; sub(/^</, "", name); sub(/>:$/, "", name)
     fn = node(obj, name)
     defined[fn] = 1
@@ -111,18 +119,21 @@ part == "c" && /^[0-9a-f]+ <[^>]+>:$/ {
 part == "c" && fn != "" {
     # a relocation: "   53: R_X86_64_PLT32  ag__fail-0x4"
     if ($2 ~ /^R_/) {
+        pending = ""
         target = base($3)
         if (target !~ /^\./) edge(fn, node(obj, target))
         next
     }
+    settle()
     # a resolved reference: "call 680 <topo_sort>", "lea ... # 3b0 <f._omp_fn.1>"
     if (match($0, /[0-9a-f]+ <[^<>+]+>$/)) {
         ref = substr($0, RSTART, RLENGTH); sub(/^[0-9a-f]+ </, "", ref); sub(/>$/, "", ref)
-        edge(fn, node(obj, ref))
+        pending = node(obj, ref); pending_from = fn
     }
 }
 
 END {
+    settle()
     # A body under several names: each name reaches what the body reaches.
     for (at in names_at) {
         n = split(names_at[at], names, " ")
