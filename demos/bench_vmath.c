@@ -94,7 +94,7 @@ static int64_t ordinal(float f) {
     return u >> 31 ? -(int64_t)(u & 0x7fffffffu) : (int64_t)u;
 }
 
-/* The forward functions in double. */
+/* GELU's forward in double (exp's and tanh's are libm's exp and tanh). */
 static double gelu_f64(double x) { return 0.5 * x * erfc(-x / sqrt(2.0)); }
 
 /* The largest distance in ulps between y[i] and f(x[i]) in double, rounded to
