@@ -34,9 +34,10 @@
  *
  * The (batch, head) pairs are independent: each touches only its own column
  * block of its batch row, so chunks of pairs run on the OpenMP team without
- * sharing anything but the inputs. A tile product goes to ag__gemm when it is
- * large enough to pay for the call, to plain loops otherwise. While a pair
- * computes, the next pair's blocks are asked for (prefetch_pair).
+ * sharing anything but the inputs. The tile products are the file's own
+ * register-blocked loops (rows_dot, rows_axpy), which skip what the causal
+ * rule makes zero. While a pair computes, the next pair's blocks are asked
+ * for (prefetch_pair).
  *
  * The vjp (second derivatives) is the same backward written with ops: heads
  * by reshape and transpose, P by matmul, masked_fill and softmax, then the
@@ -49,6 +50,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 #include "vmath.h"
@@ -142,11 +144,6 @@ ROW_REDUCERS(double, f64)
 #define EXP_TILE(S, nr, nc, i0, j0, sub) \
     _Generic((S), float *: exp_tile_f32, default: exp_tile_f64)(S, nr, nc, i0, j0, sub)
 
-/* Tile products of fewer multiply-adds run as plain loops; from there on
- * the BLAS is faster, even at a head of 4 over 16 positions (the tinygpt
- * step at 48 dims, 12 a head, block 16 ran 15% slower with loops up to
- * 8192 multiply-adds). */
-#define SMALL_GEMM 64.0
 /* Multiply-adds (about T^2/2 * hd per pair) from which the pairs are threaded. */
 #define PAR_WORK 131072.0
 
@@ -164,37 +161,169 @@ typedef struct attn_job {
     void *lse;             /* [B, H, T]: written by forward, read by backward */
     const void *dout;      /* backward */
     void *dq, *dk, *dv;    /* backward, NULL when not wanted */
-    double beta_q, beta_k, beta_v; /* of each gradient block's first product: 0 into
-                                      a raw (uninitialised) buffer, else 1 */
+    bool add_q, add_k, add_v; /* whether each gradient block's first product adds
+                                 (false: it stores into a raw buffer) */
 } attn_job;
 
-/* C = alpha op(A) op(B) + beta C (row-major, as ag__gemm; beta 0 does not read
- * C): ag__gemm for a large product, loops for a small one. */
-static void tile_mm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
-                    const void *A, int64_t lda, const void *B, int64_t ldb, double beta, void *C,
-                    int64_t ldc, ag_dtype dt) {
-    if ((double)M * (double)N * (double)K >= SMALL_GEMM) {
-        ag__gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, dt);
-        return;
+/* ---- the tile products ------------------------------------------------------------
+ *
+ * Each product of a tile has one of two shapes, and stops where the causal
+ * rule leaves only zeros:
+ *
+ *   rows_dot   C_rc = alpha a_r . b_c            S = s Q K^T, dP = dO V^T
+ *   rows_axpy  C_r (+)= alpha sum_k a_rk b_k     O += P V, dQ = s dS K,
+ *                                                dV = P^T dO, dK = s dS^T Q
+ *
+ * Both run on one register block (ukernel): MR rows by NR columns of C,
+ * out_r = sum_k a_rk b_k, a sum of outer products of a column of a and a
+ * row of b. rows_axpy's rows b_k are rows of the input; rows_dot first
+ * copies its nc rows b_c to columns (bt = B^T, hd x TILE). A block of query
+ * rows stops at the last key its last row sees (rows_dot: at the block of NR
+ * columns holding it), a block of keys starts at the first query that sees
+ * it: on a diagonal tile, about half of each product. The operands, a
+ * head's rows of 128 bytes in every 3C, are read where they are.
+ *
+ * Before, the products went to the BLAS, dense, each packing its operands
+ * first. bench-train's word-list size (2 layers, 64 dims, 4 heads, block 23,
+ * batch 64; three alternating runs each, one thread) took the attention
+ * from 8.2-8.9 ms a step to 5.6-6.4; the small size, from 44.7-49.5 ms to
+ * 38.7-46.7 over six; tinygpt's default size (12 a head) is unchanged.
+ *
+ * An active profile's trace records each product as the dense gemm it
+ * stands for, so the floor (ag_profile_gemm_replay, in the BLAS) is what it
+ * was: the products a BLAS-based attention makes. */
+enum { MR = 4, NR = 16 };
+
+/* A tile: nr query rows from i0 and nc key rows from j0. */
+typedef struct tile {
+    int64_t i0, j0, nr, nc;
+} tile;
+
+/* Rows of elements of the compute dtype, row stride ld: read, written. */
+typedef struct rows_in {
+    const void *p;
+    int64_t ld;
+} rows_in;
+typedef struct rows_out {
+    void *p;
+    int64_t ld;
+} rows_out;
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+static void trace(ag_gemm_call c) {
+    if (ag__profile_on()) ag__profile_gemm(&c);
+}
+
+/* The register block: out[r][u] = sum_k a[r][k as] b[k bs + u], r < MR, u < NR.
+ * With GCC and clang, in vectors of NR / 2 elements (for f32 one AVX
+ * register), eight accumulators named one by one: held in an array, even
+ * of vectors, GCC kept them in memory, and the loop ran at the speed of
+ * its stores. Portable loops otherwise. */
+#if defined(__GNUC__)
+#define UKERNEL(R, sfx)                                                                      \
+    static void ukernel_##sfx(const R *const a[MR], int64_t as, const R *b, int64_t bs,       \
+                              int64_t K, R out[MR][NR]) {                                    \
+        typedef R vec __attribute__((vector_size(NR / 2 * sizeof(R))));                     \
+        vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0}, s30 = {0},       \
+            s31 = {0};                                                                       \
+        for (int64_t k = 0; k < K; k++) {                                                    \
+            vec b0, b1;                                                                      \
+            memcpy(&b0, b + k * bs, sizeof b0);                                              \
+            memcpy(&b1, b + k * bs + NR / 2, sizeof b1);                                     \
+            const R x0 = a[0][k * as], x1 = a[1][k * as], x2 = a[2][k * as], x3 = a[3][k * as]; \
+            s00 += x0 * b0, s01 += x0 * b1, s10 += x1 * b0, s11 += x1 * b1;                 \
+            s20 += x2 * b0, s21 += x2 * b1, s30 += x3 * b0, s31 += x3 * b1;                 \
+        }                                                                                    \
+        const vec v[MR][2] = {{s00, s01}, {s10, s11}, {s20, s21}, {s30, s31}};              \
+        for (int r = 0; r < MR; r++) memcpy(out[r], v[r], sizeof v[r]);                      \
     }
-    AG_DISPATCH(dt, T, {
-        const T *a = A, *b = B;
-        const int64_t ai = ta ? 1 : lda, ak = ta ? lda : 1;
-        /* op(B) = B^T is copied to K x N rows first (N K < SMALL_GEMM), so
-         * that every product below runs along a contiguous row */
-        T bt[(int)SMALL_GEMM];
-        int64_t ldbt = ldb;
-        if (tb) {
-            for (int64_t j = 0; j < N; j++)
-                for (int64_t k = 0; k < K; k++) bt[k * N + j] = b[j * ldb + k];
-            b = bt, ldbt = N;
+#else
+#define UKERNEL(R, sfx)                                                                      \
+    static void ukernel_##sfx(const R *const a[MR], int64_t as, const R *b, int64_t bs,       \
+                              int64_t K, R out[MR][NR]) {                                    \
+        for (int r = 0; r < MR; r++)                                                         \
+            for (int u = 0; u < NR; u++) out[r][u] = 0;                                      \
+        for (int64_t k = 0; k < K; k++)                                                      \
+            for (int r = 0; r < MR; r++)                                                     \
+                for (int u = 0; u < NR; u++) out[r][u] += a[r][k * as] * b[k * bs + u];     \
+    }
+#endif
+UKERNEL(float, f32)
+UKERNEL(double, f64)
+#define UKERNEL_OF(a, as, b, bs, K, out) \
+    _Generic((b), const float *: ukernel_f32, default: ukernel_f64)(a, as, b, bs, K, out)
+
+/* C [nr x nc, row stride TILE] = alpha a_r . b_c for the tile's query rows
+ * a_r of A and key rows b_c of B (hd elements each). Past a row's last
+ * visible key, up to the end of its block of NR, C holds sums the caller
+ * masks. bt: hd x TILE scratch. */
+static void rows_dot(const attn_job *J, tile t, double alpha, rows_in A_, rows_in B_, void *C_,
+                     void *bt_) {
+    trace((ag_gemm_call){false, true, t.nr, t.nc, J->hd, A_.ld, B_.ld, TILE, J->dt, alpha, 0,
+                         NULL});
+    const int64_t hd = J->hd;
+    AG_DISPATCH(J->dt, R, {
+        const R *A = A_.p, *B = B_.p;
+        R *C = C_, *bt = bt_;
+        const R al = (R)alpha;
+        for (int64_t c = 0; c < t.nc; c++)
+            for (int64_t d = 0; d < hd; d++) bt[d * TILE + c] = B[c * B_.ld + d];
+        for (int64_t i = 0; i < t.nr; i += MR) {
+            const int64_t last = min64(i + MR, t.nr) - 1;
+            const R *a[MR]; /* rows past the last repeat it; their sums are dropped */
+            for (int r = 0; r < MR; r++) a[r] = A + min64(i + r, last) * A_.ld;
+            for (int64_t c = 0; c < visible(t.i0 + last, t.j0, t.nc); c += NR) {
+                R acc[MR][NR];
+                UKERNEL_OF(a, 1, (const R *)bt + c, TILE, hd, acc);
+                for (int64_t r = 0; r <= last - i; r++)
+                    for (int u = 0; u < NR; u++) C[(i + r) * TILE + c + u] = al * acc[r][u];
+            }
         }
-        for (int64_t i = 0; i < M; i++) { /* row i of C += a_ik (row k of op(B)) */
-            T *c = (T *)C + i * ldc;
-            for (int64_t j = 0; j < N; j++) c[j] = beta == 0 ? 0 : (T)(beta * c[j]);
-            for (int64_t k = 0; k < K; k++) {
-                const T aik = (T)alpha * a[i * ai + k * ak];
-                for (int64_t j = 0; j < N; j++) c[j] += aik * b[k * ldbt + j];
+    });
+}
+
+/* C_r (+)= alpha sum_k a_rk b_k over C's rows (hd elements each), with a the
+ * tile A (row stride TILE) and b_k row k of B (hd elements): with keys
+ * false C's rows are the tile's queries and k its keys (a = A: O += P V,
+ * dQ = s dS K); with keys true C's rows are its keys and k its queries
+ * (a = A^T: dV = P^T dO, dK = s dS^T Q). k runs where a_rk can be nonzero. add
+ * false stores (C is not read). */
+static void rows_axpy(const attn_job *J, tile t, bool keys, double alpha, const void *A_,
+                      rows_in B_, bool add, rows_out C_) {
+    const int64_t hd = J->hd, n = keys ? t.nc : t.nr;
+    trace((ag_gemm_call){keys, false, n, hd, keys ? t.nr : t.nc, TILE, B_.ld, C_.ld, J->dt,
+                         alpha, add, NULL});
+    const int64_t ai = keys ? 1 : TILE, ak = keys ? TILE : 1;
+    AG_DISPATCH(J->dt, R, {
+        const R *A = A_, *B = B_.p;
+        R *C = C_.p;
+        const R al = (R)alpha;
+        for (int64_t i = 0; i < n; i += MR) {
+            const int64_t last = min64(i + MR, n) - 1;
+            /* key rows i.. are seen from query j0 + i - i0 on; query rows up to
+               last see keys up to visible(...) */
+            const int64_t k0 = keys && t.j0 + i > t.i0 ? t.j0 + i - t.i0 : 0;
+            const int64_t k1 = keys ? t.nr : visible(t.i0 + last, t.j0, t.nc);
+            const R *a[MR];
+            for (int r = 0; r < MR; r++) a[r] = A + min64(i + r, last) * ai + k0 * ak;
+            for (int64_t d = 0; d < hd; d += NR) {
+                const int64_t w = min64(NR, hd - d);
+                const R *b = B + d;
+                R acc[MR][NR] = {{0}};
+                if (w == NR) /* a tail narrower than the block must not read past b's rows */
+                    UKERNEL_OF(a, ak, b + k0 * B_.ld, B_.ld, k1 - k0, acc);
+                else
+                    for (int64_t k = 0; k < k1 - k0; k++)
+                        for (int r = 0; r < MR; r++)
+                            for (int u = 0; u < w; u++) acc[r][u] += a[r][k * ak] * b[(k0 + k) * B_.ld + u];
+                for (int64_t r = 0; r <= last - i; r++) {
+                    R *c = C + (i + r) * C_.ld + d;
+                    if (add)
+                        for (int u = 0; u < w; u++) c[u] += al * acc[r][u];
+                    else
+                        for (int u = 0; u < w; u++) c[u] = al * acc[r][u];
+                }
             }
         }
     });
@@ -249,20 +378,13 @@ static void prefetch_pair(const attn_job *J, int64_t p, bool backward) {
     if (backward && J->T > TILE) prefetch_rows(J, J->o, p, J->ldo, false); /* for D */
 }
 
-/* S [nr x nc, row stride TILE] = scale q k^T for nr query rows from q and nc
- * key rows from k (row stride ld). */
-static void scores(const attn_job *J, const void *q, const void *k, int64_t nr, int64_t nc,
-                   void *S) {
-    tile_mm(false, true, nr, nc, J->hd, J->scale, q, J->ld, k, J->ld, 0.0, S, TILE, J->dt);
-}
-
 /* ---- forward ------------------------------------------------------------------- */
 
 /* Pairs [p0, p1) (pair p = batch p / H, head p % H), scratch of one chunk. */
 static void forward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scratch) {
     const int64_t T = J->T, hd = J->hd, ld = J->ld;
     AG_DISPATCH(J->dt, R, {
-        R *S = scratch, *acc = S + TILE * TILE, *m = acc + TILE * hd, *l = m + TILE;
+        R *bt = scratch, *S = bt + hd * TILE, *acc = S + TILE * TILE, *m = acc + TILE * hd, *l = m + TILE;
         for (int64_t p = p0; p < p1; p++) {
             const int64_t b = p / J->H, h = p % J->H;
             const R *q = (const R *)J->q + at(J, b, h, ld);
@@ -275,7 +397,9 @@ static void forward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scrat
                 const int64_t nr = T - i0 < TILE ? T - i0 : TILE, iend = i0 + nr;
                 for (int64_t j0 = 0; j0 < iend; j0 += TILE) {
                     const int64_t nc = iend - j0 < TILE ? iend - j0 : TILE;
-                    scores(J, q + i0 * ld, k + j0 * ld, nr, nc, S);
+                    const tile t = {i0, j0, nr, nc};
+                    rows_dot(J, t, J->scale, (rows_in){q + i0 * ld, ld}, (rows_in){k + j0 * ld, ld},
+                             S, bt);
                     R mnew[TILE]; /* the rows' maxima with this tile */
                     for (int64_t r = 0; r < nr; r++) {
                         const R mx = ROW_MAX(S + r * TILE, visible(i0 + r, j0, nc));
@@ -293,8 +417,8 @@ static void forward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scrat
                         }
                         m[r] = mnew[r];
                     }
-                    tile_mm(false, false, nr, hd, nc, 1.0, S, TILE, v + j0 * ld, ld,
-                            j0 == 0 ? 0.0 : 1.0, acc, hd, J->dt);
+                    rows_axpy(J, t, false, 1.0, S, (rows_in){v + j0 * ld, ld}, j0 != 0,
+                              (rows_out){acc, hd});
                 }
                 for (int64_t r = 0; r < nr; r++) {
                     const R inv = 1 / l[r];
@@ -313,7 +437,7 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
     const int64_t T = J->T, hd = J->hd, ld = J->ld, ldo = J->ldo;
     const bool dqk = J->dq || J->dk;
     AG_DISPATCH(J->dt, R, {
-        R *P = scratch, *dS = P + TILE * TILE, *D = dS + TILE * TILE;
+        R *bt = scratch, *P = bt + hd * TILE, *dS = P + TILE * TILE, *D = dS + TILE * TILE;
         for (int64_t p = p0; p < p1; p++) {
             const int64_t b = p / J->H, h = p % J->H;
             const int64_t in = at(J, b, h, ld), io = at(J, b, h, ldo);
@@ -333,31 +457,28 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
                 const int64_t nc = T - j0 < TILE ? T - j0 : TILE;
                 for (int64_t i0 = j0; i0 < T; i0 += TILE) {
                     const int64_t nr = T - i0 < TILE ? T - i0 : TILE;
-                    scores(J, q + i0 * ld, k + j0 * ld, nr, nc, P);
+                    const tile t = {i0, j0, nr, nc};
+                    const rows_in qi = {q + i0 * ld, ld}, kj = {k + j0 * ld, ld};
+                    rows_dot(J, t, J->scale, qi, kj, P, bt);
                     EXP_TILE(P, nr, nc, i0, j0, lse + i0);
                     /* a key tile's gradients are first written at i0 = j0, a query
                        tile's at j0 = 0 */
-                    const double bk = i0 == j0 ? J->beta_k : 1, bv = i0 == j0 ? J->beta_v : 1;
-                    const double bq = j0 == 0 ? J->beta_q : 1;
-                    if (dv)
-                        tile_mm(true, false, nc, hd, nr, 1.0, P, TILE, g + i0 * ldo, ldo, bv,
-                                dv + j0 * ld, ld, J->dt);
+                    const bool add_k = i0 != j0 || J->add_k, add_v = i0 != j0 || J->add_v;
+                    const bool add_q = j0 != 0 || J->add_q;
+                    const rows_in gi = {g + i0 * ldo, ldo};
+                    if (dv) rows_axpy(J, t, true, 1.0, P, gi, add_v, (rows_out){dv + j0 * ld, ld});
                     if (!dqk) continue;
-                    tile_mm(false, true, nr, nc, hd, 1.0, g + i0 * ldo, ldo, v + j0 * ld, ld, 0.0,
-                            dS, TILE, J->dt);
-                    for (int64_t r = 0; r < nr; r++) {
+                    rows_dot(J, t, 1.0, gi, (rows_in){v + j0 * ld, ld}, dS, bt);
+                    for (int64_t r = 0; r < nr; r++) { /* dS = P (dP - D); 0 past the keys seen */
                         R *ds = dS + r * TILE;
                         const R *pr = P + r * TILE;
-                        const R Dr = one_tile ? ROW_DOT(pr, ds, visible(i0 + r, j0, nc))
-                                              : D[i0 + r];
-                        for (int64_t c = 0; c < nc; c++) ds[c] = pr[c] * (ds[c] - Dr);
+                        const int64_t seen = visible(i0 + r, j0, nc);
+                        const R Dr = one_tile ? ROW_DOT(pr, ds, seen) : D[i0 + r];
+                        for (int64_t c = 0; c < seen; c++) ds[c] = pr[c] * (ds[c] - Dr);
+                        for (int64_t c = seen; c < nc; c++) ds[c] = 0;
                     }
-                    if (dq)
-                        tile_mm(false, false, nr, hd, nc, J->scale, dS, TILE, k + j0 * ld, ld,
-                                bq, dq + i0 * ld, ld, J->dt);
-                    if (dk)
-                        tile_mm(true, false, nc, hd, nr, J->scale, dS, TILE, q + i0 * ld, ld, bk,
-                                dk + j0 * ld, ld, J->dt);
+                    if (dq) rows_axpy(J, t, false, J->scale, dS, kj, add_q, (rows_out){dq + i0 * ld, ld});
+                    if (dk) rows_axpy(J, t, true, J->scale, dS, qi, add_k, (rows_out){dk + j0 * ld, ld});
                 }
             }
         }
@@ -395,10 +516,10 @@ static bool run_pairs(const char *op, const attn_job *J, int64_t pairs, pairs_fn
     if (pairs >= 2 && work >= PAR_WORK) nchunk = omp_get_max_threads();
 #endif
     if (nchunk > pairs) nchunk = pairs;
-    /* per chunk: two tiles, an accumulator block, m and l, D; each chunk's
-     * block starts on its own cache line */
-    const size_t es = ag_dtype_size(J->dt);
-    size_t per = 2 * TILE * TILE + (size_t)TILE * (size_t)J->hd + 2 * TILE + (size_t)J->T;
+    /* per chunk: rows_dot's bt, two tiles, an accumulator block, m and l, D;
+     * each chunk's block starts on its own cache line */
+    const size_t es = ag_dtype_size(J->dt), hd = (size_t)J->hd;
+    size_t per = hd * TILE + 2 * TILE * TILE + TILE * hd + 2 * TILE + (size_t)J->T;
     per = (per * es + 63) / 64 * 64;
     /* zeroed: exp_tile reads (and discards) the columns of a row up to a
        multiple of LANES, past what the tile's products wrote */
@@ -467,8 +588,8 @@ static void backward(ag_tensor *out) {
     const ag_tensor *lse = out->saved;
     attn_job J = {.dt = out->dtype, .T = T, .H = H, .hd = hd, .ldo = C,
                   .scale = 1 / sqrt((double)hd), .o = out->data, .lse = lse->data,
-                  .dout = out->grad->data, .beta_q = beta[0],
-                  .beta_k = beta[out->nsrc == 3 ? 1 : 0], .beta_v = beta[out->nsrc == 3 ? 2 : 0]};
+                  .dout = out->grad->data, .add_q = beta[0] != 0,
+                  .add_k = beta[out->nsrc == 3 ? 1 : 0] != 0, .add_v = beta[out->nsrc == 3 ? 2 : 0] != 0};
     point(&J, out->src, out->nsrc, C, gr);
     run_pairs(OPS[SEPARATE].name, &J, B * H, backward_pairs);
 }

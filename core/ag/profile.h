@@ -35,7 +35,9 @@
  *   gemms     with AG_PROFILE_GEMMS, every matrix product the library makes
  *             on this thread (its one internal gemm, under matmul, linear
  *             and the others; one entry per product however it is split
- *             over threads), in order: transposes, M, N, K, leading
+ *             over threads; the fused attention's tile products, which it
+ *             computes in its own loops, as the dense gemm each stands
+ *             for), in order: transposes, M, N, K, leading
  *             dimensions, dtype, alpha, beta and (with AG_PROFILE_OPS) the
  *             op kind that made it. ag_profile_gemm_replay runs them again.
  *             Products made on the other threads of an op's OpenMP team are
