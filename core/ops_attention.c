@@ -37,7 +37,7 @@
  * sharing anything but the inputs. The tile products are the file's own
  * register-blocked loops (rows_dot, rows_axpy), which skip what the causal
  * rule makes zero. While a pair computes, the next pair's blocks are asked
- * for (prefetch_pair).
+ * for, a slice at each step (ahead_step).
  *
  * The vjp (second derivatives) is the same backward written with ops: heads
  * by reshape and transpose, P by matmul, masked_fill and softmax, then the
@@ -180,14 +180,21 @@ typedef struct attn_job {
  * copies its nc rows b_c to columns (bt = B^T, hd x TILE). A block of query
  * rows stops at the last key its last row sees (rows_dot: at the block of NR
  * columns holding it), a block of keys starts at the first query that sees
- * it: on a diagonal tile, about half of each product. The operands, a
- * head's rows of 128 bytes in every 3C, are read where they are.
+ * it: on a diagonal tile, about half of each product.
+ *
+ * The operands are a head's rows, 128 bytes in every 3C (or C) of the
+ * input: 1,536 bytes apart at the small size, so a block's 64 rows fall in
+ * 16 of a 32 KiB L1's 64 sets, and q's, k's and v's blocks in the same 16.
+ * A tile's rows are therefore copied once to contiguous blocks (gather),
+ * which every product then reads.
  *
  * Before, the products went to the BLAS, dense, each packing its operands
  * first. bench-train's word-list size (2 layers, 64 dims, 4 heads, block 23,
- * batch 64; three alternating runs each, one thread) took the attention
- * from 8.2-8.9 ms a step to 5.6-6.4; the small size, from 44.7-49.5 ms to
- * 38.7-46.7 over six; tinygpt's default size (12 a head) is unchanged.
+ * batch 64; alternating runs, one thread) took the attention from 8.2-8.9
+ * ms a step to 5.6-6.4 with these loops, and to 4.4-5.1 with the copies and
+ * the next pair asked for in slices; the small size from 44.7-49.5 ms to
+ * 38.7-46.7, then 40.5-42.1 (against 43.7-46.7 in the same runs);
+ * tinygpt's default size (12 a head) did not move outside the noise.
  *
  * An active profile's trace records each product as the dense gemm it
  * stands for, so the floor (ag_profile_gemm_replay, in the BLAS) is what it
@@ -329,6 +336,15 @@ static void rows_axpy(const attn_job *J, tile t, bool keys, double alpha, const 
     });
 }
 
+/* The n rows of hd elements at src, copied to dst (row stride hd): the
+ * products' operands, contiguous. */
+static rows_in gather(const attn_job *J, rows_in src, int64_t n, void *dst) {
+    const size_t es = ag_dtype_size(J->dt), row = (size_t)J->hd * es;
+    for (int64_t i = 0; i < n; i++)
+        memcpy((char *)dst + (size_t)i * row, (const char *)src.p + (size_t)(i * src.ld) * es, row);
+    return (rows_in){dst, J->hd};
+}
+
 /* Offset in elements of (batch b, head h, row 0) in a tensor of row stride ld. */
 static int64_t at(const attn_job *J, int64_t b, int64_t h, int64_t ld) {
     return b * J->T * ld + h * J->hd;
@@ -338,15 +354,16 @@ static int64_t at(const attn_job *J, int64_t b, int64_t h, int64_t ld) {
  * per line. */
 #define CACHE_LINE 64
 
-/* Asks the cache for the T rows of hd elements (row stride ld) of pair p's
- * block of base, to be read or (write) written. A hint only: nothing
+/* Asks the cache for rows [r0, r1) (hd elements, row stride ld) of pair
+ * p's block of base, to be read or (write) written. A hint only: nothing
  * without GCC's builtin. */
-static void prefetch_rows(const attn_job *J, const void *base, int64_t p, int64_t ld, bool write) {
+static void prefetch_rows(const attn_job *J, const void *base, int64_t p, int64_t ld, bool write,
+                          int64_t r0, int64_t r1) {
 #if defined(__GNUC__)
     if (!base) return;
     const size_t es = ag_dtype_size(J->dt), row = (size_t)J->hd * es;
     const char *b = (const char *)base + (size_t)at(J, p / J->H, p % J->H, ld) * es;
-    for (int64_t i = 0; i < J->T; i++)
+    for (int64_t i = r0; i < r1; i++)
         for (size_t c = 0; c < row; c += CACHE_LINE) {
             const char *line = b + (size_t)(i * ld) * es + c;
             if (write)
@@ -355,27 +372,42 @@ static void prefetch_rows(const attn_job *J, const void *base, int64_t p, int64_
                 __builtin_prefetch(line, 0);
         }
 #else
-    (void)J, (void)base, (void)p, (void)ld, (void)write;
+    (void)J, (void)base, (void)p, (void)ld, (void)write, (void)r0, (void)r1;
 #endif
 }
 
-/* Pair p's blocks, asked for while the pair before it computes. In a
- * training step q, k, v, dO and the gradients' memory were last touched
- * long before, and a head's block is 2 lines in every 3C-wide row, a
- * pattern the hardware's prefetchers do not follow: without the hints each
- * tile product waits for memory (4 layers of the small bench-train step,
- * eight profiled runs each: attention 4.1-6.1 ms above its products
- * without the hints, 3.4-3.9 with them). */
-static void prefetch_pair(const attn_job *J, int64_t p, bool backward) {
+/* The next pair's blocks, asked for while a pair computes, a slice of
+ * their rows at each of the pair's steps (ahead_step): in a training step
+ * q, k, v, dO and the gradients' memory were last touched long before,
+ * and a head's block is 2 lines in every 3C-wide row, a pattern the
+ * hardware's prefetchers do not follow. All of a pair's lines asked for at
+ * once (900 in backward at the small size) overflow the core's queue of
+ * misses; in slices they are fetched while the products run. */
+typedef struct ahead {
+    int64_t p;       /* the pair asked for; -1: none */
+    int64_t done;    /* its rows asked for so far */
+    int64_t slice;   /* rows a step asks for */
+    bool backward;
+} ahead;
+
+/* Rows a step asks for when a pair has `steps` of them: all of T over them. */
+static ahead ahead_of(const attn_job *J, int64_t p, int64_t p1, bool backward, int64_t steps) {
+    return (ahead){p < p1 ? p : -1, 0, (J->T + steps - 1) / steps, backward};
+}
+
+static void ahead_step(const attn_job *J, ahead *a) {
+    if (a->p < 0 || a->done >= J->T) return;
+    const int64_t r0 = a->done, r1 = min64(r0 + a->slice, J->T);
     const void *in[3] = {J->q, J->k, J->v};
     void *grad[3] = {J->dq, J->dk, J->dv};
     for (int i = 0; i < 3; i++) {
-        prefetch_rows(J, in[i], p, J->ld, false);
-        if (backward) prefetch_rows(J, grad[i], p, J->ld, true);
+        prefetch_rows(J, in[i], a->p, J->ld, false, r0, r1);
+        if (a->backward) prefetch_rows(J, grad[i], a->p, J->ld, true, r0, r1);
     }
-    if (!backward) prefetch_rows(J, J->o, p, J->ldo, true);
-    if (backward) prefetch_rows(J, J->dout, p, J->ldo, false);
-    if (backward && J->T > TILE) prefetch_rows(J, J->o, p, J->ldo, false); /* for D */
+    if (!a->backward) prefetch_rows(J, J->o, a->p, J->ldo, true, r0, r1);
+    if (a->backward) prefetch_rows(J, J->dout, a->p, J->ldo, false, r0, r1);
+    if (a->backward && J->T > TILE) prefetch_rows(J, J->o, a->p, J->ldo, false, r0, r1); /* D */
+    a->done = r1;
 }
 
 /* ---- forward ------------------------------------------------------------------- */
@@ -385,6 +417,7 @@ static void forward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scrat
     const int64_t T = J->T, hd = J->hd, ld = J->ld;
     AG_DISPATCH(J->dt, R, {
         R *bt = scratch, *S = bt + hd * TILE, *acc = S + TILE * TILE, *m = acc + TILE * hd, *l = m + TILE;
+        R *qc = l + TILE, *vc = qc + TILE * hd; /* contiguous copies of a tile's rows */
         for (int64_t p = p0; p < p1; p++) {
             const int64_t b = p / J->H, h = p % J->H;
             const R *q = (const R *)J->q + at(J, b, h, ld);
@@ -392,20 +425,23 @@ static void forward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scrat
             const R *v = (const R *)J->v + at(J, b, h, ld);
             R *o = (R *)J->o + at(J, b, h, J->ldo);
             R *lse = (R *)J->lse + p * T;
-            if (p + 1 < p1) prefetch_pair(J, p + 1, false);
+            ahead next = ahead_of(J, p + 1, p1, false, 4); /* the four steps below */
             for (int64_t i0 = 0; i0 < T; i0 += TILE) {
                 const int64_t nr = T - i0 < TILE ? T - i0 : TILE, iend = i0 + nr;
+                const rows_in qi = gather(J, (rows_in){q + i0 * ld, ld}, nr, qc);
                 for (int64_t j0 = 0; j0 < iend; j0 += TILE) {
                     const int64_t nc = iend - j0 < TILE ? iend - j0 : TILE;
                     const tile t = {i0, j0, nr, nc};
-                    rows_dot(J, t, J->scale, (rows_in){q + i0 * ld, ld}, (rows_in){k + j0 * ld, ld},
-                             S, bt);
+                    ahead_step(J, &next);
+                    rows_dot(J, t, J->scale, qi, (rows_in){k + j0 * ld, ld}, S, bt);
+                    ahead_step(J, &next);
                     R mnew[TILE]; /* the rows' maxima with this tile */
                     for (int64_t r = 0; r < nr; r++) {
                         const R mx = ROW_MAX(S + r * TILE, visible(i0 + r, j0, nc));
                         mnew[r] = j0 == 0 || mx > m[r] ? mx : m[r];
                     }
                     EXP_TILE(S, nr, nc, i0, j0, mnew); /* keys past the causal limit: 0 */
+                    ahead_step(J, &next);
                     for (int64_t r = 0; r < nr; r++) {
                         const R sum = ROW_SUM(S + r * TILE, visible(i0 + r, j0, nc));
                         if (j0 == 0) { /* the first tile: nothing to rescale */
@@ -417,8 +453,9 @@ static void forward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scrat
                         }
                         m[r] = mnew[r];
                     }
-                    rows_axpy(J, t, false, 1.0, S, (rows_in){v + j0 * ld, ld}, j0 != 0,
-                              (rows_out){acc, hd});
+                    rows_axpy(J, t, false, 1.0, S, gather(J, (rows_in){v + j0 * ld, ld}, nc, vc),
+                              j0 != 0, (rows_out){acc, hd});
+                    ahead_step(J, &next);
                 }
                 for (int64_t r = 0; r < nr; r++) {
                     const R inv = 1 / l[r];
@@ -427,6 +464,7 @@ static void forward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scrat
                     lse[i0 + r] = m[r] + LOG_OF(l[r]);
                 }
             }
+            while (next.p >= 0 && next.done < T) ahead_step(J, &next);
         }
     });
 }
@@ -438,6 +476,7 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
     const bool dqk = J->dq || J->dk;
     AG_DISPATCH(J->dt, R, {
         R *bt = scratch, *P = bt + hd * TILE, *dS = P + TILE * TILE, *D = dS + TILE * TILE;
+        R *qc = D + T, *kc = qc + TILE * hd, *gc = kc + TILE * hd; /* contiguous copies */
         for (int64_t p = p0; p < p1; p++) {
             const int64_t b = p / J->H, h = p % J->H;
             const int64_t in = at(J, b, h, ld), io = at(J, b, h, ldo);
@@ -447,7 +486,7 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
             const R *lse = (const R *)J->lse + p * T;
             R *dq = J->dq ? (R *)J->dq + in : NULL, *dk = J->dk ? (R *)J->dk + in : NULL;
             R *dv = J->dv ? (R *)J->dv + in : NULL;
-            if (p + 1 < p1) prefetch_pair(J, p + 1, true);
+            ahead next = ahead_of(J, p + 1, p1, true, 8); /* the eight steps below */
             /* D from O, or (one tile) from P and dP in the tile: no pass over O,
                which is cold by now */
             const bool one_tile = T <= TILE;
@@ -458,17 +497,23 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
                 for (int64_t i0 = j0; i0 < T; i0 += TILE) {
                     const int64_t nr = T - i0 < TILE ? T - i0 : TILE;
                     const tile t = {i0, j0, nr, nc};
-                    const rows_in qi = {q + i0 * ld, ld}, kj = {k + j0 * ld, ld};
+                    const rows_in qi = gather(J, (rows_in){q + i0 * ld, ld}, nr, qc);
+                    const rows_in kj = gather(J, (rows_in){k + j0 * ld, ld}, nc, kc);
+                    const rows_in gi = gather(J, (rows_in){g + i0 * ldo, ldo}, nr, gc);
+                    ahead_step(J, &next);
                     rows_dot(J, t, J->scale, qi, kj, P, bt);
+                    ahead_step(J, &next);
                     EXP_TILE(P, nr, nc, i0, j0, lse + i0);
+                    ahead_step(J, &next);
                     /* a key tile's gradients are first written at i0 = j0, a query
                        tile's at j0 = 0 */
                     const bool add_k = i0 != j0 || J->add_k, add_v = i0 != j0 || J->add_v;
                     const bool add_q = j0 != 0 || J->add_q;
-                    const rows_in gi = {g + i0 * ldo, ldo};
                     if (dv) rows_axpy(J, t, true, 1.0, P, gi, add_v, (rows_out){dv + j0 * ld, ld});
+                    ahead_step(J, &next);
                     if (!dqk) continue;
                     rows_dot(J, t, 1.0, gi, (rows_in){v + j0 * ld, ld}, dS, bt);
+                    ahead_step(J, &next);
                     for (int64_t r = 0; r < nr; r++) { /* dS = P (dP - D); 0 past the keys seen */
                         R *ds = dS + r * TILE;
                         const R *pr = P + r * TILE;
@@ -477,10 +522,13 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
                         for (int64_t c = 0; c < seen; c++) ds[c] = pr[c] * (ds[c] - Dr);
                         for (int64_t c = seen; c < nc; c++) ds[c] = 0;
                     }
+                    ahead_step(J, &next);
                     if (dq) rows_axpy(J, t, false, J->scale, dS, kj, add_q, (rows_out){dq + i0 * ld, ld});
+                    ahead_step(J, &next);
                     if (dk) rows_axpy(J, t, true, J->scale, dS, qi, add_k, (rows_out){dk + j0 * ld, ld});
                 }
             }
+            while (next.p >= 0 && next.done < T) ahead_step(J, &next);
         }
     });
 }
@@ -519,7 +567,7 @@ static bool run_pairs(const char *op, const attn_job *J, int64_t pairs, pairs_fn
     /* per chunk: rows_dot's bt, two tiles, an accumulator block, m and l, D;
      * each chunk's block starts on its own cache line */
     const size_t es = ag_dtype_size(J->dt), hd = (size_t)J->hd;
-    size_t per = hd * TILE + 2 * TILE * TILE + TILE * hd + 2 * TILE + (size_t)J->T;
+    size_t per = hd * TILE + 2 * TILE * TILE + TILE * hd + 2 * TILE + (size_t)J->T + 3 * TILE * hd;
     per = (per * es + 63) / 64 * 64;
     /* zeroed: exp_tile reads (and discards) the columns of a row up to a
        multiple of LANES, past what the tile's products wrote */
