@@ -291,7 +291,8 @@ static void rows_dot(const attn_job *J, tile t, double alpha, rows_in A_, rows_i
 }
 
 /* C_r (+)= alpha sum_k a_rk b_k over C's rows (hd elements each), with a the
- * tile A (row stride TILE) and b_k row k of B (hd elements): with keys
+ * tile A (row stride TILE) and b_k row k of B (hd elements; a gather'd copy,
+ * so that a block of NR columns may read past a row's end): with keys
  * false C's rows are the tile's queries and k its keys (a = A: O += P V,
  * dQ = s dS K); with keys true C's rows are its keys and k its queries
  * (a = A^T: dV = P^T dO, dK = s dS^T Q). k runs where a_rk can be nonzero. add
@@ -317,13 +318,8 @@ static void rows_axpy(const attn_job *J, tile t, bool keys, double alpha, const 
             for (int64_t d = 0; d < hd; d += NR) {
                 const int64_t w = min64(NR, hd - d);
                 const R *b = B + d;
-                R acc[MR][NR] = {{0}};
-                if (w == NR) /* a tail narrower than the block must not read past b's rows */
-                    UKERNEL_OF(a, ak, b + k0 * B_.ld, B_.ld, k1 - k0, acc);
-                else
-                    for (int64_t k = 0; k < k1 - k0; k++)
-                        for (int r = 0; r < MR; r++)
-                            for (int u = 0; u < w; u++) acc[r][u] += a[r][k * ak] * b[(k0 + k) * B_.ld + u];
+                R acc[MR][NR]; /* columns from w on are past the head: not stored */
+                UKERNEL_OF(a, ak, b + k0 * B_.ld, B_.ld, k1 - k0, acc);
                 for (int64_t r = 0; r <= last - i; r++) {
                     R *c = C + (i + r) * C_.ld + d;
                     if (add)
@@ -337,7 +333,11 @@ static void rows_axpy(const attn_job *J, tile t, bool keys, double alpha, const 
 }
 
 /* The n rows of hd elements at src, copied to dst (row stride hd): the
- * products' operands, contiguous. */
+ * products' operands, contiguous. dst has COPY elements, the last NR of
+ * them slack, so that a register block of NR columns reads past the end
+ * of a row narrower than NR (a head of 12: the columns past it are not
+ * stored) without leaving the copy. */
+#define COPY(hd) (TILE * (hd) + NR)
 static rows_in gather(const attn_job *J, rows_in src, int64_t n, void *dst) {
     const size_t es = ag_dtype_size(J->dt), row = (size_t)J->hd * es;
     for (int64_t i = 0; i < n; i++)
@@ -417,7 +417,7 @@ static void forward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scrat
     const int64_t T = J->T, hd = J->hd, ld = J->ld;
     AG_DISPATCH(J->dt, R, {
         R *bt = scratch, *S = bt + hd * TILE, *acc = S + TILE * TILE, *m = acc + TILE * hd, *l = m + TILE;
-        R *qc = l + TILE, *vc = qc + TILE * hd; /* contiguous copies of a tile's rows */
+        R *qc = l + TILE, *vc = qc + COPY(hd); /* contiguous copies of a tile's rows */
         for (int64_t p = p0; p < p1; p++) {
             const int64_t b = p / J->H, h = p % J->H;
             const R *q = (const R *)J->q + at(J, b, h, ld);
@@ -476,7 +476,7 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
     const bool dqk = J->dq || J->dk;
     AG_DISPATCH(J->dt, R, {
         R *bt = scratch, *P = bt + hd * TILE, *dS = P + TILE * TILE, *D = dS + TILE * TILE;
-        R *qc = D + T, *kc = qc + TILE * hd, *gc = kc + TILE * hd; /* contiguous copies */
+        R *qc = D + T, *kc = qc + COPY(hd), *gc = kc + COPY(hd); /* contiguous copies */
         for (int64_t p = p0; p < p1; p++) {
             const int64_t b = p / J->H, h = p % J->H;
             const int64_t in = at(J, b, h, ld), io = at(J, b, h, ldo);
@@ -564,10 +564,10 @@ static bool run_pairs(const char *op, const attn_job *J, int64_t pairs, pairs_fn
     if (pairs >= 2 && work >= PAR_WORK) nchunk = omp_get_max_threads();
 #endif
     if (nchunk > pairs) nchunk = pairs;
-    /* per chunk: rows_dot's bt, two tiles, an accumulator block, m and l, D;
-     * each chunk's block starts on its own cache line */
+    /* per chunk: rows_dot's bt, two tiles, an accumulator block, m and l, D,
+     * three copies; each chunk's block starts on its own cache line */
     const size_t es = ag_dtype_size(J->dt), hd = (size_t)J->hd;
-    size_t per = hd * TILE + 2 * TILE * TILE + TILE * hd + 2 * TILE + (size_t)J->T + 3 * TILE * hd;
+    size_t per = hd * TILE + 2 * TILE * TILE + TILE * hd + 2 * TILE + (size_t)J->T + 3 * COPY(hd);
     per = (per * es + 63) / 64 * 64;
     /* zeroed: exp_tile reads (and discards) the columns of a row up to a
        multiple of LANES, past what the tile's products wrote */
