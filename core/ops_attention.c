@@ -292,7 +292,7 @@ static void rows_dot(const attn_job *J, tile t, double alpha, rows_in A_, rows_i
 }
 
 /* C_r (+)= alpha sum_k a_rk b_k over C's rows (hd elements each), with a the
- * tile A (row stride TILE) and b_k row k of B (hd elements; a gather'd copy,
+ * tile A (row stride TILE) and b_k row k of B (hd elements; a copy made by gather,
  * so that a block of NR columns may read past a row's end): with keys
  * false C's rows are the tile's queries and k its keys (a = A: O += P V,
  * dQ = s dS K); with keys true C's rows are its keys and k its queries
