@@ -186,7 +186,7 @@ typedef struct attn_job {
  * input: 1,536 bytes apart at the small size, so a block's 64 rows fall in
  * 16 of a 32 KiB L1's 64 sets, and q's, k's and v's blocks in the same 16.
  * A tile's rows are therefore copied once to contiguous blocks (gather),
- * which every product then reads.
+ * which the products read (rows_dot's key rows go straight to bt).
  *
  * Before, the products went to the BLAS, dense, each packing its operands
  * first. bench-train's word-list size (2 layers, 64 dims, 4 heads, block 23,
@@ -495,11 +495,11 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
                 D[i] = ROW_DOT(g + i * ldo, o + i * ldo, hd);
             for (int64_t j0 = 0; j0 < T; j0 += TILE) {
                 const int64_t nc = T - j0 < TILE ? T - j0 : TILE;
+                const rows_in kj = gather(J, (rows_in){k + j0 * ld, ld}, nc, kc);
                 for (int64_t i0 = j0; i0 < T; i0 += TILE) {
                     const int64_t nr = T - i0 < TILE ? T - i0 : TILE;
                     const tile t = {i0, j0, nr, nc};
                     const rows_in qi = gather(J, (rows_in){q + i0 * ld, ld}, nr, qc);
-                    const rows_in kj = gather(J, (rows_in){k + j0 * ld, ld}, nc, kc);
                     const rows_in gi = gather(J, (rows_in){g + i0 * ldo, ldo}, nr, gc);
                     ahead_step(J, &next);
                     rows_dot(J, t, J->scale, qi, kj, P, bt);

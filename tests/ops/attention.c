@@ -69,10 +69,13 @@ static void make_inputs(ag_arena *A, ag_dtype dt, const int64_t s[4], uint64_t s
 }
 
 /* Shapes {B, T, C, H}; B 0 is a 2-d [T, C]. T 1, hd 1, H 1, T across tiles
- * (64 rows) and not a multiple of them; hd 32 and 64 reach the gemm path. */
+ * (64 rows) and not a multiple of them; heads narrower than the products'
+ * 16-column block, of exactly one and two blocks (16, 32, 64), and of one
+ * block and a part (20). */
 static const int64_t SHAPES[][4] = {
     {1, 1, 4, 2},   {2, 5, 3, 3},   {3, 23, 8, 1},  {1, 64, 8, 2},  {2, 130, 12, 3},
     {0, 5, 6, 2},   {0, 1, 1, 1},   {2, 70, 64, 2}, {1, 130, 128, 2}, {3, 65, 16, 4},
+    {2, 70, 40, 2},
 };
 
 START_TEST(test_attention_matches_composed) {
