@@ -36,8 +36,8 @@
  * block of its batch row, so chunks of pairs run on the OpenMP team without
  * sharing anything but the inputs. The tile products are the file's own
  * register-blocked loops (rows_dot, rows_axpy), which skip what the causal
- * rule makes zero. While a pair computes, the next pair's blocks are asked
- * for, a slice at each step (ahead_step).
+ * rule makes zero. Before a batch row's first pair, its rows are read once
+ * in address order, so that its pairs find them in cache (touch_batch).
  *
  * The vjp (second derivatives) is the same backward written with ops: heads
  * by reshape and transpose, P by matmul, masked_fill and softmax, then the
@@ -195,12 +195,15 @@ typedef struct attn_job {
  * the next pair asked for in slices; the small size from 44.7-49.5 ms to
  * 38.7-46.7, then 40.5-42.1 (against 43.7-46.7 in the same runs);
  * tinygpt's default size (12 a head), once its heads ran the block too,
- * from 2.14-2.55 ms to 1.79-1.90.
+ * from 2.14-2.55 ms to 1.79-1.90. Six rows a block and each batch row
+ * touched first (touch_batch, in place of the slices) took a test program
+ * that runs the op alone, 4 layers at the small size, to 0.66-0.75 of its
+ * time, and tinygpt's default size to 0.91.
  *
  * An active profile's trace records each product as the dense gemm it
  * stands for, so the floor (ag_profile_gemm_replay, in the BLAS) is what it
  * was: the products a BLAS-based attention makes. */
-enum { MR = 4, NR = 16 };
+enum { MR = 6, NR = 16 };
 
 /* A tile: nr query rows from i0 and nc key rows from j0. */
 typedef struct tile {
@@ -225,25 +228,34 @@ static void trace(ag_gemm_call c) {
 
 /* The register block: out[r][u] = sum_k a[r][k as] b[k bs + u], r < MR, u < NR.
  * With GCC and clang, in vectors of NR / 2 elements (for f32 one AVX
- * register), eight accumulators named one by one: held in an array, even
+ * register), twelve accumulators named one by one: held in an array, even
  * of vectors, GCC kept them in memory, and the loop ran at the speed of
- * its stores. Portable loops otherwise. */
+ * its stores. Six rows rather than four: each step's two rows of b then
+ * serve twelve products instead of eight, and a test program timed 38-42
+ * multiply-adds a nanosecond against 28 (AVX2, 32 or 64 steps a call);
+ * twelve accumulators, two rows of b and a broadcast fill the sixteen AVX
+ * registers. Portable loops otherwise. */
 #if defined(__GNUC__)
 #define UKERNEL(R, sfx)                                                                      \
     static void ukernel_##sfx(const R *const a[MR], int64_t as, const R *b, int64_t bs,       \
                               int64_t K, R out[MR][NR]) {                                    \
         typedef R vec __attribute__((vector_size(NR / 2 * sizeof(R))));                     \
-        vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0}, s30 = {0},       \
-            s31 = {0};                                                                       \
+        vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0};                \
+        vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, s51 = {0};                \
+        const R *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];       \
         for (int64_t k = 0; k < K; k++) {                                                    \
             vec b0, b1;                                                                      \
             memcpy(&b0, b + k * bs, sizeof b0);                                              \
             memcpy(&b1, b + k * bs + NR / 2, sizeof b1);                                     \
-            const R x0 = a[0][k * as], x1 = a[1][k * as], x2 = a[2][k * as], x3 = a[3][k * as]; \
+            R x0 = a0[k * as], x1 = a1[k * as];                                              \
             s00 += x0 * b0, s01 += x0 * b1, s10 += x1 * b0, s11 += x1 * b1;                 \
-            s20 += x2 * b0, s21 += x2 * b1, s30 += x3 * b0, s31 += x3 * b1;                 \
+            x0 = a2[k * as], x1 = a3[k * as];                                                \
+            s20 += x0 * b0, s21 += x0 * b1, s30 += x1 * b0, s31 += x1 * b1;                 \
+            x0 = a4[k * as], x1 = a5[k * as];                                                \
+            s40 += x0 * b0, s41 += x0 * b1, s50 += x1 * b0, s51 += x1 * b1;                 \
         }                                                                                    \
-        const vec v[MR][2] = {{s00, s01}, {s10, s11}, {s20, s21}, {s30, s31}};              \
+        const vec v[MR][2] = {{s00, s01}, {s10, s11}, {s20, s21},                           \
+                              {s30, s31}, {s40, s41}, {s50, s51}};                          \
         for (int r = 0; r < MR; r++) memcpy(out[r], v[r], sizeof v[r]);                      \
     }
 #else
@@ -351,64 +363,39 @@ static int64_t at(const attn_job *J, int64_t b, int64_t h, int64_t ld) {
     return b * J->T * ld + h * J->hd;
 }
 
-/* Bytes the cache moves at a time (x86-64 and most ARM cores): one hint
- * per line. */
+/* Bytes the cache moves at a time (x86-64 and most ARM cores). */
 #define CACHE_LINE 64
 
-/* Asks the cache for rows [r0, r1) (hd elements, row stride ld) of pair
- * p's block of base, to be read or (write) written. A hint only: nothing
- * without GCC's builtin. */
-static void prefetch_rows(const attn_job *J, const void *base, int64_t p, int64_t ld, bool write,
-                          int64_t r0, int64_t r1) {
-#if defined(__GNUC__)
-    if (!base) return;
-    const size_t es = ag_dtype_size(J->dt), row = (size_t)J->hd * es;
-    const char *b = (const char *)base + (size_t)at(J, p / J->H, p % J->H, ld) * es;
-    for (int64_t i = r0; i < r1; i++)
-        for (size_t c = 0; c < row; c += CACHE_LINE) {
-            const char *line = b + (size_t)(i * ld) * es + c;
-            if (write)
-                __builtin_prefetch(line, 1);
-            else
-                __builtin_prefetch(line, 0);
-        }
-#else
-    (void)J, (void)base, (void)p, (void)ld, (void)write, (void)r0, (void)r1;
-#endif
-}
-
-/* The next pair's blocks, asked for while a pair computes, a slice of
- * their rows at each of the pair's steps (ahead_step): in a training step
- * q, k, v, dO and the gradients' memory were last touched long before,
- * and a head's block is 2 lines in every 3C-wide row, a pattern the
- * hardware's prefetchers do not follow. All of a pair's lines asked for at
- * once (900 in backward at the small size) overflow the core's queue of
- * misses; in slices they are fetched while the products run. */
-typedef struct ahead {
-    int64_t p;       /* the pair asked for; -1: none */
-    int64_t done;    /* its rows asked for so far */
-    int64_t slice;   /* rows a step asks for */
-    bool backward;
-} ahead;
-
-/* Rows a step asks for when a pair has `steps` of them: all of T over them. */
-static ahead ahead_of(const attn_job *J, int64_t p, int64_t p1, bool backward, int64_t steps) {
-    return (ahead){p < p1 ? p : -1, 0, (J->T + steps - 1) / steps, backward};
-}
-
-static void ahead_step(const attn_job *J, ahead *a) {
-    if (a->p < 0 || a->done >= J->T) return;
-    const int64_t r0 = a->done, r1 = min64(r0 + a->slice, J->T);
-    const void *in[3] = {J->q, J->k, J->v};
-    void *grad[3] = {J->dq, J->dk, J->dv};
-    for (int i = 0; i < 3; i++) {
-        prefetch_rows(J, in[i], a->p, J->ld, false, r0, r1);
-        if (a->backward) prefetch_rows(J, grad[i], a->p, J->ld, true, r0, r1);
+/* What pairs (b, h0) .. (b, h1 - 1) read or write (forward: q, k, v and O;
+ * backward: q, k, v, dO, the gradients and, past one tile, O), touched
+ * before the first of them: one byte of every line, row by row, in
+ * address order. In a training step this memory was last used long before
+ * and is out of the caches, and a head's block is 2 lines in every 3C-wide
+ * row: a pattern the hardware's prefetchers do not follow, so a pair
+ * waited on its lines nearly one by one (asking for them with prefetch
+ * instructions, the next pair's or the next batch row's, in slices while a
+ * pair computed, bought 2-7 percent). A batch row's heads, read in address
+ * order, are a stream that they do follow, and its blocks (96 KB of q, k,
+ * v at the small size, 224 KB with backward's) then stay in L2 for its H
+ * pairs. Only the chunk's own heads are read: another chunk may be writing
+ * the rest of the row. */
+static void touch_batch(const attn_job *J, int64_t b, int64_t h0, int64_t h1, bool backward) {
+    const void *base[8] = {J->q, J->k, J->v, backward ? J->dout : NULL,
+                           !backward || J->T > TILE ? J->o : NULL};
+    int64_t ld[8] = {J->ld, J->ld, J->ld, J->ldo, J->ldo};
+    int n = 5;
+    if (backward) {
+        const void *grad[3] = {J->dq, J->dk, J->dv};
+        for (int i = 0; i < 3; i++) base[n] = grad[i], ld[n++] = J->ld;
     }
-    if (!a->backward) prefetch_rows(J, J->o, a->p, J->ldo, true, r0, r1);
-    if (a->backward) prefetch_rows(J, J->dout, a->p, J->ldo, false, r0, r1);
-    if (a->backward && J->T > TILE) prefetch_rows(J, J->o, a->p, J->ldo, false, r0, r1); /* D */
-    a->done = r1;
+    const size_t es = ag_dtype_size(J->dt), width = (size_t)((h1 - h0) * J->hd) * es;
+    for (int64_t t = 0; t < J->T; t++)
+        for (int i = 0; i < n; i++) {
+            if (!base[i]) continue;
+            const volatile unsigned char *row =
+                (const unsigned char *)base[i] + (size_t)(at(J, b, h0, ld[i]) + t * ld[i]) * es;
+            for (size_t c = 0; c < width; c += CACHE_LINE) (void)row[c];
+        }
 }
 
 /* ---- forward ------------------------------------------------------------------- */
@@ -426,23 +413,20 @@ static void forward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scrat
             const R *v = (const R *)J->v + at(J, b, h, ld);
             R *o = (R *)J->o + at(J, b, h, J->ldo);
             R *lse = (R *)J->lse + p * T;
-            ahead next = ahead_of(J, p + 1, p1, false, 4); /* the four steps below */
+            if (p == p0 || h == 0) touch_batch(J, b, h, min64(J->H, p1 - b * J->H), false);
             for (int64_t i0 = 0; i0 < T; i0 += TILE) {
                 const int64_t nr = T - i0 < TILE ? T - i0 : TILE, iend = i0 + nr;
                 const rows_in qi = gather(J, (rows_in){q + i0 * ld, ld}, nr, qc);
                 for (int64_t j0 = 0; j0 < iend; j0 += TILE) {
                     const int64_t nc = iend - j0 < TILE ? iend - j0 : TILE;
                     const tile t = {i0, j0, nr, nc};
-                    ahead_step(J, &next);
                     rows_dot(J, t, J->scale, qi, (rows_in){k + j0 * ld, ld}, S, bt);
-                    ahead_step(J, &next);
                     R mnew[TILE]; /* the rows' maxima with this tile */
                     for (int64_t r = 0; r < nr; r++) {
                         const R mx = ROW_MAX(S + r * TILE, visible(i0 + r, j0, nc));
                         mnew[r] = j0 == 0 || mx > m[r] ? mx : m[r];
                     }
                     EXP_TILE(S, nr, nc, i0, j0, mnew); /* keys past the causal limit: 0 */
-                    ahead_step(J, &next);
                     for (int64_t r = 0; r < nr; r++) {
                         const R sum = ROW_SUM(S + r * TILE, visible(i0 + r, j0, nc));
                         if (j0 == 0) { /* the first tile: nothing to rescale */
@@ -456,7 +440,6 @@ static void forward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scrat
                     }
                     rows_axpy(J, t, false, 1.0, S, gather(J, (rows_in){v + j0 * ld, ld}, nc, vc),
                               j0 != 0, (rows_out){acc, hd});
-                    ahead_step(J, &next);
                 }
                 for (int64_t r = 0; r < nr; r++) {
                     const R inv = 1 / l[r];
@@ -465,7 +448,6 @@ static void forward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scrat
                     lse[i0 + r] = m[r] + LOG_OF(l[r]);
                 }
             }
-            while (next.p >= 0 && next.done < T) ahead_step(J, &next);
         }
     });
 }
@@ -487,7 +469,7 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
             const R *lse = (const R *)J->lse + p * T;
             R *dq = J->dq ? (R *)J->dq + in : NULL, *dk = J->dk ? (R *)J->dk + in : NULL;
             R *dv = J->dv ? (R *)J->dv + in : NULL;
-            ahead next = ahead_of(J, p + 1, p1, true, 8); /* the eight steps below */
+            if (p == p0 || h == 0) touch_batch(J, b, h, min64(J->H, p1 - b * J->H), true);
             /* D from O, or (one tile) from P and dP in the tile: no pass over O,
                which is cold by now */
             const bool one_tile = T <= TILE;
@@ -501,20 +483,15 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
                     const tile t = {i0, j0, nr, nc};
                     const rows_in qi = gather(J, (rows_in){q + i0 * ld, ld}, nr, qc);
                     const rows_in gi = gather(J, (rows_in){g + i0 * ldo, ldo}, nr, gc);
-                    ahead_step(J, &next);
                     rows_dot(J, t, J->scale, qi, kj, P, bt);
-                    ahead_step(J, &next);
                     EXP_TILE(P, nr, nc, i0, j0, lse + i0);
-                    ahead_step(J, &next);
                     /* a key tile's gradients are first written at i0 = j0, a query
                        tile's at j0 = 0 */
                     const bool add_k = i0 != j0 || J->add_k, add_v = i0 != j0 || J->add_v;
                     const bool add_q = j0 != 0 || J->add_q;
                     if (dv) rows_axpy(J, t, true, 1.0, P, gi, add_v, (rows_out){dv + j0 * ld, ld});
-                    ahead_step(J, &next);
                     if (!dqk) continue;
                     rows_dot(J, t, 1.0, gi, (rows_in){v + j0 * ld, ld}, dS, bt);
-                    ahead_step(J, &next);
                     for (int64_t r = 0; r < nr; r++) { /* dS = P (dP - D); 0 past the keys seen */
                         R *ds = dS + r * TILE;
                         const R *pr = P + r * TILE;
@@ -523,13 +500,10 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
                         for (int64_t c = 0; c < seen; c++) ds[c] = pr[c] * (ds[c] - Dr);
                         for (int64_t c = seen; c < nc; c++) ds[c] = 0;
                     }
-                    ahead_step(J, &next);
                     if (dq) rows_axpy(J, t, false, J->scale, dS, kj, add_q, (rows_out){dq + i0 * ld, ld});
-                    ahead_step(J, &next);
                     if (dk) rows_axpy(J, t, true, J->scale, dS, qi, add_k, (rows_out){dk + j0 * ld, ld});
                 }
             }
-            while (next.p >= 0 && next.done < T) ahead_step(J, &next);
         }
     });
 }
