@@ -104,45 +104,47 @@ static int64_t visible(int64_t i, int64_t j0, int64_t nc) {
         return t;                                                                     \
     }                                                                                 \
     /* Row r < nr of a tile S (row stride TILE) of nc keys from j0, seen by     \
-       query i0 + r: s[c] = exp(s[c] - sub[r]) for the keys it sees, 0 past them.   \
-       Whole blocks of LANES, up to TILE: a lane past the last seen key takes     \
-       exp(0) in place of its score, then 0, so there is no scalar loop and no    \
-       lane underflows (slowly) on a masked score. One call a tile, so exp's      \
-       constants are loaded once. */                                              \
+       query i0 + r: s[c] = exp(s[c] - sub[r]) for the keys it sees, 0 past them;  \
+       sum[r] (sum not NULL) the row's sum, element c in lane c % LANES. Whole    \
+       blocks of LANES, up to TILE: in the block holding the last seen key, a    \
+       lane past it takes exp(0) in place of its score, then 0, so there is no   \
+       scalar loop and no lane underflows (slowly) on a masked score. One call a \
+       tile, so exp's constants are loaded once. */                              \
     static void exp_tile_##sfx(R *S, int64_t nr, int64_t nc, int64_t i0, int64_t j0,  \
-                               const R *sub) {                                        \
+                               const R *sub, R *sum) {                                \
         for (int64_t r = 0; r < nr; r++) {                                            \
-            R *s = S + r * TILE;                                                      \
+            R *s = S + r * TILE, part[LANES] = {0};                                   \
             const int64_t valid = visible(i0 + r, j0, nc);                            \
             const R sb = sub[r];                                                      \
             int64_t c = 0;                                                            \
-            for (; c < valid; c += LANES)                                             \
+            for (; c + LANES <= valid; c += LANES)                                    \
                 for (int u = 0; u < LANES; u++) {                                     \
-                    const bool seen = c + u < valid;                                  \
-                    const R e = EXP_OF((R)(SELECT(seen, s[c + u], sb) - sb));         \
-                    s[c + u] = SELECT(seen, e, (R)0);                                 \
+                    s[c + u] = EXP_OF((R)(s[c + u] - sb));                            \
+                    part[u] += s[c + u];                                              \
                 }                                                                     \
+            if (c < valid) {                                                          \
+                const int left = (int)(valid - c);                                    \
+                for (int u = 0; u < LANES; u++) {                                     \
+                    const R e = EXP_OF((R)(SELECT(u < left, s[c + u], sb) - sb));      \
+                    s[c + u] = SELECT(u < left, e, (R)0);                             \
+                    part[u] += s[c + u];                                              \
+                }                                                                     \
+                c += LANES;                                                           \
+            }                                                                         \
             for (; c < nc; c += LANES)                                                \
                 for (int u = 0; u < LANES; u++) s[c + u] = 0;                         \
+            if (!sum) continue;                                                       \
+            R t = 0;                                                                  \
+            for (int u = 0; u < LANES; u++) t += part[u];                             \
+            sum[r] = t;                                                               \
         }                                                                             \
-    }                                                                                 \
-    static R row_sum_##sfx(const R *a, int64_t n) {                                   \
-        R part[LANES] = {0};                                                          \
-        int64_t c = 0;                                                                \
-        for (; c + LANES <= n; c += LANES)                                            \
-            for (int u = 0; u < LANES; u++) part[u] += a[c + u];                      \
-        for (; c < n; c++) part[0] += a[c];                                           \
-        R t = 0;                                                                      \
-        for (int u = 0; u < LANES; u++) t += part[u];                                 \
-        return t;                                                                     \
     }
 ROW_REDUCERS(float, f32)
 ROW_REDUCERS(double, f64)
 #define ROW_MAX(s, n) _Generic((s), float *: row_max_f32, default: row_max_f64)(s, n)
 #define ROW_DOT(a, b, n) _Generic((a), const float *: row_dot_f32, default: row_dot_f64)(a, b, n)
-#define ROW_SUM(s, n) _Generic((s), float *: row_sum_f32, default: row_sum_f64)(s, n)
-#define EXP_TILE(S, nr, nc, i0, j0, sub) \
-    _Generic((S), float *: exp_tile_f32, default: exp_tile_f64)(S, nr, nc, i0, j0, sub)
+#define EXP_TILE(S, nr, nc, i0, j0, sub, sum) \
+    _Generic((S), float *: exp_tile_f32, default: exp_tile_f64)(S, nr, nc, i0, j0, sub, sum)
 
 /* Multiply-adds (about T^2/2 * hd per pair) from which the pairs are threaded. */
 #define PAR_WORK 131072.0
@@ -274,6 +276,64 @@ UKERNEL(double, f64)
 #define UKERNEL_OF(a, as, b, bs, K, out) \
     _Generic((b), const float *: ukernel_f32, default: ukernel_f64)(a, as, b, bs, K, out)
 
+/* bt[d TILE + c] = B[c ld + d] for c < n, d < hd: rows_dot's key rows as
+ * columns, by blocks of 8 x 8 (block8) and element by element at the
+ * edges. With GCC 12 or later and clang a block is transposed in vectors,
+ * three rounds of eight two-vector shuffles: element by element, the
+ * transposes took a tenth of the attention's time at the small size. */
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+#define SHUF(x, y, ...) __builtin_shufflevector(x, y, __VA_ARGS__)
+#define PAIRS_LO 0, 8, 1, 9, 4, 12, 5, 13   /* two rows' elements 0, 1, 4, 5 interleaved */
+#define PAIRS_HI 2, 10, 3, 11, 6, 14, 7, 15 /* and 2, 3, 6, 7 */
+#define QUADS_LO 0, 1, 8, 9, 4, 5, 12, 13   /* two such vectors' first pairs of each half */
+#define QUADS_HI 2, 3, 10, 11, 6, 7, 14, 15 /* and second pairs */
+#define HALF_LO 0, 1, 2, 3, 8, 9, 10, 11    /* the low halves of two vectors */
+#define HALF_HI 4, 5, 6, 7, 12, 13, 14, 15  /* the high halves */
+/* Named vectors, not arrays: GCC keeps an array of vectors in memory. */
+#define BLOCK8(R, sfx)                                                                       \
+    static void block8_##sfx(const R *B, int64_t ld, R *bt) {                                \
+        typedef R v8 __attribute__((vector_size(8 * sizeof(R))));                           \
+        v8 r0, r1, r2, r3, r4, r5, r6, r7;                                                   \
+        memcpy(&r0, B, sizeof r0), memcpy(&r1, B + ld, sizeof r1);                           \
+        memcpy(&r2, B + 2 * ld, sizeof r2), memcpy(&r3, B + 3 * ld, sizeof r3);              \
+        memcpy(&r4, B + 4 * ld, sizeof r4), memcpy(&r5, B + 5 * ld, sizeof r5);              \
+        memcpy(&r6, B + 6 * ld, sizeof r6), memcpy(&r7, B + 7 * ld, sizeof r7);              \
+        const v8 t0 = SHUF(r0, r1, PAIRS_LO), t1 = SHUF(r0, r1, PAIRS_HI);                   \
+        const v8 t2 = SHUF(r2, r3, PAIRS_LO), t3 = SHUF(r2, r3, PAIRS_HI);                   \
+        const v8 t4 = SHUF(r4, r5, PAIRS_LO), t5 = SHUF(r4, r5, PAIRS_HI);                   \
+        const v8 t6 = SHUF(r6, r7, PAIRS_LO), t7 = SHUF(r6, r7, PAIRS_HI);                   \
+        /* u_j, u_(j+4): column j (low half) and j + 4 (high) of rows 0-3, 4-7 */           \
+        const v8 u0 = SHUF(t0, t2, QUADS_LO), u1 = SHUF(t0, t2, QUADS_HI);                   \
+        const v8 u2 = SHUF(t1, t3, QUADS_LO), u3 = SHUF(t1, t3, QUADS_HI);                   \
+        const v8 u4 = SHUF(t4, t6, QUADS_LO), u5 = SHUF(t4, t6, QUADS_HI);                   \
+        const v8 u6 = SHUF(t5, t7, QUADS_LO), u7 = SHUF(t5, t7, QUADS_HI);                   \
+        const v8 col[8] = {SHUF(u0, u4, HALF_LO), SHUF(u1, u5, HALF_LO),                     \
+                           SHUF(u2, u6, HALF_LO), SHUF(u3, u7, HALF_LO),                     \
+                           SHUF(u0, u4, HALF_HI), SHUF(u1, u5, HALF_HI),                     \
+                           SHUF(u2, u6, HALF_HI), SHUF(u3, u7, HALF_HI)};                    \
+        for (int j = 0; j < 8; j++) memcpy(bt + j * TILE, &col[j], sizeof col[j]);           \
+    }
+#else
+#define BLOCK8(R, sfx)                                                                       \
+    static void block8_##sfx(const R *B, int64_t ld, R *bt) {                                \
+        for (int c = 0; c < 8; c++)                                                          \
+            for (int d = 0; d < 8; d++) bt[d * TILE + c] = B[c * ld + d];                    \
+    }
+#endif
+#define TRANSPOSE(R, sfx)                                                                    \
+    BLOCK8(R, sfx)                                                                           \
+    static void transpose_##sfx(const R *B, int64_t ld, int64_t n, int64_t hd, R *bt) {      \
+        const int64_t n8 = n / 8 * 8, hd8 = hd / 8 * 8;                                      \
+        for (int64_t c = 0; c < n8; c += 8)                                                  \
+            for (int64_t d = 0; d < hd8; d += 8) block8_##sfx(B + c * ld + d, ld, bt + d * TILE + c); \
+        for (int64_t c = 0; c < n; c++) /* the edges: c >= n8 or d >= hd8 */                 \
+            for (int64_t d = c < n8 ? hd8 : 0; d < hd; d++) bt[d * TILE + c] = B[c * ld + d]; \
+    }
+TRANSPOSE(float, f32)
+TRANSPOSE(double, f64)
+#define TRANSPOSE_OF(B, ld, n, hd, bt) \
+    _Generic((B), const float *: transpose_f32, default: transpose_f64)(B, ld, n, hd, bt)
+
 /* C [nr x nc, row stride TILE] = alpha a_r . b_c for the tile's query rows
  * a_r of A and key rows b_c of B (hd elements each). Past a row's last
  * visible key, up to the end of its block of NR, C holds sums the caller
@@ -287,8 +347,7 @@ static void rows_dot(const attn_job *J, tile t, double alpha, rows_in A_, rows_i
         const R *A = A_.p, *B = B_.p;
         R *C = C_, *bt = bt_;
         const R al = (R)alpha;
-        for (int64_t c = 0; c < t.nc; c++)
-            for (int64_t d = 0; d < hd; d++) bt[d * TILE + c] = B[c * B_.ld + d];
+        TRANSPOSE_OF(B, B_.ld, t.nc, hd, bt);
         for (int64_t i = 0; i < t.nr; i += MR) {
             const int64_t last = min64(i + MR, t.nr) - 1;
             const R *a[MR]; /* rows past the last repeat it; their sums are dropped */
@@ -426,14 +485,14 @@ static void forward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scrat
                         const R mx = ROW_MAX(S + r * TILE, visible(i0 + r, j0, nc));
                         mnew[r] = j0 == 0 || mx > m[r] ? mx : m[r];
                     }
-                    EXP_TILE(S, nr, nc, i0, j0, mnew); /* keys past the causal limit: 0 */
+                    R sum[TILE]; /* the rows' sums of exp(S - mnew) */
+                    EXP_TILE(S, nr, nc, i0, j0, mnew, sum); /* keys past the causal limit: 0 */
                     for (int64_t r = 0; r < nr; r++) {
-                        const R sum = ROW_SUM(S + r * TILE, visible(i0 + r, j0, nc));
                         if (j0 == 0) { /* the first tile: nothing to rescale */
-                            l[r] = sum;
+                            l[r] = sum[r];
                         } else {
                             const R alpha = EXP_OF((R)(m[r] - mnew[r]));
-                            l[r] = l[r] * alpha + sum;
+                            l[r] = l[r] * alpha + sum[r];
                             for (int64_t d = 0; d < hd; d++) acc[r * hd + d] *= alpha;
                         }
                         m[r] = mnew[r];
@@ -484,7 +543,7 @@ static void backward_pairs(const attn_job *J, int64_t p0, int64_t p1, void *scra
                     const rows_in qi = gather(J, (rows_in){q + i0 * ld, ld}, nr, qc);
                     const rows_in gi = gather(J, (rows_in){g + i0 * ldo, ldo}, nr, gc);
                     rows_dot(J, t, J->scale, qi, kj, P, bt);
-                    EXP_TILE(P, nr, nc, i0, j0, lse + i0);
+                    EXP_TILE(P, nr, nc, i0, j0, lse + i0, NULL);
                     /* a key tile's gradients are first written at i0 = j0, a query
                        tile's at j0 = 0 */
                     const bool add_k = i0 != j0 || J->add_k, add_v = i0 != j0 || J->add_v;
