@@ -208,7 +208,7 @@ static void forward(kind k, double p, double q, const ag_tensor *in, ag_tensor *
 
 /* GELU's forward when a backward will follow: y = x Phi(x) and, in the same
  * pass, d = f'(x) = Phi(x) + x pdf(x), kept for backward. The erf tail that
- * both evaluate (in double, for the f32 bound of core/vmath.h) is then
+ * both evaluate (a polynomial and an exp, in core/vmath.h) is then
  * computed once per element where forward and backward computed it once
  * each (in f32 by ag__gelu_and_derivf, which shares it by hand); backward
  * becomes dx = g d. The values are those of the table's formulas, bit for

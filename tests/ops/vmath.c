@@ -256,9 +256,11 @@ END_TEST
  * derivative keep their relative accuracy far into the left tail, where
  * x (1 + erf(x / sqrt 2)) / 2 in float is 0 (erf rounds to -1 below
  * x = -5.8). Tolerances: the forward within its bound; the derivative
- * Phi(x) + x phi(x) from Phi (3 ulps) plus x phi(x) (2 ulps and a product)
- * plus the sum, 7 ulps of 2^-23 relative (the terms have opposite signs,
- * but |x phi| > 5 Phi below x = -3, so the sum cancels less than 1/4). */
+ * Phi(x) + x phi(x) from Phi (6 ulps) plus x phi(x) (2 ulps and a product)
+ * plus the sum, 7 ulps of 2^-23 relative: the terms have opposite signs,
+ * but |x phi| > 5 Phi below x = -3, so their errors are below
+ * (6 / 5 + 3) |x phi| 2^-23 and the sum is above 0.8 |x phi|: 5.25 ulps
+ * of 2^-23 at most, and a sum's rounding. */
 START_TEST(test_vmath_in_ops) {
     ag_arena *A = ag_arena_new(0);
     const double xs[] = {-13.0, -10.0, -8.0, -6.0, -4.0};
