@@ -33,7 +33,10 @@ GPT-2 initialisation, AdamW (lr 1e-3, betas 0.9/0.999, eps 1e-8, weight decay
 implementation), zero_grad keeping the buffers. Step: batch of random tokens,
 forward, cross-entropy, backward, AdamW step, zero_grad. The causal mask is a
 buffer made once (ag makes it each step). Same warm-up (micro 20 steps, small
-3), a group size near 0.2 s, the median over the groups, same threads: for
+3), a group size near 0.2 s, the median over the groups, then over --rounds
+rounds (3), each bench-train and then PyTorch (the machine's speed drifts
+between two programs run one after the other; each round's ratio is
+printed too), same threads: for
 PyTorch, torch.set_num_threads and OPENBLAS_NUM_THREADS (set before torch
 loads; the former does not reach OpenBLAS's own pool, which otherwise runs
 PyTorch's matrix products on every core even at one thread).
@@ -159,6 +162,9 @@ def parse_args():
                    help="threads of the training comparison (1, as bench-train)")
     p.add_argument("--groups", type=int, default=7,
                    help="timed groups of training steps, >= 5 (7)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="rounds of the training comparison, each ag then PyTorch; "
+                        "the figures are medians over them (3)")
     p.add_argument("--norm-threads", type=int, default=os.cpu_count() or 1,
                    help="threads of the norm comparison (all CPUs, as bench-norms)")
     p.add_argument("--shapes",
@@ -177,6 +183,8 @@ def parse_args():
         p.error("--threads and --norm-threads must be >= 1")
     if a.groups < 5:
         p.error("--groups must be >= 5")
+    if a.rounds < 1:
+        p.error("--rounds must be >= 1")
     if a.reps is not None and a.reps < 5:
         p.error("--reps must be >= 5")
     if a.shapes:
@@ -554,40 +562,68 @@ def torch_op_floor(torch):
 
 
 def compare_train(args, torch):
+    """ag's and PyTorch's training steps, in --rounds rounds: each round runs
+    bench-train and then PyTorch on every configuration, and each side's
+    figure is its median over the rounds (the machine's speed drifts between
+    the two sides of one round; alternating rounds spread it over both)."""
     if args.ag_train_csv:
         with open(args.ag_train_csv) as f:
-            ag_rows = read_csv(f.read(), args.ag_train_csv)
+            saved = read_csv(f.read(), args.ag_train_csv)
         counts = None
     else:
         exe = program(args, "bench-train")
         counts = {r["config"]: int(r["params"])
                   for r in run_csv([exe, "--count-params", "--config", args.config])}
-        ag_rows = run_csv([exe, "--csv", "--config", args.config, "--threads", str(args.threads),
-                           "--groups", str(args.groups)])
-    need_columns(ag_rows, ["impl", "config", "threads", "ms", "tokens_per_s"], "bench-train")
-    ag = {r["config"]: r for r in ag_rows if r["impl"] == "ag"}
     torch.set_num_threads(args.threads)
+    ag_ms, ag_tps, torch_ms, per_round, nparams = {}, {}, {}, {}, {}
+    micro = None  # the last round's micro trainer, warm, and its group size
+    for rnd in range(args.rounds):
+        ag_rows = saved if args.ag_train_csv else run_csv(
+            [exe, "--csv", "--config", args.config, "--threads", str(args.threads),
+             "--groups", str(args.groups)])
+        need_columns(ag_rows, ["impl", "config", "threads", "ms", "tokens_per_s"], "bench-train")
+        ag = {r["config"]: r for r in ag_rows if r["impl"] == "ag"}
+        for name in args.config_list:
+            if name not in ag:
+                continue
+            if rnd == 0 and int(ag[name]["threads"]) != args.threads:
+                log(f"bench_torch.py: ag's {name} row ran {ag[name]['threads']} threads, "
+                    f"PyTorch runs {args.threads}")
+            log(f"PyTorch: training {name} (round {rnd + 1} of {args.rounds}) ...")
+            t = TorchTrainer(torch, name)
+            med, _, per = time_checked(t, name, counts, args.groups)
+            ag_ms.setdefault(name, []).append(float(ag[name]["ms"]))
+            ag_tps.setdefault(name, []).append(float(ag[name]["tokens_per_s"]))
+            torch_ms.setdefault(name, []).append(1e3 * med)
+            per_round.setdefault(name, []).append(1e3 * med / float(ag[name]["ms"]))
+            nparams[name] = t.nparams
+            if name == "micro":
+                micro = (t, per)
+            del t
     results, notes = [], []
     for name in args.config_list:
-        if name not in ag:
+        if name not in ag_ms:
             log(f"bench_torch.py: no ag row for config {name}; skipped")
             continue
-        if int(ag[name]["threads"]) != args.threads:
-            log(f"bench_torch.py: ag's {name} row ran {ag[name]['threads']} threads, "
-                f"PyTorch runs {args.threads}")
-        log(f"PyTorch: training {name} ...")
-        t = TorchTrainer(torch, name)
-        med, mn, per = time_checked(t, name, counts, args.groups)
-        tokens = t.batch * t.block
-        ag_ms = float(ag[name]["ms"])
+        t_ms = statistics.median(torch_ms[name])
+        block, batch = CONFIGS[name][3], CONFIGS[name][4]
+        tokens = batch * block
         results.append({
-            "bench": "train", "op": name, "pass": "step", "rows": t.batch, "dim": t.block,
-            "ag_impl": "ag", "threads": args.threads, "ag_ms": ag_ms, "torch_ms": 1e3 * med,
-            "ag_gbps": "", "torch_gbps": "", "params": t.nparams,
-            "ag_tokens_per_s": float(ag[name]["tokens_per_s"]),
-            "torch_tokens_per_s": tokens / med, "groups": f"{args.groups} x {per}",
+            "bench": "train", "op": name, "pass": "step", "rows": batch,
+            "dim": block, "ag_impl": "ag", "threads": args.threads,
+            "ag_ms": statistics.median(ag_ms[name]), "torch_ms": t_ms,
+            "ag_gbps": "", "torch_gbps": "", "params": nparams[name],
+            "ag_tokens_per_s": statistics.median(ag_tps[name]),
+            "torch_tokens_per_s": tokens / (t_ms / 1e3),
+            "groups": f"{args.groups} x {args.rounds}",
         })
+        if args.rounds > 1:
+            notes.append(f"{name}: the {args.rounds} rounds' ratios " +
+                         ", ".join(f"{r:.2f}x" for r in per_round[name]) +
+                         " (ag " + ", ".join(f"{m:.4g}" for m in ag_ms[name]) +
+                         " ms; PyTorch " + ", ".join(f"{m:.4g}" for m in torch_ms[name]) + " ms)")
         if name == "micro":
+            t, per = micro
             split, k = [0.0, 0.0, 0.0], args.groups * per
             for _ in range(k):
                 t.step(split)
@@ -599,7 +635,7 @@ def compare_train(args, torch):
                 f"PyTorch op floor (a chain of y * 1.0 on one element): forward "
                 f"{1e9 * ff:.0f} ns, backward {1e9 * bf:.0f} ns per op\n"
                 f"(ag's: build/bin/bench-train --config micro)")
-        del t
+            del t
     return results, notes
 
 
@@ -1107,7 +1143,7 @@ def print_train_table(results, notes, threads):
     if not results:
         return
     print(f"\nTraining step of the tiny GPT ({threads} thread{'s' if threads > 1 else ''}; "
-          "median over groups; ratio = PyTorch ms / ag ms)")
+          "median over groups, then over rounds; ratio = PyTorch ms / ag ms)")
     print(f"{'config':<7} {'params':>8} {'batch x block':>13} {'ag ms':>10} {'torch ms':>10} "
           f"{'ratio':>7} {'ag tok/s':>10} {'torch tok/s':>11}")
     for r in results:
