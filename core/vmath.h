@@ -6,11 +6,12 @@
  * lookup and no libm call: every path is computed and the right one picked
  * with bit masks (ag__vm_select), so a loop that calls one vectorizes under
  * -O3 (16 lanes with AVX-512, 8 with AVX2, 4 with SSE or NEON). It is plain
- * C11, IEEE single arithmetic except for erf's erfc polynomial (double), so any
+ * C11, IEEE single arithmetic except for one polynomial in double (erf's
+ * erfc factor; Phi's and GELU's too without a fast FMA), so any
  * compiler builds it and the results do not depend on the vector width.
  * The polynomials' steps are fused multiply-adds (ag__vm_fma) where the
  * target has fast ones, which makes GELU's forward a quarter faster, and a
- * product and a sum elsewhere: the two builds differ in last bits, and GCC's
+ * product and a sum elsewhere: the two builds differ in last bits, and the
  * results meet the bounds below in both. Every other a * b + c is two
  * roundings (the build passes -ffp-contract=off, which clang needs: by
  * default it fuses them, and its results then met the bounds on every 97th
@@ -56,8 +57,9 @@
  * of z's top 12 bits), since rounding z^2 would cost z^2 2^-24 of relative
  * error, 50 ulps at z = 10. Phi is 1/2 + x Q(x^2) on [-0.5, sqrt 2), and
  * erfc(|x| / sqrt 2) / 2 (or 1 minus it) outside, with z^2 = x^2 / 2 split
- * from x itself and G in float (which costs Phi and GELU 3 ulps of
- * their bounds, and saves a quarter of GELU's time). The polynomials for erf, G and Q were fitted here for
+ * from x itself and, where the target has a fast fused multiply-add, G in
+ * float (which costs Phi and GELU 3 ulps of their bounds, and saves a
+ * quarter of GELU's time). The polynomials for erf, G and Q were fitted here for
  * relative error (Lawson's minimax iteration in 40-digit arithmetic,
  * core/vmath_fit.py): erf's on [0, 1] (2^-29.6), G's on [0.35, 10.3]
  * (2^-28.7), Q's on [0, 2] (2^-33); erf's and Q's coefficients are rounded
@@ -96,13 +98,21 @@ AG__VM_INLINE float ag__vm_float(uint32_t u) {
     return f;
 }
 
-/* a * b + c. Where the target has a fast fused multiply-add (C's
- * FP_FAST_FMAF and FP_FAST_FMA: x86 with FMA3, AArch64) it is one rounding
- * and one instruction, which halves a polynomial's work; elsewhere a product
- * and a sum, since a library fmaf would not vectorize. The two differ in last
- * bits only, and the bounds below hold for both builds. */
+/* Whether the target has a fast fused multiply-add: C's FP_FAST_FMAF (GCC
+ * defines it for x86 with FMA3 and for AArch64), or the target macros that
+ * clang sets for the same instructions without defining it. */
+#if defined(FP_FAST_FMAF) || defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+#define AG__VM_FAST_FMA 1
+#else
+#define AG__VM_FAST_FMA 0
+#endif
+
+/* a * b + c. With a fast fused multiply-add it is one rounding and one
+ * instruction, which halves a polynomial's work; elsewhere a product and a
+ * sum, since a library fma would not vectorize. The two differ in last bits
+ * only, and the bounds below hold for both builds. */
 AG__VM_INLINE float ag__vm_fma(float a, float b, float c) {
-#ifdef FP_FAST_FMAF
+#if AG__VM_FAST_FMA
     return fmaf(a, b, c);
 #else
     return a * b + c;
@@ -110,7 +120,7 @@ AG__VM_INLINE float ag__vm_fma(float a, float b, float c) {
 }
 
 AG__VM_INLINE double ag__vm_fmad(double a, double b, double c) {
-#ifdef FP_FAST_FMA
+#if AG__VM_FAST_FMA
     return fma(a, b, c);
 #else
     return a * b + c;
@@ -237,8 +247,8 @@ AG__VM_INLINE float ag__vm_erf_small(float z2) {
  * once for two types.
  *
  * erf's is in double, since its terms partly cancel and float would lose
- * several ulps. Phi's and GELU's is in float, the coefficients rounded to
- * float: its error, up to 5 units of 2^-24 against the double form's
+ * several ulps. Phi's and GELU's is in float where the target has a fast
+ * fused multiply-add (ag__vm_g), the coefficients rounded to float: its error, up to 5 units of 2^-24 against the double form's
  * fraction of one, takes their bounds from 3 ulps to 6, and makes GELU's
  * forward with its derivative a quarter faster (2.4 against 3.2 ns an
  * element with AVX2): double lanes are half as many, and the double
@@ -292,13 +302,24 @@ AG__VM_INLINE float ag__vm_normcdf_small(float x2) {
     return ag__vm_fma(p, x2, 0.398942292f);
 }
 
+/* The type Phi's and GELU's G is evaluated in: float where the target has
+ * a fast fused multiply-add; without one, the float form's products and
+ * sums lose one ulp more (7), and G stays in double (3 ulps). */
+#if AG__VM_FAST_FMA
+typedef float ag__vm_g;
+#define AG__VM_G_OF ag__vm_erfc_scaled_polyf
+#else
+typedef double ag__vm_g;
+#define AG__VM_G_OF ag__vm_erfc_scaled_poly
+#endif
+
 /* What Phi(x) and x Phi(x) are made of: Phi from a polynomial on
  * [-0.5, sqrt 2), and for the tails G(z) with z = |x| / sqrt 2 and
  * e^(-z^2) = e^(-x^2 / 2) as exp parts (z^2 = x^2 / 2 split from x itself).
  * GELU's derivative takes the density from the same parts. */
 typedef struct {
     float mid, ac; /* Phi on the middle range; |x| clamped to AG__VM_TAIL_MAX */
-    float g;       /* G(z) */
+    ag__vm_g g;    /* G(z) */
     ag__exp_parts e;
 } ag__vm_cdf_parts;
 
@@ -309,18 +330,18 @@ AG__VM_INLINE ag__vm_cdf_parts ag__vm_cdf_parts_of(float x) {
     return (ag__vm_cdf_parts){
         .mid = ag__vm_fma(x, ag__vm_normcdf_small(x * x), 0.5f),
         .ac = ac,
-        .g = ag__vm_erfc_scaled_polyf(2.0f / (2.0f + ac * 0.707106769f)),
+        .g = AG__VM_G_OF((ag__vm_g)2 / ((ag__vm_g)2 + (ag__vm_g)(ac * 0.707106769f))),
         .e = ag__exp_split(-(0.5f * sq.hi), -(0.5f * sq.lo)),
     };
 }
 
 /* Phi(x) (times_x 0) or x Phi(x) (times_x 1) from its parts: the tails are
- * m erfc(z) with m = 1/2 or x / 2, m G(z) (float) then scaled by
+ * m erfc(z) with m = 1/2 or x / 2, m G(z) rounded once and then scaled by
  * e^(-z^2) (x clamped: the tail is 0 there anyway). */
 AG__VM_INLINE float ag__vm_cdf_from(float x, const ag__vm_cdf_parts *c, int times_x) {
     const float m = times_x ? 0.5f * ag__vm_copysign(c->ac, x) : 0.5f;
     /* Phi(-|x|) or x Phi(-|x|) */
-    const float lower = ag__exp_parts_mul(c->e, m * c->g);
+    const float lower = ag__exp_parts_mul(c->e, (float)((ag__vm_g)m * c->g));
     const float upper = times_x ? x - lower : 1.0f - lower;   /* x Phi(x) = x - x Phi(-x) */
     const float middle = times_x ? x * c->mid : c->mid;
     return ag__vm_select(x <= -0.5f, lower, ag__vm_select(x < 1.41421354f, middle, upper));
