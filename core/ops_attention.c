@@ -439,17 +439,14 @@ static int64_t at(const attn_job *J, int64_t b, int64_t h, int64_t ld) {
  * pairs. Only the chunk's own heads are read: another chunk may be writing
  * the rest of the row. */
 static void touch_batch(const attn_job *J, int64_t b, int64_t h0, int64_t h1, bool backward) {
-    const void *base[8] = {J->q, J->k, J->v, backward ? J->dout : NULL,
-                           !backward || J->T > TILE ? J->o : NULL};
-    int64_t ld[8] = {J->ld, J->ld, J->ld, J->ldo, J->ldo};
-    int n = 5;
-    if (backward) {
-        const void *grad[3] = {J->dq, J->dk, J->dv};
-        for (int i = 0; i < 3; i++) base[n] = grad[i], ld[n++] = J->ld;
-    }
+    enum { N = 8 };
+    const void *base[N] = {J->q, J->k, J->v, !backward || J->T > TILE ? J->o : NULL,
+                           backward ? J->dout : NULL, backward ? J->dq : NULL,
+                           backward ? J->dk : NULL, backward ? J->dv : NULL};
+    const int64_t ld[N] = {J->ld, J->ld, J->ld, J->ldo, J->ldo, J->ld, J->ld, J->ld};
     const size_t es = ag_dtype_size(J->dt), width = (size_t)((h1 - h0) * J->hd) * es;
     for (int64_t t = 0; t < J->T; t++)
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < N; i++) {
             if (!base[i]) continue;
             const volatile unsigned char *row =
                 (const unsigned char *)base[i] + (size_t)(at(J, b, h0, ld[i]) + t * ld[i]) * es;

@@ -248,11 +248,12 @@ AG__VM_INLINE float ag__vm_erf_small(float z2) {
  *
  * erf's is in double, since its terms partly cancel and float would lose
  * several ulps. Phi's and GELU's is in float where the target has a fast
- * fused multiply-add (ag__vm_g), the coefficients rounded to float: its error, up to 5 units of 2^-24 against the double form's
- * fraction of one, takes their bounds from 3 ulps to 6, and makes GELU's
- * forward with its derivative a quarter faster (2.4 against 3.2 ns an
- * element with AVX2): double lanes are half as many, and the double
- * polynomial and division were the largest share of the work. */
+ * fused multiply-add (ag__vm_g), the coefficients rounded to float: its
+ * error, up to 5 units of 2^-24 against the double form's fraction of one,
+ * takes their bounds from 3 ulps to 6, and makes GELU's forward with its
+ * derivative a quarter faster (2.4 against 3.2 ns an element with AVX2):
+ * double lanes are half as many, and the double polynomial and division
+ * were the largest share of the work. */
 #define AG__VM_ERFC_SCALED_POLY(name, R, fma_of)                                         \
     AG__VM_INLINE R name(R t) {                                                          \
         R g = (R)-0.072659806289088261; /* highest degree first */                       \

@@ -575,7 +575,7 @@ def compare_train(args, torch):
         counts = {r["config"]: int(r["params"])
                   for r in run_csv([exe, "--count-params", "--config", args.config])}
     torch.set_num_threads(args.threads)
-    ag_ms, ag_tps, torch_ms, per_round, nparams = {}, {}, {}, {}, {}
+    ag_ms, ag_tps, torch_ms, nparams = {}, {}, {}, {}
     micro = None  # the last round's micro trainer, warm, and its group size
     for rnd in range(args.rounds):
         ag_rows = saved if args.ag_train_csv else run_csv(
@@ -595,7 +595,6 @@ def compare_train(args, torch):
             ag_ms.setdefault(name, []).append(float(ag[name]["ms"]))
             ag_tps.setdefault(name, []).append(float(ag[name]["tokens_per_s"]))
             torch_ms.setdefault(name, []).append(1e3 * med)
-            per_round.setdefault(name, []).append(1e3 * med / float(ag[name]["ms"]))
             nparams[name] = t.nparams
             if name == "micro":
                 micro = (t, per)
@@ -615,11 +614,10 @@ def compare_train(args, torch):
             "ag_gbps": "", "torch_gbps": "", "params": nparams[name],
             "ag_tokens_per_s": statistics.median(ag_tps[name]),
             "torch_tokens_per_s": tokens / (t_ms / 1e3),
-            "groups": f"{args.groups} x {args.rounds}",
         })
         if args.rounds > 1:
             notes.append(f"{name}: the {args.rounds} rounds' ratios " +
-                         ", ".join(f"{r:.2f}x" for r in per_round[name]) +
+                         ", ".join(f"{t / a:.2f}x" for a, t in zip(ag_ms[name], torch_ms[name])) +
                          " (ag " + ", ".join(f"{m:.4g}" for m in ag_ms[name]) +
                          " ms; PyTorch " + ", ".join(f"{m:.4g}" for m in torch_ms[name]) + " ms)")
         if name == "micro":
